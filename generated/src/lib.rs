@@ -1,0 +1,1 @@
+//! Typed accessors generated from fixture profiles (issue 7).

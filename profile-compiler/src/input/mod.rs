@@ -1,0 +1,4 @@
+//! One reader per input format. Readers fill an [`crate::ir::Ir`] and never
+//! write output.
+
+pub mod pdb;

@@ -1,0 +1,242 @@
+//! The intermediate representation every input reader fills and the emitter
+//! consumes.
+//!
+//! Types live in one arena ([`Ir::types`]) and refer to each other by
+//! [`TypeId`]. Readers resolve their own format's quirks (PDB type indices,
+//! DWARF DIE references, relocations) and hand over plain facts: sizes in
+//! bytes, member offsets in bytes, bit fields as (storage unit, first bit,
+//! bit count). Naming anonymous types, merging identical definitions, keeping
+//! different same-name definitions apart and Rekall's conventions are the
+//! emitter's job (`crate::emit`), so every reader gets them alike.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Index of a type in [`Ir::types`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TypeId(pub u32);
+
+impl TypeId {
+    /// The arena index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// struct, union or class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// `struct`
+    Struct,
+    /// `union`
+    Union,
+    /// C++ `class`
+    Class,
+}
+
+/// A bit field's place inside its storage unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BitField {
+    /// First bit within the storage unit that starts at the member's byte
+    /// offset, counted from the least significant bit.
+    pub bit_offset: u32,
+    /// Number of bits.
+    pub bit_size: u32,
+}
+
+/// A data member of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The member's name; `None` for an anonymous struct/union member.
+    pub name: Option<String>,
+    /// Byte offset from the start of the record (of the storage unit, for a bit field).
+    pub offset: u64,
+    /// The member's type (the storage unit's type, for a bit field).
+    pub ty: TypeId,
+    /// Present for bit fields.
+    pub bitfield: Option<BitField>,
+}
+
+/// A struct, union or class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// struct, union or class.
+    pub kind: RecordKind,
+    /// The name as the compiler recorded it; `None` (or a compiler placeholder
+    /// such as `<unnamed-tag>`, which the reader turns into `None`) for anonymous types.
+    pub name: Option<String>,
+    /// Size in bytes.
+    pub size: u64,
+    /// Data members in declaration order (C++ base classes included, as
+    /// members named by the reader).
+    pub members: Vec<Member>,
+    /// A forward declaration with no definition.
+    pub declaration: bool,
+    /// A deterministic token identifying this definition in its input (a PDB
+    /// type index, a DWARF DIE offset), used to name anonymous types.
+    pub origin: u64,
+}
+
+/// An enumeration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enum {
+    /// The enum's name; `None` when anonymous.
+    pub name: Option<String>,
+    /// Size in bytes of the underlying integer.
+    pub size: u64,
+    /// Whether the underlying integer is signed.
+    pub signed: bool,
+    /// Enumerators in declaration order.
+    pub values: Vec<(String, i128)>,
+    /// See [`Record::origin`].
+    pub origin: u64,
+}
+
+/// One type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Type {
+    /// `void`.
+    Void,
+    /// A base (native) type under the name profiles use for it (`unsigned
+    /// long`, `long unsigned int`, `char`, `double`, `bool`...).
+    Base {
+        /// Native name.
+        name: String,
+        /// Size in bytes.
+        size: u64,
+        /// Signedness (for integers).
+        signed: bool,
+    },
+    /// A pointer (or C++ reference) of `size` bytes.
+    Pointer {
+        /// The pointee.
+        target: TypeId,
+        /// Pointer size in bytes.
+        size: u64,
+    },
+    /// An array; multi-dimensional arrays nest.
+    Array {
+        /// Element type.
+        element: TypeId,
+        /// Element count; 0 for a flexible or zero-length array.
+        count: u64,
+    },
+    /// A struct, union or class.
+    Record(Record),
+    /// An enumeration.
+    Enum(Enum),
+    /// A typedef; profiles resolve it to its target.
+    Typedef {
+        /// The alias.
+        name: String,
+        /// The aliased type.
+        target: TypeId,
+    },
+    /// const / volatile / restrict: transparent.
+    Qualified {
+        /// The qualified type.
+        target: TypeId,
+    },
+    /// A function type.
+    Function,
+    /// A type the reader could not decode; named for diagnostics.
+    Unknown {
+        /// What it was (a leaf kind, a DWARF tag).
+        what: String,
+        /// Size, when known.
+        size: Option<u64>,
+    },
+}
+
+/// Data or code symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SymbolKind {
+    /// Goes to `$CONSTANTS`.
+    Data,
+    /// Goes to `$FUNCTIONS`.
+    Function,
+}
+
+/// A symbol with its address (an RVA for PE images, the linked address for
+/// kernels).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Symbol {
+    /// Name as recorded (decorated names stay decorated).
+    pub name: String,
+    /// Address or RVA.
+    pub address: u64,
+    /// Data or code.
+    pub kind: SymbolKind,
+}
+
+/// Options that shape how types become descriptors, chosen per input family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Conventions {
+    /// Windows convention: `char[N]` becomes `String` and `wchar_t[N]`
+    /// `UnicodeString`, as in Rekall's PDB-made profiles.
+    pub string_arrays: bool,
+}
+
+/// Everything one input yields.
+#[derive(Debug, Clone, Default)]
+pub struct Ir {
+    /// The type arena.
+    pub types: Vec<Type>,
+    /// Symbols, in any order (the emitter sorts).
+    pub symbols: Vec<Symbol>,
+    /// `$METADATA` entries the reader knows (`arch`, `PDBFile`, `GUID_AGE`...).
+    pub metadata: BTreeMap<String, Value>,
+    /// `$CONFIG` entries (Linux kernel config).
+    pub config: BTreeMap<String, Value>,
+    /// Descriptor conventions.
+    pub conventions: Conventions,
+    /// Problems the reader met but worked around (one line each).
+    pub warnings: Vec<String>,
+}
+
+impl Ir {
+    /// Adds a type and returns its id.
+    pub fn push(&mut self, ty: Type) -> TypeId {
+        let id = TypeId(self.types.len() as u32);
+        self.types.push(ty);
+        id
+    }
+
+    /// The type behind `id`.
+    pub fn get(&self, id: TypeId) -> &Type {
+        &self.types[id.index()]
+    }
+
+    /// Follows typedefs and qualifiers to the underlying type (bounded, so a
+    /// cyclic chain from hostile input ends).
+    pub fn resolve(&self, mut id: TypeId) -> TypeId {
+        for _ in 0..64 {
+            match self.types.get(id.index()) {
+                Some(Type::Typedef { target, .. }) | Some(Type::Qualified { target }) => id = *target,
+                _ => break,
+            }
+        }
+        id
+    }
+
+    /// Size in bytes of a type, when it has one.
+    pub fn size_of(&self, id: TypeId) -> Option<u64> {
+        self.size_of_depth(id, 0)
+    }
+
+    fn size_of_depth(&self, id: TypeId, depth: u32) -> Option<u64> {
+        if depth > 64 {
+            return None;
+        }
+        match self.types.get(self.resolve(id).index())? {
+            Type::Void | Type::Function => None,
+            Type::Base { size, .. } | Type::Pointer { size, .. } => Some(*size),
+            Type::Array { element, count } => self.size_of_depth(*element, depth + 1)?.checked_mul(*count),
+            Type::Record(r) => Some(r.size),
+            Type::Enum(e) => Some(e.size),
+            Type::Unknown { size, .. } => *size,
+            Type::Typedef { .. } | Type::Qualified { .. } => None,
+        }
+    }
+}

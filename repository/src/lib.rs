@@ -1,0 +1,1 @@
+//! Profile repositories (issue 6).

@@ -1,0 +1,97 @@
+//! Reading gzipped-or-plain bytes and writing files atomically.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The gzip magic number.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// True when `bytes` start with the gzip magic.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&GZIP_MAGIC)
+}
+
+/// Returns `bytes`, gunzipped when they are gzip (by content, not by name).
+///
+/// `limit` caps the decompressed size, so a hostile "gzip bomb" cannot exhaust
+/// memory; the error names `what`.
+pub fn read_maybe_gzip(bytes: Vec<u8>, what: &str, limit: u64) -> Result<Vec<u8>> {
+    if !is_gzip(&bytes) {
+        return Ok(bytes);
+    }
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(limit as usize));
+    let decoder = flate2::read::MultiGzDecoder::new(&bytes[..]);
+    decoder
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| Error::format(what, format!("corrupt gzip data: {e}")))?;
+    if out.len() as u64 > limit {
+        return Err(Error::format(
+            what,
+            format!("decompressed size exceeds the limit of {limit} bytes"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Whether an existing output file may be replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Fail with [`Error::Exists`] when the destination exists.
+    CreateNew,
+    /// Replace the destination atomically.
+    Overwrite,
+}
+
+/// Writes a file atomically: the content goes to a temporary file in the same
+/// directory, is flushed to disk, and is renamed over `path` only when
+/// complete. A failure at any point leaves no partial file behind.
+pub fn write_atomic(
+    path: &Path,
+    mode: WriteMode,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    let io_err = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if mode == WriteMode::CreateNew && path.exists() {
+        return Err(Error::Exists(path.to_path_buf()));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(io_err)?;
+    {
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        write(&mut buffered).map_err(io_err)?;
+        buffered.flush().map_err(io_err)?;
+    }
+    tmp.as_file().sync_all().map_err(io_err)?;
+    match mode {
+        WriteMode::Overwrite => {
+            tmp.persist(path).map_err(|e| io_err(e.error))?;
+        }
+        WriteMode::CreateNew => {
+            tmp.persist_noclobber(path).map_err(|e| {
+                if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::Exists(path.to_path_buf())
+                } else {
+                    io_err(e.error)
+                }
+            })?;
+        }
+    }
+    Ok(())
+}

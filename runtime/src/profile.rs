@@ -1,0 +1,485 @@
+//! The profile model: sections of a Rekall profile, parsed and serialised.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::descriptor::{as_u64, short, Descriptor, EnumChoices};
+use crate::error::{Error, Result};
+use crate::io::{read_maybe_gzip, write_atomic, WriteMode};
+
+/// The section names this model knows by type; any other section is kept
+/// verbatim in [`Profile::other`].
+pub const SECTION_NAMES: [&str; 7] = [
+    "$METADATA",
+    "$STRUCTS",
+    "$ENUMS",
+    "$REVENUMS",
+    "$CONSTANTS",
+    "$FUNCTIONS",
+    "$CONFIG",
+];
+
+/// Largest decompressed profile accepted by [`Profile::load`] (4 GiB).
+pub const MAX_PROFILE_BYTES: u64 = 4 << 30;
+
+/// `$METADATA`: free-form key/value pairs (`Type`, `ProfileClass`, `GUID_AGE`, ...).
+pub type Metadata = BTreeMap<String, Value>;
+
+/// One struct or union of `$STRUCTS`: `[size, {field: [offset, descriptor]}]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StructDef {
+    /// Size in bytes (`None` when the profile gives `null`, as overlays may).
+    pub size: Option<u64>,
+    /// Fields by name.
+    pub fields: BTreeMap<String, Field>,
+}
+
+/// One field of a struct: `[offset, descriptor]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// Byte offset from the start of the struct (`None` for `null`).
+    pub offset: Option<u64>,
+    /// The field's type.
+    pub descriptor: Descriptor,
+}
+
+/// A whole Rekall profile.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Profile {
+    /// `$METADATA`.
+    pub metadata: Metadata,
+    /// `$STRUCTS`.
+    pub structs: BTreeMap<String, StructDef>,
+    /// `$ENUMS`: enum name -> value -> enumerator name.
+    pub enums: BTreeMap<String, EnumChoices>,
+    /// `$REVENUMS`: enum name -> enumerator name -> value (`None`: absent, as
+    /// in a concise profile).
+    pub revenums: Option<BTreeMap<String, BTreeMap<String, i128>>>,
+    /// `$CONSTANTS`: data symbols.
+    pub constants: BTreeMap<String, u64>,
+    /// `$FUNCTIONS`: code symbols.
+    pub functions: BTreeMap<String, u64>,
+    /// `$CONFIG`: kernel configuration.
+    pub config: BTreeMap<String, Value>,
+    /// Every other section, preserved verbatim.
+    pub other: BTreeMap<String, Value>,
+}
+
+impl Profile {
+    /// An empty profile of `Type` `Profile`.
+    pub fn new() -> Self {
+        let mut p = Profile::default();
+        p.metadata.insert("Type".into(), Value::String("Profile".into()));
+        p
+    }
+
+    /// Reads a profile from a file, gzipped or plain (detected by content).
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let what = path.display().to_string();
+        Self::from_bytes(bytes, &what)
+    }
+
+    /// Parses a profile from bytes, gzipped or plain; `what` names the source
+    /// in errors.
+    pub fn from_bytes(bytes: Vec<u8>, what: &str) -> Result<Self> {
+        let bytes = read_maybe_gzip(bytes, what, MAX_PROFILE_BYTES)?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+            context: what.to_owned(),
+            source,
+        })?;
+        Self::from_json(value).map_err(|e| match e {
+            Error::Format { context, message } => Error::format(format!("{what}: {context}"), message),
+            other => other,
+        })
+    }
+
+    /// Builds the model from a parsed JSON document.
+    pub fn from_json(value: Value) -> Result<Self> {
+        let Value::Object(top) = value else {
+            return Err(Error::format("profile", format!("expected a JSON object, found {}", short(&value))));
+        };
+        let mut p = Profile::default();
+        for (key, v) in top {
+            match key.as_str() {
+                "$METADATA" => p.metadata = object(v, &key)?.into_iter().collect(),
+                "$STRUCTS" => {
+                    for (name, def) in object(v, &key)? {
+                        let parsed = StructDef::from_json(&def).map_err(|e| within(e, &format!("$STRUCTS.{name}")))?;
+                        p.structs.insert(name, parsed);
+                    }
+                }
+                "$ENUMS" => {
+                    for (name, choices) in object(v, &key)? {
+                        let ctx = format!("$ENUMS.{name}");
+                        let mut map = EnumChoices::new();
+                        for (k, n) in object(choices, &ctx)? {
+                            let value: i128 = k.trim().parse().map_err(|_| Error::format(&ctx, format!("key {k:?} is not an integer")))?;
+                            map.insert(value, n.as_str().map(str::to_owned).unwrap_or_else(|| n.to_string()));
+                        }
+                        p.enums.insert(name, map);
+                    }
+                }
+                "$REVENUMS" => {
+                    let mut all = BTreeMap::new();
+                    for (name, choices) in object(v, &key)? {
+                        let ctx = format!("$REVENUMS.{name}");
+                        let mut map = BTreeMap::new();
+                        for (n, val) in object(choices, &ctx)? {
+                            map.insert(n, as_i128(&val, &ctx)?);
+                        }
+                        all.insert(name, map);
+                    }
+                    p.revenums = Some(all);
+                }
+                "$CONSTANTS" | "$FUNCTIONS" => {
+                    let mut map = BTreeMap::new();
+                    for (n, val) in object(v, &key)? {
+                        map.insert(n, symbol_value(&val, &key)?);
+                    }
+                    if key == "$CONSTANTS" {
+                        p.constants = map;
+                    } else {
+                        p.functions = map;
+                    }
+                }
+                "$CONFIG" => p.config = object(v, &key)?.into_iter().collect(),
+                _ => {
+                    p.other.insert(key, v);
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// The `$METADATA` value `key` as a string, if it is one.
+    pub fn metadata_str(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).and_then(Value::as_str)
+    }
+
+    /// Sets a `$METADATA` value.
+    pub fn set_metadata(&mut self, key: &str, value: impl Into<Value>) {
+        self.metadata.insert(key.to_owned(), value.into());
+    }
+
+    /// Fills `$REVENUMS` from `$ENUMS`.
+    pub fn derive_revenums(&mut self) {
+        let rev = self
+            .enums
+            .iter()
+            .map(|(name, choices)| {
+                let mut m = BTreeMap::new();
+                for (v, n) in choices {
+                    // The first (lowest) value wins when names repeat.
+                    m.entry(n.clone()).or_insert(*v);
+                }
+                (name.clone(), m)
+            })
+            .collect();
+        self.revenums = Some(rev);
+    }
+
+    /// Serialises the profile canonically: keys sorted at every level, no
+    /// insignificant white space, integers only, empty-dict entries dropped.
+    pub fn write_canonical_json(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut ser = serde_json::Serializer::new(out);
+        self.serialize(&mut ser).map_err(std::io::Error::other)
+    }
+
+    /// The canonical JSON bytes (see [`Profile::write_canonical_json`]).
+    pub fn to_canonical_json(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        // Writing to a Vec cannot fail, and every value in the model is
+        // serialisable (string keys, integers, strings).
+        self.write_canonical_json(&mut v).expect("serialising to memory");
+        v
+    }
+
+    /// Writes the canonical JSON, gzipped deterministically (no file name, no
+    /// time stamp in the header), to `out`.
+    pub fn write_canonical_gzip(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut gz = flate2::GzBuilder::new()
+            .mtime(0)
+            .operating_system(255)
+            .write(out, flate2::Compression::default());
+        self.write_canonical_json(&mut gz)?;
+        gz.finish()?;
+        Ok(())
+    }
+
+    /// Saves the profile atomically to `path`: plain JSON when the name ends in
+    /// `.json`, gzipped otherwise.
+    pub fn save(&self, path: &Path, mode: WriteMode) -> Result<()> {
+        let plain = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        write_atomic(path, mode, |w| {
+            if plain {
+                self.write_canonical_json(w)
+            } else {
+                self.write_canonical_gzip(w)
+            }
+        })
+    }
+}
+
+impl StructDef {
+    /// Parses `[size, {field: [offset, descriptor]}]`.
+    pub fn from_json(v: &Value) -> Result<Self> {
+        let list = v
+            .as_array()
+            .filter(|l| l.len() == 2)
+            .ok_or_else(|| Error::format("struct", format!("expected [size, {{fields}}], found {}", short(v))))?;
+        let size = match &list[0] {
+            Value::Null => None,
+            s => Some(as_u64(s, "struct size")?),
+        };
+        let mut fields = BTreeMap::new();
+        let empty = Map::new();
+        let members = match &list[1] {
+            Value::Object(m) => m,
+            Value::Null => &empty,
+            other => return Err(Error::format("struct", format!("fields are not an object: {}", short(other)))),
+        };
+        for (name, f) in members {
+            let fl = f
+                .as_array()
+                .filter(|l| l.len() == 2)
+                .ok_or_else(|| Error::format(format!("field {name}"), format!("expected [offset, descriptor], found {}", short(f))))?;
+            let offset = match &fl[0] {
+                Value::Null => None,
+                o => Some(as_u64(o, "field offset").map_err(|e| within(e, &format!("field {name}")))?),
+            };
+            let descriptor = Descriptor::from_json(&fl[1]).map_err(|e| within(e, &format!("field {name}")))?;
+            fields.insert(name.clone(), Field { offset, descriptor });
+        }
+        Ok(StructDef { size, fields })
+    }
+}
+
+fn within(e: Error, ctx: &str) -> Error {
+    match e {
+        Error::Format { context, message } => Error::format(format!("{ctx}: {context}"), message),
+        other => other,
+    }
+}
+
+fn object(v: Value, ctx: &str) -> Result<Map<String, Value>> {
+    match v {
+        Value::Object(m) => Ok(m),
+        Value::Null => Ok(Map::new()),
+        other => Err(Error::format(ctx, format!("expected an object, found {}", short(&other)))),
+    }
+}
+
+fn as_i128(v: &Value, ctx: &str) -> Result<i128> {
+    v.as_i64()
+        .map(i128::from)
+        .or_else(|| v.as_u64().map(i128::from))
+        .ok_or_else(|| Error::format(ctx, format!("expected an integer, found {}", short(v))))
+}
+
+/// Symbol values are unsigned 64-bit; a negative value (seen in some
+/// hand-made profiles) is read as its two's complement.
+fn symbol_value(v: &Value, ctx: &str) -> Result<u64> {
+    if let Some(u) = v.as_u64() {
+        return Ok(u);
+    }
+    if let Some(i) = v.as_i64() {
+        return Ok(i as u64);
+    }
+    Err(Error::format(ctx, format!("symbol value is not an integer: {}", short(v))))
+}
+
+// ---------------------------------------------------------------------------
+// Canonical serialisation
+// ---------------------------------------------------------------------------
+
+enum Section<'a> {
+    Metadata(&'a Metadata),
+    Structs(&'a BTreeMap<String, StructDef>),
+    Enums(&'a BTreeMap<String, EnumChoices>),
+    RevEnums(&'a BTreeMap<String, BTreeMap<String, i128>>),
+    Symbols(&'a BTreeMap<String, u64>),
+    Config(&'a BTreeMap<String, Value>),
+    Other(&'a Value),
+}
+
+impl Serialize for Profile {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut sections: BTreeMap<&str, Section<'_>> = BTreeMap::new();
+        sections.insert("$METADATA", Section::Metadata(&self.metadata));
+        if !self.structs.is_empty() {
+            sections.insert("$STRUCTS", Section::Structs(&self.structs));
+        }
+        if !self.enums.is_empty() {
+            sections.insert("$ENUMS", Section::Enums(&self.enums));
+        }
+        if let Some(r) = self.revenums.as_ref().filter(|r| !r.is_empty()) {
+            sections.insert("$REVENUMS", Section::RevEnums(r));
+        }
+        if !self.constants.is_empty() {
+            sections.insert("$CONSTANTS", Section::Symbols(&self.constants));
+        }
+        if !self.functions.is_empty() {
+            sections.insert("$FUNCTIONS", Section::Symbols(&self.functions));
+        }
+        if !self.config.is_empty() {
+            sections.insert("$CONFIG", Section::Config(&self.config));
+        }
+        for (k, v) in &self.other {
+            if !is_empty_object(v) && !SECTION_NAMES.contains(&k.as_str()) {
+                sections.insert(k, Section::Other(v));
+            }
+        }
+        let mut map = s.serialize_map(Some(sections.len()))?;
+        for (k, v) in &sections {
+            map.serialize_key(k)?;
+            match v {
+                Section::Metadata(m) => map.serialize_value(&Canonical::Map(m))?,
+                Section::Config(m) => map.serialize_value(&Canonical::Map(m))?,
+                Section::Structs(m) => map.serialize_value(m)?,
+                Section::Enums(m) => map.serialize_value(&EnumsSer(m))?,
+                Section::RevEnums(m) => map.serialize_value(m)?,
+                Section::Symbols(m) => map.serialize_value(m)?,
+                Section::Other(v) => map.serialize_value(&Canonical::Value(v))?,
+            }
+        }
+        map.end()
+    }
+}
+
+impl Serialize for StructDef {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(2))?;
+        seq.serialize_element(&self.size)?;
+        seq.serialize_element(&self.fields)?;
+        seq.end()
+    }
+}
+
+impl Serialize for Field {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(2))?;
+        seq.serialize_element(&self.offset)?;
+        seq.serialize_element(&self.descriptor)?;
+        seq.end()
+    }
+}
+
+impl Serialize for Descriptor {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let (class, args) = self.class_and_args();
+        let mut seq = s.serialize_seq(Some(2))?;
+        seq.serialize_element(&class)?;
+        seq.serialize_element(&Canonical::Args(&args))?;
+        seq.end()
+    }
+}
+
+struct EnumsSer<'a>(&'a BTreeMap<String, EnumChoices>);
+
+impl Serialize for EnumsSer<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, choices) in self.0 {
+            // Keys are decimal strings, sorted as strings.
+            let sorted: BTreeMap<String, &String> = choices.iter().map(|(k, v)| (k.to_string(), v)).collect();
+            map.serialize_entry(name, &sorted)?;
+        }
+        map.end()
+    }
+}
+
+/// JSON values written with sorted keys and Rekall's empty-dict rule.
+enum Canonical<'a> {
+    Map(&'a BTreeMap<String, Value>),
+    Args(&'a Map<String, Value>),
+    Value(&'a Value),
+}
+
+fn is_empty_object(v: &Value) -> bool {
+    matches!(v, Value::Object(m) if m.is_empty())
+}
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        fn map_entries<'a, S: Serializer>(
+            s: S,
+            it: impl Iterator<Item = (&'a String, &'a Value)>,
+        ) -> std::result::Result<S::Ok, S::Error> {
+            let sorted: BTreeMap<&String, &Value> = it.filter(|(_, v)| !is_empty_object(v)).collect();
+            let mut map = s.serialize_map(Some(sorted.len()))?;
+            for (k, v) in sorted {
+                map.serialize_entry(k, &Canonical::Value(v))?;
+            }
+            map.end()
+        }
+        match self {
+            Canonical::Map(m) => map_entries(s, m.iter()),
+            Canonical::Args(m) => map_entries(s, m.iter()),
+            Canonical::Value(Value::Object(m)) => map_entries(s, m.iter()),
+            Canonical::Value(Value::Array(a)) => {
+                // Inside lists `{}` is kept (descriptor argument dicts).
+                let mut seq = s.serialize_seq(Some(a.len()))?;
+                for v in a {
+                    seq.serialize_element(&Canonical::Value(v))?;
+                }
+                seq.end()
+            }
+            Canonical::Value(v) => v.serialize(s),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_output_sorts_and_drops_empty_dicts() {
+        let doc = json!({
+            "$STRUCTS": {"b": [8, {"y": [4, ["int", {}]], "x": [0, ["Pointer", {"target": "a", "target_args": {}}]]}], "a": [0, {}]},
+            "$METADATA": {"Type": "Profile", "Empty": {}},
+            "$ENUMS": {"e": {"10": "TEN", "2": "TWO", "-1": "NEG"}},
+            "$CUSTOM": {"z": 1, "a": {"k": []}},
+            "$CONSTANTS": {"big": 18446743523966342668u64},
+        });
+        let p = Profile::from_json(doc).unwrap();
+        let out = String::from_utf8(p.to_canonical_json()).unwrap();
+        assert_eq!(
+            out,
+            r#"{"$CONSTANTS":{"big":18446743523966342668},"$CUSTOM":{"a":{"k":[]},"z":1},"$ENUMS":{"e":{"-1":"NEG","10":"TEN","2":"TWO"}},"$METADATA":{"Type":"Profile"},"$STRUCTS":{"a":[0,{}],"b":[8,{"x":[0,["Pointer",{"target":"a"}]],"y":[4,["int",{}]]}]}}"#
+        );
+    }
+
+    #[test]
+    fn gzip_is_deterministic_and_readable() {
+        let mut p = Profile::new();
+        p.constants.insert("x".into(), 5);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        p.write_canonical_gzip(&mut a).unwrap();
+        p.write_canonical_gzip(&mut b).unwrap();
+        assert_eq!(a, b);
+        // No mtime in the header (bytes 4..8).
+        assert_eq!(&a[4..8], &[0, 0, 0, 0]);
+        assert_eq!(Profile::from_bytes(a, "t").unwrap(), p);
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        for doc in [json!([]), json!({"$STRUCTS": {"a": [1]}}), json!({"$CONSTANTS": {"a": "x"}}), json!({"$ENUMS": {"e": {"x": "y"}}})] {
+            assert!(Profile::from_json(doc).is_err());
+        }
+        assert!(Profile::from_bytes(b"{".to_vec(), "t").is_err());
+        assert!(Profile::from_bytes(vec![0x1f, 0x8b, 8, 0, 0], "t").is_err());
+    }
+}
