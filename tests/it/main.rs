@@ -1,1 +1,4 @@
+//! Cross-crate integration tests: one binary, one module per area.
 
+#[path = "../support.rs"]
+mod support;

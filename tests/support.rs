@@ -1,0 +1,83 @@
+//! Helpers shared by every integration-test binary of the workspace.
+//!
+//! Included by path (`#[path = "../../tests/support.rs"] mod support;`) so
+//! that test binaries of any crate can use it without a dependency cycle.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    // This file is <root>/tests/support.rs.
+    Path::new(file!())
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .filter(|p| p.join("Cargo.toml").exists())
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .ancestors()
+                .find(|p| p.join("tests/support.rs").exists())
+                .expect("workspace root")
+                .to_path_buf()
+        })
+}
+
+/// The project's own fixtures (`tests/fixtures`).
+pub fn fixtures() -> PathBuf {
+    workspace_root().join("tests/fixtures")
+}
+
+/// `../shared` beside the checkout, or `$PROFC_SHARED`.
+pub fn shared_dir() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PROFC_SHARED") {
+        let p = PathBuf::from(p);
+        return p.join("fixtures").is_dir().then_some(p);
+    }
+    let p = workspace_root().join("../shared");
+    p.join("fixtures").is_dir().then_some(p)
+}
+
+/// The shared folder for a test that needs real fixtures. Without it the
+/// test is skipped with a clear message, except in CI (`CI=true`), where a
+/// missing `../shared` is a failure.
+pub fn shared(test: &str) -> Option<PathBuf> {
+    match shared_dir() {
+        Some(p) => Some(p),
+        None if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+            panic!("{test}: ../shared is missing, and CI=true requires it")
+        }
+        None => {
+            eprintln!("SKIPPED {test}: ../shared (real fixtures) not found; set PROFC_SHARED to run it");
+            None
+        }
+    }
+}
+
+/// Runs `../shared/tools/compare_layouts.py PROFILE ORACLE` and returns
+/// (success, last line, full output).
+pub fn compare_layouts(shared: &Path, profile: &Path, oracle: &Path) -> (bool, String, String) {
+    run_tool(shared, "compare_layouts.py", profile, oracle)
+}
+
+/// Runs `../shared/tools/compare_symbols.py PROFILE ORACLE`.
+pub fn compare_symbols(shared: &Path, profile: &Path, oracle: &Path) -> (bool, String, String) {
+    run_tool(shared, "compare_symbols.py", profile, oracle)
+}
+
+fn run_tool(shared: &Path, tool: &str, profile: &Path, oracle: &Path) -> (bool, String, String) {
+    let out = Command::new("python3")
+        .arg(shared.join("tools").join(tool))
+        .arg(profile)
+        .arg(oracle)
+        .output()
+        .expect("python3 must be installed to run the oracle comparisons");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_owned();
+    (out.status.success(), last, text)
+}
