@@ -438,7 +438,8 @@ fn symbols(ir: &Ir, profile: &mut Profile) {
                 while map.contains_key(&name) {
                     name.push('_');
                 }
-                map.insert(name, s.address);
+                let address = if ir.conventions.mask48 { s.address & ((1 << 48) - 1) } else { s.address };
+                map.insert(name, address);
             }
             i = j;
         }

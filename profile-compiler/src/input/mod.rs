@@ -2,3 +2,5 @@
 //! write output.
 
 pub mod pdb;
+pub mod system_map;
+pub mod vol2;

@@ -176,6 +176,9 @@ pub struct Conventions {
     /// Windows convention: `char[N]` becomes `String` and `wchar_t[N]`
     /// `UnicodeString`, as in Rekall's PDB-made profiles.
     pub string_arrays: bool,
+    /// Rekall's Linux convention: symbol addresses are stored masked to 48
+    /// bits (`0xffffffff81000000` -> `0xffff81000000`).
+    pub mask48: bool,
 }
 
 /// Everything one input yields.
