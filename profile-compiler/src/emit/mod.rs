@@ -16,7 +16,10 @@
 //!   `u1.field` and `field` work (LibVMI and DRAKVUF look fields up directly);
 //! - duplicate symbol names get `_1`, `_2`, ... suffixes in address order.
 
-use std::collections::{BTreeMap, HashMap};
+pub mod isf;
+pub mod native;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use profile_runtime::{Descriptor, Field, Profile, StructDef};
 use serde_json::Value;
@@ -38,6 +41,9 @@ pub struct Emitted {
     /// One line per noteworthy decision (renamed same-name types, dropped
     /// unrepresentable members).
     pub warnings: Vec<String>,
+    /// Names of the emitted records that are unions (Rekall's format does not
+    /// say; the ISF export needs it).
+    pub unions: BTreeSet<String>,
 }
 
 /// Builds the profile for `ir`.
@@ -49,7 +55,7 @@ pub fn emit(ir: &Ir, options: EmitOptions) -> Emitted {
         profile.metadata.insert(k.clone(), v.clone());
     }
     profile.config = ir.config.clone();
-    e.structs(&mut profile);
+    let unions = e.structs(&mut profile);
     e.enums(&mut profile);
     if !options.concise {
         profile.derive_revenums();
@@ -57,7 +63,11 @@ pub fn emit(ir: &Ir, options: EmitOptions) -> Emitted {
     symbols(ir, &mut profile);
     let mut warnings = ir.warnings.clone();
     warnings.append(&mut e.warnings);
-    Emitted { profile, warnings }
+    Emitted {
+        profile,
+        warnings,
+        unions,
+    }
 }
 
 struct Emitter<'a> {
@@ -72,7 +82,11 @@ struct Emitter<'a> {
 }
 
 /// Structural identity of a record: what makes two definitions "the same".
-type Shape = (u8, u64, Vec<(Option<String>, u64, Option<(u32, u32)>, String)>);
+type Shape = (
+    u8,
+    u64,
+    Vec<(Option<String>, u64, Option<(u32, u32)>, String)>,
+);
 
 impl<'a> Emitter<'a> {
     fn new(ir: &'a Ir) -> Self {
@@ -133,13 +147,21 @@ impl<'a> Emitter<'a> {
                     defs.len() - 1
                 }
             };
-            let final_name = if n == 0 { name.clone() } else { format!("{name}@{}", n + 1) };
+            let final_name = if n == 0 {
+                name.clone()
+            } else {
+                format!("{name}@{}", n + 1)
+            };
             self.names.insert(id, final_name);
         }
         for name in order {
             let defs = &by_name[&name];
             for (n, (_, id)) in defs.iter().enumerate() {
-                let final_name = if n == 0 { name.clone() } else { format!("{name}@{}", n + 1) };
+                let final_name = if n == 0 {
+                    name.clone()
+                } else {
+                    format!("{name}@{}", n + 1)
+                };
                 self.emitted.insert(final_name, *id);
             }
             if defs.len() > 1 && !name.starts_with("__unnamed_") {
@@ -204,7 +226,9 @@ impl<'a> Emitter<'a> {
                 },
             },
             Some(Type::Pointer { target, size }) => format!("*{size}{}", self.pointer_key(*target)),
-            Some(Type::Array { element, count }) => format!("[{count}]{}", self.type_key(*element, memo, depth + 1)),
+            Some(Type::Array { element, count }) => {
+                format!("[{count}]{}", self.type_key(*element, memo, depth + 1))
+            }
             Some(Type::Enum(e)) => format!("enum {:?} {}", e.name, e.size),
             Some(Type::Base { name, .. }) => name.clone(),
             Some(other) => format!("{other:?}"),
@@ -224,13 +248,21 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn structs(&mut self, profile: &mut Profile) {
-        let emitted: Vec<(String, TypeId)> = self.emitted.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    fn structs(&mut self, profile: &mut Profile) -> BTreeSet<String> {
+        let emitted: Vec<(String, TypeId)> =
+            self.emitted.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut unions = BTreeSet::new();
         for (name, id) in emitted {
-            let Type::Record(r) = &self.ir.types[id.index()] else { continue };
+            let Type::Record(r) = &self.ir.types[id.index()] else {
+                continue;
+            };
+            if r.kind == crate::ir::RecordKind::Union {
+                unions.insert(name.clone());
+            }
             let def = self.struct_def(r);
             profile.structs.insert(name, def);
         }
+        unions
     }
 
     fn struct_def(&mut self, r: &Record) -> StructDef {
@@ -250,9 +282,15 @@ impl<'a> Emitter<'a> {
                     format!("u{anon}")
                 }
             };
-            let field = Field { offset: Some(m.offset), descriptor };
+            let field = Field {
+                offset: Some(m.offset),
+                descriptor,
+            };
             if fields.contains_key(&name) {
-                self.warnings.push(format!("duplicate member {name} at offset {} dropped", m.offset));
+                self.warnings.push(format!(
+                    "duplicate member {name} at offset {} dropped",
+                    m.offset
+                ));
                 continue;
             }
             fields.insert(name, field);
@@ -260,7 +298,10 @@ impl<'a> Emitter<'a> {
         for (name, field) in lifted {
             fields.entry(name).or_insert(field);
         }
-        StructDef { size: Some(r.size), fields }
+        StructDef {
+            size: Some(r.size),
+            fields,
+        }
     }
 
     /// Collects the members of anonymous record `ty` (recursively through
@@ -270,7 +311,9 @@ impl<'a> Emitter<'a> {
             return;
         }
         let id = self.ir.resolve(ty);
-        let Some(Type::Record(r)) = self.ir.types.get(id.index()) else { return };
+        let Some(Type::Record(r)) = self.ir.types.get(id.index()) else {
+            return;
+        };
         for m in &r.members {
             let offset = base + m.offset;
             match &m.name {
@@ -279,7 +322,13 @@ impl<'a> Emitter<'a> {
                         Some(b) => self.bitfield(m.ty, b.bit_offset, b.bit_size),
                         None => self.descriptor(m.ty, 0),
                     };
-                    out.push((n.clone(), Field { offset: Some(offset), descriptor }));
+                    out.push((
+                        n.clone(),
+                        Field {
+                            offset: Some(offset),
+                            descriptor,
+                        },
+                    ));
                 }
                 None => self.lift(m.ty, offset, out, depth + 1),
             }
@@ -329,7 +378,9 @@ impl<'a> Emitter<'a> {
             }
             Some(Type::Array { element, count }) => {
                 if ir.conventions.string_arrays {
-                    if let Some(Type::Base { name, size, .. }) = ir.types.get(ir.resolve(*element).index()) {
+                    if let Some(Type::Base { name, size, .. }) =
+                        ir.types.get(ir.resolve(*element).index())
+                    {
                         match (name.as_str(), size) {
                             ("char", 1) => return Descriptor::String { length: *count },
                             ("wchar_t" | "unsigned short", 2) if name == "wchar_t" => {
@@ -342,7 +393,11 @@ impl<'a> Emitter<'a> {
                 Descriptor::array(*count, self.descriptor(*element, depth + 1))
             }
             Some(Type::Record(r)) => {
-                let name = self.names.get(&id).cloned().unwrap_or_else(|| self.base_name(id, r));
+                let name = self
+                    .names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| self.base_name(id, r));
                 Descriptor::Named(name)
             }
             Some(Type::Enum(e)) => {
@@ -354,7 +409,10 @@ impl<'a> Emitter<'a> {
                 }
             }
             Some(Type::Function) => Descriptor::Function,
-            Some(Type::Unknown { what, .. }) => Descriptor::Other { class: what.clone(), args: None },
+            Some(Type::Unknown { what, .. }) => Descriptor::Other {
+                class: what.clone(),
+                args: None,
+            },
             Some(Type::Typedef { .. } | Type::Qualified { .. }) => Descriptor::Void,
         }
     }
@@ -375,7 +433,9 @@ impl<'a> Emitter<'a> {
                     if existing.is_empty() {
                         profile.enums.insert(name, choices);
                     } else {
-                        self.warnings.push(format!("enum {name} has different definitions; the first is kept"));
+                        self.warnings.push(format!(
+                            "enum {name} has different definitions; the first is kept"
+                        ));
                     }
                 }
                 Some(_) => {}
@@ -397,6 +457,30 @@ impl<T> HashKey for std::mem::Discriminant<T> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.hash(&mut h);
         h.finish()
+    }
+}
+
+/// Rekall's `ProfileClass` for a PE module's PDB name: the file name
+/// capitalised without extension when Rekall has a profile class of that
+/// name, else `BasicPEProfile`.
+pub fn rekall_pe_class(pdb_name: &str) -> String {
+    const CLASSES: [&str; 8] = [
+        "Ntkrnlmp", "Ntkrnlpa", "Ntkrpamp", "Ntoskrnl", "Nt", "Win32k", "Tcpip", "Ntdll",
+    ];
+    let base = pdb_name.rsplit(['/', '\\']).next().unwrap_or(pdb_name);
+    let stem = base.split('.').next().unwrap_or(base);
+    let mut chars = stem.chars();
+    let cap: String = match chars.next() {
+        Some(c) => c
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect(),
+        None => String::new(),
+    };
+    if CLASSES.contains(&cap.as_str()) {
+        cap
+    } else {
+        "BasicPEProfile".to_owned()
     }
 }
 
@@ -433,12 +517,20 @@ fn symbols(ir: &Ir, profile: &mut Profile) {
                 j += 1;
             }
             for (n, s) in list[i..j].iter().enumerate() {
-                let mut name = if n == 0 { s.name.clone() } else { format!("{}_{n}", s.name) };
+                let mut name = if n == 0 {
+                    s.name.clone()
+                } else {
+                    format!("{}_{n}", s.name)
+                };
                 // A suffixed name may clash with a real symbol: keep suffixing.
                 while map.contains_key(&name) {
                     name.push('_');
                 }
-                let address = if ir.conventions.mask48 { s.address & ((1 << 48) - 1) } else { s.address };
+                let address = if ir.conventions.mask48 {
+                    s.address & ((1 << 48) - 1)
+                } else {
+                    s.address
+                };
                 map.insert(name, address);
             }
             i = j;
@@ -449,4 +541,231 @@ fn symbols(ir: &Ir, profile: &mut Profile) {
 /// Converts a metadata string.
 pub fn meta(s: impl Into<String>) -> Value {
     Value::String(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{BitField, Conventions, Enum, Member, RecordKind, Symbol};
+
+    fn base(ir: &mut Ir, name: &str, size: u64) -> TypeId {
+        ir.push(Type::Base {
+            name: name.into(),
+            size,
+            signed: false,
+        })
+    }
+
+    fn record(name: Option<&str>, size: u64, members: Vec<Member>, origin: u64) -> Type {
+        Type::Record(Record {
+            kind: RecordKind::Struct,
+            name: name.map(str::to_owned),
+            size,
+            members,
+            declaration: false,
+            origin,
+        })
+    }
+
+    fn member(name: Option<&str>, offset: u64, ty: TypeId) -> Member {
+        Member {
+            name: name.map(str::to_owned),
+            offset,
+            ty,
+            bitfield: None,
+        }
+    }
+
+    #[test]
+    fn identical_definitions_merge_and_different_ones_are_kept_apart() {
+        let mut ir = Ir::default();
+        let int = base(&mut ir, "int", 4);
+        let long = base(&mut ir, "long long", 8);
+        ir.push(record(Some("slot"), 4, vec![member(Some("a"), 0, int)], 1));
+        ir.push(record(Some("slot"), 4, vec![member(Some("a"), 0, int)], 2));
+        let other = ir.push(record(Some("slot"), 8, vec![member(Some("b"), 0, long)], 3));
+        ir.push(record(
+            Some("user"),
+            8,
+            vec![member(Some("s"), 0, other)],
+            4,
+        ));
+        let e = emit(&ir, EmitOptions::default());
+        let p = &e.profile;
+        assert_eq!(p.structs["slot"].size, Some(4));
+        assert_eq!(p.structs["slot@2"].size, Some(8));
+        assert_eq!(p.structs.len(), 3);
+        // The user of the second definition points at its distinct name.
+        assert_eq!(
+            p.structs["user"].fields["s"].descriptor,
+            Descriptor::named("slot@2")
+        );
+        assert!(
+            e.warnings.iter().any(|w| w.contains("slot@2")),
+            "{:?}",
+            e.warnings
+        );
+    }
+
+    #[test]
+    fn anonymous_members_are_named_and_lifted() {
+        let mut ir = Ir::default();
+        let int = base(&mut ir, "int", 4);
+        let inner = ir.push(record(
+            None,
+            4,
+            vec![member(Some("x"), 0, int), member(Some("y"), 0, int)],
+            0x42,
+        ));
+        ir.push(record(
+            Some("outer"),
+            8,
+            vec![member(Some("a"), 0, int), member(None, 4, inner)],
+            1,
+        ));
+        let p = emit(&ir, EmitOptions::default()).profile;
+        let outer = &p.structs["outer"];
+        assert_eq!(
+            outer.fields["u1"].descriptor,
+            Descriptor::named("__unnamed_42")
+        );
+        assert_eq!(outer.fields["u1"].offset, Some(4));
+        assert_eq!(outer.fields["x"].offset, Some(4));
+        assert_eq!(outer.fields["y"].offset, Some(4));
+        assert!(p.structs.contains_key("__unnamed_42"));
+    }
+
+    #[test]
+    fn typedef_names_anonymous_records_and_descriptors_resolve() {
+        let mut ir = Ir::default();
+        let int = base(&mut ir, "unsigned int", 4);
+        let anon = ir.push(record(None, 8, vec![member(Some("sig"), 0, int)], 7));
+        let td = ir.push(Type::Typedef {
+            name: "sigset_t".into(),
+            target: anon,
+        });
+        let konst = ir.push(Type::Qualified { target: td });
+        let ptr = ir.push(Type::Pointer {
+            target: konst,
+            size: 8,
+        });
+        let func = ir.push(Type::Function);
+        let fptr = ir.push(Type::Pointer {
+            target: func,
+            size: 8,
+        });
+        let arr = ir.push(Type::Array {
+            element: int,
+            count: 3,
+        });
+        let arr2 = ir.push(Type::Array {
+            element: arr,
+            count: 2,
+        });
+        let en = ir.push(Type::Enum(Enum {
+            name: Some("color".into()),
+            size: 4,
+            signed: true,
+            values: vec![("RED".into(), -1), ("BLUE".into(), 5)],
+            origin: 9,
+        }));
+        ir.push(record(
+            Some("t"),
+            64,
+            vec![
+                member(Some("p"), 0, ptr),
+                member(Some("f"), 8, fptr),
+                member(Some("a"), 16, arr2),
+                member(Some("e"), 40, en),
+                Member {
+                    name: Some("bits".into()),
+                    offset: 44,
+                    ty: int,
+                    bitfield: Some(BitField {
+                        bit_offset: 3,
+                        bit_size: 4,
+                    }),
+                },
+            ],
+            2,
+        ));
+        ir.symbols.push(Symbol {
+            name: "dup".into(),
+            address: 0x20,
+            kind: SymbolKind::Data,
+        });
+        ir.symbols.push(Symbol {
+            name: "dup".into(),
+            address: 0x10,
+            kind: SymbolKind::Data,
+        });
+        ir.symbols.push(Symbol {
+            name: "f".into(),
+            address: 0xffff_ffff_8100_0000,
+            kind: SymbolKind::Function,
+        });
+        ir.conventions = Conventions {
+            string_arrays: false,
+            mask48: true,
+        };
+        let p = emit(&ir, EmitOptions::default()).profile;
+        let t = &p.structs["t"].fields;
+        assert_eq!(
+            t["p"].descriptor,
+            Descriptor::pointer(Descriptor::named("sigset_t"))
+        );
+        assert_eq!(t["f"].descriptor, Descriptor::pointer(Descriptor::Function));
+        assert_eq!(
+            t["a"].descriptor,
+            Descriptor::array(2, Descriptor::array(3, Descriptor::named("unsigned int")))
+        );
+        assert_eq!(
+            t["bits"].descriptor,
+            Descriptor::BitField {
+                start_bit: 3,
+                end_bit: 7,
+                target: Some(Box::new(Descriptor::named("unsigned int")))
+            }
+        );
+        assert!(
+            matches!(&t["e"].descriptor, Descriptor::Enumeration { enum_name: Some(n), .. } if n == "color")
+        );
+        assert_eq!(p.enums["color"][&-1], "RED");
+        assert_eq!(p.revenums.as_ref().unwrap()["color"]["BLUE"], 5);
+        assert!(p.structs.contains_key("sigset_t"));
+        assert_eq!(p.constants["dup"], 0x10);
+        assert_eq!(p.constants["dup_1"], 0x20);
+        assert_eq!(p.functions["f"], 0xffff_8100_0000);
+        let concise = emit(&ir, EmitOptions { concise: true }).profile;
+        assert!(concise.revenums.is_none());
+    }
+
+    #[test]
+    fn cyclic_typedefs_from_hostile_input_terminate() {
+        let mut ir = Ir::default();
+        // Typedef 0 -> 1 -> 0.
+        ir.push(Type::Typedef {
+            name: "a".into(),
+            target: TypeId(1),
+        });
+        ir.push(Type::Typedef {
+            name: "b".into(),
+            target: TypeId(0),
+        });
+        let dangling = ir.push(Type::Pointer {
+            target: TypeId(999),
+            size: 8,
+        });
+        ir.push(record(
+            Some("s"),
+            16,
+            vec![
+                member(Some("x"), 0, TypeId(0)),
+                member(Some("y"), 8, dangling),
+            ],
+            1,
+        ));
+        let p = emit(&ir, EmitOptions::default()).profile;
+        assert!(p.structs.contains_key("s"));
+    }
 }
