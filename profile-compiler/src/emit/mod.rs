@@ -77,16 +77,43 @@ struct Emitter<'a> {
     /// Canonical representative of each emitted record name.
     emitted: BTreeMap<String, TypeId>,
     /// Typedef names of anonymous records/enums (first typedef wins).
-    typedef_names: HashMap<TypeId, String>,
+    typedef_names: HashMap<TypeId, &'a str>,
     warnings: Vec<String>,
 }
 
 /// Structural identity of a record: what makes two definitions "the same".
-type Shape = (
-    u8,
-    u64,
-    Vec<(Option<String>, u64, Option<(u32, u32)>, String)>,
-);
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Shape<'a> {
+    kind: u8,
+    size: u64,
+    members: Vec<(Option<&'a str>, u64, Option<(u32, u32)>, u32)>,
+}
+
+/// Identity of a member's type, with children interned.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Key<'a> {
+    Name(&'a str),
+    Anon(u32),
+    Ptr(u64, &'a str),
+    Arr(u64, u32),
+    Enum(Option<&'a str>, u64),
+    Misc(u8),
+    Deep,
+}
+
+/// Hash-consing tables for [`Shape`]s and [`Key`]s, memoised per type id.
+struct Interner<'a> {
+    shapes: HashMap<Shape<'a>, u32>,
+    keys: HashMap<Key<'a>, u32>,
+    shape_memo: Vec<Option<u32>>,
+    key_memo: Vec<Option<u32>>,
+}
+
+impl Interner<'_> {
+    fn new(n: usize) -> Self {
+        Interner { shapes: HashMap::new(), keys: HashMap::new(), shape_memo: vec![None; n], key_memo: vec![None; n] }
+    }
+}
 
 impl<'a> Emitter<'a> {
     fn new(ir: &'a Ir) -> Self {
@@ -100,7 +127,7 @@ impl<'a> Emitter<'a> {
                     _ => false,
                 };
                 if anonymous {
-                    typedef_names.entry(target).or_insert_with(|| name.clone());
+                    typedef_names.entry(target).or_insert(name.as_str());
                 }
             }
         }
@@ -116,7 +143,7 @@ impl<'a> Emitter<'a> {
     fn base_name(&self, id: TypeId, r: &Record) -> String {
         r.name
             .clone()
-            .or_else(|| self.typedef_names.get(&id).cloned())
+            .or_else(|| self.typedef_names.get(&id).map(|n| (*n).to_owned()))
             .unwrap_or_else(|| format!("__unnamed_{:x}", r.origin))
     }
 
@@ -124,10 +151,10 @@ impl<'a> Emitter<'a> {
     /// definitions under one name get `@N` suffixes.
     fn name_records(&mut self) {
         let ir = self.ir;
-        // Name -> list of (shape, representative id).
-        let mut by_name: BTreeMap<String, Vec<(Shape, TypeId)>> = BTreeMap::new();
+        let mut interner = Interner::new(ir.types.len());
+        // Name -> list of (shape id, representative id), in input order.
+        let mut by_name: HashMap<String, Vec<(u32, TypeId)>> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
-        let mut shapes: HashMap<TypeId, Shape> = HashMap::new();
         for (i, t) in ir.types.iter().enumerate() {
             let id = TypeId(i as u32);
             let Type::Record(r) = t else { continue };
@@ -135,7 +162,7 @@ impl<'a> Emitter<'a> {
                 continue;
             }
             let name = self.base_name(id, r);
-            let shape = self.shape(id, &mut shapes, 0);
+            let shape = self.shape(id, &mut interner, 0);
             let defs = by_name.entry(name.clone()).or_insert_with(|| {
                 order.push(name.clone());
                 Vec::new()
@@ -147,21 +174,13 @@ impl<'a> Emitter<'a> {
                     defs.len() - 1
                 }
             };
-            let final_name = if n == 0 {
-                name.clone()
-            } else {
-                format!("{name}@{}", n + 1)
-            };
+            let final_name = if n == 0 { name } else { format!("{name}@{}", n + 1) };
             self.names.insert(id, final_name);
         }
         for name in order {
             let defs = &by_name[&name];
             for (n, (_, id)) in defs.iter().enumerate() {
-                let final_name = if n == 0 {
-                    name.clone()
-                } else {
-                    format!("{name}@{}", n + 1)
-                };
+                let final_name = if n == 0 { name.clone() } else { format!("{name}@{}", n + 1) };
                 self.emitted.insert(final_name, *id);
             }
             if defs.len() > 1 && !name.starts_with("__unnamed_") {
@@ -183,69 +202,75 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// Structural key of a type, for deciding whether two records are the same.
-    fn shape(&self, id: TypeId, memo: &mut HashMap<TypeId, Shape>, depth: u32) -> Shape {
-        if let Some(s) = memo.get(&id) {
-            return s.clone();
+    /// Interned structural identity of a record: two records with the same
+    /// id are the same definition.
+    fn shape(&self, id: TypeId, it: &mut Interner<'a>, depth: u32) -> u32 {
+        if let Some(Some(s)) = it.shape_memo.get(id.index()) {
+            return *s;
         }
-        let Some(Type::Record(r)) = self.ir.types.get(id.index()) else {
-            return (0, 0, Vec::new());
-        };
-        let kind = r.kind as u8;
+        let Some(Type::Record(r)) = self.ir.types.get(id.index()) else { return u32::MAX };
         let members = r
             .members
             .iter()
             .map(|m| {
                 (
-                    m.name.clone(),
+                    m.name.as_deref(),
                     m.offset,
                     m.bitfield.map(|b| (b.bit_offset, b.bit_size)),
-                    self.type_key(m.ty, memo, depth + 1),
+                    self.type_key(m.ty, it, depth + 1),
                 )
             })
             .collect();
-        let s = (kind, r.size, members);
-        memo.insert(id, s.clone());
+        let shape = Shape { kind: r.kind as u8, size: r.size, members };
+        let next = it.shapes.len() as u32;
+        let s = *it.shapes.entry(shape).or_insert(next);
+        it.shape_memo[id.index()] = Some(s);
         s
     }
 
-    /// A string key for a member type: named things by name, anonymous
+    /// Interned key of a member type: named things by name, anonymous
     /// records by their shape (bounded depth, so hostile cycles end).
-    fn type_key(&self, id: TypeId, memo: &mut HashMap<TypeId, Shape>, depth: u32) -> String {
-        if depth > 32 {
-            return "<deep>".into();
-        }
+    fn type_key(&self, id: TypeId, it: &mut Interner<'a>, depth: u32) -> u32 {
         let ir = self.ir;
         let id = ir.resolve(id);
-        match ir.types.get(id.index()) {
-            Some(Type::Record(r)) => match &r.name {
-                Some(n) => n.clone(),
-                None => match self.typedef_names.get(&id) {
-                    Some(n) => n.clone(),
-                    None => format!("{:?}", self.shape(id, memo, depth + 1)),
+        if let Some(Some(k)) = it.key_memo.get(id.index()) {
+            return *k;
+        }
+        let key = if depth > 32 {
+            Key::Deep
+        } else {
+            match ir.types.get(id.index()) {
+                Some(Type::Record(r)) => match (r.name.as_deref(), self.typedef_names.get(&id).copied()) {
+                    (Some(n), _) | (None, Some(n)) => Key::Name(n),
+                    (None, None) => Key::Anon(self.shape(id, it, depth + 1)),
                 },
-            },
-            Some(Type::Pointer { target, size }) => format!("*{size}{}", self.pointer_key(*target)),
-            Some(Type::Array { element, count }) => {
-                format!("[{count}]{}", self.type_key(*element, memo, depth + 1))
+                Some(Type::Pointer { target, size }) => {
+                    let t = ir.resolve(*target);
+                    let pointee = match ir.types.get(t.index()) {
+                        Some(Type::Record(r)) => r.name.as_deref().unwrap_or("<anon>"),
+                        Some(Type::Base { name, .. }) => name.as_str(),
+                        Some(Type::Pointer { .. }) => "<ptr>",
+                        Some(Type::Function) => "<fn>",
+                        Some(Type::Enum(e)) => e.name.as_deref().unwrap_or("<enum>"),
+                        _ => "<other>",
+                    };
+                    Key::Ptr(*size, pointee)
+                }
+                Some(Type::Array { element, count }) => Key::Arr(*count, self.type_key(*element, it, depth + 1)),
+                Some(Type::Enum(e)) => Key::Enum(e.name.as_deref(), e.size),
+                Some(Type::Base { name, .. }) => Key::Name(name.as_str()),
+                Some(Type::Void) => Key::Misc(0),
+                Some(Type::Function) => Key::Misc(1),
+                Some(_) => Key::Misc(2),
+                None => Key::Misc(3),
             }
-            Some(Type::Enum(e)) => format!("enum {:?} {}", e.name, e.size),
-            Some(Type::Base { name, .. }) => name.clone(),
-            Some(other) => format!("{other:?}"),
-            None => "?".into(),
+        };
+        let next = it.keys.len() as u32;
+        let k = *it.keys.entry(key).or_insert(next);
+        if let Some(slot) = it.key_memo.get_mut(id.index()) {
+            *slot = Some(k);
         }
-    }
-
-    /// Pointers compare by the pointee's name only (pointers may be cyclic).
-    fn pointer_key(&self, id: TypeId) -> String {
-        let id = self.ir.resolve(id);
-        match self.ir.types.get(id.index()) {
-            Some(Type::Record(r)) => r.name.clone().unwrap_or_else(|| "anon".into()),
-            Some(Type::Base { name, .. }) => name.clone(),
-            Some(Type::Pointer { .. }) => "ptr".into(),
-            Some(t) => format!("{}", std::mem::discriminant(t).hash_key()),
-            None => "?".into(),
-        }
+        k
     }
 
     fn structs(&mut self, profile: &mut Profile) -> BTreeSet<String> {
@@ -355,7 +380,7 @@ impl<'a> Emitter<'a> {
     fn enum_name(&self, id: TypeId, e: &crate::ir::Enum) -> String {
         e.name
             .clone()
-            .or_else(|| self.typedef_names.get(&id).cloned())
+            .or_else(|| self.typedef_names.get(&id).map(|n| (*n).to_owned()))
             .unwrap_or_else(|| format!("__unnamed_enum_{:x}", e.origin))
     }
 
@@ -444,19 +469,6 @@ impl<'a> Emitter<'a> {
                 }
             }
         }
-    }
-}
-
-trait HashKey {
-    fn hash_key(&self) -> u64;
-}
-
-impl<T> HashKey for std::mem::Discriminant<T> {
-    fn hash_key(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.hash(&mut h);
-        h.finish()
     }
 }
 

@@ -5,3 +5,4 @@ pub mod isf;
 pub mod pdb;
 pub mod system_map;
 pub mod vol2;
+pub mod btf;
