@@ -225,6 +225,8 @@ pub struct Fetched {
     pub downloaded: bool,
     /// Its size in bytes.
     pub size: u64,
+    /// Sources that failed before the one that succeeded, with causes.
+    pub failed: Vec<Attempt>,
 }
 
 /// Whether `name` can be used as a PDB file name in URLs and paths.
@@ -307,7 +309,7 @@ impl Fetcher {
             match verify::pdb_id(&target) {
                 Ok(got) if got == *id => {
                     let size = fs::metadata(&target).map_err(io_err(&target))?.len();
-                    return Ok(Fetched { path: target, origin: "cache".into(), downloaded: false, size });
+                    return Ok(Fetched { path: target, origin: "cache".into(), downloaded: false, size, failed: attempts });
                 }
                 Ok(got) => attempts.push(Attempt {
                     source: format!("cache {}", self.opts.cache.display()),
@@ -323,7 +325,13 @@ impl Fetcher {
         for source in &self.opts.sources {
             match self.from_source(source, name, id, &target) {
                 Ok(size) => {
-                    return Ok(Fetched { path: target, origin: source.to_string(), downloaded: true, size });
+                    return Ok(Fetched {
+                        path: target,
+                        origin: source.to_string(),
+                        downloaded: true,
+                        size,
+                        failed: attempts,
+                    });
                 }
                 Err(cause) => attempts.push(Attempt { source: source.to_string(), cause }),
             }
