@@ -125,6 +125,73 @@ fn make_cab(name: &str, data: &[u8]) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
+/// An LZX cabinet holding `data` under `name`, written by hand: no tool
+/// here compresses LZX, but the format has stored ("uncompressed") blocks,
+/// which go through the whole LZX decoder path (bitstream header, block
+/// header, alignment, repeated-offset registers, 32 KiB frames).
+fn make_lzx_cab(name: &str, data: &[u8]) -> Vec<u8> {
+    const FRAME: usize = 32 * 1024;
+    assert!(!data.is_empty() && data.len() < 1 << 24);
+    // LZX stream: 1 bit "no E8 translation", 3 bits block type 3
+    // (uncompressed), 24 bits block size, padded to 16 bits; then R0..R2
+    // (u32 LE) and the raw bytes (plus a pad byte if the size is odd).
+    // Bits are read MSB-first from 16-bit little-endian words.
+    let v: u32 = ((0b011 << 24) | data.len() as u32) << 4;
+    let mut stream = Vec::new();
+    stream.extend_from_slice(&((v >> 16) as u16).to_le_bytes());
+    stream.extend_from_slice(&(v as u16).to_le_bytes());
+    for _ in 0..3 {
+        stream.extend_from_slice(&1u32.to_le_bytes());
+    }
+    let header = stream.len();
+    stream.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        stream.push(0);
+    }
+    // One CFDATA per 32 KiB of output; the first also carries the header.
+    let mut blocks: Vec<(&[u8], u16)> = Vec::new();
+    let mut pos = 0;
+    for (i, chunk) in data.chunks(FRAME).enumerate() {
+        let start = pos;
+        pos = header + (i * FRAME) + chunk.len();
+        if pos == stream.len() - 1 {
+            pos += 1; // the pad byte travels with the last frame
+        }
+        blocks.push((&stream[start..pos], chunk.len() as u16));
+    }
+    let name_z = [name.as_bytes(), &[0]].concat();
+    let files_off = 36 + 8;
+    let data_off = files_off + 16 + name_z.len();
+    let total = data_off + blocks.iter().map(|(b, _)| 8 + b.len()).sum::<usize>();
+    let mut cab = Vec::with_capacity(total);
+    cab.extend_from_slice(b"MSCF");
+    for v in [0u32, total as u32, 0, files_off as u32, 0] {
+        cab.extend_from_slice(&v.to_le_bytes());
+    }
+    cab.extend_from_slice(&[3, 1]); // version 1.3
+    for v in [1u16, 1, 0, 0, 0] {
+        cab.extend_from_slice(&v.to_le_bytes()); // folders, files, flags, set id, index
+    }
+    cab.extend_from_slice(&(data_off as u32).to_le_bytes());
+    cab.extend_from_slice(&(blocks.len() as u16).to_le_bytes());
+    cab.extend_from_slice(&(3u16 | (21 << 8)).to_le_bytes()); // LZX, 2 MiB window
+    cab.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    cab.extend_from_slice(&0u32.to_le_bytes()); // offset in folder
+    let date: u16 = ((2020 - 1980) << 9) | (1 << 5) | 1;
+    for v in [0u16, date, 0, 0x20] {
+        cab.extend_from_slice(&v.to_le_bytes()); // folder, date, time, attributes
+    }
+    cab.extend_from_slice(&name_z);
+    for (b, out) in blocks {
+        cab.extend_from_slice(&0u32.to_le_bytes()); // no checksum
+        cab.extend_from_slice(&(b.len() as u16).to_le_bytes());
+        cab.extend_from_slice(&out.to_le_bytes());
+        cab.extend_from_slice(b);
+    }
+    assert_eq!(cab.len(), total);
+    cab
+}
+
 fn store_path(root: &Path, name: &str, key: &str, file: &str) -> PathBuf {
     let d = root.join(name).join(key);
     std::fs::create_dir_all(&d).unwrap();
@@ -203,6 +270,8 @@ enum Reply {
     Hang,
     /// Announce the whole body, send `usize` bytes of it, close.
     Truncate(Vec<u8>, usize),
+    /// Announce the whole body, send `usize` bytes of it, then stall.
+    Stall(Vec<u8>, usize),
     /// Body without Content-Length, ended by closing the connection.
     Unsized(Vec<u8>),
 }
@@ -301,6 +370,15 @@ fn serve(mut stream: TcpStream, hits: &Mutex<Vec<String>>, stop: &AtomicBool, sc
         Reply::Truncate(b, k) => stream
             .write_all(&head(200, Some(b.len())))
             .and_then(|_| stream.write_all(&b[..k.min(b.len())])),
+        Reply::Stall(b, k) => {
+            let _ = stream.write_all(&head(200, Some(b.len()))).and_then(|_| stream.write_all(&b[..k.min(b.len())]));
+            let _ = stream.flush();
+            let until = Instant::now() + Duration::from_secs(30);
+            while !stop.load(Ordering::SeqCst) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        }
         Reply::Hang => {
             let until = Instant::now() + Duration::from_secs(30);
             while !stop.load(Ordering::SeqCst) && Instant::now() < until {
@@ -578,6 +656,28 @@ fn fetch_pdb_mszip_cab_through_symbol_path() {
 }
 
 #[test]
+fn fetch_pdb_lzx_cab() {
+    let Some(dir) = fixtures("fetch_pdb_lzx_cab") else { return };
+    let t = tempfile::tempdir().unwrap();
+    let name = "run_code_on_dllmain_x86.pdb";
+    let key = pdb_key(&dir.join(name));
+    let original = std::fs::read(dir.join(name)).unwrap();
+    let cab = make_lzx_cab(name, &original);
+    // The cabinet really is LZX (type 3 in the folder entry).
+    assert_eq!(u16::from_le_bytes([cab[36 + 6], cab[36 + 7]]) & 0xf, 3);
+    let server = FaultServer::start(move |p, _| if p.ends_with(".pd_") { Reply::Body(cab.clone()) } else { Reply::Status(404) });
+    let (cache, dump) = (t.path().join("cache"), t.path().join("dump"));
+    let o = run(profc(t.path())
+        .args(["fetch_pdb", "--pdb", name, "--guid", &key, "--server", &server.url(), "--cache"])
+        .arg(&cache)
+        .arg("--dump-dir")
+        .arg(&dump));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(dump.join(name)).unwrap(), original, "LZX-decoded PDB differs");
+    assert_eq!(server.count(&format!("/{name}/{key}/run_code_on_dllmain_x86.pd_")), 1);
+}
+
+#[test]
 fn fetch_pdb_follows_file_ptr() {
     let Some(dir) = fixtures("fetch_pdb_follows_file_ptr") else { return };
     let t = tempfile::tempdir().unwrap();
@@ -741,8 +841,8 @@ fn fetch_pdb_faults_fail_cleanly() {
             cause: "timed out",
         },
         Fault {
-            what: "hang mid-body",
-            script: only(".pdb", |_| Reply::Hang),
+            what: "stall mid-body",
+            script: only("attach_amd64.pdb", |fx| Reply::Stall(fx.pdb.clone(), 200_000)),
             args: s(&["--timeout", "1", "--retries", "0"]),
             guid: None,
             cause: "timed out",
@@ -794,6 +894,36 @@ fn fetch_pdb_faults_fail_cleanly() {
             script: only("attach_amd64.pd_", |fx| {
                 let cab = make_cab("attach_amd64.pdb", &fx.pdb);
                 Reply::Body(cab[..cab.len() / 2].to_vec())
+            }),
+            args: vec![],
+            guid: None,
+            cause: "CAB",
+        },
+        Fault {
+            what: "corrupt LZX stream",
+            script: only("attach_amd64.pd_", |fx| {
+                let mut cab = make_lzx_cab("attach_amd64.pdb", &fx.pdb);
+                // First CFDATA payload: block type 3 -> 0 (invalid).
+                let data = 36 + 8 + 16 + "attach_amd64.pdb".len() + 1 + 8;
+                cab[data + 1] &= 0x8f;
+                Reply::Body(cab)
+            }),
+            args: vec![],
+            guid: None,
+            cause: "corrupt CAB",
+        },
+        Fault {
+            what: "LZX block size zero",
+            script: only("attach_amd64.pd_", |fx| {
+                let mut cab = make_lzx_cab("attach_amd64.pdb", &fx.pdb);
+                let data = 36 + 8 + 16 + "attach_amd64.pdb".len() + 1 + 8;
+                // Words 0-1 hold E8 bit, type and the 24-bit size: keep
+                // the type, zero the size.
+                cab[data] &= 0x00;
+                cab[data + 1] &= 0xf0;
+                cab[data + 2] &= 0x0f;
+                cab[data + 3] = 0;
+                Reply::Body(cab)
             }),
             args: vec![],
             guid: None,

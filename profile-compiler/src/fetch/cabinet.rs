@@ -24,10 +24,9 @@ pub fn is_safe_name(name: &str) -> bool {
 /// refusing more than `max` bytes. Returns the number of bytes written.
 pub fn extract(cab: &mut File, wanted: &str, out: &mut File, max: u64) -> Result<u64, String> {
     cab.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
-    let run = std::panic::AssertUnwindSafe(|| extract_inner(cab, wanted, out, max));
     // The cab crate checks its input, but a corrupt cabinet must never take
     // the process down: a panic inside it becomes an error.
-    std::panic::catch_unwind(run).unwrap_or_else(|_| Err("corrupt CAB (decoder failed)".to_owned()))
+    super::contain("corrupt CAB (decoder failed)", || extract_inner(cab, wanted, out, max))
 }
 
 fn extract_inner(cab: &mut File, wanted: &str, out: &mut File, max: u64) -> Result<u64, String> {

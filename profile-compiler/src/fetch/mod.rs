@@ -25,6 +25,17 @@ use std::time::Duration;
 
 pub use codeview::{PdbId, Rsds};
 
+/// Runs `f`, turning a panic inside a third-party decoder into `Err(msg)`
+/// (without printing the panic), so that corrupt input never takes the
+/// process down with temporary files around.
+pub(crate) fn contain<T>(msg: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(previous);
+    result.unwrap_or_else(|_| Err(msg.to_owned()))
+}
+
 /// Microsoft's public symbol server, used when no source is configured.
 pub const DEFAULT_SERVER: &str = "https://msdl.microsoft.com/download/symbols";
 
@@ -195,7 +206,7 @@ pub enum FetchError {
     #[error("HTTP client: {0}")]
     Client(String),
     /// Every source failed.
-    #[error("{name} {key} not found: {}", render_attempts(.attempts))]
+    #[error("cannot fetch {name} {key}: {}", render_attempts(.attempts))]
     NotFound {
         /// The PDB name.
         name: String,
@@ -346,7 +357,7 @@ impl Fetcher {
         for (file, compressed) in [(name, false), (packed.as_str(), true)] {
             let mut tmp = self.temp()?;
             match self.transfer(source, &[name, &key, file], tmp.as_file_mut()) {
-                Ok(_) => return self.accept(tmp, compressed, name, id, target),
+                Ok(_) => return self.accept(tmp, compressed, name, id, target).map_err(|e| format!("{file}: {e}")),
                 Err(Failure::Missing) => continue,
                 Err(Failure::Transient(e) | Failure::Fatal(e)) => return Err(format!("{file}: {e}")),
             }
@@ -470,7 +481,7 @@ impl Fetcher {
 
     fn http_get(&self, url: &reqwest::Url, out: &mut File) -> Result<u64, Failure> {
         let Some(client) = &self.client else { return Err(Failure::Fatal("no HTTP client".into())) };
-        let mut resp = client.get(url.clone()).send().map_err(|e| classify(&e))?;
+        let mut resp = client.get(url.clone()).send().map_err(|e| classify(&e, self.opts.timeout))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             return Err(Failure::Missing);
@@ -501,7 +512,13 @@ impl Fetcher {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     bar.abandon();
-                    return Err(Failure::Transient(format!("transfer broken after {total} bytes: {}", io_chain(&e))));
+                    let timed_out = e.kind() == io::ErrorKind::TimedOut
+                        || e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>()).is_some_and(|r| r.is_timeout());
+                    return Err(Failure::Transient(if timed_out {
+                        format!("timed out after {total} bytes (no data for {:?})", self.opts.timeout)
+                    } else {
+                        format!("transfer broken after {total} bytes: {}", io_chain(&e))
+                    }));
                 }
             };
             total += k as u64;
@@ -581,10 +598,24 @@ fn io_chain(e: &io::Error) -> String {
     }
 }
 
-fn classify(e: &reqwest::Error) -> Failure {
-    let msg = chain(e);
+fn classify(e: &reqwest::Error, timeout: Duration) -> Failure {
+    // The URL is already named by the caller: describe the error by its
+    // kind and its causes.
+    let what = if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "transfer broken"
+    } else if e.is_redirect() {
+        "bad redirect"
+    } else {
+        "request failed"
+    };
+    let msg = match std::error::Error::source(e) {
+        Some(cause) => format!("{what}: {}", chain(cause)),
+        None => what.to_owned(),
+    };
     if e.is_timeout() {
-        Failure::Transient(format!("timed out ({msg})"))
+        Failure::Transient(format!("timed out (no response within {timeout:?})"))
     } else if e.is_connect() || e.is_request() || e.is_body() {
         Failure::Transient(msg)
     } else {
