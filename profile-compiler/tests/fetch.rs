@@ -677,6 +677,33 @@ fn fetch_pdb_lzx_cab() {
     assert_eq!(server.count(&format!("/{name}/{key}/run_code_on_dllmain_x86.pd_")), 1);
 }
 
+/// A cabinet written by an independent tool (gcab, MSZIP), when installed.
+#[test]
+fn fetch_pdb_gcab_mszip_cab() {
+    let Some(dir) = fixtures("fetch_pdb_gcab_mszip_cab") else { return };
+    if Command::new("gcab").arg("--version").output().is_err() {
+        eprintln!("SKIPPED fetch_pdb_gcab_mszip_cab: gcab not installed (apt-get install gcab)");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let name = "attach_x86.pdb";
+    let key = pdb_key(&dir.join(name));
+    let packed = store_path(&t.path().join("store"), name, &key, "attach_x86.pd_");
+    let st = Command::new("gcab").args(["-c", "-z", "-n"]).arg(&packed).arg(name).current_dir(&dir).status().unwrap();
+    assert!(st.success());
+    let server = PyServer::start(&t.path().join("store"));
+    let cache = t.path().join("cache");
+    let o = run(profc(t.path())
+        .args(["fetch_pdb", "--filename"])
+        .arg(dir.join("attach_x86.dll"))
+        .args(["--server", &server.url(), "--cache"])
+        .arg(&cache));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cached = cache.join(name).join(&key).join(name);
+    assert_eq!(stdout(&o).trim(), cached.display().to_string());
+    assert_eq!(std::fs::read(&cached).unwrap(), std::fs::read(dir.join(name)).unwrap());
+}
+
 #[test]
 fn fetch_pdb_follows_file_ptr() {
     let Some(dir) = fixtures("fetch_pdb_follows_file_ptr") else { return };
