@@ -27,7 +27,10 @@ const PAIRS: [(&str, &str); 6] = [
     ("attach_x86.dll", "attach_x86.pdb"),
     ("inject_dll_amd64.exe", "inject_dll_amd64.pdb"),
     ("inject_dll_x86.exe", "inject_dll_x86.pdb"),
-    ("run_code_on_dllmain_amd64.dll", "run_code_on_dllmain_amd64.pdb"),
+    (
+        "run_code_on_dllmain_amd64.dll",
+        "run_code_on_dllmain_amd64.pdb",
+    ),
     ("run_code_on_dllmain_x86.dll", "run_code_on_dllmain_x86.pdb"),
 ];
 
@@ -52,7 +55,9 @@ fn profc(home: &Path) -> Command {
     ] {
         c.env_remove(v);
     }
-    c.env("HOME", home).env("NO_PROXY", "127.0.0.1,localhost").stdin(Stdio::null());
+    c.env("HOME", home)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .stdin(Stdio::null());
     c
 }
 
@@ -85,12 +90,17 @@ fn pdb_key(path: &Path) -> String {
 /// GUID_AGE from the llvm-pdbutil oracle's summary (`GUID: {...}`, `Age: N`).
 fn oracle_key(shared: &Path, pdb_name: &str) -> Option<String> {
     let stem = pdb_name.trim_end_matches(".pdb");
-    let text = std::fs::read_to_string(
-        shared.join(format!("fixtures/oracles/llvm-pdbutil/debugpy-1.8.22_{stem}.dump.txt")),
-    )
+    let text = std::fs::read_to_string(shared.join(format!(
+        "fixtures/oracles/llvm-pdbutil/debugpy-1.8.22_{stem}.dump.txt"
+    )))
     .ok()?;
     let guid = text.lines().find_map(|l| l.trim().strip_prefix("GUID: "))?;
-    let age: u32 = text.lines().find_map(|l| l.trim().strip_prefix("Age: "))?.trim().parse().ok()?;
+    let age: u32 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Age: "))?
+        .trim()
+        .parse()
+        .ok()?;
     let hex: String = guid.chars().filter(char::is_ascii_hexdigit).collect();
     Some(format!("{}{age:X}", hex.to_uppercase()))
 }
@@ -100,7 +110,9 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
@@ -213,7 +225,16 @@ impl PyServer {
     /// itself after 120 s (`timeout`) if the test does not stop it.
     fn start(root: &Path) -> PyServer {
         let mut child = Command::new("timeout")
-            .args(["120", "python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "0"])
+            .args([
+                "120",
+                "python3",
+                "-u",
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                "0",
+            ])
             .current_dir(root)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -237,7 +258,12 @@ impl PyServer {
                 l2.lock().unwrap().push(line);
             }
         });
-        PyServer { child, port, log, _reader: reader }
+        PyServer {
+            child,
+            port,
+            log,
+            _reader: reader,
+        }
     }
 
     fn url(&self) -> String {
@@ -248,7 +274,12 @@ impl PyServer {
     fn gets(&self, path: &str) -> usize {
         std::thread::sleep(Duration::from_millis(200));
         let needle = format!("\"GET {path} ");
-        self.log.lock().unwrap().iter().filter(|l| l.contains(&needle)).count()
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(&needle))
+            .count()
     }
 }
 
@@ -315,7 +346,12 @@ impl FaultServer {
                 let _ = w.join();
             }
         });
-        FaultServer { port, hits, stop, main: Some(main) }
+        FaultServer {
+            port,
+            hits,
+            stop,
+            main: Some(main),
+        }
     }
 
     fn url(&self) -> String {
@@ -323,7 +359,12 @@ impl FaultServer {
     }
 
     fn count(&self, path: &str) -> usize {
-        self.hits.lock().unwrap().iter().filter(|p| *p == path).count()
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| *p == path)
+            .count()
     }
 }
 
@@ -365,13 +406,19 @@ fn serve(mut stream: TcpStream, hits: &Mutex<Vec<String>>, stop: &AtomicBool, sc
     };
     let _ = match script(&path, n) {
         Reply::Status(code) => stream.write_all(&head(code, Some(0))),
-        Reply::Body(b) => stream.write_all(&head(200, Some(b.len()))).and_then(|_| stream.write_all(&b)),
-        Reply::Unsized(b) => stream.write_all(&head(200, None)).and_then(|_| stream.write_all(&b)),
+        Reply::Body(b) => stream
+            .write_all(&head(200, Some(b.len())))
+            .and_then(|_| stream.write_all(&b)),
+        Reply::Unsized(b) => stream
+            .write_all(&head(200, None))
+            .and_then(|_| stream.write_all(&b)),
         Reply::Truncate(b, k) => stream
             .write_all(&head(200, Some(b.len())))
             .and_then(|_| stream.write_all(&b[..k.min(b.len())])),
         Reply::Stall(b, k) => {
-            let _ = stream.write_all(&head(200, Some(b.len()))).and_then(|_| stream.write_all(&b[..k.min(b.len())]));
+            let _ = stream
+                .write_all(&head(200, Some(b.len())))
+                .and_then(|_| stream.write_all(&b[..k.min(b.len())]));
             let _ = stream.flush();
             let until = Instant::now() + Duration::from_secs(30);
             while !stop.load(Ordering::SeqCst) && Instant::now() < until {
@@ -395,8 +442,15 @@ fn serve(mut stream: TcpStream, hits: &Mutex<Vec<String>>, stop: &AtomicBool, sc
 
 #[test]
 fn peinfo_reports_rsds_matching_the_pdb_beside_it() {
-    let Some(dir) = fixtures("peinfo_reports_rsds_matching_the_pdb_beside_it") else { return };
-    let shared = dir.parent().and_then(Path::parent).and_then(Path::parent).unwrap().to_path_buf();
+    let Some(dir) = fixtures("peinfo_reports_rsds_matching_the_pdb_beside_it") else {
+        return;
+    };
+    let shared = dir
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf();
     let home = tempfile::tempdir().unwrap();
     for (exe, pdb) in PAIRS {
         let o = run(profc(home.path()).arg("peinfo").arg(dir.join(exe)));
@@ -404,17 +458,32 @@ fn peinfo_reports_rsds_matching_the_pdb_beside_it() {
         let out = stdout(&o);
         let field = |k: &str| {
             out.lines()
-                .find_map(|l| l.strip_prefix(k).filter(|r| r.starts_with(' ')).map(|r| r.trim().to_owned()))
+                .find_map(|l| {
+                    l.strip_prefix(k)
+                        .filter(|r| r.starts_with(' '))
+                        .map(|r| r.trim().to_owned())
+                })
                 .unwrap_or_else(|| panic!("{exe}: no {k} line in\n{out}"))
         };
         assert_eq!(field("PDB"), pdb, "{exe}");
         let key = field("GUID/Age");
-        assert_eq!(key, pdb_key(&dir.join(pdb)), "{exe}: GUID_AGE differs from the PDB's (pdb2)");
+        assert_eq!(
+            key,
+            pdb_key(&dir.join(pdb)),
+            "{exe}: GUID_AGE differs from the PDB's (pdb2)"
+        );
         if let Some(k) = oracle_key(&shared, pdb) {
-            assert_eq!(key, k, "{exe}: GUID_AGE differs from llvm-pdbutil's summary");
+            assert_eq!(
+                key, k,
+                "{exe}: GUID_AGE differs from llvm-pdbutil's summary"
+            );
         }
         let machine = field("Machine");
-        let want = if exe.contains("amd64") { "AMD64" } else { "I386" };
+        let want = if exe.contains("amd64") {
+            "AMD64"
+        } else {
+            "I386"
+        };
         assert!(machine.starts_with(want), "{exe}: machine {machine}");
         assert!(out.contains(".text"), "{exe}: no .text section listed");
         assert!(field("SizeOfImage").starts_with("0x"), "{exe}");
@@ -426,13 +495,18 @@ fn peinfo_reports_rsds_matching_the_pdb_beside_it() {
 #[test]
 fn peinfo_version_resource_of_a_real_launcher() {
     let found = Command::new("python3")
-        .args(["-c", "import os, pip._vendor.distlib as d; print(os.path.dirname(d.__file__))"])
+        .args([
+            "-c",
+            "import os, pip._vendor.distlib as d; print(os.path.dirname(d.__file__))",
+        ])
         .output()
         .ok()
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
     let Some(dir) = found.filter(|d| d.join("t64.exe").is_file()) else {
-        eprintln!("SKIPPED peinfo_version_resource_of_a_real_launcher: pip's distlib launchers not found");
+        eprintln!(
+            "SKIPPED peinfo_version_resource_of_a_real_launcher: pip's distlib launchers not found"
+        );
         return;
     };
     let home = tempfile::tempdir().unwrap();
@@ -447,9 +521,16 @@ fn peinfo_version_resource_of_a_real_launcher() {
         let version = out.split("Version Information:").nth(1).unwrap_or("");
         // Independent check: the UTF-16 strings are in the file's bytes.
         let bytes = std::fs::read(&p).unwrap();
-        let utf16 = |s: &str| s.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>();
+        let utf16 = |s: &str| {
+            s.encode_utf16()
+                .flat_map(u16::to_le_bytes)
+                .collect::<Vec<u8>>()
+        };
         let has = |s: &str| bytes.windows(s.len() * 2).any(|w| w == utf16(s).as_slice());
-        let line = version.lines().find(|l| l.starts_with("OriginalFilename")).expect("OriginalFilename");
+        let line = version
+            .lines()
+            .find(|l| l.starts_with("OriginalFilename"))
+            .expect("OriginalFilename");
         let value = line["OriginalFilename".len()..].trim();
         assert_eq!(value, exe, "{exe}");
         assert!(has("OriginalFilename") && has(value));
@@ -505,13 +586,24 @@ fn peinfo_and_version_scan_survive_bad_inputs() {
         assert!(!e.contains("panicked"), "{what}: peinfo panicked: {e}");
         if !o.status.success() {
             assert_eq!(e.lines().count(), 1, "{what}: error must be one line: {e}");
-            assert!(e.contains(&f.display().to_string()), "{what}: error must name the file: {e}");
+            assert!(
+                e.contains(&f.display().to_string()),
+                "{what}: error must name the file: {e}"
+            );
         }
         let o = run(profc(t).arg("version_scan").arg(&f));
         let e = stderr(&o);
-        assert!(!e.contains("panicked"), "{what}: version_scan panicked: {e}");
+        assert!(
+            !e.contains("panicked"),
+            "{what}: version_scan panicked: {e}"
+        );
         assert!(o.status.success(), "{what}: version_scan failed: {e}");
-        assert_eq!(stdout(&o).lines().count(), 1 + records, "{what}: {}", stdout(&o));
+        assert_eq!(
+            stdout(&o).lines().count(),
+            1 + records,
+            "{what}: {}",
+            stdout(&o)
+        );
     }
     let o = run(profc(t).arg("peinfo").arg(t.join("missing.dll")));
     assert!(!o.status.success());
@@ -545,13 +637,18 @@ fn rsds_file_offset(pe: &[u8]) -> u64 {
     let data = dd.data(pe, &f.section_table()).unwrap();
     let dirs: &[ImageDebugDirectory] = object::pod::slice_from_all_bytes(data).unwrap();
     let _ = f.nt_headers().file_header();
-    let cv = dirs.iter().find(|d| d.typ.get(LE) == IMAGE_DEBUG_TYPE_CODEVIEW).unwrap();
+    let cv = dirs
+        .iter()
+        .find(|d| d.typ.get(LE) == IMAGE_DEBUG_TYPE_CODEVIEW)
+        .unwrap();
     u64::from(cv.pointer_to_raw_data.get(LE))
 }
 
 #[test]
 fn version_scan_finds_embedded_images_at_their_offsets() {
-    let Some(dir) = fixtures("version_scan_finds_embedded_images_at_their_offsets") else { return };
+    let Some(dir) = fixtures("version_scan_finds_embedded_images_at_their_offsets") else {
+        return;
+    };
     let home = tempfile::tempdir().unwrap();
     let a = std::fs::read(dir.join("attach_amd64.dll")).unwrap();
     let b = std::fs::read(dir.join("inject_dll_amd64.exe")).unwrap();
@@ -564,11 +661,23 @@ fn version_scan_finds_embedded_images_at_their_offsets() {
     let o = run(profc(home.path()).arg("version_scan").arg(&f));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(rows.len(), 2, "expected exactly two records:\n{out}");
     let want = [
-        (oa as u64 + rsds_file_offset(&a), pdb_key(&dir.join("attach_amd64.pdb")), "attach_amd64.pdb"),
-        (ob as u64 + rsds_file_offset(&b), pdb_key(&dir.join("inject_dll_amd64.pdb")), "inject_dll_amd64.pdb"),
+        (
+            oa as u64 + rsds_file_offset(&a),
+            pdb_key(&dir.join("attach_amd64.pdb")),
+            "attach_amd64.pdb",
+        ),
+        (
+            ob as u64 + rsds_file_offset(&b),
+            pdb_key(&dir.join("inject_dll_amd64.pdb")),
+            "inject_dll_amd64.pdb",
+        ),
     ];
     for (row, (off, key, name)) in rows.iter().zip(want) {
         assert_eq!(row[0], format!("{off:#x}"), "{name}: offset");
@@ -576,7 +685,9 @@ fn version_scan_finds_embedded_images_at_their_offsets() {
         assert_eq!(row[2], name);
     }
     // The name filter.
-    let o = run(profc(home.path()).args(["version_scan", "--name", "INJECT"]).arg(&f));
+    let o = run(profc(home.path())
+        .args(["version_scan", "--name", "INJECT"])
+        .arg(&f));
     assert_eq!(stdout(&o).lines().count(), 2, "{}", stdout(&o));
 }
 
@@ -585,14 +696,28 @@ fn version_scan_finds_embedded_images_at_their_offsets() {
 
 #[test]
 fn fetch_pdb_from_python_server_plain_then_cache() {
-    let Some(dir) = fixtures("fetch_pdb_from_python_server_plain_then_cache") else { return };
+    let Some(dir) = fixtures("fetch_pdb_from_python_server_plain_then_cache") else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
-    let (store, cache, dump) = (t.path().join("store"), t.path().join("cache"), t.path().join("dump"));
+    let (store, cache, dump) = (
+        t.path().join("store"),
+        t.path().join("cache"),
+        t.path().join("dump"),
+    );
     let key = pdb_key(&dir.join("attach_amd64.pdb"));
     let original = std::fs::read(dir.join("attach_amd64.pdb")).unwrap();
-    std::fs::write(store_path(&store, "attach_amd64.pdb", &key, "attach_amd64.pdb"), &original).unwrap();
+    std::fs::write(
+        store_path(&store, "attach_amd64.pdb", &key, "attach_amd64.pdb"),
+        &original,
+    )
+    .unwrap();
     // A decoy: another PDB under another name, never requested.
-    std::fs::copy(dir.join("attach_x86.pdb"), store_path(&store, "attach_x86.pdb", "0", "attach_x86.pdb")).unwrap();
+    std::fs::copy(
+        dir.join("attach_x86.pdb"),
+        store_path(&store, "attach_x86.pdb", "0", "attach_x86.pdb"),
+    )
+    .unwrap();
     let server = PyServer::start(&store);
     let url = server.url();
     let fetch = |extra: &[&str]| {
@@ -609,10 +734,25 @@ fn fetch_pdb_from_python_server_plain_then_cache() {
     assert!(o.status.success(), "{}", stderr(&o));
     let dumped = dump.join("attach_amd64.pdb");
     assert_eq!(stdout(&o).trim(), dumped.display().to_string());
-    assert_eq!(std::fs::read(&dumped).unwrap(), original, "dumped PDB differs from the original");
-    let cached = cache.join("attach_amd64.pdb").join(&key).join("attach_amd64.pdb");
-    assert_eq!(std::fs::read(&cached).unwrap(), original, "cached PDB differs");
-    assert_eq!(files_under(&cache), vec![cached.clone()], "only the PDB in the cache (no temp files)");
+    assert_eq!(
+        std::fs::read(&dumped).unwrap(),
+        original,
+        "dumped PDB differs from the original"
+    );
+    let cached = cache
+        .join("attach_amd64.pdb")
+        .join(&key)
+        .join("attach_amd64.pdb");
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        original,
+        "cached PDB differs"
+    );
+    assert_eq!(
+        files_under(&cache),
+        vec![cached.clone()],
+        "only the PDB in the cache (no temp files)"
+    );
     assert_eq!(files_under(&dump), vec![dumped.clone()]);
     let pdb_url = format!("/attach_amd64.pdb/{key}/attach_amd64.pdb");
     assert_eq!(server.gets(&pdb_url), 1);
@@ -630,9 +770,15 @@ fn fetch_pdb_from_python_server_plain_then_cache() {
 
 #[test]
 fn fetch_pdb_mszip_cab_through_symbol_path() {
-    let Some(dir) = fixtures("fetch_pdb_mszip_cab_through_symbol_path") else { return };
+    let Some(dir) = fixtures("fetch_pdb_mszip_cab_through_symbol_path") else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
-    let (store, cache, dump) = (t.path().join("store"), t.path().join("cache"), t.path().join("dump"));
+    let (store, cache, dump) = (
+        t.path().join("store"),
+        t.path().join("cache"),
+        t.path().join("dump"),
+    );
     let name = "inject_dll_x86.pdb";
     let key = pdb_key(&dir.join(name));
     let original = std::fs::read(dir.join(name)).unwrap();
@@ -641,13 +787,22 @@ fn fetch_pdb_mszip_cab_through_symbol_path() {
     std::fs::write(store_path(&store, name, &key, "inject_dll_x86.pd_"), &cab).unwrap();
     let server = PyServer::start(&store);
     // Cache and server from _NT_SYMBOL_PATH, a 404-ing local store first.
-    let sym = format!("{};srv*{}*{}", t.path().join("empty-store").display(), cache.display(), server.url());
+    let sym = format!(
+        "{};srv*{}*{}",
+        t.path().join("empty-store").display(),
+        cache.display(),
+        server.url()
+    );
     let o = run(profc(t.path())
         .env("_NT_SYMBOL_PATH", &sym)
         .args(["fetch_pdb", "--pdb", name, "--guid", &key, "--dump-dir"])
         .arg(&dump));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read(dump.join(name)).unwrap(), original, "decompressed PDB differs");
+    assert_eq!(
+        std::fs::read(dump.join(name)).unwrap(),
+        original,
+        "decompressed PDB differs"
+    );
     let cached = cache.join(name).join(&key).join(name);
     assert_eq!(files_under(&cache), vec![cached]);
     assert_eq!(server.gets(&format!("/{name}/{key}/inject_dll_x86.pd_")), 1);
@@ -657,7 +812,9 @@ fn fetch_pdb_mszip_cab_through_symbol_path() {
 
 #[test]
 fn fetch_pdb_lzx_cab() {
-    let Some(dir) = fixtures("fetch_pdb_lzx_cab") else { return };
+    let Some(dir) = fixtures("fetch_pdb_lzx_cab") else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let name = "run_code_on_dllmain_x86.pdb";
     let key = pdb_key(&dir.join(name));
@@ -665,22 +822,46 @@ fn fetch_pdb_lzx_cab() {
     let cab = make_lzx_cab(name, &original);
     // The cabinet really is LZX (type 3 in the folder entry).
     assert_eq!(u16::from_le_bytes([cab[36 + 6], cab[36 + 7]]) & 0xf, 3);
-    let server = FaultServer::start(move |p, _| if p.ends_with(".pd_") { Reply::Body(cab.clone()) } else { Reply::Status(404) });
+    let server = FaultServer::start(move |p, _| {
+        if p.ends_with(".pd_") {
+            Reply::Body(cab.clone())
+        } else {
+            Reply::Status(404)
+        }
+    });
     let (cache, dump) = (t.path().join("cache"), t.path().join("dump"));
     let o = run(profc(t.path())
-        .args(["fetch_pdb", "--pdb", name, "--guid", &key, "--server", &server.url(), "--cache"])
+        .args([
+            "fetch_pdb",
+            "--pdb",
+            name,
+            "--guid",
+            &key,
+            "--server",
+            &server.url(),
+            "--cache",
+        ])
         .arg(&cache)
         .arg("--dump-dir")
         .arg(&dump));
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(std::fs::read(dump.join(name)).unwrap(), original, "LZX-decoded PDB differs");
-    assert_eq!(server.count(&format!("/{name}/{key}/run_code_on_dllmain_x86.pd_")), 1);
+    assert_eq!(
+        std::fs::read(dump.join(name)).unwrap(),
+        original,
+        "LZX-decoded PDB differs"
+    );
+    assert_eq!(
+        server.count(&format!("/{name}/{key}/run_code_on_dllmain_x86.pd_")),
+        1
+    );
 }
 
 /// A cabinet written by an independent tool (gcab, MSZIP), when installed.
 #[test]
 fn fetch_pdb_gcab_mszip_cab() {
-    let Some(dir) = fixtures("fetch_pdb_gcab_mszip_cab") else { return };
+    let Some(dir) = fixtures("fetch_pdb_gcab_mszip_cab") else {
+        return;
+    };
     if Command::new("gcab").arg("--version").output().is_err() {
         eprintln!("SKIPPED fetch_pdb_gcab_mszip_cab: gcab not installed (apt-get install gcab)");
         return;
@@ -689,7 +870,13 @@ fn fetch_pdb_gcab_mszip_cab() {
     let name = "attach_x86.pdb";
     let key = pdb_key(&dir.join(name));
     let packed = store_path(&t.path().join("store"), name, &key, "attach_x86.pd_");
-    let st = Command::new("gcab").args(["-c", "-z", "-n"]).arg(&packed).arg(name).current_dir(&dir).status().unwrap();
+    let st = Command::new("gcab")
+        .args(["-c", "-z", "-n"])
+        .arg(&packed)
+        .arg(name)
+        .current_dir(&dir)
+        .status()
+        .unwrap();
     assert!(st.success());
     let server = PyServer::start(&t.path().join("store"));
     let cache = t.path().join("cache");
@@ -701,12 +888,17 @@ fn fetch_pdb_gcab_mszip_cab() {
     assert!(o.status.success(), "{}", stderr(&o));
     let cached = cache.join(name).join(&key).join(name);
     assert_eq!(stdout(&o).trim(), cached.display().to_string());
-    assert_eq!(std::fs::read(&cached).unwrap(), std::fs::read(dir.join(name)).unwrap());
+    assert_eq!(
+        std::fs::read(&cached).unwrap(),
+        std::fs::read(dir.join(name)).unwrap()
+    );
 }
 
 #[test]
 fn fetch_pdb_follows_file_ptr() {
-    let Some(dir) = fixtures("fetch_pdb_follows_file_ptr") else { return };
+    let Some(dir) = fixtures("fetch_pdb_follows_file_ptr") else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let pdb = std::fs::read(dir.join("attach_amd64.pdb")).unwrap();
     let port = Arc::new(Mutex::new(0u16));
@@ -747,13 +939,19 @@ fn fetch_pdb_follows_file_ptr() {
         .args(["--server", &server.url(), "--cache"])
         .arg(&cache));
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("symbols withheld by policy"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("symbols withheld by policy"),
+        "{}",
+        stderr(&o)
+    );
     assert!(files_under(&cache).is_empty());
 }
 
 #[test]
 fn fetch_pdb_404_then_second_server_and_500_then_retry() {
-    let Some(dir) = fixtures("fetch_pdb_404_then_second_server_and_500_then_retry") else { return };
+    let Some(dir) = fixtures("fetch_pdb_404_then_second_server_and_500_then_retry") else {
+        return;
+    };
     let t = tempfile::tempdir().unwrap();
     let key = pdb_key(&dir.join("attach_x86.pdb"));
     let pdb = std::fs::read(dir.join("attach_x86.pdb")).unwrap();
@@ -761,29 +959,55 @@ fn fetch_pdb_404_then_second_server_and_500_then_retry() {
     let s404 = FaultServer::start(|_, _| Reply::Status(404));
     let w = want.clone();
     let p = pdb.clone();
-    let s500 = FaultServer::start(move |path, n| if path == w && n == 0 { Reply::Status(500) } else if path == w { Reply::Unsized(p.clone()) } else { Reply::Status(404) });
+    let s500 = FaultServer::start(move |path, n| {
+        if path == w && n == 0 {
+            Reply::Status(500)
+        } else if path == w {
+            Reply::Unsized(p.clone())
+        } else {
+            Reply::Status(404)
+        }
+    });
     let cache = t.path().join("cache");
     let o = run(profc(t.path())
         .args(["fetch_pdb", "--filename"])
         .arg(dir.join("attach_x86.dll"))
-        .args(["--server", &s404.url(), "--server", &s500.url(), "--retries", "2", "--cache"])
+        .args([
+            "--server",
+            &s404.url(),
+            "--server",
+            &s500.url(),
+            "--retries",
+            "2",
+            "--cache",
+        ])
         .arg(&cache));
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(s404.count(&want), 1, "first server asked once");
     assert_eq!(s500.count(&want), 2, "second server: 500, then a retry");
-    let cached = cache.join("attach_x86.pdb").join(&key).join("attach_x86.pdb");
+    let cached = cache
+        .join("attach_x86.pdb")
+        .join(&key)
+        .join("attach_x86.pdb");
     assert_eq!(std::fs::read(&cached).unwrap(), pdb);
     assert_eq!(files_under(&cache), vec![cached]);
-    assert!(stderr(&o).contains(&s404.url()), "the failed server is reported: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&s404.url()),
+        "the failed server is reported: {}",
+        stderr(&o)
+    );
 }
 
 // ---------------------------------------------------------------------------
 // fetch_pdb: faults. Each must fail with one line naming the server and the
 // cause, exit non-zero, and leave no file in the cache or dump directory.
 
+/// A fault server's script, given the fixture bytes.
+type FaultScript = Box<dyn Fn(&str, usize, &Fixture) -> Reply + Send + Sync>;
+
 struct Fault {
     what: &'static str,
-    script: Box<dyn Fn(&str, usize, &Fixture) -> Reply + Send + Sync>,
+    script: FaultScript,
     args: Vec<String>,
     /// Override of the requested GUID_AGE (else the DLL's).
     guid: Option<fn(&str) -> String>,
@@ -812,34 +1036,64 @@ fn check_fault(dir: &Path, fx: Arc<Fixture>, fault: Fault) {
             c.arg("--filename").arg(dir.join("attach_amd64.dll"));
         }
     }
-    c.args(["--server", &server.url(), "--cache"]).arg(&cache).arg("--dump-dir").arg(&dump);
+    c.args(["--server", &server.url(), "--cache"])
+        .arg(&cache)
+        .arg("--dump-dir")
+        .arg(&dump);
     c.args(&fault.args);
     let o = run(&mut c);
     let e = stderr(&o);
     let what = fault.what;
     assert!(!o.status.success(), "{what}: should fail; stderr: {e}");
     assert!(!e.contains("panicked"), "{what}: {e}");
-    let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("profc: error:")).collect();
+    let errors: Vec<&str> = e
+        .lines()
+        .filter(|l| l.starts_with("profc: error:"))
+        .collect();
     assert_eq!(errors.len(), 1, "{what}: one error line expected: {e}");
     eprintln!("{what}: {}", errors[0]);
-    assert!(errors[0].contains(&server.url()), "{what}: error must name the server: {e}");
     assert!(
-        errors[0].to_lowercase().contains(&fault.cause.to_lowercase()),
+        errors[0].contains(&server.url()),
+        "{what}: error must name the server: {e}"
+    );
+    assert!(
+        errors[0]
+            .to_lowercase()
+            .contains(&fault.cause.to_lowercase()),
         "{what}: error must say {:?}: {e}",
         fault.cause
     );
-    assert!(files_under(&cache).is_empty(), "{what}: files left in the cache: {:?}", files_under(&cache));
-    assert!(files_under(&dump).is_empty(), "{what}: files left in the dump dir: {:?}", files_under(&dump));
+    assert!(
+        files_under(&cache).is_empty(),
+        "{what}: files left in the cache: {:?}",
+        files_under(&cache)
+    );
+    assert!(
+        files_under(&dump).is_empty(),
+        "{what}: files left in the dump dir: {:?}",
+        files_under(&dump)
+    );
     assert!(!dump.exists(), "{what}: dump dir created on failure");
 }
 
-fn only(path_end: &'static str, reply: impl Fn(&Fixture) -> Reply + Send + Sync + 'static) -> Box<dyn Fn(&str, usize, &Fixture) -> Reply + Send + Sync> {
-    Box::new(move |p, _, fx| if p.ends_with(path_end) { reply(fx) } else { Reply::Status(404) })
+fn only(
+    path_end: &'static str,
+    reply: impl Fn(&Fixture) -> Reply + Send + Sync + 'static,
+) -> FaultScript {
+    Box::new(move |p, _, fx| {
+        if p.ends_with(path_end) {
+            reply(fx)
+        } else {
+            Reply::Status(404)
+        }
+    })
 }
 
 #[test]
 fn fetch_pdb_faults_fail_cleanly() {
-    let Some(dir) = fixtures("fetch_pdb_faults_fail_cleanly") else { return };
+    let Some(dir) = fixtures("fetch_pdb_faults_fail_cleanly") else {
+        return;
+    };
     let fx = Arc::new(Fixture {
         pdb: std::fs::read(dir.join("attach_amd64.pdb")).unwrap(),
         other_pdb: std::fs::read(dir.join("attach_x86.pdb")).unwrap(),
@@ -869,14 +1123,18 @@ fn fetch_pdb_faults_fail_cleanly() {
         },
         Fault {
             what: "stall mid-body",
-            script: only("attach_amd64.pdb", |fx| Reply::Stall(fx.pdb.clone(), 200_000)),
+            script: only("attach_amd64.pdb", |fx| {
+                Reply::Stall(fx.pdb.clone(), 200_000)
+            }),
             args: s(&["--timeout", "1", "--retries", "0"]),
             guid: None,
             cause: "timed out",
         },
         Fault {
             what: "connection dropped mid-body",
-            script: only("attach_amd64.pdb", |fx| Reply::Truncate(fx.pdb.clone(), 300_000)),
+            script: only("attach_amd64.pdb", |fx| {
+                Reply::Truncate(fx.pdb.clone(), 300_000)
+            }),
             args: s(&["--retries", "1"]),
             guid: None,
             cause: "broken",
@@ -897,7 +1155,9 @@ fn fetch_pdb_faults_fail_cleanly() {
         },
         Fault {
             what: "not a PDB",
-            script: only("attach_amd64.pdb", |_| Reply::Body(b"<html>hello</html>".to_vec())),
+            script: only("attach_amd64.pdb", |_| {
+                Reply::Body(b"<html>hello</html>".to_vec())
+            }),
             args: vec![],
             guid: None,
             cause: "not a readable PDB",
@@ -958,7 +1218,9 @@ fn fetch_pdb_faults_fail_cleanly() {
         },
         Fault {
             what: "CAB with a path-traversal name",
-            script: only("attach_amd64.pd_", |fx| Reply::Body(make_cab("../x.pdb", &fx.pdb))),
+            script: only("attach_amd64.pd_", |fx| {
+                Reply::Body(make_cab("../x.pdb", &fx.pdb))
+            }),
             args: vec![],
             guid: None,
             cause: "unsafe file name",
@@ -979,7 +1241,9 @@ fn fetch_pdb_faults_fail_cleanly() {
         },
         Fault {
             what: "CAB member over the size cap",
-            script: only("attach_amd64.pd_", |fx| Reply::Body(make_cab("attach_amd64.pdb", &fx.pdb))),
+            script: only("attach_amd64.pd_", |fx| {
+                Reply::Body(make_cab("attach_amd64.pdb", &fx.pdb))
+            }),
             args: s(&["--max-size", "500K"]),
             guid: None,
             cause: "size cap",
@@ -1005,9 +1269,33 @@ fn fetch_pdb_rejects_bad_arguments() {
     let t = home.path();
     for args in [
         vec!["fetch_pdb", "--pdb", "x.pdb", "--guid", "123"],
-        vec!["fetch_pdb", "--pdb", "../x.pdb", "--guid", "446150EEE021480999C4BCE7828E15281", "--server", "http://127.0.0.1:9"],
-        vec!["fetch_pdb", "--pdb", "x.pdb", "--guid", "446150EEE021480999C4BCE7828E15281", "--server", "ftp://x"],
-        vec!["fetch_pdb", "--pdb", "x.pdb", "--guid", "446150EEE021480999C4BCE7828E15281", "--max-size", "12Q"],
+        vec![
+            "fetch_pdb",
+            "--pdb",
+            "../x.pdb",
+            "--guid",
+            "446150EEE021480999C4BCE7828E15281",
+            "--server",
+            "http://127.0.0.1:9",
+        ],
+        vec![
+            "fetch_pdb",
+            "--pdb",
+            "x.pdb",
+            "--guid",
+            "446150EEE021480999C4BCE7828E15281",
+            "--server",
+            "ftp://x",
+        ],
+        vec![
+            "fetch_pdb",
+            "--pdb",
+            "x.pdb",
+            "--guid",
+            "446150EEE021480999C4BCE7828E15281",
+            "--max-size",
+            "12Q",
+        ],
     ] {
         let o = run(profc(t).args(&args).arg("--cache").arg(t.join("c")));
         assert!(!o.status.success(), "{args:?}");
@@ -1021,14 +1309,25 @@ fn fetch_pdb_rejects_bad_arguments() {
 
 #[test]
 fn build_local_profile_fetches_verifies_and_parses() {
-    let Some(dir) = fixtures("build_local_profile_fetches_verifies_and_parses") else { return };
-    let shared = dir.parent().and_then(Path::parent).and_then(Path::parent).unwrap().to_path_buf();
+    let Some(dir) = fixtures("build_local_profile_fetches_verifies_and_parses") else {
+        return;
+    };
+    let shared = dir
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .unwrap()
+        .to_path_buf();
     let t = tempfile::tempdir().unwrap();
     let (store, cache) = (t.path().join("store"), t.path().join("cache"));
     let name = "attach_amd64.pdb";
     let key = pdb_key(&dir.join(name));
     let original = std::fs::read(dir.join(name)).unwrap();
-    std::fs::write(store_path(&store, name, &key, "attach_amd64.pd_"), make_cab(name, &original)).unwrap();
+    std::fs::write(
+        store_path(&store, name, &key, "attach_amd64.pd_"),
+        make_cab(name, &original),
+    )
+    .unwrap();
     let server = PyServer::start(&store);
     let out = t.path().join("attach_amd64.json");
     let o = run(profc(t.path())

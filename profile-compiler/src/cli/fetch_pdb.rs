@@ -38,7 +38,11 @@ pub struct SourceArgs {
 impl SourceArgs {
     /// Resolves sources and cache into fetch options.
     pub fn options(&self) -> anyhow::Result<FetchOptions> {
-        let mut sources: Vec<Source> = self.server.iter().map(|s| Source::Http(s.trim_end_matches('/').to_owned())).collect();
+        let mut sources: Vec<Source> = self
+            .server
+            .iter()
+            .map(|s| Source::Http(s.trim_end_matches('/').to_owned()))
+            .collect();
         for s in &self.server {
             if reqwest::Url::parse(s).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
                 bail!("--server {s}: not an http(s) URL");
@@ -49,14 +53,24 @@ impl SourceArgs {
             None if self.server.is_empty() => std::env::var("_NT_SYMBOL_PATH").ok(),
             None => None,
         };
-        let sp = path_text.as_deref().map(SymbolPath::parse).unwrap_or_default();
+        let sp = path_text
+            .as_deref()
+            .map(SymbolPath::parse)
+            .unwrap_or_default();
         sources.extend(sp.sources);
         if sources.is_empty() {
             sources.push(Source::Http(fetch::DEFAULT_SERVER.to_owned()));
         }
-        let cache = self.cache.clone().or(sp.cache).unwrap_or_else(fetch::default_cache);
+        let cache = self
+            .cache
+            .clone()
+            .or(sp.cache)
+            .unwrap_or_else(fetch::default_cache);
         if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout < 1e6) {
-            bail!("--timeout {}: must be a positive number of seconds", self.timeout);
+            bail!(
+                "--timeout {}: must be a positive number of seconds",
+                self.timeout
+            );
         }
         let mut o = FetchOptions::new(sources, cache);
         o.timeout = Duration::from_secs_f64(self.timeout);
@@ -83,8 +97,12 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         }
         _ => (t, 1),
     };
-    let n: u64 = num.trim().parse().map_err(|_| format!("{s:?}: not a size"))?;
-    n.checked_mul(mult).ok_or_else(|| format!("{s:?}: too large"))
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?}: not a size"))?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?}: too large"))
 }
 
 /// Arguments of `fetch_pdb`.
@@ -126,7 +144,10 @@ pub(crate) fn fetch_one(source: &SourceArgs, name: &str, id: &PdbId) -> anyhow::
         eprintln!("profc: warning: {}: {}", a.source, a.cause);
     }
     if got.downloaded {
-        eprintln!("profc: {name} {id}: fetched from {} ({} bytes), verified", got.origin, got.size);
+        eprintln!(
+            "profc: {name} {id}: fetched from {} ({} bytes), verified",
+            got.origin, got.size
+        );
     } else {
         eprintln!("profc: {name} {id}: found in the cache, verified");
     }
@@ -138,7 +159,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         (Some(f), _, _) => key_from_executable(f)?,
         (None, Some(n), Some(g)) => {
             let id = PdbId::parse_key(g).ok_or_else(|| {
-                anyhow::anyhow!("--guid {g}: expected GUID_AGE (32 hex digits of GUID, then the age in hex)")
+                anyhow::anyhow!(
+                    "--guid {g}: expected GUID_AGE (32 hex digits of GUID, then the age in hex)"
+                )
             })?;
             (fetch::codeview::pdb_basename(n).to_owned(), id)
         }

@@ -26,7 +26,9 @@ pub fn extract(cab: &mut File, wanted: &str, out: &mut File, max: u64) -> Result
     cab.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
     // The cab crate checks its input, but a corrupt cabinet must never take
     // the process down: a panic inside it becomes an error.
-    super::contain("corrupt CAB (decoder failed)", || extract_inner(cab, wanted, out, max))
+    super::contain("corrupt CAB (decoder failed)", || {
+        extract_inner(cab, wanted, out, max)
+    })
 }
 
 fn extract_inner(cab: &mut File, wanted: &str, out: &mut File, max: u64) -> Result<u64, String> {
@@ -50,16 +52,24 @@ fn extract_inner(cab: &mut File, wanted: &str, out: &mut File, max: u64) -> Resu
             .ok_or_else(|| format!("CAB holds {} files, none named {wanted}", many.len()))?,
     };
     if size > max {
-        return Err(format!("CAB member {name} is {size} bytes, over the size cap of {max}"));
+        return Err(format!(
+            "CAB member {name} is {size} bytes, over the size cap of {max}"
+        ));
     }
-    let reader = cabinet.read_file(&name).map_err(|e| format!("corrupt CAB: {e}"))?;
+    let reader = cabinet
+        .read_file(&name)
+        .map_err(|e| format!("corrupt CAB: {e}"))?;
     let mut limited = reader.take(max.saturating_add(1));
     let written = copy(&mut limited, out).map_err(|e| format!("corrupt CAB: {e}"))?;
     if written > max {
-        return Err(format!("CAB member {name} is over the size cap of {max} bytes"));
+        return Err(format!(
+            "CAB member {name} is over the size cap of {max} bytes"
+        ));
     }
     if written != size {
-        return Err(format!("corrupt CAB: member {name} gave {written} bytes, header says {size}"));
+        return Err(format!(
+            "corrupt CAB: member {name} gave {written} bytes, header says {size}"
+        ));
     }
     Ok(written)
 }

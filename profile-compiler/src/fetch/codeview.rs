@@ -49,7 +49,14 @@ impl PdbId {
     /// The GUID in registry form, `{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}`.
     pub fn guid_braced(&self) -> String {
         let h = self.guid_hex();
-        format!("{{{}-{}-{}-{}-{}}}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+        format!(
+            "{{{}-{}-{}-{}-{}}}",
+            &h[0..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
     }
 
     /// The symbol-server key: GUID hex then age in hex (`GUID_AGE`).
@@ -61,7 +68,10 @@ impl PdbId {
     /// age. Dashes and braces are ignored so that a registry-form GUID
     /// followed by the age also works.
     pub fn parse_key(text: &str) -> Option<PdbId> {
-        let clean: String = text.chars().filter(|c| !matches!(c, '-' | '{' | '}')).collect();
+        let clean: String = text
+            .chars()
+            .filter(|c| !matches!(c, '-' | '{' | '}'))
+            .collect();
         if clean.len() < 33 || clean.len() > 40 || !clean.bytes().all(|b| b.is_ascii_hexdigit()) {
             return None;
         }
@@ -139,7 +149,10 @@ impl Rsds {
         if !strict && path.chars().any(char::is_control) {
             return None;
         }
-        Some(Rsds { id: PdbId { guid, age }, path })
+        Some(Rsds {
+            id: PdbId { guid, age },
+            path,
+        })
     }
 }
 
@@ -163,7 +176,10 @@ pub fn scan(data: &[u8]) -> Vec<ScanHit> {
     memchr::memmem::find_iter(data, b"RSDS")
         .filter_map(|off| {
             let rsds = Rsds::parse(data.get(off..)?, true)?;
-            Some(ScanHit { offset: off as u64, rsds })
+            Some(ScanHit {
+                offset: off as u64,
+                rsds,
+            })
         })
         .collect()
 }

@@ -93,7 +93,10 @@ impl SymbolPath {
         let mut sp = SymbolPath::default();
         for element in text.split(';').map(str::trim).filter(|e| !e.is_empty()) {
             let parts: Vec<&str> = element.split('*').collect();
-            let head = parts.first().map(|p| p.to_ascii_lowercase()).unwrap_or_default();
+            let head = parts
+                .first()
+                .map(|p| p.to_ascii_lowercase())
+                .unwrap_or_default();
             let rest: &[&str] = match head.as_str() {
                 "srv" => &parts[1..],
                 "symsrv" => parts.get(2..).unwrap_or(&[]),
@@ -108,7 +111,9 @@ impl SymbolPath {
                     continue;
                 }
             };
-            let Some((target, stores)) = rest.split_last() else { continue };
+            let Some((target, stores)) = rest.split_last() else {
+                continue;
+            };
             for store in stores.iter().filter(|s| !s.is_empty()) {
                 if sp.cache.is_none() {
                     sp.cache = Some(PathBuf::from(store));
@@ -218,11 +223,17 @@ pub enum FetchError {
 }
 
 fn render_attempts(a: &[Attempt]) -> String {
-    a.iter().map(|a| format!("{}: {}", a.source, a.cause)).collect::<Vec<_>>().join("; ")
+    a.iter()
+        .map(|a| format!("{}: {}", a.source, a.cause))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FetchError + '_ {
-    move |source| FetchError::Io { path: path.to_owned(), source }
+    move |source| FetchError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// A PDB found by [`Fetcher::fetch`].
@@ -281,7 +292,11 @@ impl Fetcher {
         let needs_http = opts.sources.iter().any(|s| matches!(s, Source::Http(_)));
         let client = if needs_http {
             let c = reqwest::blocking::Client::builder()
-                .user_agent(concat!("profc/", env!("CARGO_PKG_VERSION"), " (Microsoft-Symbol-Server compatible)"))
+                .user_agent(concat!(
+                    "profc/",
+                    env!("CARGO_PKG_VERSION"),
+                    " (Microsoft-Symbol-Server compatible)"
+                ))
                 .connect_timeout(opts.timeout)
                 // In the blocking client this bounds every wait: the
                 // response head and each read of the body.
@@ -320,7 +335,13 @@ impl Fetcher {
             match verify::pdb_id(&target) {
                 Ok(got) if got == *id => {
                     let size = fs::metadata(&target).map_err(io_err(&target))?.len();
-                    return Ok(Fetched { path: target, origin: "cache".into(), downloaded: false, size, failed: attempts });
+                    return Ok(Fetched {
+                        path: target,
+                        origin: "cache".into(),
+                        downloaded: false,
+                        size,
+                        failed: attempts,
+                    });
                 }
                 Ok(got) => attempts.push(Attempt {
                     source: format!("cache {}", self.opts.cache.display()),
@@ -334,7 +355,7 @@ impl Fetcher {
         }
         fs::create_dir_all(&self.opts.cache).map_err(io_err(&self.opts.cache))?;
         for source in &self.opts.sources {
-            match self.from_source(source, name, id, &target) {
+            match self.try_source(source, name, id, &target) {
                 Ok(size) => {
                     return Ok(Fetched {
                         path: target,
@@ -344,41 +365,67 @@ impl Fetcher {
                         failed: attempts,
                     });
                 }
-                Err(cause) => attempts.push(Attempt { source: source.to_string(), cause }),
+                Err(cause) => attempts.push(Attempt {
+                    source: source.to_string(),
+                    cause,
+                }),
             }
         }
-        Err(FetchError::NotFound { name: name.to_owned(), key, attempts })
+        Err(FetchError::NotFound {
+            name: name.to_owned(),
+            key,
+            attempts,
+        })
     }
 
     /// Tries `NAME`, `NAM_` and `file.ptr` at one source.
-    fn from_source(&self, source: &Source, name: &str, id: &PdbId, target: &Path) -> Result<u64, String> {
+    fn try_source(
+        &self,
+        source: &Source,
+        name: &str,
+        id: &PdbId,
+        target: &Path,
+    ) -> Result<u64, String> {
         let key = id.key();
         let packed = compressed_name(name);
         for (file, compressed) in [(name, false), (packed.as_str(), true)] {
             let mut tmp = self.temp()?;
             match self.transfer(source, &[name, &key, file], tmp.as_file_mut()) {
-                Ok(_) => return self.accept(tmp, compressed, name, id, target).map_err(|e| format!("{file}: {e}")),
+                Ok(_) => {
+                    return self
+                        .accept(tmp, compressed, name, id, target)
+                        .map_err(|e| format!("{file}: {e}"))
+                }
                 Err(Failure::Missing) => continue,
-                Err(Failure::Transient(e) | Failure::Fatal(e)) => return Err(format!("{file}: {e}")),
+                Err(Failure::Transient(e) | Failure::Fatal(e)) => {
+                    return Err(format!("{file}: {e}"))
+                }
             }
         }
         // A redirection.
         let mut tmp = self.temp()?;
         match self.transfer(source, &[name, &key, "file.ptr"], tmp.as_file_mut()) {
             Ok(_) => {}
-            Err(Failure::Missing) => return Err("not found (no PDB, no compressed PDB, no file.ptr)".into()),
+            Err(Failure::Missing) => {
+                return Err("not found (no PDB, no compressed PDB, no file.ptr)".into())
+            }
             Err(Failure::Transient(e) | Failure::Fatal(e)) => return Err(format!("file.ptr: {e}")),
         }
         let mut text = String::new();
         let f = tmp.as_file_mut();
         f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
-        f.take(64 * 1024).read_to_string(&mut text).map_err(|e| format!("file.ptr is not text: {e}"))?;
+        f.take(64 * 1024)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("file.ptr is not text: {e}"))?;
         let text = text.trim();
         if let Some(msg) = text.strip_prefix("MSG:") {
             return Err(format!("server says: {}", msg.trim()));
         }
         let Some(loc) = text.strip_prefix("PATH:").map(str::trim) else {
-            return Err(format!("file.ptr is neither PATH: nor MSG: ({:?})", text.chars().take(80).collect::<String>()));
+            return Err(format!(
+                "file.ptr is neither PATH: nor MSG: ({:?})",
+                text.chars().take(80).collect::<String>()
+            ));
         };
         // From an HTTP server only URLs are followed: a remote server must not
         // make us read local files.
@@ -387,14 +434,20 @@ impl Fetcher {
         } else if matches!(source, Source::Local(_)) {
             Source::Local(PathBuf::from(loc))
         } else {
-            return Err(format!("file.ptr -> {loc}: a server may only redirect to http(s) URLs"));
+            return Err(format!(
+                "file.ptr -> {loc}: a server may only redirect to http(s) URLs"
+            ));
         };
         let compressed = loc.ends_with('_');
         let mut tmp = self.temp()?;
         match self.transfer(&redirect, &[], tmp.as_file_mut()) {
-            Ok(_) => self.accept(tmp, compressed, name, id, target).map_err(|e| format!("file.ptr -> {loc}: {e}")),
+            Ok(_) => self
+                .accept(tmp, compressed, name, id, target)
+                .map_err(|e| format!("file.ptr -> {loc}: {e}")),
             Err(Failure::Missing) => Err(format!("file.ptr -> {loc}: not found")),
-            Err(Failure::Transient(e) | Failure::Fatal(e)) => Err(format!("file.ptr -> {loc}: {e}")),
+            Err(Failure::Transient(e) | Failure::Fatal(e)) => {
+                Err(format!("file.ptr -> {loc}: {e}"))
+            }
         }
     }
 
@@ -402,7 +455,12 @@ impl Fetcher {
         tempfile::Builder::new()
             .prefix(".profc-download-")
             .tempfile_in(&self.opts.cache)
-            .map_err(|e| format!("cannot create a temporary file in {}: {e}", self.opts.cache.display()))
+            .map_err(|e| {
+                format!(
+                    "cannot create a temporary file in {}: {e}",
+                    self.opts.cache.display()
+                )
+            })
     }
 
     /// Decompresses if needed, verifies, and renames into the cache.
@@ -424,7 +482,12 @@ impl Fetcher {
         }
         let mut pdb = if is_cab {
             let mut out = self.temp()?;
-            cabinet::extract(tmp.as_file_mut(), name, out.as_file_mut(), self.opts.max_size)?;
+            cabinet::extract(
+                tmp.as_file_mut(),
+                name,
+                out.as_file_mut(),
+                self.opts.max_size,
+            )?;
             drop(tmp);
             out
         } else {
@@ -434,13 +497,16 @@ impl Fetcher {
         let file = pdb.reopen().map_err(|e| e.to_string())?;
         let got = verify::pdb_id_of(file)?;
         if got != *id {
-            return Err(format!("PDB rejected: its GUID_AGE is {got}, requested {id}"));
+            return Err(format!(
+                "PDB rejected: its GUID_AGE is {got}, requested {id}"
+            ));
         }
         let size = pdb.as_file().metadata().map_err(|e| e.to_string())?.len();
         if let Some(dir) = target.parent() {
             fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
-        pdb.persist(target).map_err(|e| format!("{}: {}", target.display(), e.error))?;
+        pdb.persist(target)
+            .map_err(|e| format!("{}: {}", target.display(), e.error))?;
         Ok(size)
     }
 
@@ -459,18 +525,26 @@ impl Fetcher {
                 let mut delay = BACKOFF_START;
                 let mut attempt = 0u32;
                 loop {
-                    out.set_len(0).and_then(|_| out.seek(SeekFrom::Start(0))).map_err(|e| Failure::Fatal(e.to_string()))?;
+                    out.set_len(0)
+                        .and_then(|_| out.seek(SeekFrom::Start(0)))
+                        .map_err(|e| Failure::Fatal(e.to_string()))?;
                     match self.http_get(&url, out) {
                         Err(Failure::Transient(e)) if attempt < self.opts.retries => {
                             attempt += 1;
                             if self.opts.progress && io::stderr().is_terminal() {
-                                eprintln!("profc: {url}: {e}; retry {attempt}/{} in {delay:?}", self.opts.retries);
+                                eprintln!(
+                                    "profc: {url}: {e}; retry {attempt}/{} in {delay:?}",
+                                    self.opts.retries
+                                );
                             }
                             std::thread::sleep(delay);
                             delay = (delay * 2).min(Duration::from_secs(8));
                         }
                         Err(Failure::Transient(e)) if attempt > 0 => {
-                            return Err(Failure::Transient(format!("{e} (after {} attempts)", attempt + 1)));
+                            return Err(Failure::Transient(format!(
+                                "{e} (after {} attempts)",
+                                attempt + 1
+                            )));
                         }
                         other => return other,
                     }
@@ -480,27 +554,36 @@ impl Fetcher {
     }
 
     fn http_get(&self, url: &reqwest::Url, out: &mut File) -> Result<u64, Failure> {
-        let Some(client) = &self.client else { return Err(Failure::Fatal("no HTTP client".into())) };
-        let mut resp = client.get(url.clone()).send().map_err(|e| classify(&e, self.opts.timeout))?;
+        let Some(client) = &self.client else {
+            return Err(Failure::Fatal("no HTTP client".into()));
+        };
+        let mut resp = client
+            .get(url.clone())
+            .send()
+            .map_err(|e| classify(&e, self.opts.timeout))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             return Err(Failure::Missing);
         }
         if !status.is_success() {
             let msg = format!("HTTP {status}");
-            return Err(if status.is_server_error()
-                || status == reqwest::StatusCode::REQUEST_TIMEOUT
-                || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-            {
-                Failure::Transient(msg)
-            } else {
-                Failure::Fatal(msg)
-            });
+            return Err(
+                if status.is_server_error()
+                    || status == reqwest::StatusCode::REQUEST_TIMEOUT
+                    || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                {
+                    Failure::Transient(msg)
+                } else {
+                    Failure::Fatal(msg)
+                },
+            );
         }
         let max = self.opts.max_size;
         let expected = resp.content_length();
         if let Some(len) = expected.filter(|&l| l > max) {
-            return Err(Failure::Fatal(format!("response is {len} bytes, over the size cap of {max}")));
+            return Err(Failure::Fatal(format!(
+                "response is {len} bytes, over the size cap of {max}"
+            )));
         }
         let bar = self.progress_bar(expected, url);
         let mut buf = vec![0u8; 64 * 1024];
@@ -513,9 +596,14 @@ impl Fetcher {
                 Err(e) => {
                     bar.abandon();
                     let timed_out = e.kind() == io::ErrorKind::TimedOut
-                        || e.get_ref().and_then(|i| i.downcast_ref::<reqwest::Error>()).is_some_and(|r| r.is_timeout());
+                        || e.get_ref()
+                            .and_then(|i| i.downcast_ref::<reqwest::Error>())
+                            .is_some_and(|r| r.is_timeout());
                     return Err(Failure::Transient(if timed_out {
-                        format!("timed out after {total} bytes (no data for {:?})", self.opts.timeout)
+                        format!(
+                            "timed out after {total} bytes (no data for {:?})",
+                            self.opts.timeout
+                        )
                     } else {
                         format!("transfer broken after {total} bytes: {}", io_chain(&e))
                     }));
@@ -524,14 +612,19 @@ impl Fetcher {
             total += k as u64;
             if total > max {
                 bar.abandon();
-                return Err(Failure::Fatal(format!("response exceeds the size cap of {max} bytes")));
+                return Err(Failure::Fatal(format!(
+                    "response exceeds the size cap of {max} bytes"
+                )));
             }
-            out.write_all(&buf[..k]).map_err(|e| Failure::Fatal(format!("writing the temporary file: {e}")))?;
+            out.write_all(&buf[..k])
+                .map_err(|e| Failure::Fatal(format!("writing the temporary file: {e}")))?;
             bar.set_position(total);
         }
         bar.finish_and_clear();
         if let Some(len) = expected.filter(|&l| l != total) {
-            return Err(Failure::Transient(format!("transfer broken: got {total} of {len} bytes")));
+            return Err(Failure::Transient(format!(
+                "transfer broken: got {total} of {len} bytes"
+            )));
         }
         Ok(total)
     }
@@ -540,7 +633,8 @@ impl Fetcher {
         if !self.opts.progress || !io::stderr().is_terminal() {
             return indicatif::ProgressBar::hidden();
         }
-        let bar = indicatif::ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::stderr());
+        let bar =
+            indicatif::ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::stderr());
         let style = indicatif::ProgressStyle::with_template(
             "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
         )
@@ -548,7 +642,11 @@ impl Fetcher {
         if let Ok(style) = style {
             bar.set_style(style);
         }
-        let name = url.path_segments().and_then(|mut s| s.next_back()).unwrap_or("download").to_owned();
+        let name = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or("download")
+            .to_owned();
         bar.set_message(name);
         bar
     }
@@ -558,7 +656,9 @@ impl Fetcher {
 fn build_url(base: &str, segs: &[&str]) -> Result<reqwest::Url, String> {
     let mut url = reqwest::Url::parse(base).map_err(|e| format!("bad server URL: {e}"))?;
     if !segs.is_empty() {
-        let mut p = url.path_segments_mut().map_err(|_| "server URL cannot have a path".to_owned())?;
+        let mut p = url
+            .path_segments_mut()
+            .map_err(|_| "server URL cannot have a path".to_owned())?;
         p.pop_if_empty();
         p.extend(segs);
     }
@@ -571,11 +671,18 @@ fn local_copy(path: &Path, out: &mut File, max: u64) -> Result<u64, Failure> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Failure::Missing),
         Err(e) => return Err(Failure::Fatal(format!("{}: {e}", path.display()))),
     };
-    let len = f.metadata().map_err(|e| Failure::Fatal(e.to_string()))?.len();
+    let len = f
+        .metadata()
+        .map_err(|e| Failure::Fatal(e.to_string()))?
+        .len();
     if len > max {
-        return Err(Failure::Fatal(format!("{} is {len} bytes, over the size cap of {max}", path.display())));
+        return Err(Failure::Fatal(format!(
+            "{} is {len} bytes, over the size cap of {max}",
+            path.display()
+        )));
     }
-    io::copy(&mut (&mut f).take(max), out).map_err(|e| Failure::Fatal(format!("{}: {e}", path.display())))
+    io::copy(&mut (&mut f).take(max), out)
+        .map_err(|e| Failure::Fatal(format!("{}: {e}", path.display())))
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -626,7 +733,13 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> Failure {
 /// Copies the cached PDB to `dir/NAME` atomically (temporary file and
 /// rename). An existing file is kept if it is the same PDB, and replaced
 /// only with `overwrite`.
-pub fn copy_to_dir(cached: &Path, dir: &Path, name: &str, id: &PdbId, overwrite: bool) -> Result<PathBuf, FetchError> {
+pub fn copy_to_dir(
+    cached: &Path,
+    dir: &Path,
+    name: &str,
+    id: &PdbId,
+    overwrite: bool,
+) -> Result<PathBuf, FetchError> {
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let dest = dir.join(name);
     if dest.exists() && !overwrite {
@@ -635,13 +748,22 @@ pub fn copy_to_dir(cached: &Path, dir: &Path, name: &str, id: &PdbId, overwrite:
         }
         return Err(FetchError::Io {
             path: dest,
-            source: io::Error::new(io::ErrorKind::AlreadyExists, "exists and is a different file (use --overwrite)"),
+            source: io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "exists and is a different file (use --overwrite)",
+            ),
         });
     }
-    let mut tmp = tempfile::Builder::new().prefix(".profc-").tempfile_in(dir).map_err(io_err(dir))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".profc-")
+        .tempfile_in(dir)
+        .map_err(io_err(dir))?;
     let mut src = File::open(cached).map_err(io_err(cached))?;
     io::copy(&mut src, tmp.as_file_mut()).map_err(io_err(&dest))?;
-    tmp.persist(&dest).map_err(|e| FetchError::Io { path: dest.clone(), source: e.error })?;
+    tmp.persist(&dest).map_err(|e| FetchError::Io {
+        path: dest.clone(),
+        source: e.error,
+    })?;
     Ok(dest)
 }
 
@@ -651,7 +773,9 @@ mod tests {
 
     #[test]
     fn symbol_path() {
-        let sp = SymbolPath::parse("srv*C:\\sym*https://a.example/sym/;D:\\local;cache*E:\\c;srv*https://b.example");
+        let sp = SymbolPath::parse(
+            "srv*C:\\sym*https://a.example/sym/;D:\\local;cache*E:\\c;srv*https://b.example",
+        );
         assert_eq!(sp.cache, Some(PathBuf::from("C:\\sym")));
         assert_eq!(
             sp.sources,

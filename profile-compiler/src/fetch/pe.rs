@@ -40,9 +40,21 @@ impl Section {
     pub fn perm(&self) -> String {
         let c = self.characteristics;
         let mut s = String::with_capacity(3);
-        s.push(if c & pe::IMAGE_SCN_MEM_READ.0 != 0 { 'r' } else { '-' });
-        s.push(if c & pe::IMAGE_SCN_MEM_WRITE.0 != 0 { 'w' } else { '-' });
-        s.push(if c & pe::IMAGE_SCN_MEM_EXECUTE.0 != 0 { 'x' } else { '-' });
+        s.push(if c & pe::IMAGE_SCN_MEM_READ.0 != 0 {
+            'r'
+        } else {
+            '-'
+        });
+        s.push(if c & pe::IMAGE_SCN_MEM_WRITE.0 != 0 {
+            'w'
+        } else {
+            '-'
+        });
+        s.push(if c & pe::IMAGE_SCN_MEM_EXECUTE.0 != 0 {
+            'x'
+        } else {
+            '-'
+        });
         s
     }
 }
@@ -131,7 +143,8 @@ fn parse_as<Pe: ImageNtHeaders>(data: &[u8]) -> Result<PeInfo, PeError> {
         .section_table()
         .iter()
         .map(|s| Section {
-            name: String::from_utf8_lossy(s.name.split(|&b| b == 0).next().unwrap_or(&[])).into_owned(),
+            name: String::from_utf8_lossy(s.name.split(|&b| b == 0).next().unwrap_or(&[]))
+                .into_owned(),
             virtual_address: s.virtual_address.get(LE),
             virtual_size: s.virtual_size.get(LE),
             raw_offset: s.pointer_to_raw_data.get(LE),
@@ -149,7 +162,13 @@ fn parse_as<Pe: ImageNtHeaders>(data: &[u8]) -> Result<PeInfo, PeError> {
         .collect();
     let rsds = match file.pdb_info() {
         Ok(Some(cv)) => match std::str::from_utf8(cv.path()) {
-            Ok(path) => Some(Rsds { id: PdbId { guid: cv.guid(), age: cv.age() }, path: path.to_owned() }),
+            Ok(path) => Some(Rsds {
+                id: PdbId {
+                    guid: cv.guid(),
+                    age: cv.age(),
+                },
+                path: path.to_owned(),
+            }),
             Err(_) => {
                 warnings.push("CodeView PDB path is not UTF-8".to_owned());
                 None
@@ -177,7 +196,10 @@ fn parse_as<Pe: ImageNtHeaders>(data: &[u8]) -> Result<PeInfo, PeError> {
         image_base: oh.image_base(),
         entry_point: oh.address_of_entry_point(),
         subsystem: oh.subsystem().0,
-        os_version: (oh.major_operating_system_version(), oh.minor_operating_system_version()),
+        os_version: (
+            oh.major_operating_system_version(),
+            oh.minor_operating_system_version(),
+        ),
         image_version: (oh.major_image_version(), oh.minor_image_version()),
         subsystem_version: (oh.major_subsystem_version(), oh.minor_subsystem_version()),
         checksum: oh.check_sum(),
@@ -190,13 +212,24 @@ fn parse_as<Pe: ImageNtHeaders>(data: &[u8]) -> Result<PeInfo, PeError> {
 }
 
 /// Finds `RT_VERSION` (first name, first language) and decodes it.
-fn version_resource<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>, data: &[u8]) -> Result<Option<VersionInfo>, String> {
+fn version_resource<Pe: ImageNtHeaders>(
+    file: &PeFile<'_, Pe>,
+    data: &[u8],
+) -> Result<Option<VersionInfo>, String> {
     let sections = file.section_table();
-    let Some(dir) = file.data_directories().resource_directory(data, &sections).map_err(|e| e.to_string())? else {
+    let Some(dir) = file
+        .data_directories()
+        .resource_directory(data, &sections)
+        .map_err(|e| e.to_string())?
+    else {
         return Ok(None);
     };
     let root = dir.root().map_err(|e| e.to_string())?;
-    let Some(ty) = root.entries.iter().find(|e| e.name_or_id().id() == Some(pe::RT_VERSION)) else {
+    let Some(ty) = root
+        .entries
+        .iter()
+        .find(|e| e.name_or_id().id() == Some(pe::RT_VERSION))
+    else {
         return Ok(None);
     };
     // Type -> name -> language -> data; bounded descent (3 levels).
@@ -206,7 +239,9 @@ fn version_resource<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>, data: &[u8]) -> R
         match entry.data(dir).map_err(|e| e.to_string())? {
             object::read::pe::ResourceDirectoryEntryData::Table(t) => {
                 table = t;
-                let Some(first) = table.entries.first() else { return Ok(None) };
+                let Some(first) = table.entries.first() else {
+                    return Ok(None);
+                };
                 entry = first;
             }
             object::read::pe::ResourceDirectoryEntryData::Data(d) => {
@@ -215,7 +250,9 @@ fn version_resource<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>, data: &[u8]) -> R
                 let bytes = sections
                     .pe_data_at(data, rva)
                     .ok_or_else(|| format!("data at RVA {rva:#x} is outside the sections"))?;
-                let bytes = bytes.get(..size).ok_or_else(|| format!("data at RVA {rva:#x} ({size} bytes) is truncated"))?;
+                let bytes = bytes
+                    .get(..size)
+                    .ok_or_else(|| format!("data at RVA {rva:#x} ({size} bytes) is truncated"))?;
                 return parse_version_info(bytes).map(Some);
             }
         }
@@ -272,17 +309,29 @@ fn node(d: &[u8]) -> Result<Node<'_>, String> {
     if len < 6 {
         return Err(format!("node length {len} is too small"));
     }
-    let d = d.get(..len).ok_or_else(|| format!("node length {len} exceeds its parent ({} bytes)", d.len()))?;
+    let d = d
+        .get(..len)
+        .ok_or_else(|| format!("node length {len} exceeds its parent ({} bytes)", d.len()))?;
     let (key, after_key) = utf16z(d, 6);
     let value_start = align4(after_key).ok_or("overflow")?.min(len);
     let is_text = ty == 1;
     // wValueLength counts WCHARs for text values (but some linkers write
     // bytes); take what fits inside the node.
-    let value_bytes = if is_text { value_len.saturating_mul(2) } else { value_len };
+    let value_bytes = if is_text {
+        value_len.saturating_mul(2)
+    } else {
+        value_len
+    };
     let value_end = value_start.saturating_add(value_bytes).min(len);
     let value = &d[value_start..value_end];
     let children_start = align4(value_end).ok_or("overflow")?.min(len);
-    Ok(Node { key, value, is_text, children: &d[children_start..], advance: align4(len).ok_or("overflow")? })
+    Ok(Node {
+        key,
+        value,
+        is_text,
+        children: &d[children_start..],
+        advance: align4(len).ok_or("overflow")?,
+    })
 }
 
 /// Iterates over the nodes packed in `d`.
@@ -308,14 +357,19 @@ pub fn parse_version_info(d: &[u8]) -> Result<VersionInfo, String> {
     if root.value.len() >= 52 && u32_at(root.value, 0) == Some(0xFEEF_04BD) {
         let w = |o: usize| u32_at(root.value, o).unwrap_or(0);
         let split = |ms: u32, ls: u32| [(ms >> 16) as u16, ms as u16, (ls >> 16) as u16, ls as u16];
-        info.fixed = Some(FixedFileInfo { file_version: split(w(8), w(12)), product_version: split(w(16), w(20)) });
+        info.fixed = Some(FixedFileInfo {
+            file_version: split(w(8), w(12)),
+            product_version: split(w(16), w(20)),
+        });
     }
     for child in children(root.children)? {
         if child.key != "StringFileInfo" {
             continue;
         }
         let tables = children(child.children)?;
-        let Some(table) = tables.first() else { continue };
+        let Some(table) = tables.first() else {
+            continue;
+        };
         for s in children(table.children)? {
             let value = if s.is_text || !s.value.is_empty() {
                 let (text, _) = utf16z(s.value, 0);
@@ -388,23 +442,63 @@ pub fn format_utc(seconds: u32) -> String {
 /// The text `profc peinfo` prints.
 pub fn render(info: &PeInfo) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<32} {}", "Attribute", "Value");
+    let _ = writeln!(s, "{:<32} Value", "Attribute");
     let _ = writeln!(s, "{}", "-".repeat(72));
     let row = |s: &mut String, k: &str, v: String| {
         let _ = writeln!(s, "{k:<32} {v}");
     };
-    row(&mut s, "Machine", format!("{} ({:#06x})", machine_name(info.machine), info.machine));
-    row(&mut s, "Format", if info.is_64 { "PE32+".into() } else { "PE32".into() });
-    row(&mut s, "TimeDateStamp", format!("{} ({:#010x})", format_utc(info.timestamp), info.timestamp));
-    row(&mut s, "Characteristics", format!("{:#06x}", info.characteristics));
+    row(
+        &mut s,
+        "Machine",
+        format!("{} ({:#06x})", machine_name(info.machine), info.machine),
+    );
+    row(
+        &mut s,
+        "Format",
+        if info.is_64 {
+            "PE32+".into()
+        } else {
+            "PE32".into()
+        },
+    );
+    row(
+        &mut s,
+        "TimeDateStamp",
+        format!("{} ({:#010x})", format_utc(info.timestamp), info.timestamp),
+    );
+    row(
+        &mut s,
+        "Characteristics",
+        format!("{:#06x}", info.characteristics),
+    );
     row(&mut s, "ImageBase", format!("{:#x}", info.image_base));
-    row(&mut s, "SizeOfImage", format!("{:#x} ({} bytes)", info.size_of_image, info.size_of_image));
-    row(&mut s, "AddressOfEntryPoint", format!("{:#x}", info.entry_point));
+    row(
+        &mut s,
+        "SizeOfImage",
+        format!("{:#x} ({} bytes)", info.size_of_image, info.size_of_image),
+    );
+    row(
+        &mut s,
+        "AddressOfEntryPoint",
+        format!("{:#x}", info.entry_point),
+    );
     row(&mut s, "Subsystem", info.subsystem.to_string());
     row(&mut s, "CheckSum", format!("{:#x}", info.checksum));
-    row(&mut s, "OperatingSystemVersion", format!("{}.{}", info.os_version.0, info.os_version.1));
-    row(&mut s, "ImageVersion", format!("{}.{}", info.image_version.0, info.image_version.1));
-    row(&mut s, "SubsystemVersion", format!("{}.{}", info.subsystem_version.0, info.subsystem_version.1));
+    row(
+        &mut s,
+        "OperatingSystemVersion",
+        format!("{}.{}", info.os_version.0, info.os_version.1),
+    );
+    row(
+        &mut s,
+        "ImageVersion",
+        format!("{}.{}", info.image_version.0, info.image_version.1),
+    );
+    row(
+        &mut s,
+        "SubsystemVersion",
+        format!("{}.{}", info.subsystem_version.0, info.subsystem_version.1),
+    );
     match &info.rsds {
         Some(r) => {
             row(&mut s, "GUID/Age", r.id.key());
@@ -416,7 +510,11 @@ pub fn render(info: &PeInfo) -> String {
         None => row(&mut s, "GUID/Age", "(no CodeView RSDS record)".into()),
     }
     let _ = writeln!(s, "\nSections:");
-    let _ = writeln!(s, "{:<5} {:<9} {:>10} {:>10} {:>10} {:>10}", "Perm", "Name", "VMA", "VSize", "FileOff", "FileSize");
+    let _ = writeln!(
+        s,
+        "{:<5} {:<9} {:>10} {:>10} {:>10} {:>10}",
+        "Perm", "Name", "VMA", "VSize", "FileOff", "FileSize"
+    );
     for sec in &info.sections {
         let _ = writeln!(
             s,
@@ -432,7 +530,9 @@ pub fn render(info: &PeInfo) -> String {
     let _ = writeln!(s, "\nData Directories:");
     let _ = writeln!(s, "{:<40} {:>10} {:>10}", "Name", "VMA", "Size");
     for &(i, va, size) in &info.data_directories {
-        let name = DIRECTORY_NAMES.get(i).map_or_else(|| format!("#{i}"), |n| (*n).to_owned());
+        let name = DIRECTORY_NAMES
+            .get(i)
+            .map_or_else(|| format!("#{i}"), |n| (*n).to_owned());
         let _ = writeln!(s, "{name:<40} {va:>#10x} {size:>#10x}");
     }
     let _ = writeln!(s, "\nVersion Information:");
@@ -469,27 +569,34 @@ mod tests {
     }
 
     fn utf16(s: &str) -> Vec<u8> {
-        s.encode_utf16().chain([0]).flat_map(u16::to_le_bytes).collect()
+        s.encode_utf16()
+            .chain([0])
+            .flat_map(u16::to_le_bytes)
+            .collect()
     }
 
     fn mk(key: &str, value: &[u8], text: bool, kids: &[Vec<u8>]) -> Vec<u8> {
         let mut v = vec![0u8; 6];
         v.extend(utf16(key));
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
         v.extend_from_slice(value);
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
         for k in kids {
             v.extend_from_slice(k);
-            while v.len() % 4 != 0 {
+            while !v.len().is_multiple_of(4) {
                 v.push(0);
             }
         }
         let len = v.len() as u16;
-        let vl = if text { (value.len() / 2) as u16 } else { value.len() as u16 };
+        let vl = if text {
+            (value.len() / 2) as u16
+        } else {
+            value.len() as u16
+        };
         v[0..2].copy_from_slice(&len.to_le_bytes());
         v[2..4].copy_from_slice(&vl.to_le_bytes());
         v[4..6].copy_from_slice(&u16::from(text).to_le_bytes());
@@ -509,7 +616,13 @@ mod tests {
         let root = mk("VS_VERSION_INFO", &fixed, false, &[sfi]);
         let v = parse_version_info(&root).unwrap();
         assert_eq!(v.fixed.unwrap().file_version, [1, 2, 3, 4]);
-        assert_eq!(v.strings, vec![("FileVersion".into(), "1.2.3".into()), ("OriginalFilename".into(), "x.dll".into())]);
+        assert_eq!(
+            v.strings,
+            vec![
+                ("FileVersion".into(), "1.2.3".into()),
+                ("OriginalFilename".into(), "x.dll".into())
+            ]
+        );
         // Every truncation is an error or a shorter result, never a panic.
         for n in 0..root.len() {
             let _ = parse_version_info(&root[..n]);

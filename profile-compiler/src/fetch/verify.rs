@@ -19,11 +19,22 @@ pub fn pdb_id_of(file: File) -> Result<PdbId, String> {
     // pdb2 validates every offset it reads; a panic inside it would still be
     // a bug to report, so it is contained here rather than taking the
     // process down with a half-written download around.
-    super::contain("PDB reader failed on malformed data", move || -> Result<PdbId, String> {
-        let mut pdb = pdb2::PDB::open(file).map_err(|e| format!("not a readable PDB: {e}"))?;
-        let info = pdb.pdb_information().map_err(|e| format!("PDB information stream: {e}"))?;
-        let dbi_age = pdb.debug_information().ok().and_then(|d| d.age());
-        let (d1, d2, d3, d4) = info.guid.as_fields();
-        Ok(PdbId::from_fields(d1, d2, d3, d4, dbi_age.unwrap_or(info.age)))
-    })
+    super::contain(
+        "PDB reader failed on malformed data",
+        move || -> Result<PdbId, String> {
+            let mut pdb = pdb2::PDB::open(file).map_err(|e| format!("not a readable PDB: {e}"))?;
+            let info = pdb
+                .pdb_information()
+                .map_err(|e| format!("PDB information stream: {e}"))?;
+            let dbi_age = pdb.debug_information().ok().and_then(|d| d.age());
+            let (d1, d2, d3, d4) = info.guid.as_fields();
+            Ok(PdbId::from_fields(
+                d1,
+                d2,
+                d3,
+                d4,
+                dbi_age.unwrap_or(info.age),
+            ))
+        },
+    )
 }
