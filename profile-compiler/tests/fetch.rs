@@ -221,20 +221,17 @@ struct PyServer {
 }
 
 impl PyServer {
-    /// Serves `root` on 127.0.0.1 (an ephemeral port); the server exits by
-    /// itself after 120 s (`timeout`) if the test does not stop it.
+    /// Serves `root` with Python's `http.server` on 127.0.0.1 (an ephemeral
+    /// port). The server exits by itself after 120 s if the test does not
+    /// stop it first.
     fn start(root: &Path) -> PyServer {
-        let mut child = Command::new("timeout")
-            .args([
-                "120",
-                "python3",
-                "-u",
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                "0",
-            ])
+        const SERVER: &str = "import http.server, os, threading\n\
+            threading.Timer(120, os._exit, [0]).start()\n\
+            srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), http.server.SimpleHTTPRequestHandler)\n\
+            print('Serving HTTP on 127.0.0.1 port %d' % srv.server_address[1], flush=True)\n\
+            srv.serve_forever()\n";
+        let mut child = Command::new("python3")
+            .args(["-u", "-c", SERVER])
             .current_dir(root)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
