@@ -891,6 +891,72 @@ fn fetch_pdb_gcab_mszip_cab() {
     );
 }
 
+/// Local symbol stores from the symbol path (plain, compressed and
+/// file.ptr to a local path), and a bad cached file being replaced.
+#[test]
+fn fetch_pdb_from_local_stores_and_bad_cache_entry() {
+    let Some(dir) = fixtures("fetch_pdb_from_local_stores_and_bad_cache_entry") else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let cache = t.path().join("cache");
+    for (i, name) in [
+        "attach_amd64.pdb",
+        "attach_x86.pdb",
+        "run_code_on_dllmain_amd64.pdb",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let key = pdb_key(&dir.join(name));
+        let original = std::fs::read(dir.join(name)).unwrap();
+        let store = t.path().join(format!("store{i}"));
+        match i {
+            0 => std::fs::write(store_path(&store, name, &key, name), &original).unwrap(),
+            1 => {
+                let packed = format!("{}_", &name[..name.len() - 1]);
+                std::fs::write(
+                    store_path(&store, name, &key, &packed),
+                    make_cab(name, &original),
+                )
+                .unwrap()
+            }
+            _ => {
+                let elsewhere = t.path().join("elsewhere.pdb");
+                std::fs::write(&elsewhere, &original).unwrap();
+                std::fs::write(
+                    store_path(&store, name, &key, "file.ptr"),
+                    format!("PATH:{}", elsewhere.display()),
+                )
+                .unwrap();
+            }
+        }
+        // A wrong file already in the cache slot: replaced, with a warning.
+        if i == 0 {
+            let slot = store_path(&cache, name, &key, name);
+            std::fs::copy(dir.join("attach_x86.pdb"), slot).unwrap();
+        }
+        let sym = format!("srv*{}*{}", cache.display(), store.display());
+        let o = run(profc(t.path()).args([
+            "fetch_pdb",
+            "--pdb",
+            name,
+            "--guid",
+            &key,
+            "--symbol-path",
+            &sym,
+        ]));
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let cached = cache.join(name).join(&key).join(name);
+        assert_eq!(stdout(&o).trim(), cached.display().to_string());
+        assert_eq!(std::fs::read(&cached).unwrap(), original, "{name}");
+        if i == 0 {
+            assert!(stderr(&o).contains("replacing it"), "{}", stderr(&o));
+        }
+    }
+    assert_eq!(files_under(&cache).len(), 3, "{:?}", files_under(&cache));
+}
+
 #[test]
 fn fetch_pdb_follows_file_ptr() {
     let Some(dir) = fixtures("fetch_pdb_follows_file_ptr") else {
