@@ -28,6 +28,9 @@ mod session;
 mod space;
 mod types;
 
+#[cfg(test)]
+mod tests;
+
 pub use descriptor::{Descriptor, EnumChoices};
 pub use error::{Error, Result};
 pub use io::{is_gzip, read_maybe_gzip, write_atomic, WriteMode};

@@ -924,7 +924,10 @@ impl Walk {
         if self.visited.len() > self.max {
             return Err(Some(NoneObject::new(format!("list: longer than {} entries", self.max))));
         }
-        self.next = self.link_at(cur);
+        // An entry whose own link cannot be read is not yielded.
+        self.next = Ok(self.link_at(cur).map_err(|e| {
+            Some(NoneObject::new(format!("list: entry at {cur:#x} is unreadable: {}", e.reason())))
+        })?);
         let addr = cur.wrapping_sub(self.container_offset);
         Ok(self.session.object(&self.container, addr, &self.space))
     }

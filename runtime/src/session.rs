@@ -66,7 +66,9 @@ impl Session {
     pub fn new(base: Arc<LazyProfile>) -> Session {
         // A pointer-size hint for profiles without `arch`: LIST_ENTRY holds
         // two pointers.
-        let hint = ["_LIST_ENTRY", "list_head", "LIST_ENTRY"].iter().find_map(|n| {
+        // Only looked at when `arch` is missing, so opening stays lazy.
+        let has_arch = base.metadata().contains_key("arch");
+        let hint = ["_LIST_ENTRY", "list_head", "LIST_ENTRY"].iter().filter(|_| !has_arch).find_map(|n| {
             let s = base.get_struct(n).ok().flatten()?;
             match s.size? {
                 8 => Some(4),
