@@ -247,16 +247,54 @@ impl LazyProfile {
         let Some(raw) = self.raw_section(section) else {
             return HashMap::new();
         };
-        let Ok(map) = serde_json::from_str::<HashMap<String, Value>>(raw) else {
+        let Ok(map) = serde_json::from_str::<HashMap<String, SymbolValue>>(raw) else {
             return HashMap::new();
         };
-        map.into_iter()
-            .filter_map(|(k, v)| {
-                // Negative values (hand-made profiles) read as two's complement.
-                let u = v.as_u64().or_else(|| v.as_i64().map(|i| i as u64))?;
-                Some((k, u))
-            })
-            .collect()
+        map.into_iter().filter_map(|(k, v)| Some((k, v.0?))).collect()
+    }
+}
+
+/// A symbol value deserialised without an intermediate `Value`: an integer
+/// (negative ones, seen in hand-made profiles, as two's complement), or
+/// `None` for anything else.
+struct SymbolValue(Option<u64>);
+
+impl<'de> serde::Deserialize<'de> for SymbolValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SymbolValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a symbol value")
+            }
+            fn visit_u64<E>(self, v: u64) -> std::result::Result<SymbolValue, E> {
+                Ok(SymbolValue(Some(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> std::result::Result<SymbolValue, E> {
+                Ok(SymbolValue(Some(v as u64)))
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<SymbolValue, E> {
+                Ok(SymbolValue(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<SymbolValue, E> {
+                Ok(SymbolValue(None))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<SymbolValue, E> {
+                Ok(SymbolValue(None))
+            }
+            fn visit_unit<E>(self) -> std::result::Result<SymbolValue, E> {
+                Ok(SymbolValue(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> std::result::Result<SymbolValue, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(SymbolValue(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> std::result::Result<SymbolValue, A::Error> {
+                while a.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(SymbolValue(None))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -268,7 +306,7 @@ mod tests {
     fn structs_are_parsed_on_demand_once() {
         let doc = br#"{"$METADATA": {"ProfileClass": "Linux", "arch": "AMD64"},
             "$STRUCTS": {"a": [8, {"x": [0, ["int"]]}], "b": [4, {"y": [0, ["pointer", ["a"]]]}], "bad": [1]},
-            "$CONSTANTS": {"big": 18446743523968493976, "neg": -1},
+            "$CONSTANTS": {"big": 18446743523968493976, "neg": -1, "odd": [1, {"a": 2}], "s": "x"},
             "$ENUMS": {"e": {"1": "ONE", "x": "bad"}}, "$CUSTOM": [1, 2]}"#;
         let p = LazyProfile::from_bytes(doc.to_vec(), "t").unwrap();
         assert_eq!(p.struct_count(), 3);

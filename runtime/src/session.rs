@@ -285,6 +285,15 @@ impl Session {
         Object::new(self.clone(), Arc::clone(space), addr, ty, None, None)
     }
 
+    /// An object of the named type at a symbol's address (see
+    /// [`Session::symbol_address`]); a NoneObject when the symbol is unknown.
+    pub fn symbol_object(&self, symbol: &str, type_name: &str, base: u64, space: &Space) -> Object {
+        match self.symbol_address(symbol, base) {
+            Some(addr) => self.object(type_name, addr, space),
+            None => Object::none(format!("no symbol {symbol:?} in the profile")),
+        }
+    }
+
     /// The value of a data symbol (`$CONSTANTS`), as the profile stores it.
     pub fn constant(&self, name: &str) -> Option<u64> {
         self.0.base.constants().get(name).copied()

@@ -516,3 +516,36 @@ fn garbage_profiles_and_bytes_never_panic() {
         let _ = o.size();
     }
 }
+
+#[test]
+fn sessions_and_objects_are_thread_safe_and_cycles_end() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Session>();
+    assert_send_sync::<Object>();
+    assert_send_sync::<LazyProfile>();
+    // An overlay whose count depends on itself: a NoneObject, not a stack overflow.
+    let s = session().with_overlay(Overlay::new().member(
+        "counted",
+        "items",
+        None,
+        Type::array(Count::member("items"), Type::named("unsigned int")),
+    ));
+    let sp = space(vec![0u8; 64]);
+    assert!(s.object("counted", 0, &sp).member("items").is_none());
+    // Symbol objects.
+    let t = s.symbol_object("start_kernel", "node", 0, &sp);
+    assert_eq!(t.address(), Some(0x1000));
+    assert!(s.symbol_object("nope", "node", 0, &sp).none_reason().unwrap().contains("nope"));
+}
+
+#[test]
+fn gzipped_profiles_open_lazily() {
+    let p = Profile::from_json(profile_json()).unwrap();
+    let mut gz = Vec::new();
+    p.write_canonical_gzip(&mut gz).unwrap();
+    assert!(is_gzip(&gz));
+    let lazy = LazyProfile::from_bytes(gz, "gz").unwrap();
+    assert_eq!(lazy.struct_count(), p.structs.len());
+    assert_eq!(lazy.get_struct("node").unwrap().as_deref(), p.structs.get("node"));
+    assert_eq!(lazy.to_profile().unwrap(), p);
+}

@@ -57,13 +57,48 @@ impl Count {
 
     /// Evaluates the count; `parent` is the enclosing struct object (needed
     /// for [`Count::Member`] and [`Count::Computed`]).
+    ///
+    /// Evaluations nest (a count read from a member whose own type has a
+    /// count...); past [`crate::MAX_DEPTH`] nested evaluations on one thread
+    /// the answer is `None`, so a cycle made by an overlay cannot recurse
+    /// without end.
     pub fn eval(&self, parent: Option<&Object>) -> Option<u64> {
+        if let Count::Fixed(n) = self {
+            return Some(*n);
+        }
+        let _guard = DepthGuard::enter()?;
         match self {
             Count::Fixed(n) => Some(*n),
             Count::Member(path) => parent?.get(path).as_u64(),
             Count::Computed(f) => f(parent?),
             Count::Bytes(_) => None,
         }
+    }
+}
+
+thread_local! {
+    static EVAL_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts nested [`Count::eval`] calls on this thread.
+struct DepthGuard;
+
+impl DepthGuard {
+    fn enter() -> Option<DepthGuard> {
+        EVAL_DEPTH.with(|d| {
+            if d.get() >= crate::session::MAX_DEPTH {
+                None
+            } else {
+                d.set(d.get() + 1);
+                Some(DepthGuard)
+            }
+        })
+    }
+}
+
+impl Drop for DepthGuard {
+    fn drop(&mut self) {
+        EVAL_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
     }
 }
 
