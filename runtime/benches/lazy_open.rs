@@ -49,27 +49,49 @@ fn main() {
     let plain = shared.join("fixtures/rekall/Linux/6.1.0-56-amd64.dwarf4.rekall.json");
     let dir = tempfile::tempdir().expect("temp dir");
     let gz = dir.path().join("linux.gz");
-    Profile::load(&plain).expect("profile").save(&gz, WriteMode::CreateNew).expect("gz copy");
+    Profile::load(&plain)
+        .expect("profile")
+        .save(&gz, WriteMode::CreateNew)
+        .expect("gz copy");
     let space: Space = Arc::new(BufferSpace::new(vec![0x11u8; 16 << 10]));
-    println!("profile: {} ({} bytes; gzipped copy {} bytes), {RUNS} runs each", plain.display(),
-        std::fs::metadata(&plain).map(|m| m.len()).unwrap_or(0), std::fs::metadata(&gz).map(|m| m.len()).unwrap_or(0));
+    println!(
+        "profile: {} ({} bytes; gzipped copy {} bytes), {RUNS} runs each",
+        plain.display(),
+        std::fs::metadata(&plain).map(|m| m.len()).unwrap_or(0),
+        std::fs::metadata(&gz).map(|m| m.len()).unwrap_or(0)
+    );
     for (kind, path) in [("plain", &plain), ("gzip", &gz)] {
-        time(&format!("{kind}: full parse + task_struct.tasks offset"), || {
-            let p = Profile::load(path).expect("load");
-            p.structs["task_struct"].fields["tasks"].offset.unwrap_or(0)
-        });
-        time(&format!("{kind}: lazy open + read task_struct.tasks.next"), || {
-            let s = Session::open(path).expect("open");
-            let next = s.object("task_struct", 0, &space).get("tasks.next").as_u64().unwrap_or(0);
-            assert_eq!(s.profile().parsed_struct_count(), 2);
-            next
-        });
+        time(
+            &format!("{kind}: full parse + task_struct.tasks offset"),
+            || {
+                let p = Profile::load(path).expect("load");
+                p.structs["task_struct"].fields["tasks"].offset.unwrap_or(0)
+            },
+        );
+        time(
+            &format!("{kind}: lazy open + read task_struct.tasks.next"),
+            || {
+                let s = Session::open(path).expect("open");
+                let next = s
+                    .object("task_struct", 0, &space)
+                    .get("tasks.next")
+                    .as_u64()
+                    .unwrap_or(0);
+                assert_eq!(s.profile().parsed_struct_count(), 2);
+                next
+            },
+        );
     }
     let s = Session::open(&plain).expect("open");
     time("lazy session: 1000 reads of tasks.next", || {
         let mut acc = 0u64;
         for i in 0..1000u64 {
-            acc = acc.wrapping_add(s.object("task_struct", i, &space).get("tasks.next").as_u64().unwrap_or(0));
+            acc = acc.wrapping_add(
+                s.object("task_struct", i, &space)
+                    .get("tasks.next")
+                    .as_u64()
+                    .unwrap_or(0),
+            );
         }
         acc
     });

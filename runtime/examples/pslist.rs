@@ -64,7 +64,8 @@ fn parse_u64(s: &str) -> Result<u64, String> {
 /// Runs the command line (without the program name); returns the listing.
 pub fn run(args: &[String]) -> Result<String, String> {
     let mut positional = Vec::new();
-    let (mut dtb, mut paging, mut shift, mut base, mut os) = (None, "amd64".to_owned(), 0u64, 0u64, None);
+    let (mut dtb, mut paging, mut shift, mut base, mut os) =
+        (None, "amd64".to_owned(), 0u64, 0u64, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
@@ -100,9 +101,18 @@ pub fn run(args: &[String]) -> Result<String, String> {
         Some(os) => os,
         None if session.profile().metadata_str("ProfileClass") == Some("Linux") => Os::Linux,
         None if session.constant("PsActiveProcessHead").is_some() => Os::Windows,
-        None => return Err(format!("{profile}: neither a Linux profile nor one with PsActiveProcessHead; use --os")),
+        None => {
+            return Err(format!(
+                "{profile}: neither a Linux profile nor one with PsActiveProcessHead; use --os"
+            ))
+        }
     };
-    let procs = processes(&session, &kernel, os, if os == Os::Linux { shift } else { base })?;
+    let procs = processes(
+        &session,
+        &kernel,
+        os,
+        if os == Os::Linux { shift } else { base },
+    )?;
     let mut out = String::new();
     let _ = writeln!(out, "{:>8}  {:<16}  {:>18}", "PID", "NAME", "ADDRESS");
     for p in procs {
@@ -133,7 +143,12 @@ fn process(task: &Object, pid: &str, name: &str) -> Result<Process, String> {
 
 /// The processes of the list, in list order; `Err` for an entry that could
 /// not be read (with the NoneObject's reason).
-pub fn processes(session: &Session, space: &Space, os: Os, base: u64) -> Result<Vec<Result<Process, String>>, String> {
+pub fn processes(
+    session: &Session,
+    space: &Space,
+    os: Os,
+    base: u64,
+) -> Result<Vec<Result<Process, String>>, String> {
     let mut out = Vec::new();
     match os {
         Os::Linux => {

@@ -45,9 +45,15 @@ pub struct AnsiStringClass;
 
 fn counted(obj: &Object, wide: bool) -> Value {
     let Some(len) = obj.member("Length").as_u64() else {
-        return Value::None(NoneObject::new(format!("{}: unreadable Length", obj.name())));
+        return Value::None(NoneObject::new(format!(
+            "{}: unreadable Length",
+            obj.name()
+        )));
     };
-    let max = obj.member("MaximumLength").as_u64().unwrap_or(MAX_COUNTED_STRING);
+    let max = obj
+        .member("MaximumLength")
+        .as_u64()
+        .unwrap_or(MAX_COUNTED_STRING);
     let len = len.min(max).min(MAX_COUNTED_STRING);
     if len == 0 {
         return Value::String(String::new());
@@ -57,7 +63,10 @@ fn counted(obj: &Object, wide: bool) -> Value {
         return Value::None(buffer.none_or("Buffer is not a pointer"));
     };
     if addr == 0 {
-        return Value::None(NoneObject::new(format!("{}: NULL Buffer with Length {len}", obj.name())));
+        return Value::None(NoneObject::new(format!(
+            "{}: NULL Buffer with Length {len}",
+            obj.name()
+        )));
     }
     let Some(space) = obj.space() else {
         return Value::None(NoneObject::new("no address space"));
@@ -72,7 +81,10 @@ fn counted(obj: &Object, wide: bool) -> Value {
         )));
     }
     Value::String(if wide {
-        let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         String::from_utf16_lossy(&units)
     } else {
         String::from_utf8_lossy(&bytes).into_owned()
@@ -135,7 +147,10 @@ impl<F: Fn(&Object) -> Option<Value> + Send + Sync> Class for FnClass<F> {
 }
 
 /// A class whose value is computed by `f` (`None`: the default value).
-pub fn value_class(name: &str, f: impl Fn(&Object) -> Option<Value> + Send + Sync + 'static) -> Arc<dyn Class> {
+pub fn value_class(
+    name: &str,
+    f: impl Fn(&Object) -> Option<Value> + Send + Sync + 'static,
+) -> Arc<dyn Class> {
     Arc::new(FnClass {
         name: name.to_owned(),
         f,
@@ -149,10 +164,27 @@ pub fn install_defaults(classes: &mut HashMap<String, Arc<dyn Class>>) {
     for n in ["_STRING", "_ANSI_STRING", "_CSTRING"] {
         classes.insert(n.into(), Arc::new(AnsiStringClass));
     }
-    for n in ["_LIST_ENTRY", "LIST_ENTRY", "LIST_ENTRY32", "LIST_ENTRY64", "_LIST_ENTRY32", "_LIST_ENTRY64"] {
-        classes.insert(n.into(), Arc::new(ListEntryClass { link: "Flink".into() }));
+    for n in [
+        "_LIST_ENTRY",
+        "LIST_ENTRY",
+        "LIST_ENTRY32",
+        "LIST_ENTRY64",
+        "_LIST_ENTRY32",
+        "_LIST_ENTRY64",
+    ] {
+        classes.insert(
+            n.into(),
+            Arc::new(ListEntryClass {
+                link: "Flink".into(),
+            }),
+        );
     }
     for n in ["list_head", "hlist_node"] {
-        classes.insert(n.into(), Arc::new(ListEntryClass { link: "next".into() }));
+        classes.insert(
+            n.into(),
+            Arc::new(ListEntryClass {
+                link: "next".into(),
+            }),
+        );
     }
 }

@@ -77,7 +77,10 @@ impl LazyProfile {
                 other => {
                     return Err(Error::format(
                         what,
-                        format!("$METADATA is not an object: {}", crate::descriptor::short(&other)),
+                        format!(
+                            "$METADATA is not an object: {}",
+                            crate::descriptor::short(&other)
+                        ),
                     ))
                 }
             },
@@ -141,7 +144,9 @@ impl LazyProfile {
     /// The raw JSON text of a section, unparsed (for sections this crate does
     /// not model).
     pub fn raw_section(&self, name: &str) -> Option<&str> {
-        self.sections.get(name).and_then(|r| self.text.get(r.clone()))
+        self.sections
+            .get(name)
+            .and_then(|r| self.text.get(r.clone()))
     }
 
     /// Number of structs in `$STRUCTS` (indexed, not parsed).
@@ -215,7 +220,12 @@ impl LazyProfile {
                     .into_iter()
                     .filter_map(|(k, v)| {
                         let key = k.trim().parse::<i128>().ok()?;
-                        Some((key, v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+                        Some((
+                            key,
+                            v.as_str()
+                                .map(str::to_owned)
+                                .unwrap_or_else(|| v.to_string()),
+                        ))
                     })
                     .collect();
                 out.insert(name, map);
@@ -250,7 +260,9 @@ impl LazyProfile {
         let Ok(map) = serde_json::from_str::<HashMap<String, SymbolValue>>(raw) else {
             return HashMap::new();
         };
-        map.into_iter().filter_map(|(k, v)| Some((k, v.0?))).collect()
+        map.into_iter()
+            .filter_map(|(k, v)| Some((k, v.0?)))
+            .collect()
     }
 }
 
@@ -285,12 +297,21 @@ impl<'de> serde::Deserialize<'de> for SymbolValue {
             fn visit_unit<E>(self) -> std::result::Result<SymbolValue, E> {
                 Ok(SymbolValue(None))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> std::result::Result<SymbolValue, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<SymbolValue, A::Error> {
                 while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
                 Ok(SymbolValue(None))
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> std::result::Result<SymbolValue, A::Error> {
-                while a.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> std::result::Result<SymbolValue, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
                 Ok(SymbolValue(None))
             }
         }
@@ -327,7 +348,13 @@ mod tests {
 
     #[test]
     fn malformed_input_is_an_error() {
-        for doc in [&b"{"[..], b"[]", b"{\"$STRUCTS\": 5}", b"\xff\xfe", b"{\"$METADATA\": 1}"] {
+        for doc in [
+            &b"{"[..],
+            b"[]",
+            b"{\"$STRUCTS\": 5}",
+            b"\xff\xfe",
+            b"{\"$METADATA\": 1}",
+        ] {
             assert!(LazyProfile::from_bytes(doc.to_vec(), "t").is_err());
         }
     }

@@ -31,19 +31,22 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use class::{value_class, AnsiStringClass, Class, ListEntryClass, UnicodeStringClass};
 pub use descriptor::{Descriptor, EnumChoices};
 pub use error::{Error, Result};
 pub use io::{is_gzip, read_maybe_gzip, write_atomic, WriteMode};
-pub use profile::{Field, Metadata, Profile, StructDef, SECTION_NAMES};
-pub use class::{value_class, AnsiStringClass, Class, ListEntryClass, UnicodeStringClass};
 pub use lazy::LazyProfile;
 pub use native::{DataModel, Native, NativeKind};
-pub use object::{ListIter, NoneObject, Object, Timestamp, Value, MAX_ITER, MAX_LIST_ENTRIES, MAX_STRING_BYTES};
+pub use object::{
+    ListIter, NoneObject, Object, Timestamp, Value, MAX_ITER, MAX_LIST_ENTRIES, MAX_STRING_BYTES,
+};
+pub use profile::{Field, Metadata, Profile, StructDef, SECTION_NAMES};
 pub use session::{canonical_address, Modification, Session, MAX_DEPTH};
 pub use space::{
-    AddressSpace, Amd64Paging, BufferSpace, FileSpace, PaePaging, ReadStatus, Run, Space, SparseSpace, X86Paging,
-    MAX_RUNS, MAX_TABLES,
+    AddressSpace, Amd64Paging, BufferSpace, FileSpace, PaePaging, ReadStatus, Run, Space,
+    SparseSpace, X86Paging, MAX_RUNS, MAX_TABLES,
 };
 pub use types::{
-    Choices, Count, IntFn, Layout, Member, MemberOverlay, Overlay, StructOverlay, Type, ValueFn, DEFAULT_STRING_LENGTH,
+    Choices, Count, IntFn, Layout, Member, MemberOverlay, Overlay, StructOverlay, Type, ValueFn,
+    DEFAULT_STRING_LENGTH,
 };

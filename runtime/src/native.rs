@@ -274,11 +274,16 @@ fn f80_to_f64(b: &[u8]) -> f64 {
     for (i, x) in b.iter().take(8).enumerate() {
         mant |= u64::from(*x) << (8 * i);
     }
-    let se = u16::from(b.get(8).copied().unwrap_or(0)) | (u16::from(b.get(9).copied().unwrap_or(0)) << 8);
+    let se = u16::from(b.get(8).copied().unwrap_or(0))
+        | (u16::from(b.get(9).copied().unwrap_or(0)) << 8);
     let sign = if se & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exp = i32::from(se & 0x7fff);
     if exp == 0x7fff {
-        return if mant << 1 == 0 { sign * f64::INFINITY } else { f64::NAN };
+        return if mant << 1 == 0 {
+            sign * f64::INFINITY
+        } else {
+            f64::NAN
+        };
     }
     if exp == 0 && mant == 0 {
         return sign * 0.0;
@@ -310,11 +315,24 @@ mod tests {
             ("double", 8, NativeKind::Float),
             ("address", 8, NativeKind::Unsigned),
         ] {
-            assert_eq!(Native::from_name(name, &lp), Some(Native { size, kind }), "{name}");
+            assert_eq!(
+                Native::from_name(name, &lp),
+                Some(Native { size, kind }),
+                "{name}"
+            );
         }
-        assert_eq!(Native::from_name("unsigned long", &llp).map(|n| n.size), Some(4));
-        assert_eq!(Native::from_name("long", &DataModel::ILP32).map(|n| n.size), Some(4));
-        assert_eq!(Native::from_name("address", &DataModel::ILP32).map(|n| n.size), Some(4));
+        assert_eq!(
+            Native::from_name("unsigned long", &llp).map(|n| n.size),
+            Some(4)
+        );
+        assert_eq!(
+            Native::from_name("long", &DataModel::ILP32).map(|n| n.size),
+            Some(4)
+        );
+        assert_eq!(
+            Native::from_name("address", &DataModel::ILP32).map(|n| n.size),
+            Some(4)
+        );
         assert_eq!(Native::from_name("task_struct", &lp), None);
         assert_eq!(Native::from_name("", &lp), None);
     }
@@ -329,7 +347,10 @@ mod tests {
         let pe = m(serde_json::json!({"ProfileClass": "BasicPEProfile", "PDBFile": "x.pdb"}));
         assert_eq!(DataModel::from_metadata(&pe, Some(8)), DataModel::LLP64);
         let pe32 = m(serde_json::json!({"ProfileClass": "Ntkrnlmp", "arch": "I386"}));
-        assert_eq!(DataModel::from_metadata(&pe32, None), DataModel::ILP32_WINDOWS);
+        assert_eq!(
+            DataModel::from_metadata(&pe32, None),
+            DataModel::ILP32_WINDOWS
+        );
         let l32 = m(serde_json::json!({"ProfileClass": "Linux", "arch": "I386"}));
         assert_eq!(DataModel::from_metadata(&l32, None), DataModel::ILP32);
     }
@@ -340,7 +361,10 @@ mod tests {
         assert_eq!(i16n.decode_int(&[0xfe, 0xff]), -2);
         assert_eq!(Native::unsigned(2).decode_int(&[0xfe, 0xff]), 0xfffe);
         assert_eq!(Native::unsigned(8).decode_int(&[0xff; 8]), u64::MAX as i128);
-        let f = Native { size: 10, kind: NativeKind::Float };
+        let f = Native {
+            size: 10,
+            kind: NativeKind::Float,
+        };
         // 1.5 in x87: mantissa 0xC000..., exponent 16383.
         let mut b = [0u8; 10];
         b[7] = 0xc0;

@@ -271,11 +271,13 @@ impl Object {
             Type::Computed(f) => {
                 return match parent {
                     Some(p) => Object(Repr::Value(f(p), name)),
-                    None => NoneObject::new(format!("{name}: a computed member needs its struct")).into(),
+                    None => NoneObject::new(format!("{name}: a computed member needs its struct"))
+                        .into(),
                 }
             }
             Type::Unknown(what) => {
-                return NoneObject::new(format!("{name}: type {what} is unknown to this profile")).into()
+                return NoneObject::new(format!("{name}: type {what} is unknown to this profile"))
+                    .into()
             }
             Type::Array { count, target } => {
                 let n = match count {
@@ -290,16 +292,25 @@ impl Object {
                         count: Count::Fixed(n),
                         target,
                     },
-                    None => return NoneObject::new(format!("{name}: the array's count is unknown")).into(),
+                    None => {
+                        return NoneObject::new(format!("{name}: the array's count is unknown"))
+                            .into()
+                    }
                 }
             }
             Type::String { length } => match length.eval(parent) {
                 Some(n) => Type::string(n),
-                None => return NoneObject::new(format!("{name}: the string's length is unknown")).into(),
+                None => {
+                    return NoneObject::new(format!("{name}: the string's length is unknown"))
+                        .into()
+                }
             },
             Type::UnicodeString { length } => match length.eval(parent) {
                 Some(n) => Type::unicode_string(n),
-                None => return NoneObject::new(format!("{name}: the string's length is unknown")).into(),
+                None => {
+                    return NoneObject::new(format!("{name}: the string's length is unknown"))
+                        .into()
+                }
             },
             Type::Struct(s) => match session.layout(&s) {
                 Ok(_) => Type::Struct(s),
@@ -412,7 +423,9 @@ impl Object {
         match &self.0 {
             Repr::Live(l) => Ok(l),
             Repr::None(n) | Repr::Value(Value::None(n), _) => Err(n.clone()),
-            Repr::Value(_, n) => Err(NoneObject::new(format!("{n} is a computed value, not an object in memory"))),
+            Repr::Value(_, n) => Err(NoneObject::new(format!(
+                "{n} is a computed value, not an object in memory"
+            ))),
         }
     }
 
@@ -433,7 +446,12 @@ impl Object {
         let sname = match &l.ty {
             Type::Struct(s) => Arc::clone(s),
             Type::Pointer(_) => return self.deref().member(name),
-            other => return Object::none(format!("{}: {other} has no members (asked for {name})", l.name)),
+            other => {
+                return Object::none(format!(
+                    "{}: {other} has no members (asked for {name})",
+                    l.name
+                ))
+            }
         };
         let layout = match l.session.layout(&sname) {
             Ok(layout) => layout,
@@ -494,7 +512,9 @@ impl Object {
 
     /// The member names of a struct (after overlays), sorted.
     pub fn members(&self) -> Vec<String> {
-        let Ok(l) = self.live() else { return Vec::new() };
+        let Ok(l) = self.live() else {
+            return Vec::new();
+        };
         match &l.ty {
             Type::Struct(s) => l
                 .session
@@ -573,7 +593,11 @@ impl Object {
             other => return Object::none(format!("{}: {other} cannot be indexed", l.name)),
         };
         if bound.is_some_and(|n| i >= n) {
-            return Object::none(format!("{}[{i}]: index out of range (length {})", l.name, bound.unwrap_or(0)));
+            return Object::none(format!(
+                "{}[{i}]: index out of range (length {})",
+                l.name,
+                bound.unwrap_or(0)
+            ));
         }
         let Some(esize) = l.session.size_of_type(target, None, None) else {
             return Object::none(format!("{}: the element size is unknown", l.name));
@@ -608,7 +632,14 @@ impl Object {
             Ok(l) => l,
             Err(n) => return n.into(),
         };
-        Object::new(l.session.clone(), Arc::clone(&l.space), l.addr, ty, None, Some(Arc::clone(&l.name)))
+        Object::new(
+            l.session.clone(),
+            Arc::clone(&l.space),
+            l.addr,
+            ty,
+            None,
+            Some(Arc::clone(&l.name)),
+        )
     }
 
     /// The struct `type_name` that contains this object as its member
@@ -654,12 +685,21 @@ impl Object {
 
     fn read_int(&self, l: &Live, ty: &Type) -> Result<(i128, u8), NoneObject> {
         match l.session.resolve(ty) {
-            Type::Native(n) if n.size <= 16 && matches!(n.kind, NativeKind::Signed | NativeKind::Unsigned | NativeKind::Bool) => {
+            Type::Native(n)
+                if n.size <= 16
+                    && matches!(
+                        n.kind,
+                        NativeKind::Signed | NativeKind::Unsigned | NativeKind::Bool
+                    ) =>
+            {
                 let b = read_at(&l.space, l.addr, usize::from(n.size), &l.name)?;
                 Ok((n.decode_int(&b), n.size))
             }
             Type::Enumeration { storage, .. } => self.read_int(l, &storage),
-            other => Err(NoneObject::new(format!("{}: {other} is not an integer type", l.name))),
+            other => Err(NoneObject::new(format!(
+                "{}: {other} is not an integer type",
+                l.name
+            ))),
         }
     }
 
@@ -669,10 +709,9 @@ impl Object {
                 let b = read_at(&l.space, l.addr, usize::from(n.size), &l.name)?;
                 match n.kind {
                     NativeKind::Bool => Value::Bool(b.iter().any(|x| *x != 0)),
-                    NativeKind::Float => Value::Float(
-                        n.decode_float(&b)
-                            .ok_or_else(|| NoneObject::new(format!("{}: unsupported float size {}", l.name, n.size)))?,
-                    ),
+                    NativeKind::Float => Value::Float(n.decode_float(&b).ok_or_else(|| {
+                        NoneObject::new(format!("{}: unsupported float size {}", l.name, n.size))
+                    })?),
                     _ => Value::Int(n.decode_int(&b)),
                 }
             }
@@ -715,7 +754,9 @@ impl Object {
                 Value::Flags { value: v, names }
             }
             Type::String { .. } | Type::UnicodeString { .. } => Value::String(self.read_text(l)?),
-            Type::Array { target, .. } if self.is_char_array(l, target) => Value::String(self.read_text(l)?),
+            Type::Array { target, .. } if self.is_char_array(l, target) => {
+                Value::String(self.read_text(l)?)
+            }
             Type::UnixTimeStamp => {
                 let b = read_at(&l.space, l.addr, 4, &l.name)?;
                 let secs = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
@@ -746,7 +787,10 @@ impl Object {
                 address: l.addr,
             },
             Type::Named(_) | Type::Computed(_) | Type::Unknown(_) => {
-                return Err(NoneObject::new(format!("{}: {} cannot be read", l.name, l.ty)))
+                return Err(NoneObject::new(format!(
+                    "{}: {} cannot be read",
+                    l.name, l.ty
+                )))
             }
         })
     }
@@ -771,7 +815,10 @@ impl Object {
         let status = l.space.read(l.addr, &mut buf);
         if let Some(bad) = status.first_invalid {
             if bad == l.addr && len > 0 {
-                return Err(NoneObject::new(format!("{}: cannot read text at {:#x}", l.name, l.addr)));
+                return Err(NoneObject::new(format!(
+                    "{}: cannot read text at {:#x}",
+                    l.name, l.addr
+                )));
             }
             buf.truncate(bad.wrapping_sub(l.addr) as usize);
         }
@@ -846,7 +893,9 @@ impl ListIter {
     fn new(head: &Object, container: &str, member_path: &str) -> ListIter {
         match Walk::new(head, container, member_path) {
             Ok(w) => ListIter { state: Ok(w) },
-            Err(n) => ListIter { state: Err(Some(n)) },
+            Err(n) => ListIter {
+                state: Err(Some(n)),
+            },
         }
     }
 
@@ -863,23 +912,32 @@ impl Walk {
     fn new(head: &Object, container: &str, member_path: &str) -> Result<Walk, NoneObject> {
         let l = head.live()?;
         let Type::Struct(sname) = &l.ty else {
-            return Err(NoneObject::new(format!("{}: {} is not a list entry", l.name, l.ty)));
+            return Err(NoneObject::new(format!(
+                "{}: {} is not a list entry",
+                l.name, l.ty
+            )));
         };
         let layout = l.session.layout(sname)?;
         let link = l
             .session
             .class_of(sname)
             .and_then(|c| c.list_link().map(str::to_owned))
-            .or_else(|| ["next", "Flink"].iter().find(|n| layout.members.contains_key(**n)).map(|n| n.to_string()))
-            .ok_or_else(|| NoneObject::new(format!("{}: {sname} has no list link member", l.name)))?;
+            .or_else(|| {
+                ["next", "Flink"]
+                    .iter()
+                    .find(|n| layout.members.contains_key(**n))
+                    .map(|n| n.to_string())
+            })
+            .ok_or_else(|| {
+                NoneObject::new(format!("{}: {sname} has no list link member", l.name))
+            })?;
         let link_offset = l
             .session
             .offset_of(sname, &link)
             .ok_or_else(|| NoneObject::new(format!("{sname}.{link}: no fixed offset")))?;
-        let container_offset = l
-            .session
-            .offset_of(container, member_path)
-            .ok_or_else(|| NoneObject::new(format!("{container}.{member_path}: no fixed offset")))?;
+        let container_offset = l.session.offset_of(container, member_path).ok_or_else(|| {
+            NoneObject::new(format!("{container}.{member_path}: no fixed offset"))
+        })?;
         let mut w = Walk {
             session: l.session.clone(),
             space: Arc::clone(&l.space),
@@ -922,11 +980,17 @@ impl Walk {
             ))));
         }
         if self.visited.len() > self.max {
-            return Err(Some(NoneObject::new(format!("list: longer than {} entries", self.max))));
+            return Err(Some(NoneObject::new(format!(
+                "list: longer than {} entries",
+                self.max
+            ))));
         }
         // An entry whose own link cannot be read is not yielded.
         self.next = Ok(self.link_at(cur).map_err(|e| {
-            Some(NoneObject::new(format!("list: entry at {cur:#x} is unreadable: {}", e.reason())))
+            Some(NoneObject::new(format!(
+                "list: entry at {cur:#x} is unreadable: {}",
+                e.reason()
+            )))
         })?);
         let addr = cur.wrapping_sub(self.container_offset);
         Ok(self.session.object(&self.container, addr, &self.space))

@@ -68,14 +68,17 @@ impl Session {
         // two pointers.
         // Only looked at when `arch` is missing, so opening stays lazy.
         let has_arch = base.metadata().contains_key("arch");
-        let hint = ["_LIST_ENTRY", "list_head", "LIST_ENTRY"].iter().filter(|_| !has_arch).find_map(|n| {
-            let s = base.get_struct(n).ok().flatten()?;
-            match s.size? {
-                8 => Some(4),
-                16 => Some(8),
-                _ => None,
-            }
-        });
+        let hint = ["_LIST_ENTRY", "list_head", "LIST_ENTRY"]
+            .iter()
+            .filter(|_| !has_arch)
+            .find_map(|n| {
+                let s = base.get_struct(n).ok().flatten()?;
+                match s.size? {
+                    8 => Some(4),
+                    16 => Some(8),
+                    _ => None,
+                }
+            });
         let model = DataModel::from_metadata(base.metadata(), hint);
         let mut classes = HashMap::new();
         class::install_defaults(&mut classes);
@@ -206,11 +209,22 @@ impl Session {
     /// The size in bytes of a type. `parent` is the enclosing struct object,
     /// needed for computed counts; `at` the object itself, needed for a
     /// struct with a computed size. `None` when it cannot be known.
-    pub fn size_of_type(&self, ty: &Type, parent: Option<&Object>, at: Option<&Object>) -> Option<u64> {
+    pub fn size_of_type(
+        &self,
+        ty: &Type,
+        parent: Option<&Object>,
+        at: Option<&Object>,
+    ) -> Option<u64> {
         self.size_of_depth(ty, parent, at, 0)
     }
 
-    fn size_of_depth(&self, ty: &Type, parent: Option<&Object>, at: Option<&Object>, depth: usize) -> Option<u64> {
+    fn size_of_depth(
+        &self,
+        ty: &Type,
+        parent: Option<&Object>,
+        at: Option<&Object>,
+        depth: usize,
+    ) -> Option<u64> {
         if depth > MAX_DEPTH {
             return None;
         }
@@ -230,9 +244,9 @@ impl Session {
                     c => c.eval(parent)?.checked_mul(elem),
                 }
             }
-            Type::BitField { storage, .. } | Type::Enumeration { storage, .. } | Type::Flags { storage, .. } => {
-                self.size_of_depth(storage, parent, at, depth + 1)
-            }
+            Type::BitField { storage, .. }
+            | Type::Enumeration { storage, .. }
+            | Type::Flags { storage, .. } => self.size_of_depth(storage, parent, at, depth + 1),
             Type::String { length } | Type::UnicodeString { length } => length.eval(parent),
             Type::UnixTimeStamp => Some(4),
             Type::WinFileTime => Some(8),
@@ -314,7 +328,12 @@ impl Session {
 
     /// The name of `value` in enumeration `enum_name` of `$ENUMS`.
     pub fn enum_name(&self, enum_name: &str, value: i128) -> Option<&str> {
-        self.0.base.enums().get(enum_name)?.get(&value).map(String::as_str)
+        self.0
+            .base
+            .enums()
+            .get(enum_name)?
+            .get(&value)
+            .map(String::as_str)
     }
 
     /// The value of `name` in enumeration `enum_name` (the lowest, if a name

@@ -196,7 +196,12 @@ impl FileSpace {
 
 impl fmt::Debug for FileSpace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "FileSpace({}, {} bytes)", self.path.display(), self.bytes().len())
+        write!(
+            f,
+            "FileSpace({}, {} bytes)",
+            self.path.display(),
+            self.bytes().len()
+        )
     }
 }
 
@@ -232,7 +237,10 @@ impl SparseSpace {
             if end.is_none_or(|e| e > w[1].start) {
                 return Err(Error::format(
                     "sparse address space",
-                    format!("run at {:#x} overlaps the run at {:#x}", w[0].start, w[1].start),
+                    format!(
+                        "run at {:#x} overlaps the run at {:#x}",
+                        w[0].start, w[1].start
+                    ),
                 ));
             }
         }
@@ -346,19 +354,55 @@ impl PagingMode {
     }
     fn levels(self) -> &'static [Level] {
         const AMD64: [Level; 4] = [
-            Level { shift: 39, entries: 512, large: false },
-            Level { shift: 30, entries: 512, large: true },
-            Level { shift: 21, entries: 512, large: true },
-            Level { shift: 12, entries: 512, large: false },
+            Level {
+                shift: 39,
+                entries: 512,
+                large: false,
+            },
+            Level {
+                shift: 30,
+                entries: 512,
+                large: true,
+            },
+            Level {
+                shift: 21,
+                entries: 512,
+                large: true,
+            },
+            Level {
+                shift: 12,
+                entries: 512,
+                large: false,
+            },
         ];
         const PAE: [Level; 3] = [
-            Level { shift: 30, entries: 4, large: false },
-            Level { shift: 21, entries: 512, large: true },
-            Level { shift: 12, entries: 512, large: false },
+            Level {
+                shift: 30,
+                entries: 4,
+                large: false,
+            },
+            Level {
+                shift: 21,
+                entries: 512,
+                large: true,
+            },
+            Level {
+                shift: 12,
+                entries: 512,
+                large: false,
+            },
         ];
         const X86: [Level; 2] = [
-            Level { shift: 22, entries: 1024, large: true },
-            Level { shift: 12, entries: 1024, large: false },
+            Level {
+                shift: 22,
+                entries: 1024,
+                large: true,
+            },
+            Level {
+                shift: 12,
+                entries: 1024,
+                large: false,
+            },
         ];
         match self {
             PagingMode::Amd64 => &AMD64,
@@ -472,7 +516,14 @@ impl Paging {
         merge_runs(runs)
     }
 
-    fn walk(&self, table: u64, depth: usize, va_prefix: u64, runs: &mut Vec<Run>, budget: &mut usize) {
+    fn walk(
+        &self,
+        table: u64,
+        depth: usize,
+        va_prefix: u64,
+        runs: &mut Vec<Run>,
+        budget: &mut usize,
+    ) {
         let levels = self.mode.levels();
         let Some(level) = levels.get(depth) else {
             return;
@@ -590,12 +641,25 @@ mod tests {
         let mut b = [9u8; 6];
         let st = s.read(2, &mut b);
         assert_eq!(b, [3, 4, 0, 0, 0, 0]);
-        assert_eq!(st, ReadStatus { missing: 4, first_invalid: Some(4) });
+        assert_eq!(
+            st,
+            ReadStatus {
+                missing: 4,
+                first_invalid: Some(4)
+            }
+        );
         let st = s.read(u64::MAX, &mut b);
         assert_eq!(st.missing, 6);
         assert_eq!(s.vtop(3), Some(3));
         assert_eq!(s.vtop(4), None);
-        assert_eq!(s.ranges(), vec![Run { start: 0, target: 0, len: 4 }]);
+        assert_eq!(
+            s.ranges(),
+            vec![Run {
+                start: 0,
+                target: 0,
+                len: 4
+            }]
+        );
     }
 
     #[test]
@@ -604,9 +668,21 @@ mod tests {
         let s = SparseSpace::new(
             base.clone(),
             vec![
-                Run { start: 0x2000, target: 0x10, len: 4 },
-                Run { start: 0x1000, target: 0x80, len: 2 },
-                Run { start: 0x2004, target: 0x14, len: 4 },
+                Run {
+                    start: 0x2000,
+                    target: 0x10,
+                    len: 4,
+                },
+                Run {
+                    start: 0x1000,
+                    target: 0x80,
+                    len: 2,
+                },
+                Run {
+                    start: 0x2004,
+                    target: 0x14,
+                    len: 4,
+                },
             ],
         )
         .unwrap();
@@ -620,13 +696,32 @@ mod tests {
         assert_eq!(
             s.ranges(),
             vec![
-                Run { start: 0x1000, target: 0x80, len: 2 },
-                Run { start: 0x2000, target: 0x10, len: 8 }
+                Run {
+                    start: 0x1000,
+                    target: 0x80,
+                    len: 2
+                },
+                Run {
+                    start: 0x2000,
+                    target: 0x10,
+                    len: 8
+                }
             ]
         );
         let overlapping = SparseSpace::new(
             base,
-            vec![Run { start: 0, target: 0, len: 8 }, Run { start: 4, target: 0, len: 8 }],
+            vec![
+                Run {
+                    start: 0,
+                    target: 0,
+                    len: 8,
+                },
+                Run {
+                    start: 4,
+                    target: 0,
+                    len: 8,
+                },
+            ],
         );
         assert!(overlapping.is_err());
     }

@@ -117,7 +117,11 @@ fn natives_bitfields_enums_flags_time() {
     assert_eq!(o.member("lo").as_u64(), Some(5));
     assert_eq!(o.member("hi").as_u64(), Some(22));
     assert_eq!(o.member("nt").as_u64(), Some(0xbc));
-    assert_eq!(o.member("nt").size(), Some(2), "BitField without target: narrowest unsigned");
+    assert_eq!(
+        o.member("nt").size(),
+        Some(2),
+        "BitField without target: narrowest unsigned"
+    );
     assert_eq!(
         o.member("color").value(),
         Value::Enum {
@@ -126,7 +130,13 @@ fn natives_bitfields_enums_flags_time() {
         }
     );
     assert_eq!(o.member("color").as_string().as_deref(), Some("GREEN"));
-    assert_eq!(o.member("inline").value(), Value::Enum { value: 1, name: None });
+    assert_eq!(
+        o.member("inline").value(),
+        Value::Enum {
+            value: 1,
+            name: None
+        }
+    );
     assert_eq!(
         o.member("fl").value(),
         Value::Flags {
@@ -147,7 +157,11 @@ fn strings_pointers_arrays_void_function() {
     let wide: Vec<u8> = "héllo".encode_utf16().flat_map(u16::to_le_bytes).collect();
     put(&mut m, 8, &wide);
     // 2021-01-01 00:00:00 UTC as FILETIME.
-    put(&mut m, 24, &((1_609_459_200u64 + 11_644_473_600) * 10_000_000).to_le_bytes());
+    put(
+        &mut m,
+        24,
+        &((1_609_459_200u64 + 11_644_473_600) * 10_000_000).to_le_bytes(),
+    );
     put(&mut m, 32, &128u64.to_le_bytes()); // p -> node at 128
     put(&mut m, 40, &0x99u64.to_le_bytes());
     put(&mut m, 48, &0x77u64.to_le_bytes());
@@ -168,7 +182,11 @@ fn strings_pointers_arrays_void_function() {
     assert_eq!(node.type_name(), "node");
     assert_eq!(node.address(), Some(128));
     assert_eq!(o.get("p.value").as_i64(), Some(42));
-    assert_eq!(o.get("p.name").as_string().as_deref(), Some("abcd"), "char arrays read as text");
+    assert_eq!(
+        o.get("p.name").as_string().as_deref(),
+        Some("abcd"),
+        "char arrays read as text"
+    );
     assert_eq!(o.get("p.name[1]").as_u64(), Some(u64::from(b'b')));
     // Void and function pointers.
     let v = o.member("vp").deref();
@@ -181,12 +199,18 @@ fn strings_pointers_arrays_void_function() {
     let all: Vec<u64> = arr.iter().filter_map(|e| e.as_u64()).collect();
     assert_eq!(all, vec![10, 20, 30, 40]);
     let out = arr.index(4);
-    assert!(out.none_reason().unwrap().contains("out of range"), "{out:?}");
+    assert!(
+        out.none_reason().unwrap().contains("out of range"),
+        "{out:?}"
+    );
     // Bad pointers.
     let null = o.member("nullp").deref();
     assert!(null.none_reason().unwrap().contains("NULL"), "{null:?}");
     let bad = node.member("bad").deref();
-    assert!(bad.none_reason().unwrap().contains("invalid address"), "{bad:?}");
+    assert!(
+        bad.none_reason().unwrap().contains("invalid address"),
+        "{bad:?}"
+    );
     // None carries through further accesses, keeps the first reason, prints.
     let deep = o.get("nullp.list.next.value");
     assert!(deep.is_none());
@@ -218,13 +242,26 @@ fn none_objects_for_missing_members_and_invalid_reads() {
     let sp = space(vec![0u8; 16]);
     let o = s.object("scalars", 0, &sp);
     let missing = o.member("no_such");
-    assert!(missing.none_reason().unwrap().contains("has no member no_such"));
+    assert!(missing
+        .none_reason()
+        .unwrap()
+        .contains("has no member no_such"));
     // Reads past the end of the buffer.
     let far = o.member("ts");
     assert!(far.is_none() || far.value().is_none());
-    assert!(far.value().to_string().contains("cannot read 4 bytes at 0x3c"), "{}", far.value());
+    assert!(
+        far.value()
+            .to_string()
+            .contains("cannot read 4 bytes at 0x3c"),
+        "{}",
+        far.value()
+    );
     // Unknown struct, unknown descriptor class.
-    assert!(s.object("no_such_struct", 0, &sp).none_reason().unwrap().contains("unknown"));
+    assert!(s
+        .object("no_such_struct", 0, &sp)
+        .none_reason()
+        .unwrap()
+        .contains("unknown"));
     let w = s.object("weird", 0, &sp);
     assert!(w.member("w").none_reason().unwrap().contains("NoSuchClass"));
     assert!(w.member("t").is_none());
@@ -258,33 +295,60 @@ fn list_walks_stop_at_the_head_and_detect_loops() {
     let s = session();
     let sp = space(list_memory(&[64, 128, 256], &[1, 2, 3]));
     let head = s.object("list_head", 0, &sp);
-    let values: Vec<i64> = head.list_of("node", "list").map(|n| n.member("value").as_i64().unwrap()).collect();
+    let values: Vec<i64> = head
+        .list_of("node", "list")
+        .map(|n| n.member("value").as_i64().unwrap())
+        .collect();
     assert_eq!(values, vec![1, 2, 3]);
     // container_of from a list member back to its struct.
     let entry = s.object("list_head", 136, &sp);
     assert_eq!(entry.container_of("node", "list").address(), Some(128));
-    assert_eq!(entry.container_of("node", "list").member("value").as_i64(), Some(2));
+    assert_eq!(
+        entry.container_of("node", "list").member("value").as_i64(),
+        Some(2)
+    );
 
     // A loop that never returns to the head: 64 -> 128 -> 64.
     let mut m = list_memory(&[64, 128], &[1, 2]);
     put(&mut m, 136, &72u64.to_le_bytes());
     let sp = space(m);
-    let items: Vec<Object> = s.object("list_head", 0, &sp).list_of("node", "list").collect();
+    let items: Vec<Object> = s
+        .object("list_head", 0, &sp)
+        .list_of("node", "list")
+        .collect();
     assert_eq!(items.len(), 3);
-    assert!(items[2].none_reason().unwrap().contains("loop"), "{:?}", items[2]);
+    assert!(
+        items[2].none_reason().unwrap().contains("loop"),
+        "{:?}",
+        items[2]
+    );
 
     // A link to an unreadable address, and a limit.
     let mut m = list_memory(&[64, 128], &[1, 2]);
     put(&mut m, 136, &0x10_0000u64.to_le_bytes());
     let sp = space(m);
-    let items: Vec<Object> = s.object("list_head", 0, &sp).list_of("node", "list").collect();
+    let items: Vec<Object> = s
+        .object("list_head", 0, &sp)
+        .list_of("node", "list")
+        .collect();
     assert_eq!(items.len(), 3);
-    assert!(items[2].none_reason().unwrap().contains("unreadable"), "{:?}", items[2]);
-    let limited: Vec<Object> = s.object("list_head", 0, &sp).list_of("node", "list").limit(1).collect();
+    assert!(
+        items[2].none_reason().unwrap().contains("unreadable"),
+        "{:?}",
+        items[2]
+    );
+    let limited: Vec<Object> = s
+        .object("list_head", 0, &sp)
+        .list_of("node", "list")
+        .limit(1)
+        .collect();
     assert_eq!(limited.len(), 2);
     assert!(limited[1].none_reason().unwrap().contains("longer than 1"));
     // A bad container gives one NoneObject.
-    let bad: Vec<Object> = s.object("list_head", 0, &sp).list_of("node", "nope").collect();
+    let bad: Vec<Object> = s
+        .object("list_head", 0, &sp)
+        .list_of("node", "nope")
+        .collect();
     assert_eq!(bad.len(), 1);
     assert!(bad[0].is_none());
 }
@@ -298,7 +362,12 @@ fn overlays_merge_with_rekall_rules() {
         // A given offset replaces; None type bubbles up.
         .member("node", "value", Count::Fixed(4), None)
         // A new member.
-        .member("node", "extra", Count::Fixed(16), Type::named("unsigned long long"))
+        .member(
+            "node",
+            "extra",
+            Count::Fixed(16),
+            Type::named("unsigned long long"),
+        )
         // A closure-computed offset.
         .member(
             "node",
@@ -314,12 +383,20 @@ fn overlays_merge_with_rekall_rules() {
         // A computed size.
         .size("node", Count::computed(|o| o.member("extra").as_u64()))
         // An array whose count is another member, and one by closure.
-        .member("counted", "items", None, Type::array(Count::member("n"), Type::named("unsigned int")))
+        .member(
+            "counted",
+            "items",
+            None,
+            Type::array(Count::member("n"), Type::named("unsigned int")),
+        )
         .member(
             "counted",
             "half",
             Count::Fixed(4),
-            Type::array(Count::computed(|o| o.member("n").as_u64().map(|n| n / 2)), Type::named("unsigned int")),
+            Type::array(
+                Count::computed(|o| o.member("n").as_u64().map(|n| n / 2)),
+                Type::named("unsigned int"),
+            ),
         )
         // A struct only the overlay defines.
         .member("extra_struct", "a", Count::Fixed(0), Type::named("int"));
@@ -352,18 +429,36 @@ fn overlays_merge_with_rekall_rules() {
     }
     let c = s.object("counted", 0, &space(c));
     assert_eq!(c.member("items").len(), Some(3));
-    assert_eq!(c.member("items").iter().filter_map(|x| x.as_u64()).collect::<Vec<_>>(), vec![100, 101, 102]);
+    assert_eq!(
+        c.member("items")
+            .iter()
+            .filter_map(|x| x.as_u64())
+            .collect::<Vec<_>>(),
+        vec![100, 101, 102]
+    );
     assert_eq!(c.member("half").len(), Some(1));
-    assert_eq!(s.object("extra_struct", 0, &sp).member("a").as_i64(), Some(77));
+    assert_eq!(
+        s.object("extra_struct", 0, &sp).member("a").as_i64(),
+        Some(77)
+    );
     // The base session is unchanged (profile modification is per handle).
     let bn = base.object("node", 0, &sp);
     assert_eq!(bn.member("value").as_i64(), Some(77));
     assert!(bn.member("extra").is_none());
     assert!(base.object("extra_struct", 0, &sp).is_none());
-    assert!(Arc::ptr_eq(base.profile(), s.profile()), "the base profile is shared");
+    assert!(
+        Arc::ptr_eq(base.profile(), s.profile()),
+        "the base profile is shared"
+    );
     // Layers stack: a later overlay's None keeps the earlier overlay's value.
     let s2 = s.with_overlay(Overlay::new().member("node", "name", Count::Fixed(5), None));
-    assert_eq!(s2.object("node", 0, &sp).member("name").as_string().as_deref(), Some("Xcd"));
+    assert_eq!(
+        s2.object("node", 0, &sp)
+            .member("name")
+            .as_string()
+            .as_deref(),
+        Some("Xcd")
+    );
 }
 
 #[test]
@@ -380,11 +475,22 @@ fn json_overlays_and_modifications() {
     put(&mut m, 0, &9i32.to_le_bytes());
     put(&mut m, 4, b"abcd");
     let sp = space(m);
-    assert_eq!(s.object("node", 0, &sp).member("name").as_string().as_deref(), Some("ab"));
+    assert_eq!(
+        s.object("node", 0, &sp)
+            .member("name")
+            .as_string()
+            .as_deref(),
+        Some("ab")
+    );
     assert_eq!(s.object("node", 0, &sp).member("value").as_i64(), Some(9));
     assert_eq!(s.size_of("list_head"), Some(24));
     assert_eq!(base.size_of("list_head"), Some(16));
-    for bad in [json!([]), json!({"a": [1]}), json!({"a": ["x", {}]}), json!({"a": [null, {"m": [1]}]})] {
+    for bad in [
+        json!([]),
+        json!({"a": [1]}),
+        json!({"a": ["x", {}]}),
+        json!({"a": [null, {"m": [1]}]}),
+    ] {
         assert!(Overlay::from_json(&bad).is_err(), "{bad}");
     }
 }
@@ -393,7 +499,10 @@ fn json_overlays_and_modifications() {
 fn classes_unicode_string_and_custom() {
     let s = session();
     let mut m = vec![0u8; 128];
-    let text: Vec<u8> = "C:\\Windows".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let text: Vec<u8> = "C:\\Windows"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
     put(&mut m, 0, &(text.len() as u16).to_le_bytes());
     put(&mut m, 2, &(text.len() as u16 + 2).to_le_bytes());
     put(&mut m, 8, &64u64.to_le_bytes());
@@ -409,14 +518,28 @@ fn classes_unicode_string_and_custom() {
     let bad = s.object("_UNICODE_STRING", 16, &sp).value();
     assert!(bad.is_none(), "{bad:?}");
     // The Buffer member itself, dereferenced: a UnicodeString (default length).
-    assert_eq!(us.member("Buffer").deref().as_string().as_deref(), Some("C:\\Windows"));
+    assert_eq!(
+        us.member("Buffer").deref().as_string().as_deref(),
+        Some("C:\\Windows")
+    );
     // A custom class, installed for one session only.
     let custom = s.with_class(
         "node",
-        value_class("Node", |o| Some(Value::String(format!("node#{}", o.member("value").as_i64()?)))),
+        value_class("Node", |o| {
+            Some(Value::String(format!(
+                "node#{}",
+                o.member("value").as_i64()?
+            )))
+        }),
     );
     assert_eq!(custom.object("node", 0, &sp).to_string(), "node#1441812"); // 0x00160014
-    assert_eq!(s.object("node", 0, &sp).value(), Value::Address { type_name: "node".into(), address: 0 });
+    assert_eq!(
+        s.object("node", 0, &sp).value(),
+        Value::Address {
+            type_name: "node".into(),
+            address: 0
+        }
+    );
 }
 
 #[test]
@@ -425,15 +548,25 @@ fn symbols_enums_and_kaslr() {
     assert_eq!(s.data_model(), DataModel::LP64);
     assert_eq!(s.constant("big"), Some(18446743523968493976));
     assert_eq!(s.symbol_address("init_task", 0), Some(0xffff_8281_0000));
-    assert_eq!(s.symbol_address("init_task", 0x20_0000), Some(0xffff_82a1_0000));
-    assert_eq!(s.symbol_address("start_kernel", 0xfffff800_00000000), Some(0xfffff800_00001000));
+    assert_eq!(
+        s.symbol_address("init_task", 0x20_0000),
+        Some(0xffff_82a1_0000)
+    );
+    assert_eq!(
+        s.symbol_address("start_kernel", 0xffff_f800_0000_0000),
+        Some(0xffff_f800_0000_1000)
+    );
     assert_eq!(s.symbol_address("nope", 0), None);
     assert_eq!(canonical_address(0xffff_8281_0000), 0xffff_ffff_8281_0000);
     assert_eq!(canonical_address(0x7fff_0000_0000), 0x7fff_0000_0000);
     assert_eq!(s.enum_name("color", -1), Some("NONE"));
     assert_eq!(s.enum_value("color", "GREEN"), Some(1));
     assert_eq!(s.enum_name("color", 7), None);
-    assert_eq!(s.profile().parsed_struct_count(), 0, "symbols need no struct");
+    assert_eq!(
+        s.profile().parsed_struct_count(),
+        0,
+        "symbols need no struct"
+    );
 }
 
 #[test]
@@ -461,10 +594,14 @@ fn pe_profiles_use_llp64_and_ilp32() {
         }))
         .unwrap()
     };
-    let s = Session::new(Arc::new(LazyProfile::from_bytes(doc(None, 16), "t").unwrap()));
+    let s = Session::new(Arc::new(
+        LazyProfile::from_bytes(doc(None, 16), "t").unwrap(),
+    ));
     assert_eq!(s.data_model(), DataModel::LLP64);
     assert_eq!(s.size_of("unsigned long"), Some(4));
-    let s = Session::new(Arc::new(LazyProfile::from_bytes(doc(Some("I386"), 8), "t").unwrap()));
+    let s = Session::new(Arc::new(
+        LazyProfile::from_bytes(doc(Some("I386"), 8), "t").unwrap(),
+    ));
     assert_eq!(s.data_model().pointer_size, 4);
     let mut m = vec![0u8; 16];
     put(&mut m, 4, &0x0000_0008u32.to_le_bytes());
@@ -492,11 +629,15 @@ fn garbage_profiles_and_bytes_never_panic() {
             }]
         }
     });
-    let s = Session::new(Arc::new(LazyProfile::from_bytes(serde_json::to_vec(&doc).unwrap(), "t").unwrap()));
+    let s = Session::new(Arc::new(
+        LazyProfile::from_bytes(serde_json::to_vec(&doc).unwrap(), "t").unwrap(),
+    ));
     let mut seed = 0x1234_5678u64;
     let mut m = vec![0u8; 256];
     for b in &mut m {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         *b = (seed >> 33) as u8;
     }
     let sp = space(m);
@@ -535,7 +676,11 @@ fn sessions_and_objects_are_thread_safe_and_cycles_end() {
     // Symbol objects.
     let t = s.symbol_object("start_kernel", "node", 0, &sp);
     assert_eq!(t.address(), Some(0x1000));
-    assert!(s.symbol_object("nope", "node", 0, &sp).none_reason().unwrap().contains("nope"));
+    assert!(s
+        .symbol_object("nope", "node", 0, &sp)
+        .none_reason()
+        .unwrap()
+        .contains("nope"));
 }
 
 #[test]
@@ -546,6 +691,9 @@ fn gzipped_profiles_open_lazily() {
     assert!(is_gzip(&gz));
     let lazy = LazyProfile::from_bytes(gz, "gz").unwrap();
     assert_eq!(lazy.struct_count(), p.structs.len());
-    assert_eq!(lazy.get_struct("node").unwrap().as_deref(), p.structs.get("node"));
+    assert_eq!(
+        lazy.get_struct("node").unwrap().as_deref(),
+        p.structs.get("node")
+    );
     assert_eq!(lazy.to_profile().unwrap(), p);
 }

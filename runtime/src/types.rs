@@ -357,7 +357,9 @@ fn from_other(class: &str, args: Option<&Map<String, Json>>) -> Type {
                 .map(|d| Type::from_descriptor(&d))
                 .unwrap_or_else(|_| Type::Unknown(t.as_str().into()))
         }
-        Some(v @ Json::Array(_)) => Type::from_json(v).unwrap_or_else(|_| Type::Unknown("target".into())),
+        Some(v @ Json::Array(_)) => {
+            Type::from_json(v).unwrap_or_else(|_| Type::Unknown("target".into()))
+        }
         _ => Type::named("unsigned long"),
     };
     match class {
@@ -367,10 +369,12 @@ fn from_other(class: &str, args: Option<&Map<String, Json>>) -> Type {
                 masks.extend(m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_u64()?))));
             }
             if let Some(Json::Object(m)) = a.get("bitmap") {
-                masks.extend(
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), 1u64.checked_shl(u32::try_from(v.as_u64()?).ok()?)?))),
-                );
+                masks.extend(m.iter().filter_map(|(k, v)| {
+                    Some((
+                        k.clone(),
+                        1u64.checked_shl(u32::try_from(v.as_u64()?).ok()?)?,
+                    ))
+                }));
             }
             masks.sort_by(|x, y| x.1.cmp(&y.1).then_with(|| x.0.cmp(&y.0)));
             Type::flags(target(), masks)
@@ -522,26 +526,32 @@ impl Overlay {
             .ok_or_else(|| Error::format(ctx, "expected an object of structs"))?;
         let mut out = Overlay::new();
         for (name, def) in top {
-            let list = def
-                .as_array()
-                .filter(|l| l.len() == 2)
-                .ok_or_else(|| Error::format(ctx, format!("{name}: expected [size, {{members}}]")))?;
+            let list = def.as_array().filter(|l| l.len() == 2).ok_or_else(|| {
+                Error::format(ctx, format!("{name}: expected [size, {{members}}]"))
+            })?;
             let so = out.structs.entry(name.clone()).or_default();
             if let Some(s) = list[0].as_u64() {
                 so.size = Some(Count::Fixed(s));
             } else if !list[0].is_null() {
-                return Err(Error::format(ctx, format!("{name}: size is not an integer or null")));
+                return Err(Error::format(
+                    ctx,
+                    format!("{name}: size is not an integer or null"),
+                ));
             }
             let members = match &list[1] {
                 Json::Object(m) => m.clone(),
                 Json::Null => Map::new(),
-                _ => return Err(Error::format(ctx, format!("{name}: members are not an object"))),
+                _ => {
+                    return Err(Error::format(
+                        ctx,
+                        format!("{name}: members are not an object"),
+                    ))
+                }
             };
             for (m, mdef) in members {
-                let ml = mdef
-                    .as_array()
-                    .filter(|l| l.len() == 2)
-                    .ok_or_else(|| Error::format(ctx, format!("{name}.{m}: expected [offset, type]")))?;
+                let ml = mdef.as_array().filter(|l| l.len() == 2).ok_or_else(|| {
+                    Error::format(ctx, format!("{name}.{m}: expected [offset, type]"))
+                })?;
                 let offset = match &ml[0] {
                     Json::Null => None,
                     o => Some(Count::Fixed(o.as_u64().ok_or_else(|| {
@@ -611,10 +621,9 @@ impl Layout {
                         name.clone(),
                         Member {
                             offset: mo.offset.clone(),
-                            ty: mo
-                                .ty
-                                .clone()
-                                .unwrap_or_else(|| Type::Unknown(format!("{name} (no type given)").into())),
+                            ty: mo.ty.clone().unwrap_or_else(|| {
+                                Type::Unknown(format!("{name} (no type given)").into())
+                            }),
                         },
                     );
                 }

@@ -133,7 +133,9 @@ fn linux_profile() -> Option<std::path::PathBuf> {
 
 #[test]
 fn linux_task_list_with_and_without_kaslr() {
-    let Some(profile) = linux_profile() else { return };
+    let Some(profile) = linux_profile() else {
+        return;
+    };
     let l = linux_layout(&profile);
     for shift in [0u64, 0x1e0_0000] {
         let (img, dtb) = linux_image(&l, shift, Corruption::None);
@@ -151,25 +153,44 @@ fn linux_task_list_with_and_without_kaslr() {
         assert!(nones.is_empty(), "{out}");
         assert_eq!(
             rows,
-            vec![(0, "swapper/0".into()), (1, "systemd".into()), (2, "kthreadd".into()), (4242, "bash".into())],
+            vec![
+                (0, "swapper/0".into()),
+                (1, "systemd".into()),
+                (2, "kthreadd".into()),
+                (4242, "bash".into())
+            ],
             "{out}"
         );
     }
     // The wrong shift finds nothing readable at init_task.
     let (img, dtb) = linux_image(&l, 0x1e0_0000, Corruption::None);
     let f = write_temp(&img);
-    let out = run(&[f.path().to_str().unwrap(), profile.to_str().unwrap(), "--dtb", &format!("{dtb:#x}")]).unwrap();
+    let out = run(&[
+        f.path().to_str().unwrap(),
+        profile.to_str().unwrap(),
+        "--dtb",
+        &format!("{dtb:#x}"),
+    ])
+    .unwrap();
     let (rows, nones) = parse_rows(&out);
     assert!(rows.is_empty() && !nones.is_empty(), "{out}");
 }
 
 #[test]
 fn linux_task_list_loops_and_bad_pointers_end_with_a_reason() {
-    let Some(profile) = linux_profile() else { return };
+    let Some(profile) = linux_profile() else {
+        return;
+    };
     let l = linux_layout(&profile);
     let (img, dtb) = linux_image(&l, 0, Corruption::Loop);
     let f = write_temp(&img);
-    let out = run(&[f.path().to_str().unwrap(), profile.to_str().unwrap(), "--dtb", &format!("{dtb:#x}")]).unwrap();
+    let out = run(&[
+        f.path().to_str().unwrap(),
+        profile.to_str().unwrap(),
+        "--dtb",
+        &format!("{dtb:#x}"),
+    ])
+    .unwrap();
     let (rows, nones) = parse_rows(&out);
     assert_eq!(rows.len(), 4, "{out}");
     assert_eq!(nones.len(), 1, "{out}");
@@ -177,9 +198,19 @@ fn linux_task_list_loops_and_bad_pointers_end_with_a_reason() {
 
     let (img, dtb) = linux_image(&l, 0, Corruption::BadPointer);
     let f = write_temp(&img);
-    let out = run(&[f.path().to_str().unwrap(), profile.to_str().unwrap(), "--dtb", &format!("{dtb:#x}")]).unwrap();
+    let out = run(&[
+        f.path().to_str().unwrap(),
+        profile.to_str().unwrap(),
+        "--dtb",
+        &format!("{dtb:#x}"),
+    ])
+    .unwrap();
     let (rows, nones) = parse_rows(&out);
-    assert_eq!(rows, vec![(0, "swapper/0".into()), (1, "systemd".into())], "{out}");
+    assert_eq!(
+        rows,
+        vec![(0, "swapper/0".into()), (1, "systemd".into())],
+        "{out}"
+    );
     assert!(nones[0].contains("unreadable"), "{out}");
 }
 
@@ -202,9 +233,11 @@ fn windows_process_list_from_a_gzipped_llp64_profile() {
     let profile = profile_runtime::Profile::from_json(doc).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ppath = dir.path().join("ntkrnlmp.gz");
-    profile.save(&ppath, profile_runtime::WriteMode::CreateNew).unwrap();
+    profile
+        .save(&ppath, profile_runtime::WriteMode::CreateNew)
+        .unwrap();
 
-    let base = 0xfffff800_0200_0000u64;
+    let base = 0xffff_f800_0200_0000_u64;
     let mut m = PhysMem::new(4 << 20, 0x1_0000);
     let t = Amd64::new(&mut m);
     // The kernel image's data page holding PsActiveProcessHead.
@@ -215,11 +248,17 @@ fn windows_process_list_from_a_gzipped_llp64_profile() {
     let pool = 0xffff_a000_0000_0000u64;
     t.map_2m(&mut m, pool, 0x20_0000);
     let procs = [(4u64, "System"), (88, "Registry"), (4711, "explorer.exe")];
-    let links: Vec<u64> = (0..procs.len() as u64).map(|i| pool + i * 0x1000 + 0x448).collect();
+    let links: Vec<u64> = (0..procs.len() as u64)
+        .map(|i| pool + i * 0x1000 + 0x448)
+        .collect();
     let mut chain = vec![head_va];
     chain.extend(&links);
     for (i, at) in chain.iter().enumerate() {
-        let pa = if i == 0 { head_pa } else { 0x20_0000 + (at - pool) };
+        let pa = if i == 0 {
+            head_pa
+        } else {
+            0x20_0000 + (at - pool)
+        };
         m.write_u64(pa, chain[(i + 1) % chain.len()]);
         m.write_u64(pa + 8, chain[(i + chain.len() - 1) % chain.len()]);
     }
@@ -242,7 +281,11 @@ fn windows_process_list_from_a_gzipped_llp64_profile() {
     assert!(nones.is_empty(), "{out}");
     assert_eq!(
         rows,
-        vec![(4, "System".into()), (88, "Registry".into()), (4711, "explorer.exe".into())],
+        vec![
+            (4, "System".into()),
+            (88, "Registry".into()),
+            (4711, "explorer.exe".into())
+        ],
         "{out}"
     );
 }
@@ -251,6 +294,10 @@ fn windows_process_list_from_a_gzipped_llp64_profile() {
 fn bad_command_lines_are_errors() {
     assert!(run(&[]).is_err());
     assert!(run(&["a", "b"]).unwrap_err().contains("--dtb"));
-    assert!(run(&["a", "b", "--dtb", "zz"]).unwrap_err().contains("not a number"));
-    assert!(run(&["/no/image", "/no/profile", "--dtb", "0x1000"]).unwrap_err().contains("/no/profile"));
+    assert!(run(&["a", "b", "--dtb", "zz"])
+        .unwrap_err()
+        .contains("not a number"));
+    assert!(run(&["/no/image", "/no/profile", "--dtb", "0x1000"])
+        .unwrap_err()
+        .contains("/no/profile"));
 }

@@ -36,7 +36,9 @@ fn pahole(path: &Path) -> BTreeMap<String, (u64, BTreeMap<String, PaholeMember>)
             cur = Some((rest.trim_end_matches(" {").to_owned(), BTreeMap::new()));
             continue;
         }
-        let Some((name, members)) = cur.as_mut() else { continue };
+        let Some((name, members)) = cur.as_mut() else {
+            continue;
+        };
         if let Some(size) = line.trim().strip_prefix("/* size: ") {
             let size: u64 = size.split(',').next().unwrap().trim().parse().unwrap();
             let (name, members) = cur.take().unwrap();
@@ -47,9 +49,14 @@ fn pahole(path: &Path) -> BTreeMap<String, (u64, BTreeMap<String, PaholeMember>)
         if !line.starts_with('\t') || line.starts_with("\t\t") || line.starts_with("\t}") {
             continue;
         }
-        let (Some(semi), Some(c0), Some(c1)) = (line.find(';'), line.find("/*"), line.find("*/")) else { continue };
+        let (Some(semi), Some(c0), Some(c1)) = (line.find(';'), line.find("/*"), line.find("*/"))
+        else {
+            continue;
+        };
         let decl = &line[..semi];
-        let Some(last) = decl.split_whitespace().last() else { continue };
+        let Some(last) = decl.split_whitespace().last() else {
+            continue;
+        };
         let (mname, width) = match last.split_once(':') {
             Some((n, w)) => (n, w.parse::<u32>().ok()),
             None => (last, None),
@@ -58,11 +65,22 @@ fn pahole(path: &Path) -> BTreeMap<String, (u64, BTreeMap<String, PaholeMember>)
             continue;
         }
         let comment = &line[c0 + 2..c1];
-        let nums: Vec<&str> = comment.split(|c: char| c.is_whitespace() || c == ':').filter(|s| !s.is_empty()).collect();
+        let nums: Vec<&str> = comment
+            .split(|c: char| c.is_whitespace() || c == ':')
+            .filter(|s| !s.is_empty())
+            .collect();
         let parsed: Vec<u64> = nums.iter().filter_map(|s| s.parse().ok()).collect();
         let m = match (width, parsed.as_slice()) {
-            (Some(w), [off, bit, size]) => PaholeMember { offset: *off, size: *size, bits: Some((*bit as u32, w)) },
-            (None, [off, size]) => PaholeMember { offset: *off, size: *size, bits: None },
+            (Some(w), [off, bit, size]) => PaholeMember {
+                offset: *off,
+                size: *size,
+                bits: Some((*bit as u32, w)),
+            },
+            (None, [off, size]) => PaholeMember {
+                offset: *off,
+                size: *size,
+                bits: None,
+            },
             _ => continue,
         };
         let _ = name;
@@ -74,8 +92,14 @@ fn pahole(path: &Path) -> BTreeMap<String, (u64, BTreeMap<String, PaholeMember>)
 #[test]
 fn linux_profile_layouts_match_pahole_and_stay_lazy() {
     let (Some(profile), Some(oracle)) = (
-        fixture("linux lazy profile", "rekall/Linux/6.1.0-56-amd64.dwarf4.rekall.json"),
-        fixture("linux pahole oracle", "oracles/pahole/6.1.0-56-amd64.dwarf4.module_dwarf.ko.pahole.txt"),
+        fixture(
+            "linux lazy profile",
+            "rekall/Linux/6.1.0-56-amd64.dwarf4.rekall.json",
+        ),
+        fixture(
+            "linux pahole oracle",
+            "oracles/pahole/6.1.0-56-amd64.dwarf4.module_dwarf.ko.pahole.txt",
+        ),
     ) else {
         return;
     };
@@ -86,14 +110,26 @@ fn linux_profile_layouts_match_pahole_and_stay_lazy() {
     assert_eq!(session.data_model(), DataModel::LP64);
 
     let oracle = pahole(&oracle);
-    let checked = ["task_struct", "list_head", "mm_struct", "cred", "files_struct", "fs_struct", "signal_struct"];
+    let checked = [
+        "task_struct",
+        "list_head",
+        "mm_struct",
+        "cred",
+        "files_struct",
+        "fs_struct",
+        "signal_struct",
+    ];
     let mut members = 0;
     let mut bitfields = 0;
     for s in checked {
-        let Some((size, ms)) = oracle.get(s) else { continue };
+        let Some((size, ms)) = oracle.get(s) else {
+            continue;
+        };
         assert_eq!(session.size_of(s), Some(*size), "sizeof {s}");
         for (m, pm) in ms {
-            let Some(off) = session.offset_of(s, m) else { continue };
+            let Some(off) = session.offset_of(s, m) else {
+                continue;
+            };
             assert_eq!(off, pm.offset, "{s}.{m}");
             members += 1;
             if let Some((bit, width)) = pm.bits {
@@ -101,13 +137,18 @@ fn linux_profile_layouts_match_pahole_and_stay_lazy() {
                 // runtime must read all ones, and its neighbours nothing.
                 let mut mem = vec![0u8; (*size as usize) + 16];
                 let storage = (((1u128 << width) - 1) << bit).to_le_bytes();
-                mem[pm.offset as usize..(pm.offset + pm.size) as usize].copy_from_slice(&storage[..pm.size as usize]);
+                mem[pm.offset as usize..(pm.offset + pm.size) as usize]
+                    .copy_from_slice(&storage[..pm.size as usize]);
                 let sp: Space = Arc::new(BufferSpace::new(mem));
                 let obj = session.object(s, 0, &sp);
                 assert_eq!(obj.member(m).as_u64(), Some((1u64 << width) - 1), "{s}.{m}");
                 for (other, po) in ms {
                     if other != m && po.bits.is_some() && po.offset == pm.offset {
-                        assert_eq!(obj.member(other).as_u64(), Some(0), "{s}.{other} beside {m}");
+                        assert_eq!(
+                            obj.member(other).as_u64(),
+                            Some(0),
+                            "{s}.{other} beside {m}"
+                        );
                     }
                 }
                 bitfields += 1;
@@ -117,20 +158,29 @@ fn linux_profile_layouts_match_pahole_and_stay_lazy() {
     eprintln!("{members} member offsets and {bitfields} bit fields match pahole");
     assert!(members > 300, "only {members} members compared");
     assert!(bitfields > 10, "only {bitfields} bit fields compared");
-    assert!(lazy.parsed_struct_count() < 60, "parsed {} structs", lazy.parsed_struct_count());
+    assert!(
+        lazy.parsed_struct_count() < 60,
+        "parsed {} structs",
+        lazy.parsed_struct_count()
+    );
 
     // Symbols: Rekall masks Linux addresses to 48 bits.
     let init = session.constant("init_task").unwrap();
     assert_eq!(init >> 48, 0);
     assert_eq!(profile_runtime::canonical_address(init) >> 48, 0xffff);
     // A native spelled the DWARF way, a member type.
-    assert!(matches!(session.member_type("task_struct", "comm"), Some(Type::Array { .. })));
+    assert!(matches!(
+        session.member_type("task_struct", "comm"),
+        Some(Type::Array { .. })
+    ));
     assert_eq!(session.size_of("long unsigned int"), Some(8));
 }
 
 #[test]
 fn debian8_legacy_forms() {
-    let Some(profile) = fixture("debian8 legacy forms", "rekall/Linux/Debian8.rekall.json") else { return };
+    let Some(profile) = fixture("debian8 legacy forms", "rekall/Linux/Debian8.rekall.json") else {
+        return;
+    };
     let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
     let session = Session::open(&profile).unwrap();
     let ts = &raw["$STRUCTS"]["task_struct"];
@@ -153,7 +203,12 @@ fn debian8_legacy_forms() {
 
 #[test]
 fn osx_profile_with_symbols_above_2_63() {
-    let Some(profile) = fixture("osx legacy profile", "rekall/OSX/HighSierra_10.13.3_17D47.json") else { return };
+    let Some(profile) = fixture(
+        "osx legacy profile",
+        "rekall/OSX/HighSierra_10.13.3_17D47.json",
+    ) else {
+        return;
+    };
     let text = std::fs::read_to_string(&profile).unwrap();
     let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
     let session = Session::open(&profile).unwrap();
@@ -236,10 +291,19 @@ fn pdbutil(path: &Path) -> BTreeMap<String, (u64, BTreeMap<String, u64>)> {
 
 #[test]
 fn pdb_profiles_match_llvm_pdbutil_and_data_models() {
-    for (arch, model) in [("x86", DataModel::ILP32_WINDOWS), ("amd64", DataModel::LLP64)] {
+    for (arch, model) in [
+        ("x86", DataModel::ILP32_WINDOWS),
+        ("amd64", DataModel::LLP64),
+    ] {
         let (Some(profile), Some(oracle)) = (
-            fixture("pdb profile", &format!("rekall/parse_pdb/debugpy-1.8.22_attach_{arch}.rekall.json")),
-            fixture("pdb oracle", &format!("oracles/llvm-pdbutil/debugpy-1.8.22_attach_{arch}.dump.txt")),
+            fixture(
+                "pdb profile",
+                &format!("rekall/parse_pdb/debugpy-1.8.22_attach_{arch}.rekall.json"),
+            ),
+            fixture(
+                "pdb oracle",
+                &format!("oracles/llvm-pdbutil/debugpy-1.8.22_attach_{arch}.dump.txt"),
+            ),
         ) else {
             return;
         };
@@ -269,22 +333,35 @@ fn pdb_profiles_match_llvm_pdbutil_and_data_models() {
             }
         }
         eprintln!("{arch}: {sizes} struct sizes and {offsets} member offsets match llvm-pdbutil");
-        assert!(sizes > 50 && offsets > 200, "{arch}: {sizes} sizes, {offsets} offsets compared");
+        assert!(
+            sizes > 50 && offsets > 200,
+            "{arch}: {sizes} sizes, {offsets} offsets compared"
+        );
         // A _UNICODE_STRING inside _RTL_USER_PROCESS_PARAMETERS, read with
         // this data model's pointer size.
         let ptr = u64::from(model.pointer_size);
-        let at = session.offset_of("_RTL_USER_PROCESS_PARAMETERS", "ImagePathName").unwrap();
+        let at = session
+            .offset_of("_RTL_USER_PROCESS_PARAMETERS", "ImagePathName")
+            .unwrap();
         let buf_off = session.offset_of("_UNICODE_STRING", "Buffer").unwrap();
         assert_eq!(buf_off, ptr, "Buffer follows two USHORTs, pointer-aligned");
-        let text: Vec<u8> = "python.exe".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let text: Vec<u8> = "python.exe"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
         let mut mem = vec![0u8; 0x400];
         let s = at as usize;
         mem[s..s + 2].copy_from_slice(&(text.len() as u16).to_le_bytes());
         mem[s + 2..s + 4].copy_from_slice(&(text.len() as u16).to_le_bytes());
-        mem[s + buf_off as usize..s + buf_off as usize + ptr as usize].copy_from_slice(&0x200u64.to_le_bytes()[..ptr as usize]);
+        mem[s + buf_off as usize..s + buf_off as usize + ptr as usize]
+            .copy_from_slice(&0x200u64.to_le_bytes()[..ptr as usize]);
         mem[0x200..0x200 + text.len()].copy_from_slice(&text);
         let sp: Space = Arc::new(BufferSpace::new(mem));
         let params = session.object("_RTL_USER_PROCESS_PARAMETERS", 0, &sp);
-        assert_eq!(params.member("ImagePathName").as_string().as_deref(), Some("python.exe"), "{arch}");
+        assert_eq!(
+            params.member("ImagePathName").as_string().as_deref(),
+            Some("python.exe"),
+            "{arch}"
+        );
     }
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use common::{Amd64, Pae, PhysMem, X86};
 use profile_runtime::{
-    AddressSpace, Amd64Paging, BufferSpace, FileSpace, PaePaging, Run, Space, SparseSpace, X86Paging,
+    AddressSpace, Amd64Paging, BufferSpace, FileSpace, PaePaging, Run, Space, SparseSpace,
+    X86Paging,
 };
 
 fn buffer(m: &PhysMem) -> Space {
@@ -38,7 +39,10 @@ fn amd64_4k_2m_1g_pages_and_holes() {
     assert_eq!(s.vtop(user + 0x1010), Some(0x50_0010));
     let mut b = [0u8; 8];
     assert!(s.read(user + 0xffc, &mut b).is_complete());
-    assert_eq!(&b, b"ABCDEFGH", "a read across a page boundary follows both frames");
+    assert_eq!(
+        &b, b"ABCDEFGH",
+        "a read across a page boundary follows both frames"
+    );
 
     assert_eq!(s.vtop(text + 0x1234), Some(0x20_1234));
     assert_eq!(s.vtop(text + 0x1f_ffff), Some(0x3f_ffff));
@@ -71,10 +75,26 @@ fn amd64_4k_2m_1g_pages_and_holes() {
 
     // The valid ranges: sign-extended upper-half addresses, merged runs.
     let runs = s.ranges();
-    assert!(runs.contains(&Run { start: user, target: 0x60_0000, len: 0x1000 }));
-    assert!(runs.contains(&Run { start: user + 0x1000, target: 0x50_0000, len: 0x1000 }));
-    assert!(runs.contains(&Run { start: text, target: 0x20_0000, len: 0x20_0000 }));
-    assert!(runs.contains(&Run { start: direct, target: 0, len: 0x4000_0000 }));
+    assert!(runs.contains(&Run {
+        start: user,
+        target: 0x60_0000,
+        len: 0x1000
+    }));
+    assert!(runs.contains(&Run {
+        start: user + 0x1000,
+        target: 0x50_0000,
+        len: 0x1000
+    }));
+    assert!(runs.contains(&Run {
+        start: text,
+        target: 0x20_0000,
+        len: 0x20_0000
+    }));
+    assert!(runs.contains(&Run {
+        start: direct,
+        target: 0,
+        len: 0x4000_0000
+    }));
     assert_eq!(runs.len(), 4, "{runs:x?}");
     assert!(runs.windows(2).all(|w| w[0].start < w[1].start));
 }
@@ -98,8 +118,16 @@ fn pae_and_x86_paging() {
     assert_eq!(
         s.ranges(),
         vec![
-            Run { start: 0x8020_0000, target: 0x40_0000, len: 0x20_0000 },
-            Run { start: 0xc000_1000, target: 0x30_0000, len: 0x1000 }
+            Run {
+                start: 0x8020_0000,
+                target: 0x40_0000,
+                len: 0x20_0000
+            },
+            Run {
+                start: 0xc000_1000,
+                target: 0x30_0000,
+                len: 0x1000
+            }
         ]
     );
 
@@ -132,19 +160,37 @@ fn file_and_sparse_spaces_stack_under_paging() {
     f.write_all(&m.mem).unwrap();
     f.flush().unwrap();
     let file: Space = Arc::new(FileSpace::open(f.path()).unwrap());
-    assert_eq!(file.ranges(), vec![Run { start: 0, target: 0, len: 0x1000 + (1 << 20) }]);
+    assert_eq!(
+        file.ranges(),
+        vec![Run {
+            start: 0,
+            target: 0,
+            len: 0x1000 + (1 << 20)
+        }]
+    );
     let mut tail = [1u8; 4];
     let st = file.read(0x1000 + (1 << 20) - 2, &mut tail);
     assert_eq!(tail, [0, 0, 0, 0]);
     assert_eq!(st.missing, 2);
     let phys: Space = Arc::new(
-        SparseSpace::new(file, vec![Run { start: 0, target: 0x1000, len: 1 << 20 }]).unwrap(),
+        SparseSpace::new(
+            file,
+            vec![Run {
+                start: 0,
+                target: 0x1000,
+                len: 1 << 20,
+            }],
+        )
+        .unwrap(),
     );
     let virt = Amd64Paging::new(phys, t.pml4);
     let mut b = [0u8; 7];
     assert!(virt.read(0xffff_c900_0000_0100, &mut b).is_complete());
     assert_eq!(&b, b"stacked");
-    assert_eq!(virt.read_exact(0xffff_c900_0000_0100, 7).as_deref(), Some(&b"stacked"[..]));
+    assert_eq!(
+        virt.read_exact(0xffff_c900_0000_0100, 7).as_deref(),
+        Some(&b"stacked"[..])
+    );
     assert_eq!(virt.read_exact(0xffff_c900_0000_1000, 1), None);
 
     let empty = tempfile::NamedTempFile::new().unwrap();

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use profile_compiler::emit::{emit, EmitOptions};
-use profile_compiler::ir::{BitField, Enum, Ir, Member, Record, RecordKind, Symbol, SymbolKind, Type};
+use profile_compiler::ir::{
+    BitField, Enum, Ir, Member, Record, RecordKind, Symbol, SymbolKind, Type,
+};
 use profile_runtime::{BufferSpace, LazyProfile, Session, Space, Value};
 
 fn base(ir: &mut Ir, name: &str, size: u64, signed: bool) -> profile_compiler::ir::TypeId {
@@ -24,7 +26,10 @@ fn emitted_profiles_read_back_through_the_runtime() {
     let u32t = base(&mut ir, "unsigned int", 4, false);
     let i16t = base(&mut ir, "short int", 2, true);
     let chr = base(&mut ir, "char", 1, true);
-    let comm = ir.push(Type::Array { element: chr, count: 8 });
+    let comm = ir.push(Type::Array {
+        element: chr,
+        count: 8,
+    });
     let state = ir.push(Type::Enum(Enum {
         name: Some("state".into()),
         size: 4,
@@ -34,7 +39,10 @@ fn emitted_profiles_read_back_through_the_runtime() {
     }));
     // The record refers to itself through a pointer: push a placeholder first.
     let rec_id = ir.push(Type::Void);
-    let ptr = ir.push(Type::Pointer { target: rec_id, size: 8 });
+    let ptr = ir.push(Type::Pointer {
+        target: rec_id,
+        size: 8,
+    });
     let m = |name: &str, offset, ty, bitfield| Member {
         name: Some(name.into()),
         offset,
@@ -46,9 +54,33 @@ fn emitted_profiles_read_back_through_the_runtime() {
         name: Some("thing".into()),
         size: 32,
         members: vec![
-            m("flags_lo", 0, u32t, Some(BitField { bit_offset: 0, bit_size: 3 })),
-            m("flags_mid", 0, u32t, Some(BitField { bit_offset: 3, bit_size: 10 })),
-            m("flags_hi", 0, u32t, Some(BitField { bit_offset: 31, bit_size: 1 })),
+            m(
+                "flags_lo",
+                0,
+                u32t,
+                Some(BitField {
+                    bit_offset: 0,
+                    bit_size: 3,
+                }),
+            ),
+            m(
+                "flags_mid",
+                0,
+                u32t,
+                Some(BitField {
+                    bit_offset: 3,
+                    bit_size: 10,
+                }),
+            ),
+            m(
+                "flags_hi",
+                0,
+                u32t,
+                Some(BitField {
+                    bit_offset: 31,
+                    bit_size: 1,
+                }),
+            ),
             m("delta", 4, i16t, None),
             m("state", 8, state, None),
             m("name", 12, comm, None),
@@ -63,7 +95,9 @@ fn emitted_profiles_read_back_through_the_runtime() {
         kind: SymbolKind::Data,
     });
     let emitted = emit(&ir, EmitOptions::default());
-    let session = Session::new(Arc::new(LazyProfile::from_profile(&emitted.profile).unwrap()));
+    let session = Session::new(Arc::new(
+        LazyProfile::from_profile(&emitted.profile).unwrap(),
+    ));
 
     // Bytes laid out from the IR facts.
     let mut mem = vec![0u8; 128];

@@ -125,7 +125,9 @@ pub struct Pae {
 impl Pae {
     pub fn new(m: &mut PhysMem) -> Self {
         // A PDPT inside a frame, at a 32-byte aligned offset.
-        Pae { pdpt: m.alloc() + 0x20 }
+        Pae {
+            pdpt: m.alloc() + 0x20,
+        }
     }
     pub fn map_4k(&self, m: &mut PhysMem, va: u32, pa: u64) {
         let va = u64::from(va);
@@ -151,9 +153,15 @@ impl X86 {
     }
     pub fn map_4k(&self, m: &mut PhysMem, va: u32, pa: u32) {
         let pt = m.next_table4(self.pd + 4 * u64::from(va >> 22));
-        m.write_u32(pt + 4 * u64::from((va >> 12) & 0x3ff), pa | PRESENT_RW as u32);
+        m.write_u32(
+            pt + 4 * u64::from((va >> 12) & 0x3ff),
+            pa | PRESENT_RW as u32,
+        );
     }
     pub fn map_4m(&self, m: &mut PhysMem, va: u32, pa: u32) {
-        m.write_u32(self.pd + 4 * u64::from(va >> 22), pa | PRESENT_RW as u32 | PS as u32);
+        m.write_u32(
+            self.pd + 4 * u64::from(va >> 22),
+            pa | PRESENT_RW as u32 | PS as u32,
+        );
     }
 }
