@@ -158,7 +158,7 @@ pub fn value_class(
 }
 
 /// Installs the default classes: `_UNICODE_STRING`, `_STRING`,
-/// `_ANSI_STRING`, `_LIST_ENTRY` (and its 32/64 variants), `list_head`.
+/// `_ANSI_STRING`, `_LIST_ENTRY` (and its 32/64 variants), `list_head` (circular lists).
 pub fn install_defaults(classes: &mut HashMap<String, Arc<dyn Class>>) {
     classes.insert("_UNICODE_STRING".into(), Arc::new(UnicodeStringClass));
     for n in ["_STRING", "_ANSI_STRING", "_CSTRING"] {
@@ -179,12 +179,10 @@ pub fn install_defaults(classes: &mut HashMap<String, Arc<dyn Class>>) {
             }),
         );
     }
-    for n in ["list_head", "hlist_node"] {
-        classes.insert(
-            n.into(),
-            Arc::new(ListEntryClass {
-                link: "next".into(),
-            }),
-        );
-    }
+    classes.insert(
+        "list_head".into(),
+        Arc::new(ListEntryClass {
+            link: "next".into(),
+        }),
+    );
 }

@@ -298,15 +298,21 @@ impl Object {
                     }
                 }
             }
-            Type::String { length } => match length.eval(parent) {
-                Some(n) => Type::string(n),
+            Type::String { length, term } => match length.eval(parent) {
+                Some(n) => Type::String {
+                    length: n.into(),
+                    term,
+                },
                 None => {
                     return NoneObject::new(format!("{name}: the string's length is unknown"))
                         .into()
                 }
             },
-            Type::UnicodeString { length } => match length.eval(parent) {
-                Some(n) => Type::unicode_string(n),
+            Type::UnicodeString { length, term } => match length.eval(parent) {
+                Some(n) => Type::UnicodeString {
+                    length: n.into(),
+                    term,
+                },
                 None => {
                     return NoneObject::new(format!("{name}: the string's length is unknown"))
                         .into()
@@ -559,7 +565,7 @@ impl Object {
             p,
             (**target).clone(),
             None,
-            Some(format!("*{}", l.name).into()),
+            Some(Arc::clone(&l.name)),
         )
     }
 
@@ -804,10 +810,12 @@ impl Object {
     /// Reads a string type, or a char array, as text: up to the first NUL,
     /// at most [`MAX_STRING_BYTES`]; unreadable bytes end the text.
     fn read_text(&self, l: &Live) -> Result<String, NoneObject> {
-        let (len, wide) = match &l.ty {
-            Type::String { length } => (length.fixed().unwrap_or(0), false),
-            Type::UnicodeString { length } => (length.fixed().unwrap_or(0), true),
-            Type::Array { count, .. } => (count.fixed().unwrap_or(0), false),
+        let (len, wide, term) = match &l.ty {
+            Type::String { length, term } => {
+                (length.fixed().unwrap_or(0), false, term.map(u16::from))
+            }
+            Type::UnicodeString { length, term } => (length.fixed().unwrap_or(0), true, *term),
+            Type::Array { count, .. } => (count.fixed().unwrap_or(0), false, Some(0)),
             other => return Err(NoneObject::new(format!("{}: {other} is not text", l.name))),
         };
         let len = len.min(MAX_STRING_BYTES) as usize;
@@ -826,11 +834,14 @@ impl Object {
             let units: Vec<u16> = buf
                 .chunks_exact(2)
                 .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .take_while(|u| *u != 0)
+                .take_while(|u| Some(*u) != term)
                 .collect();
             String::from_utf16_lossy(&units)
         } else {
-            let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+            let end = buf
+                .iter()
+                .position(|b| Some(u16::from(*b)) == term)
+                .unwrap_or(buf.len());
             String::from_utf8_lossy(&buf[..end]).into_owned()
         })
     }

@@ -247,7 +247,7 @@ impl Session {
             Type::BitField { storage, .. }
             | Type::Enumeration { storage, .. }
             | Type::Flags { storage, .. } => self.size_of_depth(storage, parent, at, depth + 1),
-            Type::String { length } | Type::UnicodeString { length } => length.eval(parent),
+            Type::String { length, .. } | Type::UnicodeString { length, .. } => length.eval(parent),
             Type::UnixTimeStamp => Some(4),
             Type::WinFileTime => Some(8),
             Type::Void | Type::Function | Type::Computed(_) => Some(0),

@@ -76,10 +76,13 @@ pub trait AddressSpace: Send + Sync + fmt::Debug {
         self.vtop(addr).is_some()
     }
 
-    /// Reads `len` bytes (at most 64 MiB) into a new vector; `None` when any
-    /// byte is invalid.
+    /// Reads `len` bytes into a new vector; `None` when any byte is invalid
+    /// or `len` exceeds 64 MiB.
     fn read_exact(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
-        let mut buf = vec![0u8; len.min(64 << 20)];
+        if len > 64 << 20 {
+            return None;
+        }
+        let mut buf = vec![0u8; len];
         self.read(addr, &mut buf).is_complete().then_some(buf)
     }
 }

@@ -697,3 +697,23 @@ fn gzipped_profiles_open_lazily() {
     );
     assert_eq!(lazy.to_profile().unwrap(), p);
 }
+
+#[test]
+fn string_terminators() {
+    let s = session().with_overlay(
+        Overlay::from_json(&json!({
+            "strs": [null, {
+                "s": [null, ["String", {"length": 8, "term": null}]],
+                "u": [null, ["UnicodeString", {"length": 16, "term": "l"}]]
+            }]
+        }))
+        .unwrap(),
+    );
+    let mut m = vec![0u8; 64];
+    put(&mut m, 0, b"ab\0cd\0ef");
+    let wide: Vec<u8> = "hello".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    put(&mut m, 8, &wide);
+    let o = s.object("strs", 0, &space(m));
+    assert_eq!(o.member("s").as_string().as_deref(), Some("ab\0cd\0ef"));
+    assert_eq!(o.member("u").as_string().as_deref(), Some("he"));
+}

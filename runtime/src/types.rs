@@ -175,15 +175,21 @@ pub enum Type {
         /// Each name with its mask.
         masks: Arc<Vec<(String, u64)>>,
     },
-    /// A byte string of at most `length` bytes, ending at the first NUL.
+    /// A byte string of at most `length` bytes, ending at the first `term`
+    /// byte (NUL by default; `None`: the whole length is text).
     String {
         /// Maximum length in bytes.
         length: Count,
+        /// The terminator (Rekall's `term`; `null` in JSON gives `None`).
+        term: Option<u8>,
     },
-    /// A UTF-16LE string of at most `length` bytes, ending at the first NUL.
+    /// A UTF-16LE string of at most `length` bytes, ending at the first
+    /// `term` code unit (NUL by default; `None`: the whole length is text).
     UnicodeString {
         /// Maximum length in bytes.
         length: Count,
+        /// The terminator.
+        term: Option<u16>,
     },
     /// A 32-bit count of seconds since 1970 (UTC).
     UnixTimeStamp,
@@ -221,8 +227,8 @@ impl fmt::Display for Type {
                 Choices::Inline(_) => f.write_str("Enumeration"),
             },
             Type::Flags { .. } => f.write_str("Flags"),
-            Type::String { length } => write!(f, "String<{length:?}>"),
-            Type::UnicodeString { length } => write!(f, "UnicodeString<{length:?}>"),
+            Type::String { length, .. } => write!(f, "String<{length:?}>"),
+            Type::UnicodeString { length, .. } => write!(f, "UnicodeString<{length:?}>"),
             Type::UnixTimeStamp => f.write_str("UnixTimeStamp"),
             Type::WinFileTime => f.write_str("WinFileTime"),
             Type::Void => f.write_str("Void"),
@@ -256,6 +262,7 @@ impl Type {
     pub fn string(length: impl Into<Count>) -> Type {
         Type::String {
             length: length.into(),
+            term: Some(0),
         }
     }
 
@@ -263,6 +270,7 @@ impl Type {
     pub fn unicode_string(length: impl Into<Count>) -> Type {
         Type::UnicodeString {
             length: length.into(),
+            term: Some(0),
         }
     }
 
@@ -345,6 +353,18 @@ fn narrowest_unsigned(end_bit: u32) -> Native {
     })
 }
 
+/// Rekall's `term` argument: absent -> NUL, `null` -> none, a one-character
+/// string -> that character (a longer one: its first byte).
+fn term(a: &Map<String, Json>) -> Option<u8> {
+    match a.get("term") {
+        None => Some(0),
+        Some(Json::Null) => None,
+        Some(Json::String(t)) => Some(t.bytes().next().unwrap_or(0)),
+        Some(Json::Number(n)) => n.as_u64().and_then(|v| u8::try_from(v).ok()),
+        Some(_) => Some(0),
+    }
+}
+
 /// Classes with arguments that [`Descriptor`] keeps verbatim.
 fn from_other(class: &str, args: Option<&Map<String, Json>>) -> Type {
     let empty = Map::new();
@@ -379,8 +399,14 @@ fn from_other(class: &str, args: Option<&Map<String, Json>>) -> Type {
             masks.sort_by(|x, y| x.1.cmp(&y.1).then_with(|| x.0.cmp(&y.0)));
             Type::flags(target(), masks)
         }
-        "String" => Type::string(num("length").unwrap_or(DEFAULT_STRING_LENGTH)),
-        "UnicodeString" => Type::unicode_string(num("length").unwrap_or(DEFAULT_STRING_LENGTH)),
+        "String" => Type::String {
+            length: num("length").unwrap_or(DEFAULT_STRING_LENGTH).into(),
+            term: term(a),
+        },
+        "UnicodeString" => Type::UnicodeString {
+            length: num("length").unwrap_or(DEFAULT_STRING_LENGTH).into(),
+            term: term(a).map(u16::from),
+        },
         "UnixTimeStamp" => Type::UnixTimeStamp,
         "WinFileTime" => Type::WinFileTime,
         "Pointer" | "pointer" | "Pointer32" | "Pointer64" => Type::pointer(target()),
