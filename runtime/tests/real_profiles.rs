@@ -365,3 +365,55 @@ fn pdb_profiles_match_llvm_pdbutil_and_data_models() {
         );
     }
 }
+
+/// Every struct of every real profile, read over pseudo-random bytes (so
+/// pointers point anywhere, lengths are anything): no panic, and every
+/// failure is a NoneObject with a reason.
+#[test]
+fn every_real_struct_reads_over_random_bytes_without_panic() {
+    let Some(shared) = support::shared("random reads of real profiles") else { return };
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut mem = vec![0u8; 1 << 16];
+    for b in &mut mem {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        *b = seed as u8;
+    }
+    // Some pointers into the buffer itself, so derefs succeed too.
+    for i in (0..mem.len()).step_by(64) {
+        let target = ((i * 7919) % (1 << 16)) as u64;
+        mem[i..i + 8].copy_from_slice(&target.to_le_bytes());
+    }
+    let sp: Space = Arc::new(BufferSpace::new(mem));
+    let files = [
+        "rekall/Linux/6.1.0-56-amd64.dwarf4.rekall.json",
+        "rekall/Linux/Debian8.rekall.json",
+        "rekall/OSX/HighSierra_10.13.3_17D47.json",
+        "rekall/parse_pdb/debugpy-1.8.22_attach_amd64.rekall.json",
+        "rekall/parse_pdb/debugpy-1.8.22_attach_x86.rekall.json",
+    ];
+    for f in files {
+        let session = Session::open(&shared.join("fixtures").join(f)).unwrap();
+        let mut names: Vec<String> = session.profile().struct_names().map(str::to_owned).collect();
+        names.sort_unstable();
+        let (mut reads, mut nones) = (0usize, 0usize);
+        for (i, name) in names.iter().enumerate() {
+            let o = session.object(name, (i as u64 * 40) % 0xf000, &sp);
+            for m in o.members().iter().take(48) {
+                let mo = o.member(m);
+                for v in [mo.value(), mo.deref().value(), mo.index(1).value()] {
+                    reads += 1;
+                    if let Value::None(n) = &v {
+                        nones += 1;
+                        assert!(!n.reason().is_empty());
+                    }
+                    let _ = v.to_string();
+                }
+                let _ = mo.as_string();
+            }
+        }
+        eprintln!("{f}: {reads} reads, {nones} NoneObjects");
+        assert!(reads > nones, "{f}");
+    }
+}
