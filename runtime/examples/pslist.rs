@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run -p profile-runtime --example pslist -- IMAGE PROFILE --dtb ADDR
-//!     [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows]
+//!     [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows|darwin]
 //! ```
 //!
 //! - Linux (`ProfileClass` `Linux`): starts at the symbol `init_task` (plus the
@@ -11,6 +11,11 @@
 //! - Windows: starts at `PsActiveProcessHead` (an RVA, plus the kernel's image
 //!   base `--image-base`) and walks `_EPROCESS.ActiveProcessLinks`; prints
 //!   `UniqueProcessId` and `ImageFileName`.
+//! - macOS (`ProfileClass` `Darwin*`): starts at `_allproc` (plus the KASLR
+//!   shift) and follows `proc.p_list.le_next` to NULL; prints `p_pid` and
+//!   `p_comm`. Old profiles give `p_comm` as a zero-length array: a profile
+//!   modification (an overlay, for this session only) reads it as a
+//!   17-byte string.
 //!
 //! `--dtb` is the page-table root (CR3) of the kernel. Broken entries (bad
 //! pointers, loops) are printed as `None (...)` lines, and the walk goes on
@@ -20,7 +25,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use profile_runtime::{Amd64Paging, FileSpace, Object, PaePaging, Session, Space, X86Paging};
+use profile_runtime::{
+    Amd64Paging, FileSpace, Object, Overlay, PaePaging, Session, Space, Type, X86Paging,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -40,6 +47,8 @@ pub enum Os {
     Linux,
     /// `PsActiveProcessHead`.
     Windows,
+    /// `_allproc`.
+    Darwin,
 }
 
 /// One line of the listing.
@@ -78,7 +87,10 @@ pub fn run(args: &[String]) -> Result<String, String> {
                 os = Some(match value()?.as_str() {
                     "linux" => Os::Linux,
                     "windows" => Os::Windows,
-                    other => return Err(format!("unknown --os {other:?} (linux or windows)")),
+                    "darwin" | "macos" => Os::Darwin,
+                    other => {
+                        return Err(format!("unknown --os {other:?} (linux, windows or darwin)"))
+                    }
                 })
             }
             s if s.starts_with("--") => return Err(format!("unknown option {s}")),
@@ -86,7 +98,7 @@ pub fn run(args: &[String]) -> Result<String, String> {
         }
     }
     let [image, profile] = positional.as_slice() else {
-        return Err("usage: pslist IMAGE PROFILE --dtb ADDR [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows]".into());
+        return Err("usage: pslist IMAGE PROFILE --dtb ADDR [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows|darwin]".into());
     };
     let dtb = dtb.ok_or("--dtb is required (the kernel's CR3)")?;
     let session = Session::open(Path::new(profile)).map_err(|e| e.to_string())?;
@@ -100,10 +112,17 @@ pub fn run(args: &[String]) -> Result<String, String> {
     let os = match os {
         Some(os) => os,
         None if session.profile().metadata_str("ProfileClass") == Some("Linux") => Os::Linux,
+        None if session
+            .profile()
+            .metadata_str("ProfileClass")
+            .is_some_and(|c| c.starts_with("Darwin")) =>
+        {
+            Os::Darwin
+        }
         None if session.constant("PsActiveProcessHead").is_some() => Os::Windows,
         None => {
             return Err(format!(
-                "{profile}: neither a Linux profile nor one with PsActiveProcessHead; use --os"
+                "{profile}: neither a Linux or Darwin profile nor one with PsActiveProcessHead; use --os"
             ))
         }
     };
@@ -111,7 +130,7 @@ pub fn run(args: &[String]) -> Result<String, String> {
         &session,
         &kernel,
         os,
-        if os == Os::Linux { shift } else { base },
+        if os == Os::Windows { base } else { shift },
     )?;
     let mut out = String::new();
     let _ = writeln!(out, "{:>8}  {:<16}  {:>18}", "PID", "NAME", "ADDRESS");
@@ -168,6 +187,19 @@ pub fn processes(
             let head = session.object("_LIST_ENTRY", addr, space);
             for p in head.list_of("_EPROCESS", "ActiveProcessLinks") {
                 out.push(process(&p, "UniqueProcessId", "ImageFileName"));
+            }
+        }
+        Os::Darwin => {
+            // MAXCOMLEN + 1 bytes; old profiles say `["array", 0, ["char"]]`.
+            let session = session.with_overlay(Overlay::new().member(
+                "proc",
+                "p_comm",
+                None,
+                Type::string(17u64),
+            ));
+            let allproc = session.symbol_object("_allproc", "proclist", base, space);
+            for p in allproc.member("lh_first").follow("p_list.le_next") {
+                out.push(process(&p, "p_pid", "p_comm"));
             }
         }
     }

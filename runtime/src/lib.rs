@@ -71,7 +71,7 @@ pub use io::{is_gzip, read_maybe_gzip, write_atomic, WriteMode};
 pub use lazy::LazyProfile;
 pub use native::{DataModel, Native, NativeKind};
 pub use object::{
-    ListIter, NoneObject, Object, Timestamp, Value, MAX_ITER, MAX_LIST_ENTRIES, MAX_STRING_BYTES,
+    ChainIter, ListIter, NoneObject, Object, Timestamp, Value, MAX_ITER, MAX_LIST_ENTRIES, MAX_STRING_BYTES,
 };
 pub use profile::{Field, Metadata, Profile, StructDef, SECTION_NAMES};
 pub use session::{canonical_address, Modification, Session, MAX_DEPTH};

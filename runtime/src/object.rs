@@ -664,6 +664,31 @@ impl Object {
         l.session.object(type_name, addr, &l.space)
     }
 
+    /// Follows a chain of pointers: from this struct (or the struct this
+    /// pointer points to; a NULL pointer is an empty chain), yields each
+    /// struct, then the one its member `next_path` (a pointer, dotted paths
+    /// allowed: `"p_list.le_next"`) points to, until a NULL pointer. For
+    /// NULL-terminated lists: BSD `LIST_ENTRY`, `hlist_node`, singly linked
+    /// lists, parent chains.
+    ///
+    /// A loop, an unreadable link or more than [`MAX_LIST_ENTRIES`] structs
+    /// (see [`ChainIter::limit`]) end the chain with one NoneObject.
+    pub fn follow(&self, next_path: &str) -> ChainIter {
+        let start = match self.ty() {
+            Some(Type::Pointer(_)) => match self.value() {
+                Value::Pointer(0) => None,
+                _ => Some(self.deref()),
+            },
+            _ => Some(self.clone()),
+        };
+        ChainIter {
+            cur: start,
+            next_path: next_path.to_owned(),
+            visited: HashSet::new(),
+            max: MAX_LIST_ENTRIES,
+        }
+    }
+
     /// Walks the list this list entry (a `_LIST_ENTRY`, `list_head`, or any
     /// struct whose class names a link member, else with a `next` or `Flink`
     /// member) heads: yields each container `container` whose member
@@ -877,6 +902,57 @@ impl Object {
     /// (`_UNICODE_STRING`), or an enumeration's name.
     pub fn as_string(&self) -> Option<String> {
         self.value().as_str().map(str::to_owned)
+    }
+}
+
+/// An iterator over a NULL-terminated chain of structs (see [`Object::follow`]).
+#[derive(Debug)]
+pub struct ChainIter {
+    cur: Option<Object>,
+    next_path: String,
+    visited: HashSet<u64>,
+    max: usize,
+}
+
+impl ChainIter {
+    /// Caps the number of structs followed (default [`MAX_LIST_ENTRIES`]).
+    pub fn limit(mut self, max: usize) -> ChainIter {
+        self.max = max;
+        self
+    }
+}
+
+impl Iterator for ChainIter {
+    type Item = Object;
+
+    fn next(&mut self) -> Option<Object> {
+        let cur = self.cur.take()?;
+        let Some(addr) = cur.address() else {
+            // A NoneObject (or a value): yielded once, and the chain ends.
+            return Some(cur);
+        };
+        if !self.visited.insert(addr) {
+            return Some(Object::none(format!(
+                "chain: loop at {addr:#x}, which was already visited"
+            )));
+        }
+        if self.visited.len() > self.max {
+            return Some(Object::none(format!(
+                "chain: longer than {} entries",
+                self.max
+            )));
+        }
+        let link = cur.get(&self.next_path);
+        self.cur = match link.value() {
+            Value::Pointer(0) => None,
+            Value::Pointer(_) => Some(link.deref()),
+            Value::None(n) => Some(n.into()),
+            other => Some(Object::none(format!(
+                "{}: {other} is not a pointer",
+                link.name()
+            ))),
+        };
+        Some(cur)
     }
 }
 

@@ -717,3 +717,46 @@ fn string_terminators() {
     assert_eq!(o.member("s").as_string().as_deref(), Some("ab\0cd\0ef"));
     assert_eq!(o.member("u").as_string().as_deref(), Some("he"));
 }
+
+#[test]
+fn chains_follow_pointers_until_null_and_detect_loops() {
+    let s = session();
+    // nodes at 64, 128, 192 linked through `bad` (a Pointer<node> at +24).
+    let mut m = vec![0u8; 512];
+    for (at, next, v) in [(64usize, 128u64, 1i32), (128, 192, 2), (192, 0, 3)] {
+        put(&mut m, at, &v.to_le_bytes());
+        put(&mut m, at + 24, &next.to_le_bytes());
+    }
+    put(&mut m, 32, &64u64.to_le_bytes()); // strs.p -> first node
+    let sp = space(m.clone());
+    let values: Vec<i64> = s
+        .object("strs", 0, &sp)
+        .member("p")
+        .follow("bad")
+        .map(|n| n.member("value").as_i64().unwrap())
+        .collect();
+    assert_eq!(values, vec![1, 2, 3]);
+    // A NULL start is an empty chain.
+    assert_eq!(
+        s.object("strs", 256, &sp)
+            .member("nullp")
+            .follow("bad")
+            .count(),
+        0
+    );
+    // A loop: 192 -> 128.
+    put(&mut m, 192 + 24, &128u64.to_le_bytes());
+    let sp = space(m.clone());
+    let items: Vec<Object> = s.object("node", 64, &sp).follow("bad").collect();
+    assert_eq!(items.len(), 4);
+    assert!(items[3].none_reason().unwrap().contains("loop"));
+    // An invalid pointer, and a limit.
+    put(&mut m, 192 + 24, &0x9000u64.to_le_bytes());
+    let sp = space(m);
+    let items: Vec<Object> = s.object("node", 64, &sp).follow("bad").collect();
+    assert_eq!(items.len(), 4);
+    assert!(items[3].none_reason().unwrap().contains("invalid address"));
+    let items: Vec<Object> = s.object("node", 64, &sp).follow("bad").limit(2).collect();
+    assert_eq!(items.len(), 3);
+    assert!(items[2].none_reason().unwrap().contains("longer than 2"));
+}

@@ -301,3 +301,66 @@ fn bad_command_lines_are_errors() {
         .unwrap_err()
         .contains("/no/profile"));
 }
+
+#[test]
+fn darwin_process_chain_above_2_63_with_a_p_comm_overlay() {
+    let Some(shared) = support::shared("pslist on a macOS layout") else {
+        return;
+    };
+    let profile = shared.join("fixtures/rekall/OSX/HighSierra_10.13.3_17D47.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
+    let proc_ = &v["$STRUCTS"]["proc"][1];
+    let p_list = proc_["p_list"][0].as_u64().unwrap();
+    let link_type = proc_["p_list"][1][0].as_str().unwrap();
+    let le_next = v["$STRUCTS"][link_type][1]["le_next"][0].as_u64().unwrap();
+    let p_pid = proc_["p_pid"][0].as_u64().unwrap();
+    let p_comm = proc_["p_comm"][0].as_u64().unwrap();
+    let lh_first = v["$STRUCTS"]["proclist"][1]["lh_first"][0]
+        .as_u64()
+        .unwrap();
+    let allproc = v["$CONSTANTS"]["_allproc"].as_u64().unwrap();
+    assert!(allproc > 1 << 63);
+    let shift = 0x0400_0000u64;
+
+    let mut m = PhysMem::new(4 << 20, 0x1_0000);
+    let t = Amd64::new(&mut m);
+    let va = allproc + shift;
+    t.map_4k(&mut m, va & !0xfff, 0x10_0000);
+    let allproc_pa = 0x10_0000 + (va & 0xfff);
+    let zone = 0xffff_ff80_4000_0000u64;
+    t.map_2m(&mut m, zone, 0x20_0000);
+    let procs = [(0i32, "kernel_task"), (1, "launchd"), (312, "WindowServer")];
+    m.write_u64(allproc_pa + lh_first, zone);
+    for (i, (pid, name)) in procs.iter().enumerate() {
+        let pa = 0x20_0000 + i as u64 * 0x1000;
+        let next = if i + 1 < procs.len() {
+            zone + (i as u64 + 1) * 0x1000
+        } else {
+            0
+        };
+        m.write_u64(pa + p_list + le_next, next);
+        m.write(pa + p_pid, &pid.to_le_bytes());
+        m.write(pa + p_comm, name.as_bytes());
+    }
+    let f = write_temp(&m.mem);
+    let out = run(&[
+        f.path().to_str().unwrap(),
+        profile.to_str().unwrap(),
+        "--dtb",
+        &format!("{:#x}", t.pml4),
+        "--shift",
+        &format!("{shift:#x}"),
+    ])
+    .unwrap();
+    let (rows, nones) = parse_rows(&out);
+    assert!(nones.is_empty(), "{out}");
+    assert_eq!(
+        rows,
+        vec![
+            (0, "kernel_task".into()),
+            (1, "launchd".into()),
+            (312, "WindowServer".into())
+        ],
+        "{out}"
+    );
+}
