@@ -441,9 +441,19 @@ struct Paging {
     base: Space,
     dtb: u64,
     mode: PagingMode,
+    transition: bool,
 }
 
 impl Paging {
+    /// Whether a page-table entry maps something: the present bit, or (when
+    /// Windows transition pages are enabled) a last-level entry with the
+    /// transition bit (11) set and the prototype bit (10) clear: a page
+    /// still in physical memory on a standby or modified list.
+    fn maps(&self, entry: u64, last: bool) -> bool {
+        entry & 1 != 0
+            || (self.transition && last && entry & (1 << 11) != 0 && entry & (1 << 10) == 0)
+    }
+
     fn read_entry(&self, addr: u64) -> Option<u64> {
         let size = self.mode.entry_size() as usize;
         let mut b = [0u8; 8];
@@ -464,10 +474,10 @@ impl Paging {
         for (depth, level) in levels.iter().enumerate() {
             let index = (va >> level.shift) & (level.entries - 1);
             let entry = self.read_entry(table.wrapping_add(index * self.mode.entry_size()))?;
-            if entry & 1 == 0 {
+            let last = depth + 1 == levels.len();
+            if !self.maps(entry, last) {
                 return None;
             }
-            let last = depth + 1 == levels.len();
             if last || (level.large && entry & 0x80 != 0) {
                 let page = 1u64 << level.shift;
                 let frame = if self.mode == PagingMode::X86 && !last {
@@ -555,14 +565,14 @@ impl Paging {
                     None => continue,
                 }
             };
-            if entry & 1 == 0 {
+            let last = depth + 1 == levels.len();
+            if !self.maps(entry, last) {
                 continue;
             }
             let mut va = va_prefix | (index << level.shift);
             if self.mode == PagingMode::Amd64 && va & (1 << 47) != 0 {
                 va |= 0xffff_0000_0000_0000;
             }
-            let last = depth + 1 == levels.len();
             if last || (level.large && entry & 0x80 != 0) {
                 let page = 1u64 << level.shift;
                 let frame = if self.mode == PagingMode::X86 && !last {
@@ -592,7 +602,15 @@ macro_rules! paging_space {
             /// A paging space over `base` (physical memory) with the page-table
             /// root `dtb` (the CR3 value).
             pub fn new(base: Space, dtb: u64) -> Self {
-                $name(Paging { base, dtb, mode: $mode })
+                $name(Paging { base, dtb, mode: $mode, transition: false })
+            }
+
+            /// Also reads Windows transition pages (last-level entries not
+            /// present but with the transition bit set and the prototype bit
+            /// clear), as Rekall's Windows paging spaces do. Off by default.
+            pub fn with_transition_pages(mut self, on: bool) -> Self {
+                self.0.transition = on;
+                self
             }
 
             /// The page-table root this space walks.

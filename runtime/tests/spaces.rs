@@ -218,3 +218,30 @@ fn corrupt_page_tables_do_not_hang_or_panic() {
     assert_eq!(s.vtop(0), None);
     assert!(s.ranges().is_empty());
 }
+
+#[test]
+fn windows_transition_pages_are_opt_in() {
+    let mut m = PhysMem::new(4 << 20, 0x10_000);
+    let t = Amd64::new(&mut m);
+    let va = 0xffff_a000_0000_0000u64;
+    t.map_4k(&mut m, va, 0x30_0000);
+    t.map_4k(&mut m, va + 0x1000, 0x31_0000);
+    m.write(0x30_0000, b"standby");
+    // Not present, transition bit set; the second page is also a prototype.
+    let pte = t.pte_of(&m, va);
+    m.write_u64(pte, 0x30_0000 | (1 << 11));
+    let pte2 = t.pte_of(&m, va + 0x1000);
+    m.write_u64(pte2, 0x31_0000 | (1 << 11) | (1 << 10));
+    let plain = Amd64Paging::new(buffer(&m), t.pml4);
+    assert_eq!(plain.vtop(va), None);
+    let win = Amd64Paging::new(buffer(&m), t.pml4).with_transition_pages(true);
+    assert_eq!(win.vtop(va + 5), Some(0x30_0005));
+    assert_eq!(win.read_exact(va, 7).as_deref(), Some(&b"standby"[..]));
+    assert_eq!(
+        win.vtop(va + 0x1000),
+        None,
+        "prototype PTEs are not resolved"
+    );
+    assert_eq!(win.ranges().len(), 1);
+    assert!(plain.ranges().is_empty());
+}
