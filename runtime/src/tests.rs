@@ -760,3 +760,50 @@ fn chains_follow_pointers_until_null_and_detect_loops() {
     assert_eq!(items.len(), 3);
     assert!(items[2].none_reason().unwrap().contains("longer than 2"));
 }
+
+#[test]
+fn mutated_profiles_never_panic() {
+    let original = serde_json::to_vec(&profile_json()).unwrap();
+    let mut seed = 0xdead_beef_u64;
+    let mut rand = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut mem = vec![0u8; 512];
+    for b in &mut mem {
+        *b = rand() as u8;
+    }
+    let sp = space(mem);
+    let alphabet = b"{}[]\",:0123456789-enulltrueabc ";
+    let mut opened = 0;
+    for _ in 0..1500 {
+        let mut doc = original.clone();
+        for _ in 0..(1 + rand() % 4) {
+            let i = (rand() as usize) % doc.len();
+            doc[i] = alphabet[(rand() as usize) % alphabet.len()];
+        }
+        let Ok(lazy) = LazyProfile::from_bytes(doc, "mutated") else {
+            continue;
+        };
+        opened += 1;
+        let s = Session::new(Arc::new(lazy));
+        let names: Vec<String> = s.profile().struct_names().map(str::to_owned).collect();
+        for name in names {
+            let o = s.object(&name, 8, &sp);
+            for m in o.members() {
+                let x = o.member(&m);
+                let _ = x.value().to_string();
+                let _ = x.deref().value();
+                let _ = x.index(2).value();
+            }
+        }
+        let _ = s.constant("init_task");
+        let _ = s.enum_name("color", 1);
+    }
+    assert!(
+        opened > 100,
+        "only {opened} mutated documents were valid JSON"
+    );
+}
