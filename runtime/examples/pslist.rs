@@ -1,9 +1,10 @@
-//! `pslist`: lists the processes of a kernel in a raw physical memory image,
-//! through a Rekall profile.
+//! `pslist`: lists the processes of a kernel in a memory image, through a
+//! Rekall profile.
 //!
 //! ```text
 //! cargo run -p profile-runtime --example pslist -- IMAGE PROFILE --dtb ADDR
 //!     [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows|darwin]
+//!     [--format auto|raw|lime|elf]
 //! ```
 //!
 //! - Linux (`ProfileClass` `Linux`): starts at the symbol `init_task` (plus the
@@ -17,16 +18,18 @@
 //!   modification (an overlay, for this session only) reads it as a
 //!   17-byte string.
 //!
-//! `--dtb` is the page-table root (CR3) of the kernel. Broken entries (bad
-//! pointers, loops) are printed as `None (...)` lines, and the walk goes on
-//! as far as it can.
+//! IMAGE is raw physical memory, a LiME image or an ELF core (detected by
+//! its magic, or `--format`). `--dtb` is the page-table root (CR3) of the
+//! kernel. Broken entries (bad pointers, loops) are printed as `None (...)`
+//! lines, and the walk goes on as far as it can.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
 use profile_runtime::{
-    Amd64Paging, FileSpace, Object, Overlay, PaePaging, Session, Space, Type, X86Paging,
+    Amd64Paging, FileSpace, Object, Overlay, PaePaging, Session, Space, SparseSpace, Type,
+    X86Paging,
 };
 
 fn main() {
@@ -75,6 +78,7 @@ pub fn run(args: &[String]) -> Result<String, String> {
     let mut positional = Vec::new();
     let (mut dtb, mut paging, mut shift, mut base, mut os) =
         (None, "amd64".to_owned(), 0u64, 0u64, None);
+    let mut format = "auto".to_owned();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
@@ -83,6 +87,7 @@ pub fn run(args: &[String]) -> Result<String, String> {
             "--paging" => paging = value()?.clone(),
             "--shift" => shift = parse_u64(value()?)?,
             "--image-base" => base = parse_u64(value()?)?,
+            "--format" => format = value()?.clone(),
             "--os" => {
                 os = Some(match value()?.as_str() {
                     "linux" => Os::Linux,
@@ -98,11 +103,12 @@ pub fn run(args: &[String]) -> Result<String, String> {
         }
     }
     let [image, profile] = positional.as_slice() else {
-        return Err("usage: pslist IMAGE PROFILE --dtb ADDR [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows|darwin]".into());
+        return Err("usage: pslist IMAGE PROFILE --dtb ADDR [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows|darwin] [--format auto|raw|lime|elf]".into());
     };
     let dtb = dtb.ok_or("--dtb is required (the kernel's CR3)")?;
     let session = Session::open(Path::new(profile)).map_err(|e| e.to_string())?;
-    let physical: Space = Arc::new(FileSpace::open(Path::new(image)).map_err(|e| e.to_string())?);
+    let file: Space = Arc::new(FileSpace::open(Path::new(image)).map_err(|e| e.to_string())?);
+    let physical = physical_space(file, &format).map_err(|e| format!("{image}: {e}"))?;
     let kernel: Space = match paging.as_str() {
         "amd64" => Arc::new(Amd64Paging::new(physical, dtb)),
         "pae" => Arc::new(PaePaging::new(physical, dtb)),
@@ -145,6 +151,29 @@ pub fn run(args: &[String]) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// The physical memory of an image file: raw, LiME or an ELF core, by
+/// `format` or (`auto`) by the file's magic.
+fn physical_space(file: Space, format: &str) -> Result<Space, String> {
+    let mut magic = [0u8; 4];
+    file.read(0, &mut magic);
+    let format = match format {
+        "auto" if magic == *b"EMiL" => "lime",
+        "auto" if magic == *b"\x7fELF" => "elf",
+        "auto" => "raw",
+        other => other,
+    };
+    Ok(match format {
+        "raw" => file,
+        "lime" => Arc::new(SparseSpace::lime(file).map_err(|e| e.to_string())?),
+        "elf" => Arc::new(SparseSpace::elf_core(file).map_err(|e| e.to_string())?),
+        other => {
+            return Err(format!(
+                "unknown --format {other:?} (auto, raw, lime or elf)"
+            ))
+        }
+    })
 }
 
 fn process(task: &Object, pid: &str, name: &str) -> Result<Process, String> {

@@ -250,6 +250,112 @@ impl SparseSpace {
         Ok(SparseSpace { base, runs })
     }
 
+    /// The physical memory of a LiME image (Linux Memory Extractor): a
+    /// sequence of ranges, each a 32-byte header (magic `0x4C694D45`,
+    /// version, first and last address, reserved) followed by its bytes.
+    pub fn lime(file: Space) -> Result<Self> {
+        const MAGIC: u32 = 0x4C69_4D45;
+        let ctx = "LiME image";
+        let mut runs = Vec::new();
+        let mut offset = 0u64;
+        while runs.len() < MAX_RUNS {
+            let mut h = [0u8; 32];
+            if !file.read(offset, &mut h).is_complete() {
+                break;
+            }
+            let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+            let u64_at = |i: usize| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&h[i..i + 8]);
+                u64::from_le_bytes(b)
+            };
+            if u32_at(0) != MAGIC {
+                if runs.is_empty() {
+                    return Err(Error::format(ctx, "no LiME header at offset 0"));
+                }
+                break;
+            }
+            let (start, end) = (u64_at(8), u64_at(16));
+            let len = end
+                .checked_sub(start)
+                .and_then(|l| l.checked_add(1))
+                .ok_or_else(|| {
+                    Error::format(
+                        ctx,
+                        format!("bad range {start:#x}..={end:#x} at offset {offset:#x}"),
+                    )
+                })?;
+            let data = offset
+                .checked_add(32)
+                .ok_or_else(|| Error::format(ctx, "offset overflow"))?;
+            runs.push(Run {
+                start,
+                target: data,
+                len,
+            });
+            offset = data
+                .checked_add(len)
+                .ok_or_else(|| Error::format(ctx, "offset overflow"))?;
+        }
+        SparseSpace::new(file, runs)
+    }
+
+    /// The physical memory of an ELF64 little-endian core file (as QEMU's
+    /// `dump-guest-memory` and `virsh dump` write): one run per `PT_LOAD`
+    /// segment, from its physical address (`p_paddr`) to its file offset,
+    /// `p_filesz` bytes long.
+    pub fn elf_core(file: Space) -> Result<Self> {
+        let ctx = "ELF core";
+        let mut eh = [0u8; 64];
+        if !file.read(0, &mut eh).is_complete() || eh[..4] != *b"\x7fELF" {
+            return Err(Error::format(ctx, "not an ELF file"));
+        }
+        if eh[4] != 2 || eh[5] != 1 {
+            return Err(Error::format(
+                ctx,
+                "only 64-bit little-endian ELF is supported",
+            ));
+        }
+        let le64 = |b: &[u8], i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(a)
+        };
+        let phoff = le64(&eh, 0x20);
+        let phentsize = u64::from(u16::from_le_bytes([eh[0x36], eh[0x37]]));
+        let phnum = u64::from(u16::from_le_bytes([eh[0x38], eh[0x39]]));
+        if phentsize < 56 {
+            return Err(Error::format(
+                ctx,
+                format!("program header size {phentsize} is too small"),
+            ));
+        }
+        let mut runs = Vec::new();
+        for i in 0..phnum {
+            let at = i
+                .checked_mul(phentsize)
+                .and_then(|o| o.checked_add(phoff))
+                .ok_or_else(|| Error::format(ctx, "program header offset overflow"))?;
+            let mut ph = [0u8; 56];
+            if !file.read(at, &mut ph).is_complete() {
+                return Err(Error::format(
+                    ctx,
+                    format!("program header {i} is beyond the end of the file"),
+                ));
+            }
+            let p_type = u32::from_le_bytes([ph[0], ph[1], ph[2], ph[3]]);
+            if p_type != 1 {
+                continue;
+            }
+            runs.push(Run {
+                start: le64(&ph, 24),
+                target: le64(&ph, 8),
+                len: le64(&ph, 32),
+            });
+        }
+        SparseSpace::new(file, runs)
+    }
+
     fn run_of(&self, addr: u64) -> Option<&Run> {
         let i = self.runs.partition_point(|r| r.start <= addr);
         let r = self.runs.get(i.checked_sub(1)?)?;

@@ -364,3 +364,55 @@ fn darwin_process_chain_above_2_63_with_a_p_comm_overlay() {
         "{out}"
     );
 }
+
+#[test]
+fn linux_task_list_from_a_lime_image_with_a_hole() {
+    let Some(profile) = linux_profile() else {
+        return;
+    };
+    let l = linux_layout(&profile);
+    let (img, dtb) = linux_image(&l, 0, Corruption::None);
+    // Two LiME ranges around an unmapped hole at [0x1f0000, 0x200000).
+    let mut lime = Vec::new();
+    for (start, end) in [(0usize, 0x1f_0000usize), (0x20_0000, img.len())] {
+        lime.extend_from_slice(&0x4C69_4D45u32.to_le_bytes());
+        lime.extend_from_slice(&1u32.to_le_bytes());
+        lime.extend_from_slice(&(start as u64).to_le_bytes());
+        lime.extend_from_slice(&(end as u64 - 1).to_le_bytes());
+        lime.extend_from_slice(&[0u8; 8]);
+        lime.extend_from_slice(&img[start..end]);
+    }
+    let f = write_temp(&lime);
+    let out = run(&[
+        f.path().to_str().unwrap(),
+        profile.to_str().unwrap(),
+        "--dtb",
+        &format!("{dtb:#x}"),
+    ])
+    .unwrap();
+    let (rows, nones) = parse_rows(&out);
+    assert!(nones.is_empty(), "{out}");
+    assert_eq!(rows.len(), 4, "{out}");
+    assert_eq!(rows[3], (4242, "bash".into()));
+    // Forced raw, the same file is garbage: no process, a reason instead.
+    let out = run(&[
+        f.path().to_str().unwrap(),
+        profile.to_str().unwrap(),
+        "--dtb",
+        &format!("{dtb:#x}"),
+        "--format",
+        "raw",
+    ])
+    .unwrap();
+    let (rows, nones) = parse_rows(&out);
+    assert!(rows.is_empty() && !nones.is_empty(), "{out}");
+    assert!(run(&[
+        f.path().to_str().unwrap(),
+        profile.to_str().unwrap(),
+        "--dtb",
+        "0",
+        "--format",
+        "x"
+    ])
+    .is_err());
+}

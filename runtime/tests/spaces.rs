@@ -245,3 +245,99 @@ fn windows_transition_pages_are_opt_in() {
     assert_eq!(win.ranges().len(), 1);
     assert!(plain.ranges().is_empty());
 }
+
+/// A LiME image: for each (start, bytes), a header then the bytes.
+fn lime_image(ranges: &[(u64, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (start, bytes) in ranges {
+        out.extend_from_slice(&0x4C69_4D45u32.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(&start.to_le_bytes());
+        out.extend_from_slice(&(start + bytes.len() as u64 - 1).to_le_bytes());
+        out.extend_from_slice(&[0u8; 8]);
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+#[test]
+fn lime_images_map_their_ranges() {
+    let img = lime_image(&[(0x1000, b"first range"), (0x10_0000, b"second")]);
+    let s = SparseSpace::lime(Arc::new(BufferSpace::new(img))).unwrap();
+    assert_eq!(s.read_exact(0x1000, 5).as_deref(), Some(&b"first"[..]));
+    assert_eq!(s.read_exact(0x10_0000, 6).as_deref(), Some(&b"second"[..]));
+    assert_eq!(s.vtop(0x1000 + 11), None);
+    assert_eq!(
+        s.ranges(),
+        vec![
+            Run {
+                start: 0x1000,
+                target: 32,
+                len: 11
+            },
+            Run {
+                start: 0x10_0000,
+                target: 32 + 11 + 32,
+                len: 6
+            }
+        ]
+    );
+    assert!(SparseSpace::lime(Arc::new(BufferSpace::new(vec![0u8; 64]))).is_err());
+    // A truncated last range is kept as far as the header says; its missing
+    // bytes read as invalid through the file space.
+    let mut cut = lime_image(&[(0, b"abcdef")]);
+    cut.truncate(32 + 3);
+    let s = SparseSpace::lime(Arc::new(BufferSpace::new(cut))).unwrap();
+    let mut b = [0u8; 6];
+    assert_eq!(s.read(0, &mut b).missing, 3);
+}
+
+/// An ELF64 core with one PT_NOTE and PT_LOAD segments (paddr, bytes).
+fn elf_core(loads: &[(u64, &[u8])]) -> Vec<u8> {
+    let phnum = loads.len() + 1;
+    let data_at = 64 + 56 * phnum as u64;
+    let mut out = vec![0u8; 64];
+    out[..4].copy_from_slice(b"\x7fELF");
+    out[4] = 2;
+    out[5] = 1;
+    out[6] = 1;
+    out[0x10..0x12].copy_from_slice(&4u16.to_le_bytes()); // ET_CORE
+    out[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+    out[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+    out[0x38..0x3a].copy_from_slice(&(phnum as u16).to_le_bytes());
+    let mut note = vec![0u8; 56];
+    note[0..4].copy_from_slice(&4u32.to_le_bytes());
+    out.extend_from_slice(&note);
+    let mut offset = data_at;
+    for (paddr, bytes) in loads {
+        let mut ph = vec![0u8; 56];
+        ph[0..4].copy_from_slice(&1u32.to_le_bytes());
+        ph[8..16].copy_from_slice(&offset.to_le_bytes());
+        ph[16..24].copy_from_slice(&(0xffff_8880_0000_0000 + paddr).to_le_bytes());
+        ph[24..32].copy_from_slice(&paddr.to_le_bytes());
+        ph[32..40].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+        ph[40..48].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(&ph);
+        offset += bytes.len() as u64;
+    }
+    for (_, bytes) in loads {
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+#[test]
+fn elf_cores_map_their_load_segments() {
+    let img = elf_core(&[(0, b"low memory"), (0x1_0000_0000, b"high memory")]);
+    let s = SparseSpace::elf_core(Arc::new(BufferSpace::new(img))).unwrap();
+    assert_eq!(s.read_exact(0, 3).as_deref(), Some(&b"low"[..]));
+    assert_eq!(
+        s.read_exact(0x1_0000_0005, 6).as_deref(),
+        Some(&b"memory"[..])
+    );
+    assert_eq!(s.ranges().len(), 2);
+    assert!(SparseSpace::elf_core(Arc::new(BufferSpace::new(b"not elf".to_vec()))).is_err());
+    let mut bad = elf_core(&[(0, b"x")]);
+    bad[0x38..0x3a].copy_from_slice(&500u16.to_le_bytes()); // headers beyond the end
+    assert!(SparseSpace::elf_core(Arc::new(BufferSpace::new(bad))).is_err());
+}
