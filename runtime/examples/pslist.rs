@@ -2,7 +2,7 @@
 //! Rekall profile.
 //!
 //! ```text
-//! cargo run -p profile-runtime --example pslist -- IMAGE PROFILE --dtb ADDR
+//! cargo run -p profile-runtime --example pslist -- IMAGE PROFILE [--dtb ADDR] [--phys-base ADDR]
 //!     [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows|darwin]
 //!     [--format auto|raw|lime|elf]
 //! ```
@@ -20,7 +20,9 @@
 //!
 //! IMAGE is raw physical memory, a LiME image or an ELF core (detected by
 //! its magic, or `--format`). `--dtb` is the page-table root (CR3) of the
-//! kernel. Broken entries (bad pointers, loops) are printed as `None (...)`
+//! kernel; for x86-64 Linux it defaults to the physical address of
+//! `init_top_pgt` (its symbol, plus `--shift`, minus `0xffffffff80000000`,
+//! plus `--phys-base`, default 0). Broken entries (bad pointers, loops) are printed as `None (...)`
 //! lines, and the walk goes on as far as it can.
 
 use std::fmt::Write as _;
@@ -28,8 +30,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use profile_runtime::{
-    Amd64Paging, FileSpace, Object, Overlay, PaePaging, Session, Space, SparseSpace, Type,
-    X86Paging,
+    canonical_address, Amd64Paging, FileSpace, Object, Overlay, PaePaging, Session, Space,
+    SparseSpace, Type, X86Paging,
 };
 
 fn main() {
@@ -79,6 +81,7 @@ pub fn run(args: &[String]) -> Result<String, String> {
     let (mut dtb, mut paging, mut shift, mut base, mut os) =
         (None, "amd64".to_owned(), 0u64, 0u64, None);
     let mut format = "auto".to_owned();
+    let mut phys_base = 0u64;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
@@ -88,6 +91,7 @@ pub fn run(args: &[String]) -> Result<String, String> {
             "--shift" => shift = parse_u64(value()?)?,
             "--image-base" => base = parse_u64(value()?)?,
             "--format" => format = value()?.clone(),
+            "--phys-base" => phys_base = parse_u64(value()?)?,
             "--os" => {
                 os = Some(match value()?.as_str() {
                     "linux" => Os::Linux,
@@ -103,18 +107,9 @@ pub fn run(args: &[String]) -> Result<String, String> {
         }
     }
     let [image, profile] = positional.as_slice() else {
-        return Err("usage: pslist IMAGE PROFILE --dtb ADDR [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows|darwin] [--format auto|raw|lime|elf]".into());
+        return Err("usage: pslist IMAGE PROFILE [--dtb ADDR] [--phys-base ADDR] [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows|darwin] [--format auto|raw|lime|elf]".into());
     };
-    let dtb = dtb.ok_or("--dtb is required (the kernel's CR3)")?;
     let session = Session::open(Path::new(profile)).map_err(|e| e.to_string())?;
-    let file: Space = Arc::new(FileSpace::open(Path::new(image)).map_err(|e| e.to_string())?);
-    let physical = physical_space(file, &format).map_err(|e| format!("{image}: {e}"))?;
-    let kernel: Space = match paging.as_str() {
-        "amd64" => Arc::new(Amd64Paging::new(physical, dtb)),
-        "pae" => Arc::new(PaePaging::new(physical, dtb)),
-        "x86" => Arc::new(X86Paging::new(physical, dtb)),
-        other => return Err(format!("unknown --paging {other:?} (amd64, pae or x86)")),
-    };
     let os = match os {
         Some(os) => os,
         None if session.profile().metadata_str("ProfileClass") == Some("Linux") => Os::Linux,
@@ -131,6 +126,19 @@ pub fn run(args: &[String]) -> Result<String, String> {
                 "{profile}: neither a Linux or Darwin profile nor one with PsActiveProcessHead; use --os"
             ))
         }
+    };
+    let file: Space = Arc::new(FileSpace::open(Path::new(image)).map_err(|e| e.to_string())?);
+    let physical = physical_space(file, &format).map_err(|e| format!("{image}: {e}"))?;
+    let dtb = match dtb {
+        Some(d) => d,
+        None if os == Os::Linux && paging == "amd64" => linux_dtb(&session, shift, phys_base)?,
+        None => return Err("--dtb is required (the kernel's CR3)".into()),
+    };
+    let kernel: Space = match paging.as_str() {
+        "amd64" => Arc::new(Amd64Paging::new(physical, dtb)),
+        "pae" => Arc::new(PaePaging::new(physical, dtb)),
+        "x86" => Arc::new(X86Paging::new(physical, dtb)),
+        other => return Err(format!("unknown --paging {other:?} (amd64, pae or x86)")),
     };
     let procs = processes(
         &session,
@@ -151,6 +159,24 @@ pub fn run(args: &[String]) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// The x86-64 Linux kernel's page-table root, from its symbol
+/// (`init_top_pgt`, before 4.13 `init_level4_pgt`): kernel text is mapped at
+/// `__START_KERNEL_map` (`0xffffffff80000000`) plus the physical load offset
+/// `phys_base`.
+fn linux_dtb(session: &Session, shift: u64, phys_base: u64) -> Result<u64, String> {
+    const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
+    let sym = ["init_top_pgt", "init_level4_pgt"]
+        .iter()
+        .find_map(|s| session.symbol_address(s, shift))
+        .ok_or("no --dtb given and the profile has no init_top_pgt symbol")?;
+    canonical_address(sym)
+        .checked_sub(START_KERNEL_MAP)
+        .map(|p| p.wrapping_add(phys_base))
+        .ok_or_else(|| {
+            format!("init_top_pgt {sym:#x} is not in the kernel text mapping; give --dtb")
+        })
 }
 
 /// The physical memory of an image file: raw, LiME or an ELF core, by

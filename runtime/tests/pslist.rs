@@ -26,6 +26,7 @@ struct LinuxLayout {
     pid: u64,
     comm: u64,
     init_task: u64,
+    init_top_pgt: u64,
 }
 
 fn linux_layout(profile: &Path) -> LinuxLayout {
@@ -38,6 +39,7 @@ fn linux_layout(profile: &Path) -> LinuxLayout {
         pid: off("pid"),
         comm: off("comm"),
         init_task: v["$CONSTANTS"]["init_task"].as_u64().unwrap(),
+        init_top_pgt: v["$CONSTANTS"]["init_top_pgt"].as_u64().unwrap(),
     }
 }
 
@@ -65,7 +67,18 @@ enum Corruption {
 /// kernel pages, three more tasks in a 2 MiB direct-map page. Returns the
 /// image and the DTB.
 fn linux_image(l: &LinuxLayout, shift: u64, corrupt: Corruption) -> (Vec<u8>, u64) {
-    let mut m = PhysMem::new(6 << 20, 0x1_0000);
+    linux_image_with_tables_at(l, shift, corrupt, 0x1_0000)
+}
+
+/// As [`linux_image`], the page tables allocated from physical `tables_at`.
+fn linux_image_with_tables_at(
+    l: &LinuxLayout,
+    shift: u64,
+    corrupt: Corruption,
+    tables_at: u64,
+) -> (Vec<u8>, u64) {
+    let size = (6 << 20).max(tables_at as usize + (1 << 20));
+    let mut m = PhysMem::new(size, tables_at);
     let t = Amd64::new(&mut m);
     let init_va = canonical(l.init_task + shift);
     let page = init_va & !0xfff;
@@ -293,7 +306,9 @@ fn windows_process_list_from_a_gzipped_llp64_profile() {
 #[test]
 fn bad_command_lines_are_errors() {
     assert!(run(&[]).is_err());
-    assert!(run(&["a", "b"]).unwrap_err().contains("--dtb"));
+    assert!(run(&["a", "/no/profile"])
+        .unwrap_err()
+        .contains("/no/profile"));
     assert!(run(&["a", "b", "--dtb", "zz"])
         .unwrap_err()
         .contains("not a number"));
@@ -354,6 +369,8 @@ fn darwin_process_chain_above_2_63_with_a_p_comm_overlay() {
     .unwrap();
     let (rows, nones) = parse_rows(&out);
     assert!(nones.is_empty(), "{out}");
+    let no_dtb = run(&[f.path().to_str().unwrap(), profile.to_str().unwrap()]);
+    assert!(no_dtb.unwrap_err().contains("--dtb"));
     assert_eq!(
         rows,
         vec![
@@ -415,4 +432,33 @@ fn linux_task_list_from_a_lime_image_with_a_hole() {
         "x"
     ])
     .is_err());
+}
+
+#[test]
+fn linux_dtb_defaults_to_init_top_pgt() {
+    let Some(profile) = linux_profile() else {
+        return;
+    };
+    let l = linux_layout(&profile);
+    // Linux maps its text at __START_KERNEL_map = 0xffffffff80000000 + phys_base.
+    let shift = 0x20_0000u64;
+    let pgd_pa = canonical(l.init_top_pgt + shift) - 0xffff_ffff_8000_0000;
+    let (img, dtb) = linux_image_with_tables_at(&l, shift, Corruption::None, pgd_pa);
+    assert_eq!(dtb, pgd_pa);
+    let f = write_temp(&img);
+    let args = [
+        f.path().to_str().unwrap(),
+        profile.to_str().unwrap(),
+        "--shift",
+        "0x200000",
+    ];
+    let out = run(&args).unwrap();
+    let (rows, nones) = parse_rows(&out);
+    assert!(nones.is_empty(), "{out}");
+    assert_eq!(rows.len(), 4, "{out}");
+    // A wrong physical base finds no tables.
+    let mut bad: Vec<&str> = args.to_vec();
+    bad.extend(["--phys-base", "0x1000000"]);
+    let (rows, _) = parse_rows(&run(&bad).unwrap());
+    assert!(rows.is_empty());
 }
