@@ -18,7 +18,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use profile_runtime::{BufferSpace, Count, LazyProfile, Overlay, Session, Space, Type};
+//! use profile_runtime::{BufferSpace, LazyProfile, Overlay, Session, Space, Type};
 //!
 //! let json = br#"{"$METADATA": {"ProfileClass": "Linux", "arch": "AMD64"},
 //!   "$STRUCTS": {"task": [24, {"pid": [0, ["int"]],
@@ -45,18 +45,24 @@
 //! let short = session.with_overlay(Overlay::new().member("task", "comm", None, Type::string(2u64)));
 //! assert_eq!(short.object("task", 0, &space).member("comm").as_string().as_deref(), Some("in"));
 //! assert_eq!(task.member("comm").as_string().as_deref(), Some("init"));
-//! # let _ = Count::Fixed(0);
 //! # Ok::<(), profile_runtime::Error>(())
 //! ```
 
-pub mod class;
 mod descriptor;
 mod error;
 mod io;
+mod profile;
+
+pub use descriptor::{Descriptor, EnumChoices};
+pub use error::{Error, Result};
+pub use io::{is_gzip, read_maybe_gzip, write_atomic, WriteMode};
+pub use profile::{Field, Metadata, Profile, StructDef, SECTION_NAMES};
+
+// The object runtime.
+pub mod class;
 mod lazy;
 mod native;
 mod object;
-mod profile;
 mod session;
 mod space;
 mod types;
@@ -65,15 +71,12 @@ mod types;
 mod tests;
 
 pub use class::{value_class, AnsiStringClass, Class, ListEntryClass, UnicodeStringClass};
-pub use descriptor::{Descriptor, EnumChoices};
-pub use error::{Error, Result};
-pub use io::{is_gzip, read_maybe_gzip, write_atomic, WriteMode};
 pub use lazy::LazyProfile;
 pub use native::{DataModel, Native, NativeKind};
 pub use object::{
-    ChainIter, ListIter, NoneObject, Object, Timestamp, Value, MAX_ITER, MAX_LIST_ENTRIES, MAX_STRING_BYTES,
+    ChainIter, ListIter, NoneObject, Object, Timestamp, Value, MAX_ITER, MAX_LIST_ENTRIES,
+    MAX_STRING_BYTES,
 };
-pub use profile::{Field, Metadata, Profile, StructDef, SECTION_NAMES};
 pub use session::{canonical_address, Modification, Session, MAX_DEPTH};
 pub use space::{
     AddressSpace, Amd64Paging, BufferSpace, FileSpace, PaePaging, ReadStatus, Run, Space,
