@@ -371,7 +371,9 @@ fn pdb_profiles_match_llvm_pdbutil_and_data_models() {
 /// failure is a NoneObject with a reason.
 #[test]
 fn every_real_struct_reads_over_random_bytes_without_panic() {
-    let Some(shared) = support::shared("random reads of real profiles") else { return };
+    let Some(shared) = support::shared("random reads of real profiles") else {
+        return;
+    };
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut mem = vec![0u8; 1 << 16];
     for b in &mut mem {
@@ -395,7 +397,11 @@ fn every_real_struct_reads_over_random_bytes_without_panic() {
     ];
     for f in files {
         let session = Session::open(&shared.join("fixtures").join(f)).unwrap();
-        let mut names: Vec<String> = session.profile().struct_names().map(str::to_owned).collect();
+        let mut names: Vec<String> = session
+            .profile()
+            .struct_names()
+            .map(str::to_owned)
+            .collect();
         names.sort_unstable();
         let (mut reads, mut nones) = (0usize, 0usize);
         for (i, name) in names.iter().enumerate() {

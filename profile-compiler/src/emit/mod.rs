@@ -86,8 +86,11 @@ struct Emitter<'a> {
 struct Shape<'a> {
     kind: u8,
     size: u64,
-    members: Vec<(Option<&'a str>, u64, Option<(u32, u32)>, u32)>,
+    members: Vec<MemberShape<'a>>,
 }
+
+/// A member's name, offset, bit field (first bit, bit count) and type key.
+type MemberShape<'a> = (Option<&'a str>, u64, Option<(u32, u32)>, u32);
 
 /// Identity of a member's type, with children interned.
 #[derive(Debug, PartialEq, Eq, Hash)]
