@@ -17,7 +17,6 @@
 //! - duplicate symbol names get `_1`, `_2`, ... suffixes in address order.
 
 pub mod isf;
-pub mod native;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
