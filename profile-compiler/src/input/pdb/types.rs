@@ -113,6 +113,22 @@ pub(crate) fn is_anonymous_name(name: &str) -> bool {
         || last.starts_with("__unnamed")
 }
 
+/// An enumerator's value as the enum's underlying integer: clang writes
+/// negative values of signed enums as large unsigned numerics, MSVC as
+/// signed ones; both become the same number here.
+fn normalize(value: i128, size: u64, signed: bool) -> i128 {
+    if size == 0 || size >= 16 {
+        return value;
+    }
+    let bits = size * 8;
+    let v = value & ((1i128 << bits) - 1);
+    if signed && (v >> (bits - 1)) & 1 == 1 {
+        v - (1i128 << bits)
+    } else {
+        v
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -310,7 +326,9 @@ impl<'a, 'ir> Types<'a, 'ir> {
                 let mut next = None;
                 for entry in &mut it {
                     match entry {
-                        FieldEntry::Enumerate { value, name } => e.values.push((text(name), value)),
+                        FieldEntry::Enumerate { value, name } => {
+                            e.values.push((text(name), normalize(value, size, signed)))
+                        }
                         FieldEntry::Continue(c) => next = Some(c),
                         _ => {}
                     }
@@ -674,6 +692,16 @@ mod tests {
         for n in ["_EPROCESS", "std::vector<int>", "X::Y", "<lambda_1>"] {
             assert!(!is_anonymous_name(n), "{n}");
         }
+    }
+
+    #[test]
+    fn enumerator_values() {
+        assert_eq!(normalize(4_294_967_291, 4, true), -5);
+        assert_eq!(normalize(-5, 4, true), -5);
+        assert_eq!(normalize(-1, 8, false), i128::from(u64::MAX));
+        assert_eq!(normalize(0xffff_ffff_0000_0000, 8, false), 0xffff_ffff_0000_0000);
+        assert_eq!(normalize(0x8000_0000_0000_0000, 8, true), i128::from(i64::MIN));
+        assert_eq!(normalize(7, 1, true), 7);
     }
 
     #[test]
