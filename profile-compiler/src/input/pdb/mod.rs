@@ -62,10 +62,17 @@ pub fn read_bytes(path: &Path, bytes: Vec<u8>) -> Result<Ir> {
 }
 
 fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
-    let mut pdb = pdb2::PDB::open(Cursor::new(bytes)).map_err(|e| format!("not a readable PDB (MSF 7.0) file: {e}"))?;
+    const MSF7: &[u8] = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0";
+    let has_magic = bytes.starts_with(MSF7);
+    let mut pdb = pdb2::PDB::open(Cursor::new(bytes)).map_err(|e| match e {
+        pdb2::Error::UnrecognizedFileFormat if has_magic => {
+            "not a readable PDB file: the MSF header is truncated or corrupt".to_string()
+        }
+        e => format!("not a readable PDB file: {}", describe(&e)),
+    })?;
     let info = pdb
         .pdb_information()
-        .map_err(|e| format!("cannot read the PDB information stream: {e}"))?;
+        .map_err(|e| format!("cannot read the PDB information stream: {}", describe(&e)))?;
     let mut ir = Ir::default();
     let dbi = match pdb.debug_information() {
         Ok(d) => Some(d),
@@ -77,7 +84,7 @@ fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
     let tpi = match pdb.raw_stream(pdb2::StreamIndex(2)) {
         Ok(Some(s)) if !s.is_empty() => s,
         Ok(_) => return Err("the PDB has no type information (its TPI stream is missing or empty)".into()),
-        Err(e) => return Err(format!("cannot read the type stream (TPI): {e}")),
+        Err(e) => return Err(format!("cannot read the type stream (TPI): {}", describe(&e))),
     };
     let ts = types::TypeStream::parse(&tpi, &mut ir.warnings)?;
 
@@ -162,9 +169,30 @@ fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
     if syms.unparsed > 0 {
         sym_warnings.push(format!("{} malformed symbol records were skipped", syms.unparsed));
     }
+    let (symbols, shadowed) = syms.finish();
+    if shadowed > 0 {
+        sym_warnings.push(format!(
+            "{shadowed} data/procedure symbols share a public symbol's name at another address and were left out"
+        ));
+    }
     ir.warnings.append(&mut sym_warnings);
-    ir.symbols = syms.symbols;
+    ir.symbols = symbols;
     Ok(ir)
+}
+
+/// pdb2's errors in words a user can act on.
+fn describe(e: &pdb2::Error) -> String {
+    match e {
+        pdb2::Error::UnrecognizedFileFormat => "no MSF 7.0 signature (not a PDB, or an old PDB 2.0 file)".into(),
+        pdb2::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the file is truncated (a stream reaches past its end)".into()
+        }
+        pdb2::Error::PageReferenceOutOfRange(p) => {
+            format!("the file is truncated or corrupt (page {p} is outside the file)")
+        }
+        pdb2::Error::UnexpectedEof => "the file is truncated or corrupt (a record ends early)".into(),
+        other => other.to_string(),
+    }
 }
 
 /// Section numbers (1-based, as in symbols) whose section-map entry has

@@ -1,5 +1,7 @@
 //! Symbols: publics, global/static data and procedures, as RVAs.
 
+use std::collections::HashMap;
+
 use pdb2::{FallibleIterator, PdbInternalSectionOffset, SymbolData};
 
 use super::types::Types;
@@ -21,8 +23,10 @@ const S_GPROC32_ID: u16 = 0x1147;
 /// Collects symbols and counts the ones whose address cannot be translated.
 #[derive(Debug, Default)]
 pub(crate) struct Symbols {
-    /// Translated symbols.
-    pub(crate) symbols: Vec<Symbol>,
+    /// Translated public symbols.
+    pub(crate) publics: Vec<Symbol>,
+    /// Translated data and procedure symbols.
+    pub(crate) others: Vec<Symbol>,
     /// Names of symbols left out because their section:offset is not in the
     /// image (first few) and how many there were.
     pub(crate) untranslated: Vec<String>,
@@ -37,19 +41,29 @@ pub(crate) struct Symbols {
 }
 
 impl Symbols {
-    fn add(&mut self, name: &[u8], offset: PdbInternalSectionOffset, kind: SymbolKind, map: &pdb2::AddressMap<'_>) {
-        match offset.to_rva(map) {
-            Some(rva) => self.symbols.push(Symbol {
-                name: String::from_utf8_lossy(name).into_owned(),
-                address: u64::from(rva.0),
-                kind,
-            }),
+    fn add(
+        &mut self,
+        name: &[u8],
+        offset: PdbInternalSectionOffset,
+        kind: SymbolKind,
+        public: bool,
+        map: &pdb2::AddressMap<'_>,
+    ) {
+        let address = match offset.to_rva(map) {
+            Some(rva) => Some(u64::from(rva.0)),
             None if offset.section == 0 || self.absolute_sections.contains(&offset.section) => {
-                self.symbols.push(Symbol {
-                    name: String::from_utf8_lossy(name).into_owned(),
-                    address: u64::from(offset.offset),
-                    kind,
-                })
+                Some(u64::from(offset.offset))
+            }
+            None => None,
+        };
+        match address {
+            Some(address) => {
+                let sym = Symbol { name: String::from_utf8_lossy(name).into_owned(), address, kind };
+                if public {
+                    self.publics.push(sym);
+                } else {
+                    self.others.push(sym);
+                }
             }
             None => {
                 self.untranslated_count += 1;
@@ -92,11 +106,15 @@ impl Symbols {
             match sym.parse() {
                 Ok(SymbolData::Public(p)) => {
                     let kind = if p.function { SymbolKind::Function } else { SymbolKind::Data };
-                    self.add(p.name.as_bytes(), p.offset, kind, map);
+                    self.add(p.name.as_bytes(), p.offset, kind, true, map);
                 }
-                Ok(SymbolData::Data(d)) => self.add(d.name.as_bytes(), d.offset, SymbolKind::Data, map),
-                Ok(SymbolData::ThreadStorage(t)) => self.add(t.name.as_bytes(), t.offset, SymbolKind::Data, map),
-                Ok(SymbolData::Procedure(p)) => self.add(p.name.as_bytes(), p.offset, SymbolKind::Function, map),
+                Ok(SymbolData::Data(d)) => self.add(d.name.as_bytes(), d.offset, SymbolKind::Data, false, map),
+                Ok(SymbolData::ThreadStorage(t)) => {
+                    self.add(t.name.as_bytes(), t.offset, SymbolKind::Data, false, map)
+                }
+                Ok(SymbolData::Procedure(p)) => {
+                    self.add(p.name.as_bytes(), p.offset, SymbolKind::Function, false, map)
+                }
                 Ok(SymbolData::UserDefinedType(u)) => {
                     if let Some(t) = types.as_deref_mut() {
                         t.typedef(u.name.as_bytes(), u.type_index.0);
@@ -107,5 +125,31 @@ impl Symbols {
             }
         }
         Ok(())
+    }
+}
+
+impl Symbols {
+    /// All symbols. A public symbol's name belongs to it: a data or
+    /// procedure record with the same (undecorated) name at another address
+    /// (x86's `_exit` procedure vs. the public `_exit` of `exit`) is left out
+    /// and counted in the second value.
+    pub(crate) fn finish(self) -> (Vec<Symbol>, usize) {
+        let mut public: HashMap<&str, Vec<u64>> = HashMap::new();
+        for p in &self.publics {
+            public.entry(p.name.as_str()).or_default().push(p.address);
+        }
+        let mut dropped = 0;
+        let mut keep = Vec::with_capacity(self.others.len());
+        for s in &self.others {
+            match public.get(s.name.as_str()) {
+                Some(addrs) if !addrs.contains(&s.address) => dropped += 1,
+                Some(_) => {} // the same symbol as the public
+                None => keep.push(s.clone()),
+            }
+        }
+        drop(public);
+        let mut all = self.publics;
+        all.extend(keep);
+        (all, dropped)
     }
 }
