@@ -20,12 +20,20 @@ const REAL: [&str; 6] = [
 ];
 
 fn profc(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_profc")).args(args).output().expect("run profc")
+    Command::new(env!("CARGO_BIN_EXE_profc"))
+        .args(args)
+        .output()
+        .expect("run profc")
 }
 
 /// Runs `profc parse_pdb PDB --output OUT [extra]` and asserts success.
 fn parse(pdb: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args: Vec<&std::ffi::OsStr> = vec!["parse_pdb".as_ref(), pdb.as_os_str(), "--output".as_ref(), out.as_os_str()];
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "parse_pdb".as_ref(),
+        pdb.as_os_str(),
+        "--output".as_ref(),
+        out.as_os_str(),
+    ];
     args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
     let o = profc(&args);
     assert!(
@@ -47,7 +55,10 @@ fn rsds_key(exe: &Path) -> String {
     use object::Object;
     let data = std::fs::read(exe).expect("read executable");
     let file = object::File::parse(&*data).expect("parse PE");
-    let cv = file.pdb_info().expect("debug directory").expect("RSDS record");
+    let cv = file
+        .pdb_info()
+        .expect("debug directory")
+        .expect("RSDS record");
     let g = cv.guid();
     let mut key = format!(
         "{:08X}{:04X}{:04X}",
@@ -74,12 +85,16 @@ fn tempdir() -> tempfile::TempDir {
 
 #[test]
 fn real_pdbs_match_llvm_pdbutil_and_rsds() {
-    let Some(shared) = support::shared("real_pdbs_match_llvm_pdbutil_and_rsds") else { return };
+    let Some(shared) = support::shared("real_pdbs_match_llvm_pdbutil_and_rsds") else {
+        return;
+    };
     let dir = tempdir();
     let fixtures = shared.join("fixtures");
     for name in REAL {
         let pdb = fixtures.join(format!("pdb/debugpy-1.8.22/{name}.pdb"));
-        let oracle = fixtures.join(format!("oracles/llvm-pdbutil/debugpy-1.8.22_{name}.dump.txt"));
+        let oracle = fixtures.join(format!(
+            "oracles/llvm-pdbutil/debugpy-1.8.22_{name}.dump.txt"
+        ));
         let out = dir.path().join(format!("{name}.json"));
         parse(&pdb, &out, &[]);
 
@@ -98,7 +113,10 @@ fn real_pdbs_match_llvm_pdbutil_and_rsds() {
             let (a, b) = line[needle.len()..].split_once(" of ").expect("N of M");
             assert_eq!(a.trim(), b.trim(), "{name}: {line}");
         }
-        assert!(text.contains("-> same"), "{name}: GUID_AGE differs from llvm-pdbutil's\n{text}");
+        assert!(
+            text.contains("-> same"),
+            "{name}: GUID_AGE differs from llvm-pdbutil's\n{text}"
+        );
 
         let profile = load(&out);
         let meta = &profile["$METADATA"];
@@ -112,15 +130,27 @@ fn real_pdbs_match_llvm_pdbutil_and_rsds() {
         assert_eq!(meta["ProfileClass"], "BasicPEProfile");
         assert_eq!(meta["Type"], "Profile");
         assert_eq!(meta["Version"], 20000404);
-        assert_eq!(meta["arch"], if name.ends_with("x86") { "I386" } else { "AMD64" });
+        assert_eq!(
+            meta["arch"],
+            if name.ends_with("x86") {
+                "I386"
+            } else {
+                "AMD64"
+            }
+        );
         let ts = meta["Timestamp"].as_str().expect("Timestamp");
-        assert!(ts.len() == 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b' ', "{ts}");
+        assert!(
+            ts.len() == 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b' ',
+            "{ts}"
+        );
     }
 }
 
 #[test]
 fn real_pdb_details() {
-    let Some(shared) = support::shared("real_pdb_details") else { return };
+    let Some(shared) = support::shared("real_pdb_details") else {
+        return;
+    };
     let dir = tempdir();
     let pdb = shared.join("fixtures/pdb/debugpy-1.8.22/attach_x86.pdb");
     let out = dir.path().join("a.json");
@@ -129,7 +159,10 @@ fn real_pdb_details() {
     // Rekall's own profile has this timestamp (signature 1789503578) but
     // GUID_AGE "-1"; the age is the DBI's.
     assert_eq!(p["$METADATA"]["Timestamp"], "2026-09-15 20:19:38Z");
-    assert_eq!(p["$METADATA"]["GUID_AGE"], "7C2DC359EBFE45DD858242E8FE7A47221");
+    assert_eq!(
+        p["$METADATA"]["GUID_AGE"],
+        "7C2DC359EBFE45DD858242E8FE7A47221"
+    );
     // A C++ base class is a member named __base_<Base> at its offset.
     assert_eq!(p["$STRUCTS"]["PyFrameObject"][1]["__base_PyObject"][0], 0);
     // Absolute linker symbols keep their value.
@@ -166,13 +199,23 @@ fn member<'a>(p: &'a Value, s: &str, name: &str) -> (u64, &'a Value) {
 }
 
 fn size(p: &Value, s: &str) -> u64 {
-    p["$STRUCTS"][s][0].as_u64().unwrap_or_else(|| panic!("struct {s} missing"))
+    p["$STRUCTS"][s][0]
+        .as_u64()
+        .unwrap_or_else(|| panic!("struct {s} missing"))
 }
 
 fn bitfield(p: &Value, s: &str, name: &str) -> (u64, u64, u64) {
     let (off, d) = member(p, s, name);
-    let bf = if d[0] == "BitField" { &d[1] } else { &d[1]["target_args"] };
-    (off, bf["start_bit"].as_u64().unwrap(), bf["end_bit"].as_u64().unwrap())
+    let bf = if d[0] == "BitField" {
+        &d[1]
+    } else {
+        &d[1]["target_args"]
+    };
+    (
+        off,
+        bf["start_bit"].as_u64().unwrap(),
+        bf["end_bit"].as_u64().unwrap(),
+    )
 }
 
 fn check_fixture(arch: &str, ptr: u64) {
@@ -184,7 +227,10 @@ fn check_fixture(arch: &str, ptr: u64) {
     let s = |n| size(&p, n);
 
     let meta = &p["$METADATA"];
-    assert_eq!(meta["GUID_AGE"], rsds_key(&fixture(&format!("fixture_{arch}.dll"))).as_str());
+    assert_eq!(
+        meta["GUID_AGE"],
+        rsds_key(&fixture(&format!("fixture_{arch}.dll"))).as_str()
+    );
     assert_eq!(meta["arch"], if arch == "x86" { "I386" } else { "AMD64" });
     assert_eq!(meta["PDBFile"], format!("fixture_{arch}.pdb").as_str());
 
@@ -222,7 +268,10 @@ fn check_fixture(arch: &str, ptr: u64) {
     assert_eq!(bitfield(&p, "Bits", "color"), (0, 12, 14));
     assert_eq!(member(&p, "Bits", "color").1[1]["enum_name"], "Color");
     assert_eq!(bitfield(&p, "Bits", "wide"), (8, 0, 40));
-    assert_eq!(member(&p, "Bits", "wide").1[1]["target"], "unsigned long long");
+    assert_eq!(
+        member(&p, "Bits", "wide").1[1]["target"],
+        "unsigned long long"
+    );
     assert_eq!(member(&p, "Bits", "tail").0, 16);
 
     // Arrays: nested dimensions, char[N] as String, zero-length arrays.
@@ -231,7 +280,10 @@ fn check_fixture(arch: &str, ptr: u64) {
     assert_eq!(grid[1]["count"], 3);
     assert_eq!(grid[1]["target_args"]["count"], 4);
     assert_eq!(grid[1]["target_args"]["target"], "int");
-    assert_eq!(member(&p, "Arrays", "name"), (48, &serde_json::json!(["String", {"length": 16}])));
+    assert_eq!(
+        member(&p, "Arrays", "name"),
+        (48, &serde_json::json!(["String", {"length": 16}]))
+    );
     assert_eq!(member(&p, "Arrays", "pts").0, 64);
     assert_eq!(member(&p, "Arrays", "pts").1[1]["count"], 2);
     assert_eq!(member(&p, "Arrays", "empty").0, 80);
@@ -248,13 +300,34 @@ fn check_fixture(arch: &str, ptr: u64) {
     assert_eq!(s("FnPtrs"), 5 * ptr);
 
     // const/volatile are transparent; pointers to pointers; pointer sizes.
-    assert_eq!(member(&p, "Qualified", "ci").1, &serde_json::json!(["int", {}]));
-    assert_eq!(member(&p, "Qualified", "vl").1, &serde_json::json!(["unsigned long", {}]));
-    assert_eq!(member(&p, "Qualified", "name"), (8, &serde_json::json!(["Pointer", {"target": "char"}])));
+    assert_eq!(
+        member(&p, "Qualified", "ci").1,
+        &serde_json::json!(["int", {}])
+    );
+    assert_eq!(
+        member(&p, "Qualified", "vl").1,
+        &serde_json::json!(["unsigned long", {}])
+    );
+    assert_eq!(
+        member(&p, "Qualified", "name"),
+        (8, &serde_json::json!(["Pointer", {"target": "char"}]))
+    );
     assert_eq!(member(&p, "Qualified", "pp").0, 8 + ptr);
-    assert_eq!(member(&p, "Qualified", "pp").1[1]["target_args"]["target"], "int");
-    assert_eq!(member(&p, "Qualified", "pv"), (8 + 2 * ptr, &serde_json::json!(["Pointer", {"target": "Void"}])));
-    assert_eq!(member(&p, "Qualified", "ppp").1[1]["target_args"]["target"], "Point");
+    assert_eq!(
+        member(&p, "Qualified", "pp").1[1]["target_args"]["target"],
+        "int"
+    );
+    assert_eq!(
+        member(&p, "Qualified", "pv"),
+        (
+            8 + 2 * ptr,
+            &serde_json::json!(["Pointer", {"target": "Void"}])
+        )
+    );
+    assert_eq!(
+        member(&p, "Qualified", "ppp").1[1]["target_args"]["target"],
+        "Point"
+    );
     let ll = (8 + 5 * ptr).next_multiple_of(8);
     assert_eq!(member(&p, "Qualified", "bytes").0, 8 + 4 * ptr);
     assert_eq!(member(&p, "Qualified", "ll").0, ll);
@@ -266,8 +339,14 @@ fn check_fixture(arch: &str, ptr: u64) {
 
     // C++: base classes at their offsets; methods/static members are not data.
     assert_eq!(s("Derived"), 24);
-    assert_eq!(member(&p, "Derived", "__base_Base1"), (0, &serde_json::json!(["Base1", {}])));
-    assert_eq!(member(&p, "Derived", "__base_Base2"), (8, &serde_json::json!(["Base2", {}])));
+    assert_eq!(
+        member(&p, "Derived", "__base_Base1"),
+        (0, &serde_json::json!(["Base1", {}]))
+    );
+    assert_eq!(
+        member(&p, "Derived", "__base_Base2"),
+        (8, &serde_json::json!(["Base2", {}]))
+    );
     assert_eq!(member(&p, "Derived", "d").0, 16);
     let widget = p["$STRUCTS"]["Widget"][1].as_object().unwrap();
     let mut names: Vec<&str> = widget.keys().map(String::as_str).collect();
@@ -276,7 +355,10 @@ fn check_fixture(arch: &str, ptr: u64) {
     assert_eq!(member(&p, "Widget", "inner").1[0], "Widget::Inner");
 
     // wchar_t[N] is a UnicodeString; bool, char16_t, char32_t.
-    assert_eq!(member(&p, "Wide", "name"), (0, &serde_json::json!(["UnicodeString", {"length": 16}])));
+    assert_eq!(
+        member(&p, "Wide", "name"),
+        (0, &serde_json::json!(["UnicodeString", {"length": 16}]))
+    );
     assert_eq!(member(&p, "Wide", "flag").1[0], "bool");
     assert_eq!(member(&p, "Wide", "c16").1[0], "char16_t");
 
@@ -288,14 +370,27 @@ fn check_fixture(arch: &str, ptr: u64) {
     assert_eq!(e["Neg64"]["-8070450532247928832"], "MinVal");
     assert_eq!(e["Neg64"]["-1"], "MinusOne");
     assert_eq!(p["$REVENUMS"]["Neg64"]["MinVal"], -0x7000_0000_0000_0000i64);
-    assert_eq!(member(&p, "Wide", "big").1[1]["target"], "unsigned long long");
+    assert_eq!(
+        member(&p, "Wide", "big").1[1]["target"],
+        "unsigned long long"
+    );
 
     // Symbols: publics (decorated on x86), global data, static functions
     // from the module streams, all RVAs inside the image.
     let (f, c) = (&p["$FUNCTIONS"], &p["$CONSTANTS"]);
-    let public = |n: &str| if arch == "x86" { format!("_{n}") } else { n.to_string() };
+    let public = |n: &str| {
+        if arch == "x86" {
+            format!("_{n}")
+        } else {
+            n.to_string()
+        }
+    };
     assert!(f[public("add_points")].is_u64());
-    assert_eq!(f["helper"].as_u64().map(|a| a > 0x1000), Some(true), "static function");
+    assert_eq!(
+        f["helper"].as_u64().map(|a| a > 0x1000),
+        Some(true),
+        "static function"
+    );
     assert!(c[public("g_point")].is_u64());
     assert_eq!(c["g_point"], c[public("g_point")]);
     assert!(c["s_counter"].is_u64());
@@ -314,11 +409,17 @@ fn fixture_x64_facts() {
 
 #[test]
 fn fixtures_match_llvm_pdbutil() {
-    if Command::new("llvm-pdbutil").arg("--version").output().is_err() {
+    if Command::new("llvm-pdbutil")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("SKIPPED fixtures_match_llvm_pdbutil: llvm-pdbutil is not on PATH");
         return;
     }
-    let Some(shared) = support::shared("fixtures_match_llvm_pdbutil") else { return };
+    let Some(shared) = support::shared("fixtures_match_llvm_pdbutil") else {
+        return;
+    };
     let dir = tempdir();
     for arch in ["x86", "x64"] {
         let pdb = fixture(&format!("fixture_{arch}.pdb"));
@@ -344,7 +445,11 @@ fn fixtures_match_llvm_pdbutil() {
 fn options_profile_class_and_concise() {
     let dir = tempdir();
     let out = dir.path().join("c.json");
-    parse(&fixture("fixture_x64.pdb"), &out, &["--concise", "--profile_class", "Ntkrnlmp"]);
+    parse(
+        &fixture("fixture_x64.pdb"),
+        &out,
+        &["--concise", "--profile_class", "Ntkrnlmp"],
+    );
     let p = load(&out);
     assert_eq!(p["$METADATA"]["ProfileClass"], "Ntkrnlmp");
     assert!(p.get("$REVENUMS").is_none());
@@ -363,16 +468,33 @@ fn options_profile_class_and_concise() {
 /// Asserts a failed run: non-zero exit, one line on stderr naming `names`
 /// and containing `problem`, no output and no temporary file in `dir`.
 fn assert_fails(args: &[&std::ffi::OsStr], dir: &Path, names: &Path, problem: &str) {
-    let before: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let before: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     let o = profc(args);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "expected failure for {}: {err}", names.display());
+    assert!(
+        !o.status.success(),
+        "expected failure for {}: {err}",
+        names.display()
+    );
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "one-line error expected, got: {err}");
     assert!(lines[0].starts_with("profc: error: "), "{err}");
-    assert!(lines[0].contains(&*names.to_string_lossy()), "error must name {}: {err}", names.display());
-    assert!(lines[0].to_lowercase().contains(problem), "error must say '{problem}': {err}");
-    let after: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(
+        lines[0].contains(&*names.to_string_lossy()),
+        "error must name {}: {err}",
+        names.display()
+    );
+    assert!(
+        lines[0].to_lowercase().contains(problem),
+        "error must say '{problem}': {err}"
+    );
+    let after: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(before, after, "files appeared or vanished: {err}");
 }
 
@@ -381,7 +503,12 @@ fn bad_pdb(dir: &Path, name: &str, bytes: &[u8], problem: &str) {
     std::fs::write(&pdb, bytes).unwrap();
     let out = dir.join("out.json");
     assert_fails(
-        &["parse_pdb".as_ref(), pdb.as_os_str(), "-o".as_ref(), out.as_os_str()],
+        &[
+            "parse_pdb".as_ref(),
+            pdb.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
         dir,
         &pdb,
         problem,
@@ -412,13 +539,28 @@ fn bad_inputs_give_one_line_errors() {
     random[..32].copy_from_slice(&good[..32]);
     bad_pdb(d, "random_magic.pdb", &random, "");
     // A PDB whose type stream is gone.
-    bad_pdb(d, "notpi.pdb", &without_stream(&good, 2), "no type information");
+    bad_pdb(
+        d,
+        "notpi.pdb",
+        &without_stream(&good, 2),
+        "no type information",
+    );
     // ... or whose type stream header is zeroed.
     bad_pdb(d, "badtpi.pdb", &zero_stream_start(&good, 2), "type stream");
     // A directory, and a missing file.
     let missing = d.join("missing.pdb");
     let out = d.join("out.json");
-    assert_fails(&["parse_pdb".as_ref(), missing.as_os_str(), "-o".as_ref(), out.as_os_str()], d, &missing, "no such file");
+    assert_fails(
+        &[
+            "parse_pdb".as_ref(),
+            missing.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+        d,
+        &missing,
+        "no such file",
+    );
 }
 
 #[test]
@@ -440,12 +582,26 @@ fn mutated_pdbs_never_crash() {
         }
         std::fs::write(&pdb, &bytes).unwrap();
         let out = dir.path().join(format!("m{round}.json"));
-        let o = profc(&["parse_pdb".as_ref(), pdb.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+        let o = profc(&[
+            "parse_pdb".as_ref(),
+            pdb.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ]);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert!(o.status.code().is_some(), "round {round}: killed by a signal");
+        assert!(
+            o.status.code().is_some(),
+            "round {round}: killed by a signal"
+        );
         assert!(!err.contains("panicked"), "round {round}: {err}");
         if !o.status.success() {
-            assert_eq!(err.lines().filter(|l| l.starts_with("profc: error")).count(), 1, "{err}");
+            assert_eq!(
+                err.lines()
+                    .filter(|l| l.starts_with("profc: error"))
+                    .count(),
+                1,
+                "{err}"
+            );
         }
     }
 }
@@ -459,14 +615,44 @@ fn output_errors() {
     let blocker = d.join("file");
     std::fs::write(&blocker, b"x").unwrap();
     let out = blocker.join("out.json");
-    assert_fails(&["parse_pdb".as_ref(), pdb.as_os_str(), "-o".as_ref(), out.as_os_str()], d, &out, "");
+    assert_fails(
+        &[
+            "parse_pdb".as_ref(),
+            pdb.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+        d,
+        &out,
+        "",
+    );
     // Missing directory.
     let out = d.join("nodir/out.json");
-    assert_fails(&["parse_pdb".as_ref(), pdb.as_os_str(), "-o".as_ref(), out.as_os_str()], d, &out, "");
+    assert_fails(
+        &[
+            "parse_pdb".as_ref(),
+            pdb.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+        d,
+        &out,
+        "",
+    );
     // Existing output without --overwrite: refused and left unchanged.
     let out = d.join("exists.json");
     std::fs::write(&out, b"keep me").unwrap();
-    assert_fails(&["parse_pdb".as_ref(), pdb.as_os_str(), "-o".as_ref(), out.as_os_str()], d, &out, "exists");
+    assert_fails(
+        &[
+            "parse_pdb".as_ref(),
+            pdb.as_os_str(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ],
+        d,
+        &out,
+        "exists",
+    );
     assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
     parse(&pdb, &out, &["--overwrite"]);
     assert!(load(&out)["$STRUCTS"]["Point"].is_array());
@@ -491,9 +677,16 @@ fn read_msf(pdb: &[u8]) -> Msf {
     let map = u32_at(pdb, 52) * block;
     let n = dir_bytes.div_ceil(block);
     let dir_blocks: Vec<usize> = (0..n).map(|i| u32_at(pdb, map + 4 * i)).collect();
-    let mut dir: Vec<u8> = dir_blocks.iter().flat_map(|b| pdb[b * block..(b + 1) * block].to_vec()).collect();
+    let mut dir: Vec<u8> = dir_blocks
+        .iter()
+        .flat_map(|b| pdb[b * block..(b + 1) * block].to_vec())
+        .collect();
     dir.truncate(dir_bytes);
-    Msf { block, dir_blocks, dir }
+    Msf {
+        block,
+        dir_blocks,
+        dir,
+    }
 }
 
 /// Stream sizes and block lists from the directory.
@@ -503,8 +696,14 @@ fn streams(dir: &[u8], block: usize) -> Vec<(u32, Vec<u32>)> {
     (0..n)
         .map(|i| {
             let size = u32_at(dir, 4 + 4 * i) as u32;
-            let blocks = if size == u32::MAX { 0 } else { (size as usize).div_ceil(block) };
-            let list = (0..blocks).map(|j| u32_at(dir, at + 4 * j) as u32).collect();
+            let blocks = if size == u32::MAX {
+                0
+            } else {
+                (size as usize).div_ceil(block)
+            };
+            let list = (0..blocks)
+                .map(|j| u32_at(dir, at + 4 * j) as u32)
+                .collect();
             at += 4 * blocks;
             (size, list)
         })

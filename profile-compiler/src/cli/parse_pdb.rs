@@ -18,7 +18,10 @@ pub struct Args {
 }
 
 pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
-    let out = args.output.clone().unwrap_or_else(|| default_output(&args.pdb, "json"));
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.pdb, "json"));
     // Fail before the (possibly long) parse when the output cannot be written.
     check_output(&out, args.out.overwrite)?;
     let ir = crate::input::pdb::read_file(&args.pdb)?;
@@ -37,7 +40,11 @@ pub(crate) fn check_output(out: &Path, overwrite: bool) -> anyhow::Result<()> {
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        anyhow::bail!("{}: cannot write here: {} is not an existing directory", out.display(), dir.display());
+        anyhow::bail!(
+            "{}: cannot write here: {} is not an existing directory",
+            out.display(),
+            dir.display()
+        );
     }
     Ok(())
 }

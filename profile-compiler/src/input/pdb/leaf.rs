@@ -275,7 +275,14 @@ pub(crate) fn record_header<'a>(kind: u16, body: &'a [u8]) -> Option<RecordHeade
     };
     let name = l.name(kind)?;
     let unique_name = unique_name(&mut l, kind, properties);
-    Some(RecordHeader { kind, properties, fields, size, name, unique_name })
+    Some(RecordHeader {
+        kind,
+        properties,
+        fields,
+        size,
+        name,
+        unique_name,
+    })
 }
 
 /// The header of an enum record.
@@ -309,7 +316,13 @@ pub(crate) fn enum_header(kind: u16, body: &[u8]) -> Option<EnumHeader<'_>> {
     let fields = l.u32()?;
     let name = l.name(kind)?;
     let unique_name = unique_name(&mut l, kind, properties);
-    Some(EnumHeader { properties, underlying, fields, name, unique_name })
+    Some(EnumHeader {
+        properties,
+        underlying,
+        fields,
+        name,
+        unique_name,
+    })
 }
 
 /// One entry of a field list, as far as the reader cares.
@@ -357,7 +370,10 @@ pub(crate) struct FieldIter<'a> {
 impl<'a> FieldIter<'a> {
     /// Iterates over `body` (a field list without its leaf kind).
     pub(crate) fn new(body: &'a [u8]) -> Self {
-        FieldIter { leaf: Leaf::new(body), failed: None }
+        FieldIter {
+            leaf: Leaf::new(body),
+            failed: None,
+        }
     }
 
     fn entry(&mut self, kind: u16) -> Option<FieldEntry<'a>> {
@@ -471,7 +487,10 @@ mod tests {
     fn numerics() {
         assert_eq!(Leaf::new(&[0x34, 0x12]).numeric(), Some(0x1234));
         assert_eq!(Leaf::new(&[0x00, 0x80, 0xff]).numeric(), Some(-1));
-        assert_eq!(Leaf::new(&[0x03, 0x80, 0xfe, 0xff, 0xff, 0xff]).numeric(), Some(-2));
+        assert_eq!(
+            Leaf::new(&[0x03, 0x80, 0xfe, 0xff, 0xff, 0xff]).numeric(),
+            Some(-2)
+        );
         assert_eq!(
             Leaf::new(&[0x0a, 0x80, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).numeric(),
             Some(i128::from(u64::MAX))

@@ -16,8 +16,8 @@
 //! - `GUID_AGE` uses the DBI stream's age (the one the image's RSDS record
 //!   carries), not the PDB information stream's.
 
-use std::io::Cursor;
 use std::path::Path;
+use std::sync::Arc;
 
 use pdb2::{FallibleIterator, MachineType};
 use serde_json::Value;
@@ -33,13 +33,16 @@ mod types;
 /// one of these gets that `ProfileClass`, any other `BasicPEProfile`
 /// (learnt from Rekall 1.7's `BasicPEProfile` subclasses).
 pub const PROFILE_CLASSES: &[&str] = &[
-    "Nt", "Ntoskrnl", "Ntkrnlmp", "Ntkrnlpa", "Ntkrpamp", "Ntdll", "Tcpip", "Win32k", "Conhost", "Lsasrv",
-    "Wdigest", "Livessp",
+    "Nt", "Ntoskrnl", "Ntkrnlmp", "Ntkrnlpa", "Ntkrpamp", "Ntdll", "Tcpip", "Win32k", "Conhost",
+    "Lsasrv", "Wdigest", "Livessp",
 ];
 
 /// Reads a PDB file into the IR.
 pub fn read_file(path: &Path) -> Result<Ir> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     read_bytes(path, bytes)
 }
 
@@ -48,7 +51,10 @@ pub fn read_bytes(path: &Path, bytes: Vec<u8>) -> Result<Ir> {
     if bytes.is_empty() {
         return Err(Error::input(path, "empty file (not a PDB)"));
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     // Last resort: pdb2 has a few assertions and debug-build `unreachable!`s
     // on malformed numeric leaves in code paths we cannot avoid (MSF, DBI,
     // symbol records). The reader avoids them where it can (it parses only
@@ -57,14 +63,77 @@ pub fn read_bytes(path: &Path, bytes: Vec<u8>) -> Result<Ir> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_pdb(&name, bytes))) {
         Ok(Ok(ir)) => Ok(ir),
         Ok(Err(message)) => Err(Error::input(path, message)),
-        Err(_) => Err(Error::input(path, "malformed PDB: the PDB parser gave up on it")),
+        Err(_) => Err(Error::input(
+            path,
+            "malformed PDB: the PDB parser gave up on it",
+        )),
+    }
+}
+
+/// A pdb2 source over the file's bytes in memory that hands out streams
+/// without copying when their pages are contiguous (the common case:
+/// linkers write streams page after page), and copies them together
+/// otherwise. (pdb2's views must be `'static`, hence the shared buffer.)
+#[derive(Debug)]
+struct MemorySource(Arc<Vec<u8>>);
+
+#[derive(Debug)]
+enum MemoryView {
+    Shared(Arc<Vec<u8>>, std::ops::Range<usize>),
+    Owned(Vec<u8>),
+}
+
+impl pdb2::SourceView<'_> for MemoryView {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            // The range was checked against this buffer when the view was made.
+            MemoryView::Shared(data, r) => data.get(r.clone()).unwrap_or_default(),
+            MemoryView::Owned(v) => v,
+        }
+    }
+}
+
+impl<'s> pdb2::Source<'s> for MemorySource {
+    fn view(
+        &mut self,
+        slices: &[pdb2::SourceSlice],
+    ) -> std::result::Result<Box<dyn pdb2::SourceView<'s> + Send + Sync>, std::io::Error> {
+        let data = &self.0;
+        let range = |offset: u64, size: usize| {
+            let start = usize::try_from(offset).ok()?;
+            let end = start.checked_add(size)?;
+            (end <= data.len()).then_some(start..end)
+        };
+        let eof = || {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "failed to fill whole buffer",
+            )
+        };
+        let contiguous = slices
+            .windows(2)
+            .all(|w| w[0].offset.checked_add(w[0].size as u64) == Some(w[1].offset));
+        if let (true, Some(first)) = (contiguous, slices.first()) {
+            let total = slices
+                .iter()
+                .try_fold(0usize, |acc, s| acc.checked_add(s.size))
+                .ok_or_else(eof)?;
+            let r = range(first.offset, total).ok_or_else(eof)?;
+            return Ok(Box::new(MemoryView::Shared(Arc::clone(data), r)));
+        }
+        let mut out = Vec::new();
+        for s in slices {
+            let r = range(s.offset, s.size).ok_or_else(eof)?;
+            out.extend_from_slice(&data[r]);
+        }
+        Ok(Box::new(MemoryView::Owned(out)))
     }
 }
 
 fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
     const MSF7: &[u8] = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0";
     let has_magic = bytes.starts_with(MSF7);
-    let mut pdb = pdb2::PDB::open(Cursor::new(bytes)).map_err(|e| match e {
+    let mut pdb = pdb2::PDB::open(MemorySource(Arc::new(bytes))).map_err(|e| match e {
         pdb2::Error::UnrecognizedFileFormat if has_magic => {
             "not a readable PDB file: the MSF header is truncated or corrupt".to_string()
         }
@@ -83,12 +152,24 @@ fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
     };
     let tpi = match pdb.raw_stream(pdb2::StreamIndex(2)) {
         Ok(Some(s)) if !s.is_empty() => s,
-        Ok(_) => return Err("the PDB has no type information (its TPI stream is missing or empty)".into()),
-        Err(e) => return Err(format!("cannot read the type stream (TPI): {}", describe(&e))),
+        Ok(_) => {
+            return Err(
+                "the PDB has no type information (its TPI stream is missing or empty)".into(),
+            )
+        }
+        Err(e) => {
+            return Err(format!(
+                "cannot read the type stream (TPI): {}",
+                describe(&e)
+            ))
+        }
     };
     let ts = types::TypeStream::parse(&tpi, &mut ir.warnings)?;
 
-    let machine = dbi.as_ref().and_then(|d| d.machine_type().ok()).unwrap_or(MachineType::Unknown);
+    let machine = dbi
+        .as_ref()
+        .and_then(|d| d.machine_type().ok())
+        .unwrap_or(MachineType::Unknown);
     let (arch, ptr_size) = match machine {
         MachineType::X86 => ("I386", 4),
         MachineType::Amd64 => ("AMD64", 8),
@@ -147,7 +228,9 @@ fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
                 match pdb.global_symbols() {
                     Ok(table) => {
                         if let Err(e) = syms.read(table.iter(), &map, Some(&mut types), false) {
-                            sym_warnings.push(format!("global symbol stream: {e}; later symbols are missing"));
+                            sym_warnings.push(format!(
+                                "global symbol stream: {e}; later symbols are missing"
+                            ));
                         }
                     }
                     Err(e) => sym_warnings.push(format!("no global symbol stream ({e})")),
@@ -167,7 +250,10 @@ fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
         ));
     }
     if syms.unparsed > 0 {
-        sym_warnings.push(format!("{} malformed symbol records were skipped", syms.unparsed));
+        sym_warnings.push(format!(
+            "{} malformed symbol records were skipped",
+            syms.unparsed
+        ));
     }
     let (symbols, shadowed) = syms.finish();
     if shadowed > 0 {
@@ -183,14 +269,18 @@ fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
 /// pdb2's errors in words a user can act on.
 fn describe(e: &pdb2::Error) -> String {
     match e {
-        pdb2::Error::UnrecognizedFileFormat => "no MSF 7.0 signature (not a PDB, or an old PDB 2.0 file)".into(),
+        pdb2::Error::UnrecognizedFileFormat => {
+            "no MSF 7.0 signature (not a PDB, or an old PDB 2.0 file)".into()
+        }
         pdb2::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
             "the file is truncated (a stream reaches past its end)".into()
         }
         pdb2::Error::PageReferenceOutOfRange(p) => {
             format!("the file is truncated or corrupt (page {p} is outside the file)")
         }
-        pdb2::Error::UnexpectedEof => "the file is truncated or corrupt (a record ends early)".into(),
+        pdb2::Error::UnexpectedEof => {
+            "the file is truncated or corrupt (a record ends early)".into()
+        }
         other => other.to_string(),
     }
 }
@@ -224,7 +314,9 @@ fn module_procedures<'s, S: pdb2::Source<'s> + Send + 's>(
     let mut modules = match dbi.modules() {
         Ok(m) => m,
         Err(e) => {
-            warnings.push(format!("module list unreadable ({e}): procedures of modules left out"));
+            warnings.push(format!(
+                "module list unreadable ({e}): procedures of modules left out"
+            ));
             return;
         }
     };
@@ -233,7 +325,9 @@ fn module_procedures<'s, S: pdb2::Source<'s> + Send + 's>(
             Ok(Some(m)) => m,
             Ok(None) => break,
             Err(e) => {
-                warnings.push(format!("module list truncated ({e}): later modules left out"));
+                warnings.push(format!(
+                    "module list truncated ({e}): later modules left out"
+                ));
                 break;
             }
         };
@@ -250,7 +344,9 @@ fn module_procedures<'s, S: pdb2::Source<'s> + Send + 's>(
         }
     }
     if failed > 0 {
-        warnings.push(format!("{failed} module symbol streams were unreadable; their procedures may be missing"));
+        warnings.push(format!(
+            "{failed} module symbol streams were unreadable; their procedures may be missing"
+        ));
     }
 }
 
@@ -264,7 +360,10 @@ pub fn profile_class(pdb_file: &str) -> String {
     };
     let mut chars = stem.chars();
     let capitalised: String = match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+        Some(c) => c
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect(),
         None => String::new(),
     };
     if PROFILE_CLASSES.contains(&capitalised.as_str()) {

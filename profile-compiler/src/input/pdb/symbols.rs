@@ -58,7 +58,11 @@ impl Symbols {
         };
         match address {
             Some(address) => {
-                let sym = Symbol { name: String::from_utf8_lossy(name).into_owned(), address, kind };
+                let sym = Symbol {
+                    name: String::from_utf8_lossy(name).into_owned(),
+                    address,
+                    kind,
+                };
                 if public {
                     self.publics.push(sym);
                 } else {
@@ -105,16 +109,26 @@ impl Symbols {
             }
             match sym.parse() {
                 Ok(SymbolData::Public(p)) => {
-                    let kind = if p.function { SymbolKind::Function } else { SymbolKind::Data };
+                    let kind = if p.function {
+                        SymbolKind::Function
+                    } else {
+                        SymbolKind::Data
+                    };
                     self.add(p.name.as_bytes(), p.offset, kind, true, map);
                 }
-                Ok(SymbolData::Data(d)) => self.add(d.name.as_bytes(), d.offset, SymbolKind::Data, false, map),
+                Ok(SymbolData::Data(d)) => {
+                    self.add(d.name.as_bytes(), d.offset, SymbolKind::Data, false, map)
+                }
                 Ok(SymbolData::ThreadStorage(t)) => {
                     self.add(t.name.as_bytes(), t.offset, SymbolKind::Data, false, map)
                 }
-                Ok(SymbolData::Procedure(p)) => {
-                    self.add(p.name.as_bytes(), p.offset, SymbolKind::Function, false, map)
-                }
+                Ok(SymbolData::Procedure(p)) => self.add(
+                    p.name.as_bytes(),
+                    p.offset,
+                    SymbolKind::Function,
+                    false,
+                    map,
+                ),
                 Ok(SymbolData::UserDefinedType(u)) => {
                     if let Some(t) = types.as_deref_mut() {
                         t.typedef(u.name.as_bytes(), u.type_index.0);

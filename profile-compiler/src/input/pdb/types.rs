@@ -44,10 +44,14 @@ impl<'a> TypeStream<'a> {
         let max = h.u32().ok_or_else(bad)?;
         let _record_bytes = h.u32().ok_or_else(bad)?;
         if !(56..=1024).contains(&header_size) || header_size as usize > data.len() {
-            return Err(format!("the type stream (TPI) header size {header_size} is invalid"));
+            return Err(format!(
+                "the type stream (TPI) header size {header_size} is invalid"
+            ));
         }
         if min < FIRST_INDEX || max < min {
-            return Err(format!("the type stream (TPI) index range 0x{min:x}..0x{max:x} is invalid"));
+            return Err(format!(
+                "the type stream (TPI) index range 0x{min:x}..0x{max:x} is invalid"
+            ));
         }
         let expected = (max - min) as usize;
         let mut body = Leaf::new(&data[header_size as usize..]);
@@ -93,12 +97,15 @@ impl<'a> TypeStream<'a> {
     /// The size of the first `LF_POINTER` that records one (4 or 8), to
     /// guess the pointer size when the machine type is unknown.
     pub(crate) fn guess_pointer_size(&self) -> Option<u64> {
-        self.records.iter().filter(|(k, _)| *k == leaf::LF_POINTER).find_map(|(_, body)| {
-            let mut l = Leaf::new(body);
-            l.u32()?;
-            let size = (l.u32()? >> 13) & 0x3f;
-            matches!(size, 4 | 8).then_some(u64::from(size))
-        })
+        self.records
+            .iter()
+            .filter(|(k, _)| *k == leaf::LF_POINTER)
+            .find_map(|(_, body)| {
+                let mut l = Leaf::new(body);
+                l.u32()?;
+                let size = (l.u32()? >> 13) & 0x3f;
+                matches!(size, 4 | 8).then_some(u64::from(size))
+            })
     }
 }
 
@@ -106,11 +113,23 @@ impl<'a> TypeStream<'a> {
 /// `<unnamed-tag>`, `X::<unnamed-tag>`, `<unnamed-type-x>`,
 /// `<unnamed-enum-A>`, `<anonymous-tag>`, `__unnamed`.
 pub(crate) fn is_anonymous_name(name: &str) -> bool {
-    let last = name.rsplit("::").next().unwrap_or(name);
-    name.is_empty()
-        || last.starts_with("<unnamed-")
-        || last.starts_with("<anonymous-")
-        || last.starts_with("__unnamed")
+    let b = name.as_bytes();
+    // The last `::`-separated component (scan from the end: cheap, and
+    // the markers never contain "::").
+    let mut start = 0;
+    let mut i = b.len();
+    while i >= 2 {
+        if b[i - 1] == b':' && b[i - 2] == b':' {
+            start = i;
+            break;
+        }
+        i -= 1;
+    }
+    let last = &b[start..];
+    b.is_empty()
+        || last.starts_with(b"<unnamed-")
+        || last.starts_with(b"<anonymous-")
+        || last.starts_with(b"__unnamed")
 }
 
 /// An enumerator's value as the enum's underlying integer: clang writes
@@ -129,53 +148,82 @@ fn normalize(value: i128, size: u64, signed: bool) -> i128 {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// A name as text (PDB names are UTF-8 in practice; others are converted
+/// lossily).
+pub(crate) fn text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
+
+/// FNV-1a: a fast hasher for the name maps (keys come from the file, but a
+/// collision-heavy file only slows the reader down).
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Rekall's name, size and signedness of a direct primitive type
 /// (the low byte of a primitive type index), for Windows' LLP64 model.
 /// `None` for `void`/no type and unknown kinds.
 pub(crate) fn primitive(kind: u32) -> Option<(&'static str, u64, bool)> {
     Some(match kind {
-        0x08 => ("long", 4, true), // T_HRESULT
-        0x10 => ("char", 1, true), // T_CHAR
-        0x20 => ("unsigned char", 1, false), // T_UCHAR
-        0x70 => ("char", 1, true), // T_RCHAR
-        0x71 => ("wchar_t", 2, false), // T_WCHAR
-        0x7a => ("char16_t", 2, false), // T_CHAR16
-        0x7b => ("char32_t", 4, false), // T_CHAR32
-        0x7c => ("char8_t", 1, false), // T_CHAR8
-        0x68 => ("signed char", 1, true), // T_INT1
-        0x69 => ("unsigned char", 1, false), // T_UINT1
-        0x11 => ("short", 2, true), // T_SHORT
-        0x21 => ("unsigned short", 2, false), // T_USHORT
-        0x72 => ("short", 2, true), // T_INT2
-        0x73 => ("unsigned short", 2, false), // T_UINT2
-        0x12 => ("long", 4, true), // T_LONG
-        0x22 => ("unsigned long", 4, false), // T_ULONG
-        0x74 => ("int", 4, true), // T_INT4
-        0x75 => ("unsigned int", 4, false), // T_UINT4
-        0x13 => ("long long", 8, true), // T_QUAD
-        0x23 => ("unsigned long long", 8, false), // T_UQUAD
-        0x76 => ("long long", 8, true), // T_INT8
-        0x77 => ("unsigned long long", 8, false), // T_UINT8
-        0x14 | 0x78 => ("__int128", 16, true), // T_OCT, T_INT16
+        0x08 => ("long", 4, true),                       // T_HRESULT
+        0x10 => ("char", 1, true),                       // T_CHAR
+        0x20 => ("unsigned char", 1, false),             // T_UCHAR
+        0x70 => ("char", 1, true),                       // T_RCHAR
+        0x71 => ("wchar_t", 2, false),                   // T_WCHAR
+        0x7a => ("char16_t", 2, false),                  // T_CHAR16
+        0x7b => ("char32_t", 4, false),                  // T_CHAR32
+        0x7c => ("char8_t", 1, false),                   // T_CHAR8
+        0x68 => ("signed char", 1, true),                // T_INT1
+        0x69 => ("unsigned char", 1, false),             // T_UINT1
+        0x11 => ("short", 2, true),                      // T_SHORT
+        0x21 => ("unsigned short", 2, false),            // T_USHORT
+        0x72 => ("short", 2, true),                      // T_INT2
+        0x73 => ("unsigned short", 2, false),            // T_UINT2
+        0x12 => ("long", 4, true),                       // T_LONG
+        0x22 => ("unsigned long", 4, false),             // T_ULONG
+        0x74 => ("int", 4, true),                        // T_INT4
+        0x75 => ("unsigned int", 4, false),              // T_UINT4
+        0x13 => ("long long", 8, true),                  // T_QUAD
+        0x23 => ("unsigned long long", 8, false),        // T_UQUAD
+        0x76 => ("long long", 8, true),                  // T_INT8
+        0x77 => ("unsigned long long", 8, false),        // T_UINT8
+        0x14 | 0x78 => ("__int128", 16, true),           // T_OCT, T_INT16
         0x24 | 0x79 => ("unsigned __int128", 16, false), // T_UOCT, T_UINT16
-        0x46 => ("half", 2, true), // T_REAL16
-        0x40 | 0x45 => ("float", 4, true), // T_REAL32, T_REAL32PP
-        0x44 => ("__real48", 6, true), // T_REAL48
-        0x41 => ("double", 8, true), // T_REAL64
-        0x42 => ("long double", 10, true), // T_REAL80
-        0x43 => ("__float128", 16, true), // T_REAL128
-        0x50 => ("_Complex float", 8, true), // T_CPLX32
-        0x51 => ("_Complex double", 16, true), // T_CPLX64
-        0x52 => ("_Complex long double", 20, true), // T_CPLX80
-        0x53 => ("_Complex __float128", 32, true), // T_CPLX128
-        0x30 => ("bool", 1, false), // T_BOOL08
-        0x31 => ("unsigned short", 2, false), // T_BOOL16
-        0x32 => ("unsigned int", 4, false), // T_BOOL32
-        0x33 => ("unsigned long long", 8, false), // T_BOOL64
+        0x46 => ("half", 2, true),                       // T_REAL16
+        0x40 | 0x45 => ("float", 4, true),               // T_REAL32, T_REAL32PP
+        0x44 => ("__real48", 6, true),                   // T_REAL48
+        0x41 => ("double", 8, true),                     // T_REAL64
+        0x42 => ("long double", 10, true),               // T_REAL80
+        0x43 => ("__float128", 16, true),                // T_REAL128
+        0x50 => ("_Complex float", 8, true),             // T_CPLX32
+        0x51 => ("_Complex double", 16, true),           // T_CPLX64
+        0x52 => ("_Complex long double", 20, true),      // T_CPLX80
+        0x53 => ("_Complex __float128", 32, true),       // T_CPLX128
+        0x30 => ("bool", 1, false),                      // T_BOOL08
+        0x31 => ("unsigned short", 2, false),            // T_BOOL16
+        0x32 => ("unsigned int", 4, false),              // T_BOOL32
+        0x33 => ("unsigned long long", 8, false),        // T_BOOL64
         _ => return None,
     })
 }
@@ -198,7 +246,9 @@ pub(crate) struct Types<'a, 'ir> {
 
 impl std::fmt::Debug for Types<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Types").field("records", &self.ts.len()).finish()
+        f.debug_struct("Types")
+            .field("records", &self.ts.len())
+            .finish()
     }
 }
 
@@ -230,7 +280,6 @@ impl<'a, 'ir> Types<'a, 'ir> {
     /// warnings.
     pub(crate) fn convert_all(&mut self) {
         self.definitions();
-        self.forward_references();
         let pending = std::mem::take(&mut self.pending);
         for (id, fields) in pending {
             let members = self.members(fields, id);
@@ -243,35 +292,34 @@ impl<'a, 'ir> Types<'a, 'ir> {
     /// Moves the warnings into the IR.
     pub(crate) fn finish(mut self) {
         if self.suppressed > 0 {
-            self.warnings.push(format!("{} more type warnings not shown", self.suppressed));
+            self.warnings
+                .push(format!("{} more type warnings not shown", self.suppressed));
         }
         self.ir.warnings.append(&mut self.warnings);
     }
 
-    /// Step 1: IR ids for every definition.
+    /// Step 1: IR ids for every definition; step 2: forward references
+    /// point at the matching definition (same unique name, else same name),
+    /// or become declarations.
     fn definitions(&mut self) {
         let ts = self.ts;
+        let mut by_unique: FnvMap<(bool, &[u8]), u32> = FnvMap::default();
+        let mut by_name: FnvMap<(bool, &[u8]), u32> = FnvMap::default();
+        let mut forward: Vec<usize> = Vec::new();
         for (i, &(kind, body)) in ts.records.iter().enumerate() {
             let ti = ts.min + i as u32;
-            if leaf::is_record(kind) {
+            let (is_enum, name, unique) = if leaf::is_record(kind) {
                 let Some(h) = leaf::record_header(kind, body) else {
                     self.warn(format!("type 0x{ti:x}: malformed record header"));
                     continue;
                 };
                 if h.forward() {
+                    forward.push(i);
                     continue;
                 }
-                let name = text(h.name);
-                let kind = if h.is_union() {
-                    RecordKind::Union
-                } else if h.is_class() {
-                    RecordKind::Class
-                } else {
-                    RecordKind::Struct
-                };
                 let id = self.ir.push(Type::Record(Record {
-                    kind,
-                    name: (!is_anonymous_name(&name)).then_some(name),
+                    kind: record_kind(&h),
+                    name: None,
                     size: h.size,
                     members: Vec::new(),
                     declaration: false,
@@ -281,23 +329,85 @@ impl<'a, 'ir> Types<'a, 'ir> {
                 if h.fields != 0 {
                     self.pending.push((id, h.fields));
                 }
+                (false, h.name, h.unique_name)
             } else if leaf::is_enum(kind) {
                 let Some(h) = leaf::enum_header(kind, body) else {
                     self.warn(format!("type 0x{ti:x}: malformed enum header"));
                     continue;
                 };
                 if h.forward() {
+                    forward.push(i);
                     continue;
                 }
                 let e = self.enumeration(ti, &h, true);
                 self.ids[i] = self.ir.push(Type::Enum(e)).0;
+                (true, h.name, h.unique_name)
+            } else {
+                continue;
+            };
+            let id = self.ids[i];
+            if let Some(u) = unique {
+                by_unique.entry((is_enum, u)).or_insert(id);
+            }
+            let text_name = text(name);
+            if !is_anonymous_name(&text_name) {
+                by_name.entry((is_enum, name)).or_insert(id);
+                if let Some(Type::Record(r)) = self.ir.types.get_mut(id as usize) {
+                    r.name = Some(text_name);
+                }
+            }
+        }
+        for i in forward {
+            let (kind, body) = ts.records[i];
+            let ti = ts.min + i as u32;
+            if leaf::is_record(kind) {
+                let Some(h) = leaf::record_header(kind, body) else {
+                    continue;
+                };
+                let found = h
+                    .unique_name
+                    .and_then(|u| by_unique.get(&(false, u)))
+                    .or_else(|| by_name.get(&(false, h.name)));
+                self.ids[i] = match found {
+                    Some(&id) => id,
+                    None => {
+                        let name = text(h.name);
+                        self.ir
+                            .push(Type::Record(Record {
+                                kind: record_kind(&h),
+                                name: (!is_anonymous_name(&name)).then_some(name),
+                                size: 0,
+                                members: Vec::new(),
+                                declaration: true,
+                                origin: u64::from(ti),
+                            }))
+                            .0
+                    }
+                };
+            } else {
+                let Some(h) = leaf::enum_header(kind, body) else {
+                    continue;
+                };
+                let found = h
+                    .unique_name
+                    .and_then(|u| by_unique.get(&(true, u)))
+                    .or_else(|| by_name.get(&(true, h.name)));
+                self.ids[i] = match found {
+                    Some(&id) => id,
+                    None => {
+                        let e = self.enumeration(ti, &h, false);
+                        self.ir.push(Type::Enum(e)).0
+                    }
+                };
             }
         }
     }
 
     fn enumeration(&mut self, ti: u32, h: &leaf::EnumHeader<'_>, values: bool) -> Enum {
         let (size, signed) = match primitive(h.underlying & 0xff) {
-            Some((_, size, signed)) if h.underlying < FIRST_INDEX && h.underlying >> 8 == 0 => (size, signed),
+            Some((_, size, signed)) if h.underlying < FIRST_INDEX && h.underlying >> 8 == 0 => {
+                (size, signed)
+            }
             _ => {
                 self.warn(format!(
                     "enum 0x{ti:x}: unusual underlying type 0x{:x}; assuming int",
@@ -334,7 +444,9 @@ impl<'a, 'ir> Types<'a, 'ir> {
                     }
                 }
                 if let Some(k) = it.failed {
-                    self.warn(format!("enum 0x{ti:x}: undecodable entry (leaf 0x{k:04x}); rest skipped"));
+                    self.warn(format!(
+                        "enum 0x{ti:x}: undecodable entry (leaf 0x{k:04x}); rest skipped"
+                    ));
                 }
                 hops += 1;
                 match next {
@@ -344,86 +456,6 @@ impl<'a, 'ir> Types<'a, 'ir> {
             }
         }
         e
-    }
-
-    /// Step 2: forward references point at the matching definition.
-    fn forward_references(&mut self) {
-        let ts = self.ts;
-        let mut by_unique: HashMap<(bool, &[u8]), u32> = HashMap::new();
-        let mut by_name: HashMap<(bool, &[u8]), u32> = HashMap::new();
-        for (i, &(kind, body)) in ts.records.iter().enumerate() {
-            if self.ids[i] == NONE {
-                continue;
-            }
-            let (is_enum, name, unique) = if leaf::is_record(kind) {
-                match leaf::record_header(kind, body) {
-                    Some(h) => (false, h.name, h.unique_name),
-                    None => continue,
-                }
-            } else if leaf::is_enum(kind) {
-                match leaf::enum_header(kind, body) {
-                    Some(h) => (true, h.name, h.unique_name),
-                    None => continue,
-                }
-            } else {
-                continue;
-            };
-            if let Some(u) = unique {
-                by_unique.entry((is_enum, u)).or_insert(self.ids[i]);
-            }
-            if !is_anonymous_name(&String::from_utf8_lossy(name)) {
-                by_name.entry((is_enum, name)).or_insert(self.ids[i]);
-            }
-        }
-        for (i, &(kind, body)) in ts.records.iter().enumerate() {
-            if self.ids[i] != NONE {
-                continue;
-            }
-            let ti = ts.min + i as u32;
-            if leaf::is_record(kind) {
-                let Some(h) = leaf::record_header(kind, body) else { continue };
-                let found = h
-                    .unique_name
-                    .and_then(|u| by_unique.get(&(false, u)))
-                    .or_else(|| by_name.get(&(false, h.name)));
-                self.ids[i] = match found {
-                    Some(&id) => id,
-                    None => {
-                        let name = text(h.name);
-                        let kind = if h.is_union() {
-                            RecordKind::Union
-                        } else if h.is_class() {
-                            RecordKind::Class
-                        } else {
-                            RecordKind::Struct
-                        };
-                        self.ir
-                            .push(Type::Record(Record {
-                                kind,
-                                name: (!is_anonymous_name(&name)).then_some(name),
-                                size: 0,
-                                members: Vec::new(),
-                                declaration: true,
-                                origin: u64::from(ti),
-                            }))
-                            .0
-                    }
-                };
-            } else if leaf::is_enum(kind) {
-                let Some(h) = leaf::enum_header(kind, body) else { continue };
-                let found = h
-                    .unique_name
-                    .and_then(|u| by_unique.get(&(true, u)))
-                    .or_else(|| by_name.get(&(true, h.name)));
-                self.ids[i] = match found {
-                    Some(&id) => id,
-                    None => {
-                        let e = self.enumeration(ti, &h, false);
-                        self.ir.push(Type::Enum(e)).0
-                    }
-                };
-            }
-        }
     }
 
     /// The data members of a record (following `LF_INDEX` continuations).
@@ -436,7 +468,9 @@ impl<'a, 'ir> Types<'a, 'ir> {
         };
         loop {
             let Some((leaf::LF_FIELDLIST, body)) = self.ts.get(fields) else {
-                self.warn(format!("type 0x{origin:x}: field list 0x{fields:x} is missing"));
+                self.warn(format!(
+                    "type 0x{origin:x}: field list 0x{fields:x} is missing"
+                ));
                 break;
             };
             let mut it = FieldIter::new(body);
@@ -453,10 +487,17 @@ impl<'a, 'ir> Types<'a, 'ir> {
                         };
                         let name = (!name.is_empty()).then(|| text(name));
                         let (ty, bitfield) = self.member_type(ty);
-                        out.push(Member { name, offset, ty, bitfield });
+                        out.push(Member {
+                            name,
+                            offset,
+                            ty,
+                            bitfield,
+                        });
                     }
                     FieldEntry::Base { ty, offset } => {
-                        let Ok(offset) = u64::try_from(offset) else { continue };
+                        let Ok(offset) = u64::try_from(offset) else {
+                            continue;
+                        };
                         let id = self.ty(ty, 0);
                         let base = match self.ir.types.get(id.index()) {
                             Some(Type::Record(r)) => r.name.clone(),
@@ -497,7 +538,10 @@ impl<'a, 'ir> Types<'a, 'ir> {
                 let ty = self.ty(under, 0);
                 return (
                     ty,
-                    Some(BitField { bit_offset: u32::from(position), bit_size: u32::from(length) }),
+                    Some(BitField {
+                        bit_offset: u32::from(position),
+                        bit_size: u32::from(length),
+                    }),
                 );
             }
         }
@@ -513,7 +557,11 @@ impl<'a, 'ir> Types<'a, 'ir> {
         if ti < FIRST_INDEX {
             return self.primitive_type(ti);
         }
-        let Some(i) = ti.checked_sub(self.ts.min).map(|i| i as usize).filter(|&i| i < self.ids.len()) else {
+        let Some(i) = ti
+            .checked_sub(self.ts.min)
+            .map(|i| i as usize)
+            .filter(|&i| i < self.ids.len())
+        else {
             self.warn(format!("type index 0x{ti:x} is out of range"));
             return self.unknown(format!("type 0x{ti:x}"));
         };
@@ -597,7 +645,10 @@ impl<'a, 'ir> Types<'a, 'ir> {
             leaf::LF_ALIAS | leaf::LF_ALIAS_ST => match (l.u32(), l.name(kind)) {
                 (Some(under), Some(name)) => {
                     let target = self.ty(under, depth + 1);
-                    self.ir.push(Type::Typedef { name: text(name), target })
+                    self.ir.push(Type::Typedef {
+                        name: text(name),
+                        target,
+                    })
                 }
                 _ => self.unknown(format!("malformed LF_ALIAS 0x{ti:x}")),
             },
@@ -631,7 +682,11 @@ impl<'a, 'ir> Types<'a, 'ir> {
             0 => match base {
                 0x00 | 0x03 => self.ir.push(Type::Void),
                 _ => match primitive(base) {
-                    Some((name, size, signed)) => self.ir.push(Type::Base { name: name.to_string(), size, signed }),
+                    Some((name, size, signed)) => self.ir.push(Type::Base {
+                        name: name.to_string(),
+                        size,
+                        signed,
+                    }),
                     None => self.unknown(format!("primitive 0x{ti:04x}")),
                 },
             },
@@ -664,7 +719,9 @@ impl<'a, 'ir> Types<'a, 'ir> {
         if ti < FIRST_INDEX {
             return;
         }
-        let Some(i) = ti.checked_sub(self.ts.min).map(|i| i as usize) else { return };
+        let Some(i) = ti.checked_sub(self.ts.min).map(|i| i as usize) else {
+            return;
+        };
         let Some(&id) = self.ids.get(i) else { return };
         if id == NONE || id == BUSY {
             return;
@@ -675,8 +732,21 @@ impl<'a, 'ir> Types<'a, 'ir> {
             _ => false,
         };
         if anonymous {
-            self.ir.push(Type::Typedef { name: text(name), target: TypeId(id) });
+            self.ir.push(Type::Typedef {
+                name: text(name),
+                target: TypeId(id),
+            });
         }
+    }
+}
+
+fn record_kind(h: &leaf::RecordHeader<'_>) -> RecordKind {
+    if h.is_union() {
+        RecordKind::Union
+    } else if h.is_class() {
+        RecordKind::Class
+    } else {
+        RecordKind::Struct
     }
 }
 
@@ -686,7 +756,14 @@ mod tests {
 
     #[test]
     fn anonymous_names() {
-        for n in ["<unnamed-tag>", "X::<unnamed-tag>", "<unnamed-type-u>", "<unnamed-enum-A>", "__unnamed", ""] {
+        for n in [
+            "<unnamed-tag>",
+            "X::<unnamed-tag>",
+            "<unnamed-type-u>",
+            "<unnamed-enum-A>",
+            "__unnamed",
+            "",
+        ] {
             assert!(is_anonymous_name(n), "{n}");
         }
         for n in ["_EPROCESS", "std::vector<int>", "X::Y", "<lambda_1>"] {
@@ -699,8 +776,14 @@ mod tests {
         assert_eq!(normalize(4_294_967_291, 4, true), -5);
         assert_eq!(normalize(-5, 4, true), -5);
         assert_eq!(normalize(-1, 8, false), i128::from(u64::MAX));
-        assert_eq!(normalize(0xffff_ffff_0000_0000, 8, false), 0xffff_ffff_0000_0000);
-        assert_eq!(normalize(0x8000_0000_0000_0000, 8, true), i128::from(i64::MIN));
+        assert_eq!(
+            normalize(0xffff_ffff_0000_0000, 8, false),
+            0xffff_ffff_0000_0000
+        );
+        assert_eq!(
+            normalize(0x8000_0000_0000_0000, 8, true),
+            i128::from(i64::MIN)
+        );
         assert_eq!(normalize(7, 1, true), 7);
     }
 
@@ -729,7 +812,9 @@ mod tests {
         let q = t.ty(0x0420, 0); // T_32PUCHAR
         let n = t.ty(0x0103, 0); // T_PVOID (nullptr_t)
         drop(t);
-        assert!(matches!(ir.get(p), Type::Pointer { size: 8, target } if *ir.get(*target) == Type::Void));
+        assert!(
+            matches!(ir.get(p), Type::Pointer { size: 8, target } if *ir.get(*target) == Type::Void)
+        );
         assert!(matches!(ir.get(q), Type::Pointer { size: 4, .. }));
         assert!(matches!(ir.get(n), Type::Pointer { size: 8, .. }));
     }
