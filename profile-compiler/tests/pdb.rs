@@ -231,7 +231,12 @@ fn check_fixture(arch: &str, ptr: u64) {
         meta["GUID_AGE"],
         rsds_key(&fixture(&format!("fixture_{arch}.dll"))).as_str()
     );
-    assert_eq!(meta["arch"], if arch == "x86" { "I386" } else { "AMD64" });
+    let expected_arch = match arch {
+        "x86" => "I386",
+        "x64" => "AMD64",
+        _ => "ARM64",
+    };
+    assert_eq!(meta["arch"], expected_arch);
     assert_eq!(meta["PDBFile"], format!("fixture_{arch}.pdb").as_str());
 
     // struct Point { int x; int y; }
@@ -408,6 +413,31 @@ fn fixture_x64_facts() {
 }
 
 #[test]
+fn fixture_arm64_facts() {
+    check_fixture("arm64", 8);
+}
+
+/// The PDB information stream's age can be bumped by tools after linking;
+/// the symbol-server key uses the DBI age, which the image's RSDS carries.
+#[test]
+fn guid_age_uses_the_dbi_age() {
+    let good = std::fs::read(fixture("fixture_x64.pdb")).unwrap();
+    let msf = read_msf(&good);
+    let info = streams(&msf.dir, msf.block)[1].1[0] as usize * msf.block;
+    let mut bumped = good.clone();
+    // PDB information stream: version, signature, age, GUID.
+    bumped[info + 8..info + 12].copy_from_slice(&7u32.to_le_bytes());
+    let dir = tempdir();
+    let pdb = dir.path().join("fixture_x64.pdb");
+    std::fs::write(&pdb, &bumped).unwrap();
+    let out = dir.path().join("a.json");
+    parse(&pdb, &out, &[]);
+    let key = rsds_key(&fixture("fixture_x64.dll"));
+    assert!(key.ends_with('1'));
+    assert_eq!(load(&out)["$METADATA"]["GUID_AGE"], key.as_str());
+}
+
+#[test]
 fn fixtures_match_llvm_pdbutil() {
     if Command::new("llvm-pdbutil")
         .arg("--version")
@@ -421,7 +451,7 @@ fn fixtures_match_llvm_pdbutil() {
         return;
     };
     let dir = tempdir();
-    for arch in ["x86", "x64"] {
+    for arch in ["x86", "x64", "arm64"] {
         let pdb = fixture(&format!("fixture_{arch}.pdb"));
         let dump = Command::new("llvm-pdbutil")
             .args(["dump", "-summary", "-types", "-globals", "-publics"])
