@@ -32,8 +32,10 @@ fn median(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
     (t[0], t[t.len() / 2])
 }
 
-/// Reads the file and walks every type record and every symbol record.
-fn floor(path: &Path) -> usize {
+/// Reads the file and walks every type record and every symbol record;
+/// with `parse`, also decodes each with pdb2's `parse()` (a second
+/// reference: what a reader built on pdb2's own decoding pays).
+fn floor(path: &Path, parse: bool) -> usize {
     let bytes = std::fs::read(path).expect("read");
     let mut pdb = pdb2::PDB::open(std::io::Cursor::new(bytes)).expect("open");
     let mut n = 0;
@@ -41,11 +43,17 @@ fn floor(path: &Path) -> usize {
     let mut it = tpi.iter();
     while let Some(t) = it.next().expect("type") {
         n += t.len();
+        if parse {
+            n += usize::from(t.parse().is_ok());
+        }
     }
     let globals = pdb.global_symbols().expect("globals");
     let mut it = globals.iter();
     while let Some(s) = it.next().expect("symbol") {
         n += s.raw_bytes().len();
+        if parse {
+            n += usize::from(s.parse().is_ok());
+        }
     }
     let dbi = pdb.debug_information().expect("dbi");
     let mut modules = dbi.modules().expect("modules");
@@ -54,6 +62,9 @@ fn floor(path: &Path) -> usize {
             let mut it = info.symbols().expect("symbols");
             while let Some(s) = it.next().expect("symbol") {
                 n += s.raw_bytes().len();
+                if parse {
+                    n += usize::from(s.parse().is_ok());
+                }
             }
         }
     }
@@ -105,7 +116,7 @@ fn main() {
                         .len(),
                 ),
                 "emit" => black_box(emit(&ir, EmitOptions::default()).profile.structs.len()),
-                "floor" => black_box(floor(path)),
+                "floor" => black_box(floor(path, false)),
                 other => black_box(end_to_end(path, other == "gzip")),
             };
         }
@@ -114,7 +125,10 @@ fn main() {
     for path in inputs {
         let runs = 25;
         let f = median(runs, || {
-            black_box(floor(&path));
+            black_box(floor(&path, false));
+        });
+        let fp = median(runs, || {
+            black_box(floor(&path, true));
         });
         let read = median(runs, || {
             black_box(
@@ -145,6 +159,7 @@ fn main() {
         };
         println!("{} ({runs} runs)", path.display());
         row("floor (pdb2: every type + symbol record)", f);
+        row("floor + pdb2 parse() of every record", fp);
         row("read_file (PDB -> IR)", read);
         row("emit (IR -> profile model)", em);
         row("end to end, canonical JSON in memory", json);
