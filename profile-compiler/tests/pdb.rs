@@ -264,6 +264,15 @@ fn check_fixture(arch: &str, ptr: u64) {
     assert!(inner.starts_with("__unnamed_"), "{inner}");
     assert_eq!(member(&p, inner, "b").0, 0);
 
+    // A struct named only by a typedef keeps that name; an anonymous enum
+    // gets a generated name that the member refers to.
+    assert_eq!(member(&p, "AnonTypedef", "r").0, 4);
+    let (off, d) = member(&p, "HasAnonEnum", "inner");
+    assert_eq!(off, 4);
+    let en = d[1]["enum_name"].as_str().unwrap();
+    assert!(en.starts_with("__unnamed_enum_"), "{en}");
+    assert_eq!(p["$ENUMS"][en]["2"], "INNER_Y");
+
     // Bit fields: storage unit offset, bit range, storage type.
     assert_eq!(s("Bits"), 24);
     assert_eq!(bitfield(&p, "Bits", "a"), (0, 0, 3));
