@@ -368,6 +368,33 @@ fn check_fixture(arch: &str, ptr: u64) {
     assert_eq!(names, ["id", "inner", "weight"]);
     assert_eq!(member(&p, "Widget", "inner").1[0], "Widget::Inner");
 
+    // The vtable pointer is not a member; a virtual base (no fixed offset)
+    // is left out; templates keep their names.
+    let fields = |n: &str| -> Vec<String> {
+        let mut v: Vec<String> = p["$STRUCTS"][n][1]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(fields("VBase"), ["vb"]);
+    assert_eq!(member(&p, "VBase", "vb").0, ptr);
+    assert_eq!(member(&p, "VDerived", "__base_VBase").0, 0);
+    assert_eq!(member(&p, "VDerived", "vd").0, 2 * ptr);
+    assert_eq!(fields("VirtDerived"), ["y"]);
+    assert_eq!(member(&p, "VirtDerived", "y").0, ptr);
+    assert_eq!(
+        member(&p, "Box<double>", "next"),
+        (
+            8,
+            &serde_json::json!(["Pointer", {"target": "Box<double>"}])
+        )
+    );
+    assert_eq!(member(&p, "Box<int>", "next").0, ptr.max(4));
+
     // wchar_t[N] is a UnicodeString; bool, char16_t, char32_t.
     assert_eq!(
         member(&p, "Wide", "name"),
