@@ -22,7 +22,8 @@ const NONE: u32 = u32::MAX;
 const BUSY: u32 = u32::MAX - 1;
 /// Bound on nested type conversions (pointer to array of pointer ...).
 const MAX_DEPTH: u32 = 200;
-/// Bound on `LF_INDEX` continuations followed for one field list.
+/// Bound on `LF_INDEX` continuations followed for one field list (each
+/// list is visited once, so cycles end).
 const MAX_CONTINUATIONS: usize = 4096;
 
 /// The records of a type stream, indexed by `type index - minimum index`.
@@ -426,7 +427,7 @@ impl<'a, 'ir> Types<'a, 'ir> {
         };
         if values && h.fields != 0 {
             let mut fields = h.fields;
-            let mut hops = 0;
+            let mut seen: Vec<u32> = Vec::new();
             loop {
                 let Some((leaf::LF_FIELDLIST, body)) = self.ts.get(fields) else {
                     self.warn(format!("enum 0x{ti:x}: field list 0x{fields:x} is missing"));
@@ -448,9 +449,9 @@ impl<'a, 'ir> Types<'a, 'ir> {
                         "enum 0x{ti:x}: undecodable entry (leaf 0x{k:04x}); rest skipped"
                     ));
                 }
-                hops += 1;
+                seen.push(fields);
                 match next {
-                    Some(c) if hops < MAX_CONTINUATIONS && c != fields => fields = c,
+                    Some(c) if seen.len() < MAX_CONTINUATIONS && !seen.contains(&c) => fields = c,
                     _ => break,
                 }
             }
@@ -461,7 +462,7 @@ impl<'a, 'ir> Types<'a, 'ir> {
     /// The data members of a record (following `LF_INDEX` continuations).
     fn members(&mut self, mut fields: u32, owner: TypeId) -> Vec<Member> {
         let mut out = Vec::new();
-        let mut hops = 0;
+        let mut seen: Vec<u32> = Vec::new();
         let origin = match self.ir.types.get(owner.index()) {
             Some(Type::Record(r)) => r.origin,
             _ => 0,
@@ -520,9 +521,9 @@ impl<'a, 'ir> Types<'a, 'ir> {
                     "type 0x{origin:x}: undecodable field list entry (leaf 0x{k:04x}); later members are missing"
                 ));
             }
-            hops += 1;
+            seen.push(fields);
             match next {
-                Some(c) if hops < MAX_CONTINUATIONS && c != fields => fields = c,
+                Some(c) if seen.len() < MAX_CONTINUATIONS && !seen.contains(&c) => fields = c,
                 _ => break,
             }
         }
@@ -795,6 +796,151 @@ mod tests {
         assert_eq!(primitive(0x71), Some(("wchar_t", 2, false)));
         assert_eq!(primitive(0x30), Some(("bool", 1, false)));
         assert_eq!(primitive(0x03), None);
+    }
+
+    /// A TPI stream from record bodies (leaf kind included), indices from 0x1000.
+    fn stream(records: &[Vec<u8>]) -> Vec<u8> {
+        let mut data = vec![0u8; 56];
+        data[4..8].copy_from_slice(&56u32.to_le_bytes());
+        data[8..12].copy_from_slice(&0x1000u32.to_le_bytes());
+        data[12..16].copy_from_slice(&(0x1000 + records.len() as u32).to_le_bytes());
+        for r in records {
+            data.extend((r.len() as u16).to_le_bytes());
+            data.extend(r);
+        }
+        data
+    }
+
+    fn le16(v: u16) -> [u8; 2] {
+        v.to_le_bytes()
+    }
+
+    fn member(ty: u32, offset: u16, name: &str) -> Vec<u8> {
+        let mut m = le16(leaf::LF_MEMBER).to_vec();
+        m.extend(le16(3));
+        m.extend(ty.to_le_bytes());
+        m.extend(le16(offset));
+        m.extend(name.as_bytes());
+        m.push(0);
+        m
+    }
+
+    fn fieldlist(entries: &[Vec<u8>]) -> Vec<u8> {
+        let mut f = le16(leaf::LF_FIELDLIST).to_vec();
+        for e in entries {
+            f.extend(e);
+        }
+        f
+    }
+
+    fn index(ti: u32) -> Vec<u8> {
+        let mut v = le16(0x1404).to_vec();
+        v.extend(le16(0));
+        v.extend(ti.to_le_bytes());
+        v
+    }
+
+    fn structure(fields: u32, size: u16, name: &str) -> Vec<u8> {
+        let mut v = le16(leaf::LF_STRUCTURE).to_vec();
+        v.extend(le16(2));
+        v.extend(le16(0));
+        v.extend(fields.to_le_bytes());
+        v.extend(0u32.to_le_bytes());
+        v.extend(0u32.to_le_bytes());
+        v.extend(le16(size));
+        v.extend(name.as_bytes());
+        v.push(0);
+        v
+    }
+
+    fn convert(records: &[Vec<u8>]) -> Ir {
+        let data = stream(records);
+        let mut ir = Ir::default();
+        let mut w = Vec::new();
+        let ts = TypeStream::parse(&data, &mut w).unwrap();
+        let mut t = Types::new(&ts, &mut ir, 8);
+        t.convert_all();
+        t.finish();
+        ir
+    }
+
+    fn record<'a>(ir: &'a Ir, name: &str) -> &'a Record {
+        ir.types
+            .iter()
+            .find_map(|t| match t {
+                Type::Record(r) if r.name.as_deref() == Some(name) && !r.declaration => Some(r),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn continuation_cycles_end() {
+        let ir = convert(&[
+            fieldlist(&[member(0x74, 0, "a"), index(0x1001)]),
+            fieldlist(&[member(0x74, 4, "b"), index(0x1000)]),
+            structure(0x1000, 8, "S"),
+        ]);
+        let names: Vec<_> = record(&ir, "S")
+            .members
+            .iter()
+            .map(|m| m.name.clone().unwrap())
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+    }
+
+    #[test]
+    fn type_cycles_end() {
+        // 0x1000: pointer to 0x1001; 0x1001: const 0x1000.
+        let mut ptr = le16(leaf::LF_POINTER).to_vec();
+        ptr.extend(0x1001u32.to_le_bytes());
+        ptr.extend((0x0cu32 | (8 << 13)).to_le_bytes());
+        let mut modifier = le16(leaf::LF_MODIFIER).to_vec();
+        modifier.extend(0x1000u32.to_le_bytes());
+        modifier.extend(le16(1));
+        let ir = convert(&[
+            ptr,
+            modifier,
+            fieldlist(&[member(0x1000, 0, "p")]),
+            structure(0x1002, 8, "C"),
+        ]);
+        let r = record(&ir, "C");
+        assert_eq!(r.members.len(), 1);
+        assert!(
+            ir.warnings.iter().any(|w| w.contains("refers to itself")),
+            "{:?}",
+            ir.warnings
+        );
+    }
+
+    #[test]
+    fn forward_references_resolve_to_definitions() {
+        // 0x1000: forward ref to S; 0x1001: pointer to it; 0x1002: array
+        // of 3 S (24 bytes); the definition of S comes last.
+        let mut fwd = structure(0, 0, "S");
+        fwd[4] = 0x80; // CV_prop_t fwdref
+        let mut array = le16(leaf::LF_ARRAY).to_vec();
+        array.extend(0x1000u32.to_le_bytes());
+        array.extend(0x23u32.to_le_bytes());
+        array.extend(le16(24));
+        array.push(0);
+        let ir = convert(&[
+            fwd,
+            array,
+            fieldlist(&[member(0x1001, 0, "three")]),
+            structure(0x1002, 24, "Holder"),
+            fieldlist(&[member(0x74, 0, "x"), member(0x74, 4, "y")]),
+            structure(0x1004, 8, "S"),
+        ]);
+        let holder = record(&ir, "Holder");
+        match ir.get(holder.members[0].ty) {
+            Type::Array { element, count: 3 } => {
+                assert!(
+                    matches!(ir.get(*element), Type::Record(r) if r.name.as_deref() == Some("S") && !r.declaration)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
