@@ -84,9 +84,20 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the chain of causes joined.
-            let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("profc: error: {}", msg.join(": "));
+            // One line: the chain of causes joined, leaving out a cause
+            // whose text the line already holds (an I/O error's source).
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if msg.contains(&text) {
+                    continue;
+                }
+                if !msg.is_empty() {
+                    msg.push_str(": ");
+                }
+                msg.push_str(&text);
+            }
+            eprintln!("profc: error: {}", msg.replace('\n', " "));
             ExitCode::FAILURE
         }
     }
