@@ -73,6 +73,16 @@ pub fn write_atomic(
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(io_err)?;
+    // Temporary files are created private (0600); a profile is meant to be
+    // shared, so give it the mode of the file it replaces, or 0644.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(io_err)?;
+    }
     {
         let mut buffered = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
         write(&mut buffered).map_err(io_err)?;
@@ -94,4 +104,46 @@ pub fn write_atomic(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_refuses_existing_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        write_atomic(&path, WriteMode::CreateNew, |w| w.write_all(b"one")).unwrap();
+        assert!(matches!(
+            write_atomic(&path, WriteMode::CreateNew, |w| w.write_all(b"two")),
+            Err(Error::Exists(_))
+        ));
+        // A failing writer leaves the old content and no temporary file.
+        let failed = write_atomic(&path, WriteMode::Overwrite, |w| {
+            w.write_all(b"partial")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"one");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644);
+        }
+    }
+
+    #[test]
+    fn gzip_bombs_are_capped() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![b' '; 1 << 20]).unwrap();
+        let bytes = gz.finish().unwrap();
+        assert!(read_maybe_gzip(bytes.clone(), "bomb", 1000).is_err());
+        assert_eq!(
+            read_maybe_gzip(bytes, "ok", 2 << 20).unwrap().len(),
+            1 << 20
+        );
+    }
 }

@@ -49,6 +49,7 @@ pub struct Emitted {
 pub fn emit(ir: &Ir, options: EmitOptions) -> Emitted {
     let mut e = Emitter::new(ir);
     e.name_records();
+    e.name_enums();
     let mut profile = Profile::new();
     for (k, v) in &ir.metadata {
         profile.metadata.insert(k.clone(), v.clone());
@@ -77,6 +78,8 @@ struct Emitter<'a> {
     emitted: BTreeMap<String, TypeId>,
     /// Typedef names of anonymous records/enums (first typedef wins).
     typedef_names: HashMap<TypeId, &'a str>,
+    /// Final names of enums (`NAME@N` for different same-name enums).
+    enum_names: HashMap<TypeId, String>,
     warnings: Vec<String>,
 }
 
@@ -143,6 +146,7 @@ impl<'a> Emitter<'a> {
             names: HashMap::new(),
             emitted: BTreeMap::new(),
             typedef_names,
+            enum_names: HashMap::new(),
             warnings: Vec::new(),
         }
     }
@@ -403,6 +407,13 @@ impl<'a> Emitter<'a> {
     }
 
     fn enum_name(&self, id: TypeId, e: &crate::ir::Enum) -> String {
+        if let Some(n) = self.enum_names.get(&id) {
+            return n.clone();
+        }
+        self.enum_base_name(id, e)
+    }
+
+    fn enum_base_name(&self, id: TypeId, e: &crate::ir::Enum) -> String {
         e.name
             .clone()
             .or_else(|| self.typedef_names.get(&id).map(|n| (*n).to_owned()))
@@ -467,34 +478,79 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// Like records: identical enums share a name, different enums under
+    /// one name are kept apart as `NAME@2`, ...; an enum without
+    /// enumerators (a forward declaration) takes the first definition.
+    fn name_enums(&mut self) {
+        let ir = self.ir;
+        let mut by_name: HashMap<String, Vec<EnumChoicesKey>> = HashMap::new();
+        let mut empty: Vec<(TypeId, String)> = Vec::new();
+        for (i, t) in ir.types.iter().enumerate() {
+            let Type::Enum(e) = t else { continue };
+            let id = TypeId(i as u32);
+            let name = self.enum_base_name(id, e);
+            if e.values.is_empty() {
+                empty.push((id, name));
+                continue;
+            }
+            let key = enum_choices(e);
+            let defs = by_name.entry(name.clone()).or_default();
+            let n = match defs.iter().position(|d| *d == key) {
+                Some(n) => n,
+                None => {
+                    defs.push(key);
+                    defs.len() - 1
+                }
+            };
+            let final_name = if n == 0 {
+                name
+            } else {
+                format!("{name}@{}", n + 1)
+            };
+            self.enum_names.insert(id, final_name);
+        }
+        for (id, name) in empty {
+            self.enum_names.insert(id, name);
+        }
+        let mut renamed: Vec<_> = by_name.iter().filter(|(_, d)| d.len() > 1).collect();
+        renamed.sort();
+        for (name, defs) in renamed {
+            self.warnings.push(format!(
+                "{} different definitions of enum {name}: the first keeps the name, the others are {}",
+                defs.len(),
+                (2..=defs.len()).map(|n| format!("{name}@{n}")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+
     fn enums(&mut self, profile: &mut Profile) {
         let ir = self.ir;
         for (i, t) in ir.types.iter().enumerate() {
             let Type::Enum(e) = t else { continue };
             let name = self.enum_name(TypeId(i as u32), e);
-            let choices: BTreeMap<i128, String> = e
-                .values
-                .iter()
-                .rev() // the first enumerator of a value wins
-                .map(|(n, v)| (*v, n.clone()))
-                .collect();
+            if e.values.is_empty() && profile.enums.contains_key(&name) {
+                continue;
+            }
+            let choices = enum_choices(e);
             match profile.enums.get(&name) {
-                Some(existing) if *existing != choices && !e.values.is_empty() => {
-                    if existing.is_empty() {
-                        profile.enums.insert(name, choices);
-                    } else {
-                        self.warnings.push(format!(
-                            "enum {name} has different definitions; the first is kept"
-                        ));
-                    }
-                }
-                Some(_) => {}
-                None => {
+                Some(existing) if !existing.is_empty() => {}
+                _ => {
                     profile.enums.insert(name, choices);
                 }
             }
         }
     }
+}
+
+type EnumChoicesKey = BTreeMap<i128, String>;
+
+/// Value -> name; the first enumerator of a value wins.
+fn enum_choices(e: &crate::ir::Enum) -> EnumChoicesKey {
+    e.values
+        .iter()
+        .rev()
+        .map(|(n, v)| (*v, n.clone()))
+        .collect()
 }
 
 /// Rekall's `ProfileClass` for a PE module's PDB name: the file name
