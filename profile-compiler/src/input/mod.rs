@@ -1,6 +1,7 @@
 //! One reader per input format. Readers fill an [`crate::ir::Ir`] and never
 //! write output.
 
+pub mod dwarf;
 pub mod pdb;
 pub mod system_map;
 pub mod vol2;

@@ -1,0 +1,116 @@
+//! Merging unit-local type graphs into the one IR.
+//!
+//! Units are merged in `.debug_info` order, so the output does not depend on
+//! how the parallel parsing was scheduled. A node whose structural key was
+//! already seen maps to the existing IR type; only new keys create IR types.
+//! A kernel type defined in thousands of compilation units therefore
+//! appears once.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use crate::ir::{Enum, Ir, Member, Record, Type, TypeId};
+
+use super::unit::{LocalUnit, Node, Notes};
+
+/// Keys are already hashes: use their low bits directly.
+#[derive(Default)]
+pub(crate) struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+/// Accumulates units into an [`Ir`].
+#[derive(Debug, Default)]
+pub(crate) struct Merger {
+    /// The IR being built.
+    pub ir: Ir,
+    map: HashMap<u128, TypeId, BuildHasherDefault<KeyHasher>>,
+    /// Problems counted over all units.
+    pub notes: Notes,
+    /// Type nodes seen (before merging), for statistics.
+    pub nodes_seen: usize,
+}
+
+impl std::fmt::Debug for KeyHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyHasher")
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+impl Merger {
+    /// Adds one unit's types.
+    pub fn add(&mut self, unit: LocalUnit<'_>) {
+        self.notes.add(unit.notes);
+        self.nodes_seen += unit.nodes.len();
+        let mut ids: Vec<TypeId> = Vec::with_capacity(unit.nodes.len());
+        let mut new: Vec<usize> = Vec::new();
+        for (i, key) in unit.keys.iter().enumerate() {
+            let id = match self.map.get(key) {
+                Some(id) => *id,
+                None => {
+                    let id = self.ir.push(Type::Void);
+                    self.map.insert(*key, id);
+                    new.push(i);
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        let id_of = |i: u32| ids.get(i as usize).copied().unwrap_or(ids[0]);
+        for i in new {
+            let ty = match &unit.nodes[i] {
+                Node::Void => Type::Void,
+                Node::Unresolved => Type::Void,
+                Node::Base { name, size, signed } => Type::Base { name: text(name), size: *size, signed: *signed },
+                Node::Pointer { target, size } => Type::Pointer { target: id_of(*target), size: *size },
+                Node::Record { kind, name, size, declaration, members, origin } => Type::Record(Record {
+                    kind: *kind,
+                    name: name.map(text),
+                    size: *size,
+                    declaration: *declaration,
+                    members: members
+                        .iter()
+                        .map(|m| Member {
+                            name: m.name.as_deref().map(text),
+                            offset: m.offset,
+                            ty: id_of(m.ty),
+                            bitfield: m.bitfield,
+                        })
+                        .collect(),
+                    origin: *origin,
+                }),
+                Node::Enum { name, size, signed, values, origin } => Type::Enum(Enum {
+                    name: name.map(text),
+                    size: *size,
+                    signed: *signed,
+                    values: values.iter().map(|(n, v)| (text(n), *v)).collect(),
+                    origin: *origin,
+                }),
+                Node::Typedef { name, target } => Type::Typedef { name: text(name), target: id_of(*target) },
+                Node::Qualified { target } => Type::Qualified { target: id_of(*target) },
+                Node::Array { element, count } => Type::Array { element: id_of(*element), count: *count },
+                Node::Function => Type::Function,
+                Node::Unknown { what, size } => Type::Unknown { what: (*what).into(), size: *size },
+            };
+            if let Some(slot) = self.ir.types.get_mut(ids[i].index()) {
+                *slot = ty;
+            }
+        }
+    }
+}
