@@ -118,7 +118,7 @@ struct RawMember<'a> {
     ty: u64,
     location: Option<u64>,
     bit_size: Option<u64>,
-    bit_offset: Option<u64>,
+    bit_offset: Option<i64>,
     data_bit_offset: Option<u64>,
     byte_size: Option<u64>,
     base_class: bool,
@@ -162,7 +162,7 @@ struct Attrs<'a> {
     ty: Option<u64>,
     byte_size: Option<u64>,
     bit_size: Option<u64>,
-    bit_offset: Option<u64>,
+    bit_offset: Option<i64>,
     data_bit_offset: Option<u64>,
     location: Option<Result<u64, ()>>,
     encoding: Option<u8>,
@@ -402,7 +402,15 @@ fn read_attr<'a>(
         }
         dw::DW_AT_byte_size => a.byte_size = attr.udata_value(),
         dw::DW_AT_bit_size => a.bit_size = attr.udata_value(),
-        dw::DW_AT_bit_offset => a.bit_offset = attr.udata_value(),
+        dw::DW_AT_bit_offset => {
+            // Negative when a field straddles the end of its storage unit
+            // (clang on i386 writes DW_FORM_data8 -8 for a u64 field at bit 32).
+            a.bit_offset = match attr.raw_value() {
+                AttributeValue::Data8(v) => Some(v as i64),
+                AttributeValue::Sdata(v) => Some(v),
+                other => other.udata_value().and_then(|v| i64::try_from(v).ok()),
+            }
+        }
         dw::DW_AT_data_bit_offset => a.data_bit_offset = attr.udata_value(),
         dw::DW_AT_data_member_location => a.location = Some(member_location(attr.raw_value())),
         dw::DW_AT_encoding => a.encoding = attr.u8_value(),
@@ -656,11 +664,11 @@ fn finish<'a>(
                 let absolute: Option<u64> = if let Some(dbo) = m.data_bit_offset {
                     dbo.checked_add(base_offset.saturating_mul(8))
                 } else if let Some(bo) = m.bit_offset {
-                    let unit = m.byte_size.unwrap_or(type_size);
-                    (base_offset.saturating_add(unit))
-                        .checked_mul(8)
-                        .and_then(|v| v.checked_sub(bo))
-                        .and_then(|v| v.checked_sub(u64::from(bits)))
+                    // Big-endian-style: counted from the most significant
+                    // bit of a unit of DW_AT_byte_size (or the type's size).
+                    let unit = i128::from(m.byte_size.unwrap_or(type_size));
+                    let abs = (i128::from(base_offset) + unit) * 8 - i128::from(bo) - i128::from(bits);
+                    u64::try_from(abs).ok()
                 } else {
                     Some(base_offset.saturating_mul(8))
                 };
