@@ -12,7 +12,10 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn profc(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_profc")).args(args).output().expect("run profc")
+    Command::new(env!("CARGO_BIN_EXE_profc"))
+        .args(args)
+        .output()
+        .expect("run profc")
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -21,11 +24,23 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Converts `input` to a plain-JSON profile in `dir` and parses it.
 fn convert(input: &Path, dir: &Path, extra: &[&str]) -> (PathBuf, Value) {
-    let out = dir.join(format!("{}.json", input.file_name().unwrap().to_string_lossy()));
-    let mut args: Vec<&std::ffi::OsStr> = vec!["convert_profile".as_ref(), input.as_os_str(), out.as_os_str()];
+    let out = dir.join(format!(
+        "{}.json",
+        input.file_name().unwrap().to_string_lossy()
+    ));
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "convert_profile".as_ref(),
+        input.as_os_str(),
+        out.as_os_str(),
+    ];
     args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
     let o = profc(&args);
-    assert!(o.status.success(), "profc failed on {}: {}", input.display(), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "profc failed on {}: {}",
+        input.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
     let json: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     (out, json)
 }
@@ -35,13 +50,18 @@ fn structs(p: &Value) -> &serde_json::Map<String, Value> {
 }
 
 fn size(p: &Value, s: &str) -> u64 {
-    p["$STRUCTS"][s][0].as_u64().unwrap_or_else(|| panic!("no struct {s}"))
+    p["$STRUCTS"][s][0]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no struct {s}"))
 }
 
 /// (offset, descriptor) of `s.f`.
 fn field<'a>(p: &'a Value, s: &str, f: &str) -> (u64, &'a Value) {
     let v = &p["$STRUCTS"][s][1][f];
-    (v[0].as_u64().unwrap_or_else(|| panic!("no field {s}.{f}")), &v[1])
+    (
+        v[0].as_u64().unwrap_or_else(|| panic!("no field {s}.{f}")),
+        &v[1],
+    )
 }
 
 /// Absolute (LSB-relative) bit position and length of bit field `s.f`; the
@@ -51,25 +71,47 @@ fn bits(p: &Value, s: &str, f: &str, target_size: u32) -> (u64, u64) {
     assert_eq!(d[0], "BitField", "{s}.{f} is a bit field: {d}");
     let start = d[1]["start_bit"].as_u64().unwrap_or(0);
     let end = d[1]["end_bit"].as_u64().unwrap();
-    assert!(end <= u64::from(target_size) * 8, "{s}.{f} ends at bit {end}, past its {target_size}-byte target");
+    assert!(
+        end <= u64::from(target_size) * 8,
+        "{s}.{f} ends at bit {end}, past its {target_size}-byte target"
+    );
     (off * 8 + start, end - start)
 }
 
 /// Facts of `types.c` common to every target.
 fn check_common(p: &Value, what: &str) {
     // Typedefs and qualifiers resolve; DWARF base type names are kept.
-    assert_eq!(field(p, "list", "next").1, &serde_json::json!(["Pointer", {"target": "list"}]), "{what}");
-    assert_eq!(size(p, "point_t"), 8, "{what}: anonymous struct named by its typedef");
+    assert_eq!(
+        field(p, "list", "next").1,
+        &serde_json::json!(["Pointer", {"target": "list"}]),
+        "{what}"
+    );
+    assert_eq!(
+        size(p, "point_t"),
+        8,
+        "{what}: anonymous struct named by its typedef"
+    );
     assert_eq!(field(p, "point_t", "y").0, 4, "{what}");
-    assert_eq!(size(p, "local_only"), 8, "{what}: a type defined inside a function");
-    assert_eq!(field(p, "local_only", "b").1, &serde_json::json!(["Array", {"count": 3, "target": "char"}]));
+    assert_eq!(
+        size(p, "local_only"),
+        8,
+        "{what}: a type defined inside a function"
+    );
+    assert_eq!(
+        field(p, "local_only", "b").1,
+        &serde_json::json!(["Array", {"count": 3, "target": "char"}])
+    );
     // Bit fields in the first unsigned int, and a short holding `e`.
     assert_eq!(bits(p, "flags", "a", 4), (0, 1), "{what}");
     assert_eq!(bits(p, "flags", "b", 4), (1, 3), "{what}");
     assert_eq!(bits(p, "flags", "c", 4), (4, 5), "{what}");
     assert_eq!(field(p, "flags", "d").0, 2, "{what}");
     assert_eq!(bits(p, "flags", "e", 2), (24, 7), "{what}");
-    assert_eq!(field(p, "flags", "c").1[1]["target"], "int", "{what}: signed bit field");
+    assert_eq!(
+        field(p, "flags", "c").1[1]["target"],
+        "int",
+        "{what}: signed bit field"
+    );
     // Anonymous union with an anonymous struct: members lifted to the parent.
     assert_eq!(field(p, "outer", "link").1[0], "list", "{what}");
     let named = field(p, "outer", "named").1[0].as_str().unwrap().to_owned();
@@ -78,17 +120,41 @@ fn check_common(p: &Value, what: &str) {
     // Arrays: multi-dimensional nest, flexible is 0.
     assert_eq!(
         field(p, "arrays", "grid"),
-        (0, &serde_json::json!(["Array", {"count": 3, "target": "Array", "target_args": {"count": 4, "target": "int"}}])),
+        (
+            0,
+            &serde_json::json!(["Array", {"count": 3, "target": "Array", "target_args": {"count": 4, "target": "int"}}])
+        ),
         "{what}"
     );
-    assert_eq!(field(p, "arrays", "name").1, &serde_json::json!(["Array", {"count": 16, "target": "char"}]));
-    assert_eq!(field(p, "arrays", "pts").1, &serde_json::json!(["Array", {"count": 2, "target": "point_t"}]));
-    assert_eq!(field(p, "arrays", "cv"), (80, &serde_json::json!(["int", {}])), "{what}: const volatile");
-    assert_eq!(field(p, "arrays", "tail").1, &serde_json::json!(["Array", {"count": 0, "target": "int"}]));
+    assert_eq!(
+        field(p, "arrays", "name").1,
+        &serde_json::json!(["Array", {"count": 16, "target": "char"}])
+    );
+    assert_eq!(
+        field(p, "arrays", "pts").1,
+        &serde_json::json!(["Array", {"count": 2, "target": "point_t"}])
+    );
+    assert_eq!(
+        field(p, "arrays", "cv"),
+        (80, &serde_json::json!(["int", {}])),
+        "{what}: const volatile"
+    );
+    assert_eq!(
+        field(p, "arrays", "tail").1,
+        &serde_json::json!(["Array", {"count": 0, "target": "int"}])
+    );
     // Enumerations of 1, 2, 4 and 8 bytes, signed where the values are.
     let small = field(p, "arrays", "small").1;
-    assert_eq!(small, &serde_json::json!(["Enumeration", {"enum_name": "e8", "target": "signed char"}]), "{what}");
-    assert_eq!(field(p, "arrays", "medium").1[1]["target"], "unsigned short", "{what}");
+    assert_eq!(
+        small,
+        &serde_json::json!(["Enumeration", {"enum_name": "e8", "target": "signed char"}]),
+        "{what}"
+    );
+    assert_eq!(
+        field(p, "arrays", "medium").1[1]["target"],
+        "unsigned short",
+        "{what}"
+    );
     assert_eq!(field(p, "arrays", "normal").1[1]["target"], "int", "{what}");
     assert_eq!(p["$ENUMS"]["e8"]["-1"], "E8_NEG", "{what}");
     assert_eq!(p["$ENUMS"]["e16"]["300"], "E16_B", "{what}");
@@ -100,7 +166,10 @@ fn check_common(p: &Value, what: &str) {
     }
     // A forward declaration is no struct of its own.
     assert!(!structs(p).contains_key("forward_only"), "{what}");
-    assert_eq!(field(p, "uses_forward", "p").1, &serde_json::json!(["Pointer", {"target": "forward_only"}]));
+    assert_eq!(
+        field(p, "uses_forward", "p").1,
+        &serde_json::json!(["Pointer", {"target": "forward_only"}])
+    );
     assert_eq!(p["$METADATA"]["Type"], "Profile");
     assert_eq!(p["$METADATA"]["Version"], 1);
 }
@@ -117,18 +186,40 @@ fn check_lp64(p: &Value, what: &str) {
     assert_eq!(bits(p, "flags", "g", 8), (104, 24), "{what}");
     assert_eq!(field(p, "list", "prev").0, 8, "{what}");
     assert_eq!(size(p, "arrays"), 144, "{what}");
-    assert_eq!(field(p, "arrays", "rp"), (88, &serde_json::json!(["Pointer", {"target": "int"}])), "{what}");
+    assert_eq!(
+        field(p, "arrays", "rp"),
+        (88, &serde_json::json!(["Pointer", {"target": "int"}])),
+        "{what}"
+    );
     // Base type names keep each compiler's spelling (gcc `long int`, clang `long`).
     let counter = field(p, "arrays", "counter");
     assert_eq!(counter.0, 96, "{what}");
-    assert!(["long int", "long"].contains(&counter.1[0].as_str().unwrap()), "{what}: _Atomic long {}", counter.1);
+    assert!(
+        ["long int", "long"].contains(&counter.1[0].as_str().unwrap()),
+        "{what}: _Atomic long {}",
+        counter.1
+    );
     let fnptr = serde_json::json!(["Pointer", {"target": "Function"}]);
-    assert_eq!(field(p, "arrays", "handler"), (104, &fnptr), "{what}: typedef'd function pointer");
+    assert_eq!(
+        field(p, "arrays", "handler"),
+        (104, &fnptr),
+        "{what}: typedef'd function pointer"
+    );
     assert_eq!(field(p, "arrays", "callback"), (112, &fnptr), "{what}");
-    assert_eq!(field(p, "arrays", "wide"), (128, &serde_json::json!(["Enumeration", {"enum_name": "e64", "target": "long long"}])));
+    assert_eq!(
+        field(p, "arrays", "wide"),
+        (
+            128,
+            &serde_json::json!(["Enumeration", {"enum_name": "e64", "target": "long long"}])
+        )
+    );
     let n = field(p, "arrays", "n");
     assert_eq!(n.0, 136, "{what}");
-    assert!(["long unsigned int", "unsigned long"].contains(&n.1[0].as_str().unwrap()), "{what}: size_t {}", n.1);
+    assert!(
+        ["long unsigned int", "unsigned long"].contains(&n.1[0].as_str().unwrap()),
+        "{what}: size_t {}",
+        n.1
+    );
 }
 
 /// ILP32 facts (i386: 8-byte integers aligned to 4).
@@ -139,12 +230,20 @@ fn check_i386(p: &Value, what: &str) {
     assert_eq!(field(p, "outer", "hi").0, 8, "{what}");
     assert_eq!(field(p, "outer", "whole").0, 4, "{what}");
     assert_eq!(size(p, "outer"), 24, "{what}");
-    assert_eq!(bits(p, "flags", "f", 8), (32, 40), "{what}: a field straddling its unit");
+    assert_eq!(
+        bits(p, "flags", "f", 8),
+        (32, 40),
+        "{what}: a field straddling its unit"
+    );
     assert_eq!(bits(p, "flags", "g", 8), (72, 24), "{what}");
     assert_eq!(field(p, "list", "prev").0, 4, "{what}");
     assert_eq!(size(p, "arrays"), 120, "{what}");
     assert_eq!(field(p, "arrays", "handler").0, 92, "{what}");
-    assert_eq!(field(p, "arrays", "n"), (116, &serde_json::json!(["unsigned int", {}])), "{what}: size_t");
+    assert_eq!(
+        field(p, "arrays", "n"),
+        (116, &serde_json::json!(["unsigned int", {}])),
+        "{what}: size_t"
+    );
     assert_eq!(p["$METADATA"]["arch"], "I386");
 }
 
@@ -168,7 +267,11 @@ fn elf_fixtures_have_the_layout_of_the_c_source() {
         let (_, p) = convert(&fixture(name), dir.path(), &[]);
         check_lp64(&p, name);
         assert_eq!(p["$METADATA"]["ProfileClass"], "Linux", "{name}");
-        let arch = if name.contains("aarch64") { "ARM64" } else { "AMD64" };
+        let arch = if name.contains("aarch64") {
+            "ARM64"
+        } else {
+            "AMD64"
+        };
         assert_eq!(p["$METADATA"]["arch"], arch, "{name}");
     }
     for name in ["types.gcc.i386.dwarf4.o", "types.clang.i386.dwarf5.o"] {
@@ -181,11 +284,15 @@ fn elf_fixtures_have_the_layout_of_the_c_source() {
 fn linked_executables_list_their_symbols_and_objects_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let (_, exe) = convert(&fixture("types.gcc.dwarf5.elf"), dir.path(), &[]);
-    let main = exe["$FUNCTIONS"]["main"].as_u64().expect("main in $FUNCTIONS");
+    let main = exe["$FUNCTIONS"]["main"]
+        .as_u64()
+        .expect("main in $FUNCTIONS");
     assert_eq!(exe["$CONSTANTS"]["main"].as_u64(), Some(main));
     assert!(exe["$CONSTANTS"]["g_flags"].as_u64().is_some());
     let (_, obj) = convert(&fixture("types.gcc.dwarf5.o"), dir.path(), &[]);
-    assert!(obj.get("$CONSTANTS").is_none_or(|c| c.as_object().is_some_and(|c| c.is_empty())));
+    assert!(obj
+        .get("$CONSTANTS")
+        .is_none_or(|c| c.as_object().is_some_and(|c| c.is_empty())));
 }
 
 #[test]
@@ -199,7 +306,11 @@ fn macho_object_gives_a_darwin_profile_with_full_addresses() {
     assert!(p["$CONSTANTS"]["_g_flags"].is_u64());
     assert!(p["$FUNCTIONS"]["_use_local"].is_u64());
     // --profile_class overrides.
-    let (_, q) = convert(&fixture("types.clang.macho.o"), &dir.path().join(""), &["--overwrite", "--profile_class", "Darwin"]);
+    let (_, q) = convert(
+        &fixture("types.clang.macho.o"),
+        &dir.path().join(""),
+        &["--overwrite", "--profile_class", "Darwin"],
+    );
     assert_eq!(q["$METADATA"]["ProfileClass"], "Darwin");
 }
 
@@ -207,13 +318,19 @@ fn macho_object_gives_a_darwin_profile_with_full_addresses() {
 fn gcc_fixtures_match_pahole() {
     // pahole 1.24 misprints some clang-made anonymous types (it nests them
     // in the wrong parent) and cannot read Mach-O: gcc outputs only.
-    let Some(shared) = support::shared("gcc_fixtures_match_pahole") else { return };
+    let Some(shared) = support::shared("gcc_fixtures_match_pahole") else {
+        return;
+    };
     if Command::new("pahole").arg("--version").output().is_err() {
         eprintln!("SKIPPED gcc_fixtures_match_pahole: pahole is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    for name in LP64_ELF.iter().chain(&["types.gcc.i386.dwarf4.o"]).filter(|n| n.contains("gcc")) {
+    for name in LP64_ELF
+        .iter()
+        .chain(&["types.gcc.i386.dwarf4.o"])
+        .filter(|n| n.contains("gcc"))
+    {
         let elf = fixture(name);
         let (out, _) = convert(&elf, dir.path(), &[]);
         let (ok, last, text) = support::compare_layouts(&shared, &out, &elf);
@@ -222,13 +339,19 @@ fn gcc_fixtures_match_pahole() {
 }
 
 fn rekall_zip(shared: &Path, dwarf4: bool) -> PathBuf {
-    let name = if dwarf4 { "6.1.0-56-amd64.dwarf4.zip" } else { "6.1.0-56-amd64.zip" };
+    let name = if dwarf4 {
+        "6.1.0-56-amd64.dwarf4.zip"
+    } else {
+        "6.1.0-56-amd64.zip"
+    };
     shared.join("fixtures/linux").join(name)
 }
 
 #[test]
 fn rekall_linux_zips_match_pahole_and_system_map() {
-    let Some(shared) = support::shared("rekall_linux_zips_match_pahole_and_system_map") else { return };
+    let Some(shared) = support::shared("rekall_linux_zips_match_pahole_and_system_map") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     for dwarf4 in [false, true] {
         let zip = rekall_zip(&shared, dwarf4);
@@ -239,7 +362,11 @@ fn rekall_linux_zips_match_pahole_and_system_map() {
             "6.1.0-56-amd64.module_dwarf.ko.pahole.txt"
         });
         let (ok, last, text) = support::compare_layouts(&shared, &out, &oracle);
-        assert!(ok && last.contains("missing=0"), "{}: {last}\n{text}", zip.display());
+        assert!(
+            ok && last.contains("missing=0"),
+            "{}: {last}\n{text}",
+            zip.display()
+        );
         let (ok, last, text) = support::compare_symbols(&shared, &out, &zip);
         assert!(ok, "{}: {last}\n{text}", zip.display());
         assert_eq!(p["$METADATA"]["ProfileClass"], "Linux");
@@ -256,11 +383,14 @@ fn rekall_linux_zips_match_pahole_and_system_map() {
 
 #[test]
 fn rekall_zip_agrees_with_rekalls_own_conversion() {
-    let Some(shared) = support::shared("rekall_zip_agrees_with_rekalls_own_conversion") else { return };
+    let Some(shared) = support::shared("rekall_zip_agrees_with_rekalls_own_conversion") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let (_, ours) = convert(&rekall_zip(&shared, true), dir.path(), &[]);
     let rekall: Value = serde_json::from_slice(
-        &std::fs::read(shared.join("fixtures/rekall/Linux/6.1.0-56-amd64.dwarf4.rekall.json")).unwrap(),
+        &std::fs::read(shared.join("fixtures/rekall/Linux/6.1.0-56-amd64.dwarf4.rekall.json"))
+            .unwrap(),
     )
     .unwrap();
     let mut compared = 0;
@@ -275,12 +405,17 @@ fn rekall_zip_agrees_with_rekalls_own_conversion() {
         compared += 1;
     }
     assert!(compared > 700, "{compared}");
-    assert_eq!(ours["$CONFIG"].as_object().unwrap().len(), rekall["$CONFIG"].as_object().unwrap().len() + 1);
+    assert_eq!(
+        ours["$CONFIG"].as_object().unwrap().len(),
+        rekall["$CONFIG"].as_object().unwrap().len() + 1
+    );
 }
 
 #[test]
 fn system_map_alone_gives_symbols() {
-    let Some(shared) = support::shared("system_map_alone_gives_symbols") else { return };
+    let Some(shared) = support::shared("system_map_alone_gives_symbols") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     // Extract the System.map from the zip with the zip crate's reader.
     let file = std::fs::File::open(rekall_zip(&shared, false)).unwrap();
@@ -291,7 +426,9 @@ fn system_map_alone_gives_symbols() {
     let (out, p) = convert(&map, dir.path(), &[]);
     assert_eq!(p["$METADATA"]["ProfileClass"], "Linux");
     assert_eq!(p["$METADATA"]["KernelVersion"], "6.1.0-56-amd64");
-    assert!(p.get("$STRUCTS").is_none_or(|s| s.as_object().is_some_and(|s| s.is_empty())));
+    assert!(p
+        .get("$STRUCTS")
+        .is_none_or(|s| s.as_object().is_some_and(|s| s.is_empty())));
     let (ok, last, _) = support::compare_symbols(&shared, &out, &map);
     assert!(ok, "{last}");
     // And as --system-map beside an object file.
@@ -306,12 +443,20 @@ fn system_map_alone_gives_symbols() {
 
 /// Runs profc expecting failure: one line on stderr, no output file.
 fn fails(input: &Path, out: &Path, extra: &[&str]) -> String {
-    let mut args: Vec<&std::ffi::OsStr> = vec!["convert_profile".as_ref(), input.as_os_str(), out.as_os_str()];
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "convert_profile".as_ref(),
+        input.as_os_str(),
+        out.as_os_str(),
+    ];
     args.extend(extra.iter().map(|s| std::ffi::OsStr::new(*s)));
     let o = profc(&args);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(!o.status.success(), "{} should fail", input.display());
-    assert_eq!(err.trim_end().lines().count(), 1, "one-line error expected: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one-line error expected: {err}"
+    );
     assert!(err.starts_with("profc: error: "), "{err}");
     err
 }
@@ -331,12 +476,18 @@ fn bad_inputs_fail_cleanly() {
     let elf = std::fs::read(fixture("types.gcc.dwarf5.o")).unwrap();
     let truncated = write("truncated.o", &elf[..elf.len() / 3]);
     fails(&truncated, &out, &[]);
-    let random: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let random: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let random = write("random.bin", &random);
     assert!(fails(&random, &out, &[]).contains("unrecognised"));
     // An ELF file without DWARF: strip the fixture's debug sections.
     let stripped = d.join("nodwarf.o");
-    let st = Command::new("objcopy").arg("--strip-debug").arg(fixture("types.gcc.dwarf5.o")).arg(&stripped).status();
+    let st = Command::new("objcopy")
+        .arg("--strip-debug")
+        .arg(fixture("types.gcc.dwarf5.o"))
+        .arg(&stripped)
+        .status();
     if st.is_ok_and(|s| s.success()) {
         assert!(fails(&stripped, &out, &[]).contains("no DWARF"));
     }
@@ -344,7 +495,11 @@ fn bad_inputs_fail_cleanly() {
     let zip_path = d.join("nomodule.zip");
     {
         let mut w = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
-        w.start_file("boot/System.map-1.0", zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file(
+            "boot/System.map-1.0",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
         std::io::Write::write_all(&mut w, b"ffffffff81000000 T _text\n").unwrap();
         w.finish().unwrap();
     }
@@ -355,7 +510,11 @@ fn bad_inputs_fail_cleanly() {
     fails(&bad_zip, &out, &[]);
     assert!(!out.exists(), "no output after failures");
     // Unwritable output (a directory that does not exist).
-    fails(&fixture("types.gcc.dwarf5.o"), &d.join("no/such/dir/out.json"), &[]);
+    fails(
+        &fixture("types.gcc.dwarf5.o"),
+        &d.join("no/such/dir/out.json"),
+        &[],
+    );
     // Existing output without --overwrite is kept untouched.
     std::fs::write(&out, b"keep").unwrap();
     assert!(fails(&fixture("types.gcc.dwarf5.o"), &out, &[]).contains("--overwrite"));
@@ -372,15 +531,24 @@ fn gzipped_output_and_determinism() {
     let a = dir.path().join("a.gz");
     let b = dir.path().join("b.gz");
     for out in [&a, &b] {
-        let o = profc(&["convert-profile".as_ref(), input.as_os_str(), out.as_os_str(), "--concise".as_ref()]);
+        let o = profc(&[
+            "convert-profile".as_ref(),
+            input.as_os_str(),
+            out.as_os_str(),
+            "--concise".as_ref(),
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let bytes = std::fs::read(&a).unwrap();
     assert_eq!(&bytes[..2], &[0x1f, 0x8b]);
     assert_eq!(bytes, std::fs::read(&b).unwrap(), "same input, same bytes");
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+        .unwrap();
     let p: Value = serde_json::from_str(&text).unwrap();
-    assert!(p.get("$REVENUMS").is_none(), "--concise leaves out $REVENUMS");
+    assert!(
+        p.get("$REVENUMS").is_none(),
+        "--concise leaves out $REVENUMS"
+    );
     check_lp64(&p, "gz");
 }

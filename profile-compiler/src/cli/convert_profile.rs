@@ -54,7 +54,9 @@ pub struct Args {
 fn head(path: &Path) -> anyhow::Result<Vec<u8>> {
     let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
     let mut buf = Vec::with_capacity(4096);
-    file.take(4096).read_to_end(&mut buf).with_context(|| format!("{}", path.display()))?;
+    file.take(4096)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("{}", path.display()))?;
     Ok(buf)
 }
 
@@ -102,7 +104,10 @@ fn add_system_map(ir: &mut Ir, map: &Path) -> anyhow::Result<()> {
     ir.symbols.clear();
     system_map::add_to_ir(ir, &syms, false);
     if !ir.metadata.contains_key("KernelVersion") {
-        if let Some(v) = map.file_name().and_then(|n| dwarf::version_from_name(&n.to_string_lossy())) {
+        if let Some(v) = map
+            .file_name()
+            .and_then(|n| dwarf::version_from_name(&n.to_string_lossy()))
+        {
             ir.metadata.insert("KernelVersion".into(), meta(v));
         }
     }
@@ -112,15 +117,24 @@ fn add_system_map(ir: &mut Ir, map: &Path) -> anyhow::Result<()> {
 pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     // Refuse early: converting a kernel takes a while.
     if !args.out_args.overwrite && args.out.exists() {
-        bail!("{}: output exists (use --overwrite to replace it)", args.out.display());
+        bail!(
+            "{}: output exists (use --overwrite to replace it)",
+            args.out.display()
+        );
     }
     let mut ir = read_source(&args.source, args.converter)?;
     if let Some(map) = &args.system_map {
         add_system_map(&mut ir, map)?;
     }
-    ir.metadata.entry("Type".into()).or_insert_with(|| meta("Profile"));
-    ir.metadata.entry("Version".into()).or_insert_with(|| serde_json::Value::from(1));
-    ir.metadata.entry("ProfileClass".into()).or_insert_with(|| meta("Linux"));
+    ir.metadata
+        .entry("Type".into())
+        .or_insert_with(|| meta("Profile"));
+    ir.metadata
+        .entry("Version".into())
+        .or_insert_with(|| serde_json::Value::from(1));
+    ir.metadata
+        .entry("ProfileClass".into())
+        .or_insert_with(|| meta("Linux"));
     write_profile(&ir, &args.out, &args.out_args, verbose)
         .with_context(|| format!("writing {}", args.out.display()))?;
     Ok(())

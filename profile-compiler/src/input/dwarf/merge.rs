@@ -77,9 +77,23 @@ impl Merger {
             let ty = match &unit.nodes[i] {
                 Node::Void => Type::Void,
                 Node::Unresolved => Type::Void,
-                Node::Base { name, size, signed } => Type::Base { name: text(name), size: *size, signed: *signed },
-                Node::Pointer { target, size } => Type::Pointer { target: id_of(*target), size: *size },
-                Node::Record { kind, name, size, declaration, members, origin } => Type::Record(Record {
+                Node::Base { name, size, signed } => Type::Base {
+                    name: text(name),
+                    size: *size,
+                    signed: *signed,
+                },
+                Node::Pointer { target, size } => Type::Pointer {
+                    target: id_of(*target),
+                    size: *size,
+                },
+                Node::Record {
+                    kind,
+                    name,
+                    size,
+                    declaration,
+                    members,
+                    origin,
+                } => Type::Record(Record {
                     kind: *kind,
                     name: name.map(text),
                     size: *size,
@@ -95,18 +109,35 @@ impl Merger {
                         .collect(),
                     origin: *origin,
                 }),
-                Node::Enum { name, size, signed, values, origin } => Type::Enum(Enum {
+                Node::Enum {
+                    name,
+                    size,
+                    signed,
+                    values,
+                    origin,
+                } => Type::Enum(Enum {
                     name: name.map(text),
                     size: *size,
                     signed: *signed,
                     values: values.iter().map(|(n, v)| (text(n), *v)).collect(),
                     origin: *origin,
                 }),
-                Node::Typedef { name, target } => Type::Typedef { name: text(name), target: id_of(*target) },
-                Node::Qualified { target } => Type::Qualified { target: id_of(*target) },
-                Node::Array { element, count } => Type::Array { element: id_of(*element), count: *count },
+                Node::Typedef { name, target } => Type::Typedef {
+                    name: text(name),
+                    target: id_of(*target),
+                },
+                Node::Qualified { target } => Type::Qualified {
+                    target: id_of(*target),
+                },
+                Node::Array { element, count } => Type::Array {
+                    element: id_of(*element),
+                    count: *count,
+                },
                 Node::Function => Type::Function,
-                Node::Unknown { what, size } => Type::Unknown { what: (*what).into(), size: *size },
+                Node::Unknown { what, size } => Type::Unknown {
+                    what: (*what).into(),
+                    size: *size,
+                },
             };
             if let Some(slot) = self.ir.types.get_mut(ids[i].index()) {
                 *slot = ty;

@@ -62,7 +62,9 @@ pub fn detect(bytes: &[u8]) -> InputKind {
         // Fat headers are big-endian. 0xcafebabe is also a Java class file,
         // whose next word (a version, >= 45) is never a small arch count.
         if matches!(be, 0xcafe_babe | 0xcafe_babf) {
-            let n = bytes.get(4..8).map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+            let n = bytes
+                .get(4..8)
+                .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
             if matches!(n, Some(1..=30)) {
                 return InputKind::MachOFat;
             }
@@ -76,12 +78,18 @@ pub fn detect(bytes: &[u8]) -> InputKind {
 
 /// Reads an ELF or Mach-O file (memory-mapped) into the IR.
 pub fn read_file(path: &Path) -> Result<Ir> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     // SAFETY: the map is read-only and private to this process; a concurrent
     // truncation of the input by another process could fault, as with any
     // reader of memory-mapped files, but cannot corrupt memory safety of
     // the checked parsing below, which treats the bytes as untrusted.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     read_bytes(&map, path)
 }
 
@@ -92,7 +100,8 @@ pub fn read_bytes(bytes: &[u8], path: &Path) -> Result<Ir> {
         InputKind::MachOFat => return read_bytes(fat_slice(bytes, path)?, path),
         _ => return Err(Error::input(path, "not an ELF or Mach-O file")),
     }
-    let file = object::File::parse(bytes).map_err(|e| Error::input(path, format!("malformed object file: {e}")))?;
+    let file = object::File::parse(bytes)
+        .map_err(|e| Error::input(path, format!("malformed object file: {e}")))?;
     let mut ir = read_types(&file, path)?;
     let macho = file.format() == object::BinaryFormat::MachO;
     let arch = arch_name(file.architecture());
@@ -118,7 +127,10 @@ pub fn read_bytes(bytes: &[u8], path: &Path) -> Result<Ir> {
         if let Some(text) = read_string_symbol(&file, symbol) {
             if key == "Banner" && !ir.metadata.contains_key("Banner") {
                 let text = text.trim_end().to_owned();
-                if let Some(v) = text.strip_prefix("Linux version ").and_then(|r| r.split_whitespace().next()) {
+                if let Some(v) = text
+                    .strip_prefix("Linux version ")
+                    .and_then(|r| r.split_whitespace().next())
+                {
                     ir.metadata.insert("KernelVersion".into(), meta(v));
                 }
                 ir.metadata.insert(key.into(), meta(text));
@@ -134,7 +146,9 @@ fn fat_slice<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a [u8]> {
     use object::read::macho::{FatArch, MachOFatFile32, MachOFatFile64};
     let bad = |e: object::Error| Error::input(path, format!("malformed fat Mach-O file: {e}"));
     let mut slices: Vec<(object::Architecture, &'a [u8])> = Vec::new();
-    let magic = bytes.get(..4).map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
+    let magic = bytes
+        .get(..4)
+        .map(|m| u32::from_be_bytes([m[0], m[1], m[2], m[3]]));
     if magic == Some(0xcafe_babf) {
         let fat = MachOFatFile64::parse(bytes).map_err(bad)?;
         for a in fat.arches() {
@@ -171,7 +185,10 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
     let secs = sections::Sections::load(file, path)?;
     let info = secs.get(SectionId::DebugInfo);
     if info.is_empty() {
-        return Err(Error::input(path, "no DWARF debug information (no .debug_info section)"));
+        return Err(Error::input(
+            path,
+            "no DWARF debug information (no .debug_info section)",
+        ));
     }
     let endian = secs.endian;
     let ctx = unit::Ctx {
@@ -192,7 +209,10 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
                 if headers.is_empty() {
                     return Err(Error::input(path, format!("malformed .debug_info: {e}")));
                 }
-                warnings.push(format!("malformed .debug_info after {} units ({e}); the rest is ignored", headers.len()));
+                warnings.push(format!(
+                    "malformed .debug_info after {} units ({e}); the rest is ignored",
+                    headers.len()
+                ));
                 break;
             }
         }
@@ -203,7 +223,10 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
     let mut failed = 0usize;
     let mut first_error = None;
     for chunk in headers.chunks(window) {
-        let units: Vec<_> = chunk.par_iter().map(|h| (h.offset(), unit::read_unit(&ctx, h))).collect();
+        let units: Vec<_> = chunk
+            .par_iter()
+            .map(|h| (h.offset(), unit::read_unit(&ctx, h)))
+            .collect();
         for (offset, u) in units {
             match u {
                 Ok(u) => merger.add(u),
@@ -220,7 +243,10 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
     if failed == headers.len() {
         return Err(Error::input(
             path,
-            format!("no readable DWARF unit ({})", first_error.unwrap_or_else(|| "no units".into())),
+            format!(
+                "no readable DWARF unit ({})",
+                first_error.unwrap_or_else(|| "no units".into())
+            ),
         ));
     }
     let mut ir = merger.ir;
@@ -270,16 +296,27 @@ fn add_symbols(file: &object::File<'_>, ir: &mut Ir) {
             continue;
         }
         let kind = s.kind();
-        if !matches!(kind, object::SymbolKind::Text | object::SymbolKind::Data | object::SymbolKind::Unknown) {
+        if !matches!(
+            kind,
+            object::SymbolKind::Text | object::SymbolKind::Data | object::SymbolKind::Unknown
+        ) {
             continue;
         }
         let Ok(name) = s.name() else { continue };
         if name.is_empty() {
             continue;
         }
-        ir.symbols.push(Symbol { name: name.to_owned(), address: s.address(), kind: SymbolKind::Data });
+        ir.symbols.push(Symbol {
+            name: name.to_owned(),
+            address: s.address(),
+            kind: SymbolKind::Data,
+        });
         if kind == object::SymbolKind::Text {
-            ir.symbols.push(Symbol { name: name.to_owned(), address: s.address(), kind: SymbolKind::Function });
+            ir.symbols.push(Symbol {
+                name: name.to_owned(),
+                address: s.address(),
+                kind: SymbolKind::Function,
+            });
         }
     }
 }
@@ -307,9 +344,15 @@ mod tests {
         assert_eq!(detect(b"PK\x03\x04"), InputKind::Zip);
         assert_eq!(detect(&0xfeed_facf_u32.to_le_bytes()), InputKind::MachO);
         assert_eq!(detect(&0xfeed_face_u32.to_be_bytes()), InputKind::MachO);
-        assert_eq!(detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x02"), InputKind::MachOFat);
+        assert_eq!(
+            detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x02"),
+            InputKind::MachOFat
+        );
         // A Java class file (version 52) is not a fat Mach-O.
-        assert_eq!(detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x34"), InputKind::Unknown);
+        assert_eq!(
+            detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x34"),
+            InputKind::Unknown
+        );
         assert_eq!(detect(b"ffffffff81000000 T _text\n"), InputKind::SystemMap);
         assert_eq!(detect(b""), InputKind::Unknown);
         assert_eq!(detect(b"\x01\x02random"), InputKind::Unknown);
@@ -322,5 +365,40 @@ mod tests {
         assert!(read_bytes(b"\x7fELF\x02\x01\x01", p).is_err());
         assert!(read_bytes(b"\xcf\xfa\xed\xfe\x07", p).is_err());
         assert!(read_bytes(b"\xca\xfe\xba\xbe\x00\x00\x00\x02\xff", p).is_err());
+    }
+}
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+
+    /// Corrupting bytes anywhere in a real object must give an error or a
+    /// profile, never a panic (a cheap stand-in for a fuzz target).
+    #[test]
+    fn corrupted_objects_do_not_panic() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/elf/out");
+        for name in [
+            "types.gcc.dwarf4.o",
+            "types.clang.dwarf5.o",
+            "types.gcc.i386.dwarf4.o",
+            "types.clang.macho.o",
+        ] {
+            let original = std::fs::read(dir.join(name)).unwrap();
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            for round in 0..300 {
+                let mut bytes = original.clone();
+                for _ in 0..(1 + round % 8) {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    let at = (state % bytes.len() as u64) as usize;
+                    bytes[at] = (state >> 32) as u8;
+                }
+                let _ = read_bytes(&bytes, Path::new(name));
+            }
+            for cut in (0..original.len()).step_by(97) {
+                let _ = read_bytes(&original[..cut], Path::new(name));
+            }
+        }
     }
 }

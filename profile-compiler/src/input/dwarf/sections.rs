@@ -35,13 +35,19 @@ const NEEDED: [SectionId; 6] = [
 impl<'a> Sections<'a> {
     /// Loads the needed sections of `file`.
     pub fn load(file: &object::File<'a>, path: &Path) -> Result<Self> {
-        let endian = if file.is_little_endian() { RunTimeEndian::Little } else { RunTimeEndian::Big };
-        let relocatable =
-            file.kind() == object::ObjectKind::Relocatable && file.format() == object::BinaryFormat::Elf;
+        let endian = if file.is_little_endian() {
+            RunTimeEndian::Little
+        } else {
+            RunTimeEndian::Big
+        };
+        let relocatable = file.kind() == object::ObjectKind::Relocatable
+            && file.format() == object::BinaryFormat::Elf;
         let mut data = Vec::new();
         let mut skipped = 0;
         for id in NEEDED {
-            let Some(section) = file.section_by_name(id.name()) else { continue };
+            let Some(section) = file.section_by_name(id.name()) else {
+                continue;
+            };
             let bytes = section
                 .uncompressed_data()
                 .map_err(|e| Error::input(path, format!("section {}: {e}", id.name())))?;
@@ -54,12 +60,20 @@ impl<'a> Sections<'a> {
             };
             data.push((id, bytes));
         }
-        Ok(Sections { data, endian, skipped_relocations: skipped })
+        Ok(Sections {
+            data,
+            endian,
+            skipped_relocations: skipped,
+        })
     }
 
     /// The bytes of section `id` (empty when absent).
     pub fn get(&self, id: SectionId) -> &[u8] {
-        self.data.iter().find(|(i, _)| *i == id).map(|(_, d)| &d[..]).unwrap_or(&[])
+        self.data
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, d)| &d[..])
+            .unwrap_or(&[])
     }
 }
 
@@ -101,7 +115,10 @@ fn apply_relocations<'a>(
                 Err(_) => {
                     return Err(Error::input(
                         path,
-                        format!("relocation in {} names a missing symbol", section.name().unwrap_or("?")),
+                        format!(
+                            "relocation in {} names a missing symbol",
+                            section.name().unwrap_or("?")
+                        ),
                     ))
                 }
             },
@@ -125,8 +142,14 @@ fn apply_relocations<'a>(
             ));
         };
         let slot = &mut data[start..end];
-        let implicit = if reloc.has_implicit_addend() { read_uint(slot, endian) } else { 0 };
-        let value = symbol_value.wrapping_add(reloc.addend() as u64).wrapping_add(implicit);
+        let implicit = if reloc.has_implicit_addend() {
+            read_uint(slot, endian)
+        } else {
+            0
+        };
+        let value = symbol_value
+            .wrapping_add(reloc.addend() as u64)
+            .wrapping_add(implicit);
         write_uint(slot, value, endian);
     }
     Ok(skipped)

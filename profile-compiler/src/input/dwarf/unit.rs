@@ -37,7 +37,11 @@ pub(crate) enum Node<'a> {
     /// A reference the reader cannot follow (another unit, a type signature).
     Unresolved,
     /// A base type.
-    Base { name: &'a [u8], size: u64, signed: bool },
+    Base {
+        name: &'a [u8],
+        size: u64,
+        signed: bool,
+    },
     /// A pointer or reference.
     Pointer { target: u32, size: u64 },
     /// A struct, union or class.
@@ -50,7 +54,13 @@ pub(crate) enum Node<'a> {
         origin: u64,
     },
     /// An enumeration.
-    Enum { name: Option<&'a [u8]>, size: u64, signed: bool, values: Vec<(&'a [u8], i128)>, origin: u64 },
+    Enum {
+        name: Option<&'a [u8]>,
+        size: u64,
+        signed: bool,
+        values: Vec<(&'a [u8], i128)>,
+        origin: u64,
+    },
     /// A typedef.
     Typedef { name: &'a [u8], target: u32 },
     /// const / volatile / restrict / atomic.
@@ -60,7 +70,10 @@ pub(crate) enum Node<'a> {
     /// A function (subroutine) type.
     Function,
     /// A type the reader does not model.
-    Unknown { what: &'static str, size: Option<u64> },
+    Unknown {
+        what: &'static str,
+        size: Option<u64>,
+    },
 }
 
 /// A data member of a unit-local record.
@@ -124,6 +137,9 @@ struct RawMember<'a> {
     base_class: bool,
 }
 
+/// Enumerators as read: names and undecided-signedness values.
+type RawEnumerators<'a> = Vec<(&'a [u8], RawConst)>;
+
 #[derive(Debug)]
 enum RawConst {
     Signed(i64),
@@ -136,15 +152,44 @@ enum RawConst {
 enum Raw<'a> {
     Void,
     Unresolved,
-    Base { name: &'a [u8], size: u64, signed: bool },
-    Pointer { target: u64, size: u64 },
-    Record { kind: RecordKind, name: Option<&'a [u8]>, size: u64, declaration: bool, members: Vec<RawMember<'a>> },
-    Enum { name: Option<&'a [u8]>, size: u64, underlying: u64, values: Vec<(&'a [u8], RawConst)> },
-    Typedef { name: &'a [u8], target: u64 },
-    Qualified { target: u64 },
-    Array { element: u64, dims: Vec<u64> },
+    Base {
+        name: &'a [u8],
+        size: u64,
+        signed: bool,
+    },
+    Pointer {
+        target: u64,
+        size: u64,
+    },
+    Record {
+        kind: RecordKind,
+        name: Option<&'a [u8]>,
+        size: u64,
+        declaration: bool,
+        members: Vec<RawMember<'a>>,
+    },
+    Enum {
+        name: Option<&'a [u8]>,
+        size: u64,
+        underlying: u64,
+        values: Vec<(&'a [u8], RawConst)>,
+    },
+    Typedef {
+        name: &'a [u8],
+        target: u64,
+    },
+    Qualified {
+        target: u64,
+    },
+    Array {
+        element: u64,
+        dims: Vec<u64>,
+    },
     Function,
-    Unknown { what: &'static str, size: Option<u64> },
+    Unknown {
+        what: &'static str,
+        size: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -176,9 +221,14 @@ struct Attrs<'a> {
 
 /// Reads the types of the unit with `header` (which starts at
 /// `unit_start` in `.debug_info`).
-pub(crate) fn read_unit<'a>(ctx: &Ctx<'a>, header: &UnitHeader<R<'a>>) -> gimli::Result<LocalUnit<'a>> {
+pub(crate) fn read_unit<'a>(
+    ctx: &Ctx<'a>,
+    header: &UnitHeader<R<'a>>,
+) -> gimli::Result<LocalUnit<'a>> {
     let unit_start = header.offset().0 as u64;
-    let abbrevs = ctx.debug_abbrev.abbreviations(header.debug_abbrev_offset())?;
+    let abbrevs = ctx
+        .debug_abbrev
+        .abbreviations(header.debug_abbrev_offset())?;
     let encoding = header.encoding();
     let mut entries = header.entries_raw(&abbrevs, None)?;
     let mut raws: Vec<Raw<'a>> = vec![Raw::Void, Raw::Unresolved];
@@ -193,7 +243,9 @@ pub(crate) fn read_unit<'a>(ctx: &Ctx<'a>, header: &UnitHeader<R<'a>>) -> gimli:
     while !entries.is_empty() {
         let depth = entries.next_depth();
         let offset = unit_start + entries.next_offset().0 as u64;
-        let Some(abbrev) = entries.read_abbreviation()? else { continue };
+        let Some(abbrev) = entries.read_abbreviation()? else {
+            continue;
+        };
         let depth = usize::try_from(depth).unwrap_or(0);
         stack.truncate(depth);
         let parent = stack.last().copied().unwrap_or(Parent::Other);
@@ -222,7 +274,15 @@ pub(crate) fn read_unit<'a>(ctx: &Ctx<'a>, header: &UnitHeader<R<'a>>) -> gimli:
         let mut a = Attrs::default();
         for spec in abbrev.attributes() {
             let attr = entries.read_attribute(*spec)?;
-            read_attr(ctx, &mut a, &attr, unit_start, str_offsets_base, encoding.format, &mut notes);
+            read_attr(
+                ctx,
+                &mut a,
+                &attr,
+                unit_start,
+                str_offsets_base,
+                encoding.format,
+                &mut notes,
+            );
         }
         let ty = a.ty.unwrap_or(RAW_VOID);
         let new_node = |raws: &mut Vec<Raw<'a>>, origins: &mut Vec<u64>, raw: Raw<'a>| {
@@ -238,9 +298,12 @@ pub(crate) fn read_unit<'a>(ctx: &Ctx<'a>, header: &UnitHeader<R<'a>>) -> gimli:
                 signed: matches!(a.encoding, Some(e) if e == dw::DW_ATE_signed.0 || e == dw::DW_ATE_signed_char.0),
             }),
             dw::DW_TAG_unspecified_type => Some(Raw::Void),
-            dw::DW_TAG_pointer_type | dw::DW_TAG_reference_type | dw::DW_TAG_rvalue_reference_type => {
-                Some(Raw::Pointer { target: ty, size: a.byte_size.unwrap_or(u64::from(encoding.address_size)) })
-            }
+            dw::DW_TAG_pointer_type
+            | dw::DW_TAG_reference_type
+            | dw::DW_TAG_rvalue_reference_type => Some(Raw::Pointer {
+                target: ty,
+                size: a.byte_size.unwrap_or(u64::from(encoding.address_size)),
+            }),
             dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => {
                 let kind = match tag {
                     dw::DW_TAG_union_type => RecordKind::Union,
@@ -261,7 +324,10 @@ pub(crate) fn read_unit<'a>(ctx: &Ctx<'a>, header: &UnitHeader<R<'a>>) -> gimli:
                 underlying: ty,
                 values: Vec::new(),
             }),
-            dw::DW_TAG_typedef => Some(Raw::Typedef { name: a.name.unwrap_or(b"?"), target: ty }),
+            dw::DW_TAG_typedef => Some(Raw::Typedef {
+                name: a.name.unwrap_or(b"?"),
+                target: ty,
+            }),
             dw::DW_TAG_const_type
             | dw::DW_TAG_volatile_type
             | dw::DW_TAG_restrict_type
@@ -269,13 +335,25 @@ pub(crate) fn read_unit<'a>(ctx: &Ctx<'a>, header: &UnitHeader<R<'a>>) -> gimli:
             | dw::DW_TAG_immutable_type
             | dw::DW_TAG_packed_type
             | dw::DW_TAG_shared_type => Some(Raw::Qualified { target: ty }),
-            dw::DW_TAG_array_type => Some(Raw::Array { element: ty, dims: Vec::new() }),
+            dw::DW_TAG_array_type => Some(Raw::Array {
+                element: ty,
+                dims: Vec::new(),
+            }),
             dw::DW_TAG_subroutine_type => Some(Raw::Function),
-            dw::DW_TAG_ptr_to_member_type => Some(Raw::Unknown { what: "PointerToMember", size: a.byte_size }),
-            dw::DW_TAG_string_type | dw::DW_TAG_set_type | dw::DW_TAG_file_type | dw::DW_TAG_subrange_type
+            dw::DW_TAG_ptr_to_member_type => Some(Raw::Unknown {
+                what: "PointerToMember",
+                size: a.byte_size,
+            }),
+            dw::DW_TAG_string_type
+            | dw::DW_TAG_set_type
+            | dw::DW_TAG_file_type
+            | dw::DW_TAG_subrange_type
                 if !matches!(parent, Parent::Array(_)) =>
             {
-                Some(Raw::Unknown { what: "Unknown", size: a.byte_size })
+                Some(Raw::Unknown {
+                    what: "Unknown",
+                    size: a.byte_size,
+                })
             }
             _ => None,
         };
@@ -284,7 +362,9 @@ pub(crate) fn read_unit<'a>(ctx: &Ctx<'a>, header: &UnitHeader<R<'a>>) -> gimli:
             die_offsets.push(offset);
             die_nodes.push(idx as u32);
             ctx_for_children = match tag {
-                dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => Parent::Record(idx),
+                dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => {
+                    Parent::Record(idx)
+                }
                 dw::DW_TAG_enumeration_type => Parent::Enum(idx),
                 dw::DW_TAG_array_type => Parent::Array(idx),
                 _ => Parent::Other,
@@ -414,7 +494,9 @@ fn read_attr<'a>(
         dw::DW_AT_data_bit_offset => a.data_bit_offset = attr.udata_value(),
         dw::DW_AT_data_member_location => a.location = Some(member_location(attr.raw_value())),
         dw::DW_AT_encoding => a.encoding = attr.u8_value(),
-        dw::DW_AT_declaration => a.declaration = matches!(attr.raw_value(), AttributeValue::Flag(true)),
+        dw::DW_AT_declaration => {
+            a.declaration = matches!(attr.raw_value(), AttributeValue::Flag(true))
+        }
         dw::DW_AT_external => a.external = matches!(attr.raw_value(), AttributeValue::Flag(true)),
         dw::DW_AT_count => a.count = Some(attr.udata_value()),
         dw::DW_AT_upper_bound => a.upper_bound = Some(bound(attr.raw_value())),
@@ -459,7 +541,9 @@ fn member_location(v: AttributeValue<R<'_>>) -> Result<u64, ()> {
         AttributeValue::Data8(v) => Ok(v),
         AttributeValue::Udata(v) => Ok(v),
         AttributeValue::Sdata(v) => u64::try_from(v).map_err(|_| ()),
-        AttributeValue::Block(b) | AttributeValue::Exprloc(gimli::Expression(b)) => eval_location(b.slice()),
+        AttributeValue::Block(b) | AttributeValue::Exprloc(gimli::Expression(b)) => {
+            eval_location(b.slice())
+        }
         _ => Err(()),
     }
 }
@@ -559,7 +643,12 @@ fn sleb(mut bytes: &[u8]) -> Option<(i64, &[u8])> {
     }
 }
 
-fn string<'a>(ctx: &Ctx<'a>, v: AttributeValue<R<'a>>, str_offsets_base: u64, format: gimli::Format) -> Option<&'a [u8]> {
+fn string<'a>(
+    ctx: &Ctx<'a>,
+    v: AttributeValue<R<'a>>,
+    str_offsets_base: u64,
+    format: gimli::Format,
+) -> Option<&'a [u8]> {
     let (section, offset) = match v {
         AttributeValue::String(s) => return Some(s.slice()),
         AttributeValue::DebugStrRef(o) => (ctx.debug_str, o.0 as u64),
@@ -568,10 +657,15 @@ fn string<'a>(ctx: &Ctx<'a>, v: AttributeValue<R<'a>>, str_offsets_base: u64, fo
             let width = format.word_size() as u64;
             let at = str_offsets_base.checked_add((i.0 as u64).checked_mul(width)?)?;
             let at = usize::try_from(at).ok()?;
-            let bytes = ctx.debug_str_offsets.get(at..at.checked_add(width as usize)?)?;
+            let bytes = ctx
+                .debug_str_offsets
+                .get(at..at.checked_add(width as usize)?)?;
             let mut v = 0u64;
             match ctx.endian {
-                RunTimeEndian::Little => bytes.iter().rev().for_each(|b| v = (v << 8) | u64::from(*b)),
+                RunTimeEndian::Little => bytes
+                    .iter()
+                    .rev()
+                    .for_each(|b| v = (v << 8) | u64::from(*b)),
                 RunTimeEndian::Big => bytes.iter().for_each(|b| v = (v << 8) | u64::from(*b)),
             }
             (ctx.debug_str, v)
@@ -609,7 +703,7 @@ fn finish<'a>(
     // Pass 1: resolve references; arrays become one node per dimension.
     let mut nodes: Vec<Node<'a>> = Vec::with_capacity(raws.len());
     let mut raw_members: Vec<(usize, Vec<RawMember<'a>>)> = Vec::new();
-    let mut enum_raw: Vec<(usize, u32, Vec<(&'a [u8], RawConst)>)> = Vec::new();
+    let mut enum_raw: Vec<(usize, u32, RawEnumerators<'a>)> = Vec::new();
     let mut extra: Vec<Node<'a>> = Vec::new();
     let base = raws.len();
     for (i, raw) in raws.into_iter().enumerate() {
@@ -618,17 +712,49 @@ fn finish<'a>(
             Raw::Void => Node::Void,
             Raw::Unresolved => Node::Unresolved,
             Raw::Base { name, size, signed } => Node::Base { name, size, signed },
-            Raw::Pointer { target, size } => Node::Pointer { target: resolve(target), size },
-            Raw::Record { kind, name, size, declaration, members } => {
+            Raw::Pointer { target, size } => Node::Pointer {
+                target: resolve(target),
+                size,
+            },
+            Raw::Record {
+                kind,
+                name,
+                size,
+                declaration,
+                members,
+            } => {
                 raw_members.push((i, members));
-                Node::Record { kind, name, size, declaration, members: Vec::new(), origin }
+                Node::Record {
+                    kind,
+                    name,
+                    size,
+                    declaration,
+                    members: Vec::new(),
+                    origin,
+                }
             }
-            Raw::Enum { name, size, underlying, values } => {
+            Raw::Enum {
+                name,
+                size,
+                underlying,
+                values,
+            } => {
                 enum_raw.push((i, resolve(underlying), values));
-                Node::Enum { name, size, signed: false, values: Vec::new(), origin }
+                Node::Enum {
+                    name,
+                    size,
+                    signed: false,
+                    values: Vec::new(),
+                    origin,
+                }
             }
-            Raw::Typedef { name, target } => Node::Typedef { name, target: resolve(target) },
-            Raw::Qualified { target } => Node::Qualified { target: resolve(target) },
+            Raw::Typedef { name, target } => Node::Typedef {
+                name,
+                target: resolve(target),
+            },
+            Raw::Qualified { target } => Node::Qualified {
+                target: resolve(target),
+            },
             Raw::Array { element, dims } => {
                 let mut element = resolve(element);
                 // Innermost dimension last: build inner arrays first.
@@ -637,7 +763,10 @@ fn finish<'a>(
                     extra.push(Node::Array { element, count });
                     element = (base + extra.len() - 1) as u32;
                 }
-                Node::Array { element, count: dims[0] }
+                Node::Array {
+                    element,
+                    count: dims[0],
+                }
             }
             Raw::Function => Node::Function,
             Raw::Unknown { what, size } => Node::Unknown { what, size },
@@ -658,8 +787,14 @@ fn finish<'a>(
             let base_offset = m.location.unwrap_or(0);
             let mut offset = base_offset;
             let mut bitfield = None;
-            if let Some(bits) = m.bit_size.and_then(|b| u32::try_from(b).ok()).filter(|b| *b > 0) {
-                let type_size = size_of(&nodes, ty, 0).filter(|s| (1..=16).contains(s)).unwrap_or(4);
+            if let Some(bits) = m
+                .bit_size
+                .and_then(|b| u32::try_from(b).ok())
+                .filter(|b| (1..=1024).contains(b))
+            {
+                let type_size = size_of(&nodes, ty, 0)
+                    .filter(|s| (1..=16).contains(s))
+                    .unwrap_or(4);
                 // Absolute position of the field's least significant bit.
                 let absolute: Option<u64> = if let Some(dbo) = m.data_bit_offset {
                     dbo.checked_add(base_offset.saturating_mul(8))
@@ -667,7 +802,8 @@ fn finish<'a>(
                     // Big-endian-style: counted from the most significant
                     // bit of a unit of DW_AT_byte_size (or the type's size).
                     let unit = i128::from(m.byte_size.unwrap_or(type_size));
-                    let abs = (i128::from(base_offset) + unit) * 8 - i128::from(bo) - i128::from(bits);
+                    let abs =
+                        (i128::from(base_offset) + unit) * 8 - i128::from(bo) - i128::from(bits);
                     u64::try_from(abs).ok()
                 } else {
                     Some(base_offset.saturating_mul(8))
@@ -675,7 +811,10 @@ fn finish<'a>(
                 if let Some(abs) = absolute {
                     let (unit_offset, bit) = storage_unit(abs, bits, type_size, record_size);
                     offset = unit_offset;
-                    bitfield = Some(BitField { bit_offset: bit, bit_size: bits });
+                    bitfield = Some(BitField {
+                        bit_offset: bit,
+                        bit_size: bits,
+                    });
                 }
             }
             let name = if m.base_class {
@@ -683,7 +822,12 @@ fn finish<'a>(
             } else {
                 m.name.map(Cow::Borrowed)
             };
-            out.push(LMember { name, offset, ty, bitfield });
+            out.push(LMember {
+                name,
+                offset,
+                ty,
+                bitfield,
+            });
         }
         if let Some(Node::Record { members, .. }) = nodes.get_mut(i) {
             *members = out;
@@ -694,7 +838,11 @@ fn finish<'a>(
             Some(Node::Base { signed, .. }) => Some(*signed),
             _ => None,
         };
-        let signed = signed_hint.unwrap_or_else(|| values.iter().any(|(_, v)| matches!(v, RawConst::Signed(x) if *x < 0)));
+        let signed = signed_hint.unwrap_or_else(|| {
+            values
+                .iter()
+                .any(|(_, v)| matches!(v, RawConst::Signed(x) if *x < 0))
+        });
         let out: Vec<(&'a [u8], i128)> = values
             .into_iter()
             .map(|(n, v)| {
@@ -713,7 +861,10 @@ fn finish<'a>(
                 (n, v)
             })
             .collect();
-        if let Some(Node::Enum { values, signed: s, .. }) = nodes.get_mut(i) {
+        if let Some(Node::Enum {
+            values, signed: s, ..
+        }) = nodes.get_mut(i)
+        {
             *values = out;
             *s = signed;
         }
@@ -727,10 +878,12 @@ fn finish<'a>(
 /// aligned to that size when the field fits in it, else the byte holding
 /// the first bit. Returns (unit byte offset, bit within the unit).
 pub(crate) fn storage_unit(abs: u64, bits: u32, type_size: u64, record_size: u64) -> (u64, u32) {
+    let type_size = type_size.clamp(1, 16);
     let unit_bits = type_size * 8;
     let aligned = (abs / unit_bits) * type_size;
-    let fits_type = abs + u64::from(bits) <= (aligned + type_size) * 8;
-    let fits_record = record_size == 0 || aligned + type_size <= record_size;
+    let end = aligned.saturating_add(type_size);
+    let fits_type = abs.saturating_add(u64::from(bits)) <= end.saturating_mul(8);
+    let fits_record = record_size == 0 || end <= record_size;
     if fits_type && fits_record {
         (aligned, (abs - aligned * 8) as u32)
     } else {
@@ -867,19 +1020,31 @@ struct Keys<'n, 'a> {
 
 impl<'n, 'a> Keys<'n, 'a> {
     fn compute(nodes: &'n [Node<'a>]) -> Vec<u128> {
-        let mut k = Keys { nodes, full: vec![None; nodes.len()], busy: vec![false; nodes.len()] };
+        let mut k = Keys {
+            nodes,
+            full: vec![None; nodes.len()],
+            busy: vec![false; nodes.len()],
+        };
         (0..nodes.len()).map(|i| k.full_key(i as u32, 0)).collect()
     }
 
     fn ref_key(&mut self, i: u32, depth: u32) -> u128 {
         match self.nodes.get(i as usize) {
-            Some(Node::Record { kind, name: Some(name), .. }) => {
+            Some(Node::Record {
+                kind,
+                name: Some(name),
+                ..
+            }) => {
                 let mut h = H::new(b'r');
                 h.u64(kind_tag(*kind));
                 h.bytes(name);
                 h.finish()
             }
-            Some(Node::Enum { name: Some(name), size, .. }) => {
+            Some(Node::Enum {
+                name: Some(name),
+                size,
+                ..
+            }) => {
                 let mut h = H::new(b'e');
                 h.bytes(name);
                 h.u64(*size);
@@ -919,7 +1084,14 @@ impl<'n, 'a> Keys<'n, 'a> {
                 h.u128(t);
                 h.finish()
             }
-            Node::Record { kind, name, size, declaration, members, .. } => {
+            Node::Record {
+                kind,
+                name,
+                size,
+                declaration,
+                members,
+                ..
+            } => {
                 let mut h = H::new(b'R');
                 h.u64(kind_tag(*kind));
                 h.opt_bytes(*name);
@@ -930,7 +1102,9 @@ impl<'n, 'a> Keys<'n, 'a> {
                     h.opt_bytes(m.name.as_deref());
                     h.u64(m.offset);
                     match m.bitfield {
-                        Some(b) => h.u64((u64::from(b.bit_offset) << 32) | u64::from(b.bit_size) | 1 << 63),
+                        Some(b) => {
+                            h.u64((u64::from(b.bit_offset) << 32) | u64::from(b.bit_size) | 1 << 63)
+                        }
                         None => h.u64(0),
                     }
                     let t = self.ref_key(m.ty, depth);
@@ -938,7 +1112,13 @@ impl<'n, 'a> Keys<'n, 'a> {
                 }
                 h.finish()
             }
-            Node::Enum { name, size, signed, values, .. } => {
+            Node::Enum {
+                name,
+                size,
+                signed,
+                values,
+                ..
+            } => {
                 let mut h = H::new(b'E');
                 h.opt_bytes(*name);
                 h.u64(*size);

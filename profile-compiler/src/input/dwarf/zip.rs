@@ -42,20 +42,35 @@ pub fn parse_config(text: &str) -> BTreeMap<String, Value> {
         if !line.starts_with("CONFIG_") {
             continue;
         }
-        let Some((k, v)) = line.split_once('=') else { continue };
-        let v = v.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(v);
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(v);
         out.insert(k.trim().to_owned(), Value::String(v.to_owned()));
     }
     out
 }
 
-fn read_member(archive: &mut ::zip::ZipArchive<std::fs::File>, index: usize, path: &Path) -> Result<(String, Vec<u8>)> {
+fn read_member(
+    archive: &mut ::zip::ZipArchive<std::fs::File>,
+    index: usize,
+    path: &Path,
+) -> Result<(String, Vec<u8>)> {
     let member = archive
         .by_index(index)
         .map_err(|e| Error::input(path, format!("zip member #{index}: {e}")))?;
-    let name = member.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("#{index}"));
+    let name = member
+        .name()
+        .map(|n| n.into_owned())
+        .unwrap_or_else(|_| format!("#{index}"));
     if member.size() > MEMBER_LIMIT {
-        return Err(Error::input(path, format!("zip member {name} is too large ({} bytes)", member.size())));
+        return Err(Error::input(
+            path,
+            format!("zip member {name} is too large ({} bytes)", member.size()),
+        ));
     }
     let mut data = Vec::with_capacity(member.size() as usize);
     member
@@ -67,28 +82,52 @@ fn read_member(archive: &mut ::zip::ZipArchive<std::fs::File>, index: usize, pat
 
 /// The member names of a zip file.
 pub fn zip_names(path: &Path) -> Result<Vec<String>> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let archive = ::zip::ZipArchive::new(file).map_err(|e| Error::input(path, format!("not a readable zip file: {e}")))?;
-    Ok(archive.file_names().filter_map(|n| n.ok().map(|n| n.into_owned())).collect())
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let archive = ::zip::ZipArchive::new(file)
+        .map_err(|e| Error::input(path, format!("not a readable zip file: {e}")))?;
+    Ok(archive
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.into_owned()))
+        .collect())
 }
 
 /// Reads a Rekall-style Linux profile zip into the IR: types from the
 /// module's DWARF, symbols from the System.map, `$CONFIG` from the config,
 /// the kernel version from their file names.
 pub fn read_zip(path: &Path) -> Result<Ir> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let mut archive =
-        ::zip::ZipArchive::new(file).map_err(|e| Error::input(path, format!("not a readable zip file: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut archive = ::zip::ZipArchive::new(file)
+        .map_err(|e| Error::input(path, format!("not a readable zip file: {e}")))?;
     let names: Vec<(usize, String)> = (0..archive.len())
-        .filter_map(|i| archive.name_for_index(i).and_then(|n| n.ok()).map(|n| (i, n.into_owned())))
+        .filter_map(|i| {
+            archive
+                .name_for_index(i)
+                .and_then(|n| n.ok())
+                .map(|n| (i, n.into_owned()))
+        })
         .filter(|(_, n)| !n.ends_with('/'))
         .collect();
     let module = names
         .iter()
         .find(|(_, n)| base_name(n) == "module_dwarf.ko")
         .or_else(|| names.iter().find(|(_, n)| n.ends_with(".ko")))
-        .or_else(|| names.iter().find(|(_, n)| n.ends_with(".o") || n.ends_with(".ko.debug")))
-        .ok_or_else(|| Error::input(path, "no kernel module (*.ko) with debug information in the zip"))?;
+        .or_else(|| {
+            names
+                .iter()
+                .find(|(_, n)| n.ends_with(".o") || n.ends_with(".ko.debug"))
+        })
+        .ok_or_else(|| {
+            Error::input(
+                path,
+                "no kernel module (*.ko) with debug information in the zip",
+            )
+        })?;
     let (module_name, bytes) = read_member(&mut archive, module.0, path)?;
     let inner = path.join(&module_name);
     let mut ir = super::read_bytes(&bytes, &inner).map_err(|e| match e {
@@ -97,14 +136,18 @@ pub fn read_zip(path: &Path) -> Result<Ir> {
     })?;
     drop(bytes);
     let mut version = None;
-    if let Some((i, _)) = names.iter().find(|(_, n)| base_name(n).starts_with("System.map")) {
+    if let Some((i, _)) = names
+        .iter()
+        .find(|(_, n)| base_name(n).starts_with("System.map"))
+    {
         let (name, data) = read_member(&mut archive, *i, path)?;
         let syms = crate::input::system_map::parse_bytes(&data, &path.join(&name))?;
         ir.symbols.clear();
         crate::input::system_map::add_to_ir(&mut ir, &syms, false);
         version = version_from_name(&name);
     } else {
-        ir.warnings.push("the zip holds no System.map: the profile has no symbols".into());
+        ir.warnings
+            .push("the zip holds no System.map: the profile has no symbols".into());
     }
     let config = names.iter().find(|(_, n)| {
         let b = base_name(n);
@@ -136,8 +179,14 @@ mod tests {
 
     #[test]
     fn versions_from_file_names() {
-        assert_eq!(version_from_name("boot/System.map-6.1.0-56-amd64").as_deref(), Some("6.1.0-56-amd64"));
-        assert_eq!(version_from_name("config-5.10.0").as_deref(), Some("5.10.0"));
+        assert_eq!(
+            version_from_name("boot/System.map-6.1.0-56-amd64").as_deref(),
+            Some("6.1.0-56-amd64")
+        );
+        assert_eq!(
+            version_from_name("config-5.10.0").as_deref(),
+            Some("5.10.0")
+        );
         assert_eq!(version_from_name("System.map"), None);
     }
 }
