@@ -257,6 +257,7 @@ const LP64_ELF: &[&str] = &[
     "types.gcc.dwarf5.elf",
     "types.clang.dwarf4.elf",
     "types.gcc.gz.dwarf5.o",
+    "types.gcc.zdebug.dwarf4.o",
     "types.clang.aarch64.dwarf5.o",
 ];
 
@@ -305,6 +306,16 @@ fn macho_object_gives_a_darwin_profile_with_full_addresses() {
     // Mach-O symbol names keep their leading underscore.
     assert!(p["$CONSTANTS"]["_g_flags"].is_u64());
     assert!(p["$FUNCTIONS"]["_use_local"].is_u64());
+    // A dSYM companion of a linked executable, thin and inside a fat file
+    // (after an arm64 slice): symbols at full 64-bit addresses, no mask.
+    for name in ["types.macho.dsym", "types.macho.fat"] {
+        let (_, d) = convert(&fixture(name), dir.path(), &[]);
+        check_lp64(&d, name);
+        assert_eq!(d["$METADATA"]["arch"], "AMD64", "{name}: the x86-64 slice");
+        let g = d["$CONSTANTS"]["_g_flags"].as_u64().unwrap();
+        assert!(g > 1 << 32, "{name}: _g_flags at {g:#x}, above the 4 GiB __PAGEZERO");
+        assert!(d["$FUNCTIONS"]["_main"].as_u64().unwrap() > 1 << 32);
+    }
     // --profile_class overrides.
     let (_, q) = convert(
         &fixture("types.clang.macho.o"),

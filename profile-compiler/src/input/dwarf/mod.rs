@@ -185,9 +185,14 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
     let secs = sections::Sections::load(file, path)?;
     let info = secs.get(SectionId::DebugInfo);
     if info.is_empty() {
+        let hint = if file.format() == object::BinaryFormat::MachO {
+            "; a Mach-O executable keeps its DWARF in a dSYM: convert `NAME.dSYM/Contents/Resources/DWARF/NAME`"
+        } else {
+            ""
+        };
         return Err(Error::input(
             path,
-            "no DWARF debug information (no .debug_info section)",
+            format!("no DWARF debug information (no .debug_info section){hint}"),
         ));
     }
     let endian = secs.endian;
