@@ -210,7 +210,12 @@ impl Profile {
             .mtime(0)
             .operating_system(255)
             .write(out, flate2::Compression::default());
-        self.write_canonical_json(&mut gz)?;
+        // serde_json writes many tiny pieces; the encoder handles each write
+        // with a fresh pass over its output buffer, so buffer them first.
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut gz);
+        self.write_canonical_json(&mut buffered)?;
+        buffered.flush()?;
+        drop(buffered);
         gz.finish()?;
         Ok(())
     }

@@ -222,6 +222,7 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
             }
         }
     }
+    let started = std::time::Instant::now();
     let mut merger = merge::Merger::default();
     // Parse in parallel, merge in order; a bounded window keeps memory flat.
     let window = rayon::current_num_threads().max(1) * 16;
@@ -283,10 +284,11 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
     }
     if std::env::var_os("PROFC_DWARF_STATS").is_some() {
         eprintln!(
-            "profc: dwarf: {} units, {} type nodes read, {} IR types after merging",
+            "profc: dwarf: {} units, {} type nodes read, {} IR types after merging, {:.2} s",
             headers.len(),
             merger.nodes_seen,
-            ir.types.len()
+            ir.types.len(),
+            started.elapsed().as_secs_f64()
         );
     }
     Ok(ir)
