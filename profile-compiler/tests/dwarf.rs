@@ -282,6 +282,28 @@ fn elf_fixtures_have_the_layout_of_the_c_source() {
 }
 
 #[test]
+fn lto_cross_unit_references_resolve() {
+    // After link-time optimisation, units refer to each other's DIEs
+    // (DW_FORM_ref_addr): `holder.n` is the `int` of another unit.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, p) = convert(&fixture("types.clang.lto.elf"), dir.path(), &[]);
+    check_lp64(&p, "lto");
+    assert_eq!(
+        field(&p, "holder", "n"),
+        (24, &serde_json::json!(["int", {}]))
+    );
+    assert_eq!(
+        field(&p, "holder", "l"),
+        (0, &serde_json::json!(["list", {}]))
+    );
+    assert_eq!(
+        field(&p, "holder", "f").1,
+        &serde_json::json!(["Pointer", {"target": "flags"}])
+    );
+    assert_eq!(size(&p, "holder"), 32);
+}
+
+#[test]
 fn linked_executables_list_their_symbols_and_objects_do_not() {
     let dir = tempfile::tempdir().unwrap();
     let (_, exe) = convert(&fixture("types.gcc.dwarf5.elf"), dir.path(), &[]);
@@ -313,7 +335,10 @@ fn macho_object_gives_a_darwin_profile_with_full_addresses() {
         check_lp64(&d, name);
         assert_eq!(d["$METADATA"]["arch"], "AMD64", "{name}: the x86-64 slice");
         let g = d["$CONSTANTS"]["_g_flags"].as_u64().unwrap();
-        assert!(g > 1 << 32, "{name}: _g_flags at {g:#x}, above the 4 GiB __PAGEZERO");
+        assert!(
+            g > 1 << 32,
+            "{name}: _g_flags at {g:#x}, above the 4 GiB __PAGEZERO"
+        );
         assert!(d["$FUNCTIONS"]["_main"].as_u64().unwrap() > 1 << 32);
     }
     // --profile_class overrides.

@@ -41,6 +41,14 @@ pub(crate) struct Merger {
     pub notes: Notes,
     /// Type nodes seen (before merging), for statistics.
     pub nodes_seen: usize,
+    /// Whether to index DIE offsets (only when some unit refers into
+    /// another: `DW_FORM_ref_addr`).
+    pub cross_unit: bool,
+    /// DIE offset -> IR type, ascending (units arrive in file order).
+    die_offsets: Vec<u64>,
+    die_types: Vec<TypeId>,
+    /// Placeholders for references into other units.
+    externals: Vec<(TypeId, u64)>,
 }
 
 impl std::fmt::Debug for KeyHasher {
@@ -72,11 +80,23 @@ impl Merger {
             };
             ids.push(id);
         }
+        if self.cross_unit {
+            for (offset, id) in unit.offsets.iter().zip(&ids) {
+                if *offset != 0 && self.die_offsets.last().is_none_or(|last| last < offset) {
+                    self.die_offsets.push(*offset);
+                    self.die_types.push(*id);
+                }
+            }
+        }
         let id_of = |i: u32| ids.get(i as usize).copied().unwrap_or(ids[0]);
         for i in new {
             let ty = match &unit.nodes[i] {
                 Node::Void => Type::Void,
                 Node::Unresolved => Type::Void,
+                Node::External { offset } => {
+                    self.externals.push((ids[i], *offset));
+                    Type::Void
+                }
                 Node::Base { name, size, signed } => Type::Base {
                     name: text(name),
                     size: *size,
@@ -143,5 +163,30 @@ impl Merger {
                 *slot = ty;
             }
         }
+    }
+
+    /// Points every reference into another unit at the IR type made from
+    /// its DIE (a transparent qualifier in between). Returns how many could
+    /// not be found (they stay void).
+    pub fn resolve_externals(&mut self) -> usize {
+        let mut missing = 0;
+        for (id, offset) in std::mem::take(&mut self.externals) {
+            let target = self
+                .die_offsets
+                .binary_search(&offset)
+                .ok()
+                .map(|i| self.die_types[i]);
+            match target {
+                Some(target) if target != id => {
+                    if let Some(slot) = self.ir.types.get_mut(id.index()) {
+                        *slot = Type::Qualified { target };
+                    }
+                }
+                _ => missing += 1,
+            }
+        }
+        self.die_offsets = Vec::new();
+        self.die_types = Vec::new();
+        missing
     }
 }

@@ -224,6 +224,10 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
     }
     let started = std::time::Instant::now();
     let mut merger = merge::Merger::default();
+    merger.cross_unit = headers.len() > 1
+        && headers
+            .iter()
+            .any(|h| uses_ref_addr(secs.get(SectionId::DebugAbbrev), h));
     // Parse in parallel, merge in order; a bounded window keeps memory flat.
     let window = rayon::current_num_threads().max(1) * 16;
     let mut failed = 0usize;
@@ -255,6 +259,8 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
             ),
         ));
     }
+    let missing_externals = merger.resolve_externals();
+    merger.notes.unresolved_refs += missing_externals;
     let mut ir = merger.ir;
     ir.warnings = warnings;
     if failed > 0 {
@@ -292,6 +298,50 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
         );
     }
     Ok(ir)
+}
+
+/// Whether the unit's abbreviations use `DW_FORM_ref_addr` (references
+/// into other units, as link-time optimisation writes).
+fn uses_ref_addr(debug_abbrev: &[u8], header: &gimli::UnitHeader<unit::R<'_>>) -> bool {
+    let Some(mut bytes) = usize::try_from(header.debug_abbrev_offset().0)
+        .ok()
+        .and_then(|o| debug_abbrev.get(o..))
+    else {
+        return false;
+    };
+    // code, tag, children flag, then (attribute, form[, implicit const])
+    // pairs ending in (0, 0); a code of 0 ends the table.
+    loop {
+        let Some(code) = unit::uleb_advance(&mut bytes) else {
+            return false;
+        };
+        if code == 0 {
+            return false;
+        }
+        if unit::uleb_advance(&mut bytes).is_none() || bytes.is_empty() {
+            return false;
+        }
+        bytes = &bytes[1..];
+        loop {
+            let (Some(attr), Some(form)) = (
+                unit::uleb_advance(&mut bytes),
+                unit::uleb_advance(&mut bytes),
+            ) else {
+                return false;
+            };
+            if attr == 0 && form == 0 {
+                break;
+            }
+            if form == u64::from(gimli::DW_FORM_ref_addr.0) {
+                return true;
+            }
+            if form == u64::from(gimli::DW_FORM_implicit_const.0)
+                && unit::uleb_advance(&mut bytes).is_none()
+            {
+                return false;
+            }
+        }
+    }
 }
 
 /// Adds the defined symbols of the object's symbol table: every named data

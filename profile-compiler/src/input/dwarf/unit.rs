@@ -34,8 +34,11 @@ const MAX_DEPTH: u32 = 128;
 pub(crate) enum Node<'a> {
     /// `void` (also `DW_TAG_unspecified_type`).
     Void,
-    /// A reference the reader cannot follow (another unit, a type signature).
+    /// A reference the reader cannot follow (a type signature, garbage).
     Unresolved,
+    /// A type DIE in another unit (`DW_FORM_ref_addr`, as LTO writes),
+    /// resolved by the merger once every unit is read.
+    External { offset: u64 },
     /// A base type.
     Base {
         name: &'a [u8],
@@ -92,6 +95,9 @@ pub(crate) struct LocalUnit<'a> {
     pub nodes: Vec<Node<'a>>,
     /// Structural key of each node.
     pub keys: Vec<u128>,
+    /// `.debug_info` offset of each node's DIE; 0 for nodes that are no DIE
+    /// (extra array dimensions, external references).
+    pub offsets: Vec<u64>,
     /// Problems worked around, counted by kind.
     pub notes: Notes,
 }
@@ -608,6 +614,13 @@ pub(crate) fn eval_location(mut ops: &[u8]) -> Result<u64, ()> {
     stack.last().copied().ok_or(())
 }
 
+/// Reads a ULEB128 number from the front of `bytes`, advancing it.
+pub(crate) fn uleb_advance(bytes: &mut &[u8]) -> Option<u64> {
+    let (v, rest) = uleb(bytes)?;
+    *bytes = rest;
+    Some(v)
+}
+
 fn uleb(mut bytes: &[u8]) -> Option<(u64, &[u8])> {
     let mut v = 0u64;
     let mut shift = 0;
@@ -685,18 +698,42 @@ fn finish<'a>(
     origins: Vec<u64>,
     die_offsets: &[u64],
     die_nodes: &[u32],
-    mut notes: Notes,
+    notes: Notes,
 ) -> LocalUnit<'a> {
-    let mut resolve = |raw: u64| -> u32 {
+    // References to DIEs outside this unit become External nodes, placed
+    // right after the DIE nodes.
+    let base = raws.len();
+    let mut externals: Vec<u64> = Vec::new();
+    {
+        let mut note = |r: u64| {
+            if r < RAW_UNRESOLVED && die_offsets.binary_search(&r).is_err() {
+                externals.push(r);
+            }
+        };
+        for raw in &raws {
+            match raw {
+                Raw::Pointer { target, .. }
+                | Raw::Typedef { target, .. }
+                | Raw::Qualified { target } => note(*target),
+                Raw::Array { element, .. } => note(*element),
+                Raw::Enum { underlying, .. } => note(*underlying),
+                Raw::Record { members, .. } => members.iter().for_each(|m| note(m.ty)),
+                _ => {}
+            }
+        }
+    }
+    externals.sort_unstable();
+    externals.dedup();
+    let resolve = |raw: u64| -> u32 {
         match raw {
             RAW_VOID => VOID,
             RAW_UNRESOLVED => UNRESOLVED,
             r => match die_offsets.binary_search(&r) {
                 Ok(i) => die_nodes[i],
-                Err(_) => {
-                    notes.unresolved_refs += 1;
-                    UNRESOLVED
-                }
+                Err(_) => match externals.binary_search(&r) {
+                    Ok(k) => (base + k) as u32,
+                    Err(_) => UNRESOLVED,
+                },
             },
         }
     };
@@ -704,8 +741,10 @@ fn finish<'a>(
     let mut nodes: Vec<Node<'a>> = Vec::with_capacity(raws.len());
     let mut raw_members: Vec<(usize, Vec<RawMember<'a>>)> = Vec::new();
     let mut enum_raw: Vec<(usize, u32, RawEnumerators<'a>)> = Vec::new();
-    let mut extra: Vec<Node<'a>> = Vec::new();
-    let base = raws.len();
+    let mut extra: Vec<Node<'a>> = externals
+        .iter()
+        .map(|&offset| Node::External { offset })
+        .collect();
     for (i, raw) in raws.into_iter().enumerate() {
         let origin = origins.get(i).copied().unwrap_or(0);
         let node = match raw {
@@ -870,7 +909,14 @@ fn finish<'a>(
         }
     }
     let keys = Keys::compute(&nodes);
-    LocalUnit { nodes, keys, notes }
+    let mut offsets = origins;
+    offsets.resize(nodes.len(), 0);
+    LocalUnit {
+        nodes,
+        keys,
+        offsets,
+        notes,
+    }
 }
 
 /// The storage unit of a bit field whose least significant bit is at
@@ -1070,6 +1116,11 @@ impl<'n, 'a> Keys<'n, 'a> {
         let k = match &nodes[idx] {
             Node::Void => key_void(),
             Node::Unresolved => key_unresolved(),
+            Node::External { offset } => {
+                let mut h = H::new(b'X');
+                h.u64(*offset);
+                h.finish()
+            }
             Node::Base { name, size, signed } => {
                 let mut h = H::new(b'B');
                 h.bytes(name);
