@@ -303,10 +303,7 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
 /// Whether the unit's abbreviations use `DW_FORM_ref_addr` (references
 /// into other units, as link-time optimisation writes).
 fn uses_ref_addr(debug_abbrev: &[u8], header: &gimli::UnitHeader<unit::R<'_>>) -> bool {
-    let Some(mut bytes) = usize::try_from(header.debug_abbrev_offset().0)
-        .ok()
-        .and_then(|o| debug_abbrev.get(o..))
-    else {
+    let Some(mut bytes) = debug_abbrev.get(header.debug_abbrev_offset().0..) else {
         return false;
     };
     // code, tag, children flag, then (attribute, form[, implicit const])
