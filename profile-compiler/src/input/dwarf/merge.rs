@@ -49,6 +49,10 @@ pub(crate) struct Merger {
     die_types: Vec<TypeId>,
     /// Placeholders for references into other units.
     externals: Vec<(TypeId, u64)>,
+    /// Type units: signature -> IR type of the unit's type.
+    signatures: HashMap<u64, TypeId>,
+    /// Placeholders for references to type signatures.
+    signature_refs: Vec<(TypeId, u64)>,
 }
 
 impl std::fmt::Debug for KeyHasher {
@@ -80,6 +84,11 @@ impl Merger {
             };
             ids.push(id);
         }
+        if let Some((sig, node)) = unit.signature {
+            if let Some(id) = ids.get(node as usize) {
+                self.signatures.entry(sig).or_insert(*id);
+            }
+        }
         if self.cross_unit {
             for (offset, id) in unit.offsets.iter().zip(&ids) {
                 if *offset != 0 && self.die_offsets.last().is_none_or(|last| last < offset) {
@@ -95,6 +104,10 @@ impl Merger {
                 Node::Unresolved => Type::Void,
                 Node::External { offset } => {
                     self.externals.push((ids[i], *offset));
+                    Type::Void
+                }
+                Node::Signature { sig } => {
+                    self.signature_refs.push((ids[i], *sig));
                     Type::Void
                 }
                 Node::Base { name, size, signed } => Type::Base {
@@ -170,6 +183,16 @@ impl Merger {
     /// not be found (they stay void).
     pub fn resolve_externals(&mut self) -> usize {
         let mut missing = 0;
+        for (id, sig) in std::mem::take(&mut self.signature_refs) {
+            match self.signatures.get(&sig) {
+                Some(target) if *target != id => {
+                    if let Some(slot) = self.ir.types.get_mut(id.index()) {
+                        *slot = Type::Qualified { target: *target };
+                    }
+                }
+                _ => missing += 1,
+            }
+        }
         for (id, offset) in std::mem::take(&mut self.externals) {
             let target = self
                 .die_offsets

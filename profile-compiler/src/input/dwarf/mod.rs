@@ -208,7 +208,7 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
     let mut iter = gimli::DebugInfo::new(info, endian).units();
     loop {
         match iter.next() {
-            Ok(Some(h)) => headers.push(h),
+            Ok(Some(h)) => headers.push((h, 0u64)),
             Ok(None) => break,
             Err(e) => {
                 if headers.is_empty() {
@@ -222,12 +222,29 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
             }
         }
     }
+    // DWARF 4 type units, each `.debug_types` section in its own offset space.
+    for (k, types) in secs.types.iter().enumerate() {
+        let base = (k as u64 + 1) << unit::TYPES_SHIFT;
+        let mut iter = gimli::DebugTypes::new(types, endian).units();
+        loop {
+            match iter.next() {
+                Ok(Some(h)) => headers.push((h, base)),
+                Ok(None) => break,
+                Err(e) => {
+                    warnings.push(format!(
+                        "malformed .debug_types ({e}); the rest of it is ignored"
+                    ));
+                    break;
+                }
+            }
+        }
+    }
     let started = std::time::Instant::now();
     let mut merger = merge::Merger::default();
     merger.cross_unit = headers.len() > 1
         && headers
             .iter()
-            .any(|h| uses_ref_addr(secs.get(SectionId::DebugAbbrev), h));
+            .any(|(h, _)| uses_ref_addr(secs.get(SectionId::DebugAbbrev), h));
     // Parse in parallel, merge in order; a bounded window keeps memory flat.
     let window = rayon::current_num_threads().max(1) * 16;
     let mut failed = 0usize;
@@ -235,7 +252,7 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
     for chunk in headers.chunks(window) {
         let units: Vec<_> = chunk
             .par_iter()
-            .map(|h| (h.offset(), unit::read_unit(&ctx, h)))
+            .map(|(h, base)| (h.offset(), unit::read_unit(&ctx, h, *base)))
             .collect();
         for (offset, u) in units {
             match u {
@@ -436,6 +453,8 @@ mod robustness {
             "types.clang.dwarf5.o",
             "types.gcc.i386.dwarf4.o",
             "types.clang.macho.o",
+            "types.gcc.typeunits.dwarf4.o",
+            "types.clang.lto.elf",
         ] {
             let original = std::fs::read(dir.join(name)).unwrap();
             let mut state = 0x2545_f491_4f6c_dd1du64;

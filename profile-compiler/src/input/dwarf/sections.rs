@@ -15,6 +15,9 @@ use crate::{Error, Result};
 #[derive(Debug)]
 pub(crate) struct Sections<'a> {
     data: Vec<(SectionId, Cow<'a, [u8]>)>,
+    /// Every `.debug_types` section (DWARF 4 type units; a relocatable
+    /// object has one per type, in COMDAT groups).
+    pub types: Vec<Cow<'a, [u8]>>,
     /// Byte order of the file.
     pub endian: RunTimeEndian,
     /// Relocations that could not be applied (unsupported kinds), counted.
@@ -23,13 +26,12 @@ pub(crate) struct Sections<'a> {
 
 /// Sections read by the type reader. Line tables, location and range lists
 /// are never needed for types and are not touched (they stay unmapped).
-const NEEDED: [SectionId; 6] = [
+const NEEDED: [SectionId; 5] = [
     SectionId::DebugInfo,
     SectionId::DebugAbbrev,
     SectionId::DebugStr,
     SectionId::DebugLineStr,
     SectionId::DebugStrOffsets,
-    SectionId::DebugTypes,
 ];
 
 impl<'a> Sections<'a> {
@@ -44,24 +46,36 @@ impl<'a> Sections<'a> {
             && file.format() == object::BinaryFormat::Elf;
         let mut data = Vec::new();
         let mut skipped = 0;
+        let mut load = |section: &object::Section<'a, '_>, name: &str| -> Result<Cow<'a, [u8]>> {
+            let bytes = section
+                .uncompressed_data()
+                .map_err(|e| Error::input(path, format!("section {name}: {e}")))?;
+            Ok(if relocatable && section.relocations().next().is_some() {
+                let mut owned = bytes.into_owned();
+                skipped += apply_relocations(file, section, &mut owned, endian, path)?;
+                Cow::Owned(owned)
+            } else {
+                bytes
+            })
+        };
+        let mut types = Vec::new();
+        for section in file.sections() {
+            if matches!(
+                section.name(),
+                Ok(".debug_types" | ".zdebug_types" | "__debug_types")
+            ) {
+                types.push(load(&section, ".debug_types")?);
+            }
+        }
         for id in NEEDED {
             let Some(section) = file.section_by_name(id.name()) else {
                 continue;
             };
-            let bytes = section
-                .uncompressed_data()
-                .map_err(|e| Error::input(path, format!("section {}: {e}", id.name())))?;
-            let bytes = if relocatable && section.relocations().next().is_some() {
-                let mut owned = bytes.into_owned();
-                skipped += apply_relocations(file, &section, &mut owned, endian, path)?;
-                Cow::Owned(owned)
-            } else {
-                bytes
-            };
-            data.push((id, bytes));
+            data.push((id, load(&section, id.name())?));
         }
         Ok(Sections {
             data,
+            types,
             endian,
             skipped_relocations: skipped,
         })

@@ -25,6 +25,13 @@ pub(crate) const UNRESOLVED: u32 = 1;
 const RAW_VOID: u64 = u64::MAX;
 /// Raw reference value meaning "a reference outside this unit's reach".
 const RAW_UNRESOLVED: u64 = u64::MAX - 1;
+/// Raw references at or above this value name a type signature
+/// (`DW_FORM_ref_sig8`): `RAW_SIG + index into the unit's signature list`.
+const RAW_SIG: u64 = 1 << 62;
+
+/// Units of the k-th `.debug_types` section get DIE offsets from
+/// `(k + 1) << TYPES_SHIFT`, so they never collide with `.debug_info`'s.
+pub(crate) const TYPES_SHIFT: u32 = 44;
 
 /// Recursion bound for walking type chains (hostile inputs may be cyclic).
 const MAX_DEPTH: u32 = 128;
@@ -39,6 +46,9 @@ pub(crate) enum Node<'a> {
     /// A type DIE in another unit (`DW_FORM_ref_addr`, as LTO writes),
     /// resolved by the merger once every unit is read.
     External { offset: u64 },
+    /// The type of a type unit (`DW_FORM_ref_sig8`, `DW_AT_signature`),
+    /// resolved by the merger once every unit is read.
+    Signature { sig: u64 },
     /// A base type.
     Base {
         name: &'a [u8],
@@ -98,6 +108,8 @@ pub(crate) struct LocalUnit<'a> {
     /// `.debug_info` offset of each node's DIE; 0 for nodes that are no DIE
     /// (extra array dimensions, external references).
     pub offsets: Vec<u64>,
+    /// For a type unit: its signature and the node of its type.
+    pub signature: Option<(u64, u32)>,
     /// Problems worked around, counted by kind.
     pub notes: Notes,
 }
@@ -223,6 +235,8 @@ struct Attrs<'a> {
     upper_bound: Option<Option<i128>>,
     lower_bound: Option<i128>,
     const_value: Option<RawConst>,
+    ty_sig: Option<u64>,
+    signature: Option<u64>,
 }
 
 /// Reads the types of the unit with `header` (which starts at
@@ -230,8 +244,10 @@ struct Attrs<'a> {
 pub(crate) fn read_unit<'a>(
     ctx: &Ctx<'a>,
     header: &UnitHeader<R<'a>>,
+    section_base: u64,
 ) -> gimli::Result<LocalUnit<'a>> {
-    let unit_start = header.offset().0 as u64;
+    let unit_start = section_base.saturating_add(header.offset().0 as u64);
+    let mut sigs: Vec<u64> = Vec::new();
     let abbrevs = ctx
         .debug_abbrev
         .abbreviations(header.debug_abbrev_offset())?;
@@ -290,7 +306,19 @@ pub(crate) fn read_unit<'a>(
                 &mut notes,
             );
         }
-        let ty = a.ty.unwrap_or(RAW_VOID);
+        let mut sig_ref = |sig: u64| {
+            let i = sigs.iter().position(|s| *s == sig).unwrap_or_else(|| {
+                sigs.push(sig);
+                sigs.len() - 1
+            });
+            RAW_SIG + i as u64
+        };
+        let ty = match a.ty_sig {
+            Some(sig) => sig_ref(sig),
+            None => a.ty.unwrap_or(RAW_VOID),
+        };
+        // A declaration stub whose definition lives in a type unit.
+        let stub = a.signature.map(&mut sig_ref);
         let new_node = |raws: &mut Vec<Raw<'a>>, origins: &mut Vec<u64>, raw: Raw<'a>| {
             raws.push(raw);
             origins.push(offset);
@@ -310,6 +338,16 @@ pub(crate) fn read_unit<'a>(
                 target: ty,
                 size: a.byte_size.unwrap_or(u64::from(encoding.address_size)),
             }),
+            dw::DW_TAG_structure_type
+            | dw::DW_TAG_union_type
+            | dw::DW_TAG_class_type
+            | dw::DW_TAG_enumeration_type
+                if stub.is_some() =>
+            {
+                Some(Raw::Qualified {
+                    target: stub.unwrap_or(RAW_VOID),
+                })
+            }
             dw::DW_TAG_structure_type | dw::DW_TAG_union_type | dw::DW_TAG_class_type => {
                 let kind = match tag {
                     dw::DW_TAG_union_type => RecordKind::Union,
@@ -428,7 +466,18 @@ pub(crate) fn read_unit<'a>(
             stack.push(ctx_for_children);
         }
     }
-    Ok(finish(raws, origins, &die_offsets, &die_nodes, notes))
+    let mut unit = finish(raws, origins, &die_offsets, &die_nodes, &sigs, notes);
+    if let gimli::UnitType::Type {
+        type_signature,
+        type_offset,
+    } = header.type_()
+    {
+        let at = unit_start.saturating_add(type_offset.0 as u64);
+        if let Ok(i) = die_offsets.binary_search(&at) {
+            unit.signature = Some((type_signature.0, die_nodes[i]));
+        }
+    }
+    Ok(unit)
 }
 
 /// Whether a DIE with `tag` under `parent` carries anything the type reader uses.
@@ -476,10 +525,19 @@ fn read_attr<'a>(
 ) {
     match attr.name() {
         dw::DW_AT_name => a.name = string(ctx, attr.raw_value(), str_offsets_base, format),
+        dw::DW_AT_signature => {
+            if let AttributeValue::DebugTypesRef(sig) = attr.raw_value() {
+                a.signature = Some(sig.0);
+            }
+        }
         dw::DW_AT_type => {
             a.ty = Some(match attr.raw_value() {
                 AttributeValue::UnitRef(o) => unit_start.saturating_add(o.0 as u64),
                 AttributeValue::DebugInfoRef(o) => o.0 as u64,
+                AttributeValue::DebugTypesRef(sig) => {
+                    a.ty_sig = Some(sig.0);
+                    RAW_UNRESOLVED
+                }
                 _ => {
                     notes.unresolved_refs += 1;
                     RAW_UNRESOLVED
@@ -698,6 +756,7 @@ fn finish<'a>(
     origins: Vec<u64>,
     die_offsets: &[u64],
     die_nodes: &[u32],
+    sigs: &[u64],
     notes: Notes,
 ) -> LocalUnit<'a> {
     // References to DIEs outside this unit become External nodes, placed
@@ -706,7 +765,7 @@ fn finish<'a>(
     let mut externals: Vec<u64> = Vec::new();
     {
         let mut note = |r: u64| {
-            if r < RAW_UNRESOLVED && die_offsets.binary_search(&r).is_err() {
+            if r < RAW_SIG && die_offsets.binary_search(&r).is_err() {
                 externals.push(r);
             }
         };
@@ -728,6 +787,10 @@ fn finish<'a>(
         match raw {
             RAW_VOID => VOID,
             RAW_UNRESOLVED => UNRESOLVED,
+            r if r >= RAW_SIG => match usize::try_from(r - RAW_SIG) {
+                Ok(k) if k < sigs.len() => (base + externals.len() + k) as u32,
+                _ => UNRESOLVED,
+            },
             r => match die_offsets.binary_search(&r) {
                 Ok(i) => die_nodes[i],
                 Err(_) => match externals.binary_search(&r) {
@@ -744,6 +807,7 @@ fn finish<'a>(
     let mut extra: Vec<Node<'a>> = externals
         .iter()
         .map(|&offset| Node::External { offset })
+        .chain(sigs.iter().map(|&sig| Node::Signature { sig }))
         .collect();
     for (i, raw) in raws.into_iter().enumerate() {
         let origin = origins.get(i).copied().unwrap_or(0);
@@ -915,6 +979,7 @@ fn finish<'a>(
         nodes,
         keys,
         offsets,
+        signature: None,
         notes,
     }
 }
@@ -1119,6 +1184,11 @@ impl<'n, 'a> Keys<'n, 'a> {
             Node::External { offset } => {
                 let mut h = H::new(b'X');
                 h.u64(*offset);
+                h.finish()
+            }
+            Node::Signature { sig } => {
+                let mut h = H::new(b'S');
+                h.u64(*sig);
                 h.finish()
             }
             Node::Base { name, size, signed } => {
