@@ -591,3 +591,20 @@ fn gzipped_output_and_determinism() {
     );
     check_lp64(&p, "gz");
 }
+
+#[test]
+fn converter_choice_and_zip_routing() {
+    let Some(shared) = support::shared("converter_choice_and_zip_routing") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.json");
+    // A forced converter that does not fit the input fails cleanly.
+    let zip = rekall_zip(&shared, false);
+    let err = fails(&zip, &out, &["--converter", "dwarf"]);
+    assert!(err.contains("not an ELF or Mach-O"), "{err}");
+    // A Volatility 2 zip goes to the Volatility 2 reader, not to the Linux
+    // zip reader (which would complain about a missing module).
+    let vol2 = shared.join("fixtures/vol2/Debian8.zip");
+    let o = profc(&["convert_profile".as_ref(), vol2.as_os_str(), out.as_os_str()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() || !err.contains("no kernel module"), "{err}");
+}
