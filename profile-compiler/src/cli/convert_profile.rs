@@ -122,6 +122,15 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
             args.out.display()
         );
     }
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            bail!(
+                "{}: the output directory {} does not exist",
+                args.out.display(),
+                dir.display()
+            );
+        }
+    }
     let mut ir = read_source(&args.source, args.converter)?;
     if let Some(map) = &args.system_map {
         add_system_map(&mut ir, map)?;
