@@ -239,8 +239,10 @@ struct Attrs<'a> {
     signature: Option<u64>,
 }
 
-/// Reads the types of the unit with `header` (which starts at
-/// `unit_start` in `.debug_info`).
+/// Reads the types of the unit with `header`. DIE offsets (origins, and
+/// the keys of cross-unit references) are `section_base` plus the offset in
+/// the unit's section: 0 for `.debug_info`, see [`TYPES_SHIFT`] for
+/// `.debug_types`.
 pub(crate) fn read_unit<'a>(
     ctx: &Ctx<'a>,
     header: &UnitHeader<R<'a>>,
@@ -264,7 +266,7 @@ pub(crate) fn read_unit<'a>(
     let mut first = true;
     while !entries.is_empty() {
         let depth = entries.next_depth();
-        let offset = unit_start + entries.next_offset().0 as u64;
+        let offset = unit_start.saturating_add(entries.next_offset().0 as u64);
         let Some(abbrev) = entries.read_abbreviation()? else {
             continue;
         };
