@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use profile_runtime::{Profile, WriteMode};
 
 mod build_local_profile;
+mod convert_profile;
 mod diff;
 mod fetch_pdb;
 mod inspect;
@@ -30,6 +31,10 @@ enum Command {
     /// Build a profile from a Windows PDB file.
     #[command(name = "parse_pdb", alias = "parse-pdb")]
     ParsePdb(parse_pdb::Args),
+    /// Build a profile from DWARF (a Linux kernel or module, a macOS kernel),
+    /// a Rekall or Volatility 2 Linux zip, or a System.map.
+    #[command(name = "convert_profile", alias = "convert-profile")]
+    ConvertProfile(convert_profile::Args),
     /// Show a profile's metadata and section counts.
     Info(inspect::InfoArgs),
     /// Show the layout of one type of a profile, as Rekall's `dt` does.
@@ -68,6 +73,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::ParsePdb(a) => parse_pdb::run(a, cli.verbose),
+        Command::ConvertProfile(a) => convert_profile::run(a, cli.verbose),
         Command::Info(a) => inspect::info(a),
         Command::Dt(a) => inspect::dt(a),
         Command::Diff(a) => diff::run(a).map(|differs| {

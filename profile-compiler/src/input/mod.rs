@@ -2,6 +2,7 @@
 //! write output.
 
 pub mod btf;
+pub mod dwarf;
 pub mod isf;
 pub mod pdb;
 pub mod system_map;
