@@ -29,6 +29,13 @@ pub enum Converter {
     /// A System.map (symbols only).
     #[value(name = "system-map", alias = "system_map")]
     SystemMap,
+    /// BTF: a raw BTF file (a copy of `/sys/kernel/btf/vmlinux`) or the
+    /// `.BTF` section of an ELF file.
+    Btf,
+    /// A Windows PDB file.
+    Pdb,
+    /// A profile (Rekall JSON or Volatility 3 ISF), converted to `--format`.
+    Profile,
 }
 
 /// Arguments of `convert_profile`.
@@ -65,21 +72,32 @@ pub(crate) fn read_source(source: &Path, converter: Converter) -> anyhow::Result
     let converter = match converter {
         Converter::Auto => {
             let bytes = head(source)?;
-            match dwarf::detect(&bytes) {
-                InputKind::Elf | InputKind::MachO | InputKind::MachOFat => Converter::Dwarf,
-                InputKind::Zip => {
-                    if vol2::is_vol2_zip(&dwarf::zip_names(source)?) {
-                        Converter::Vol2
-                    } else {
-                        Converter::LinuxZip
+            if crate::input::btf::is_raw_btf(&bytes) {
+                Converter::Btf
+            } else if crate::input::pdb::is_pdb(&bytes) {
+                Converter::Pdb
+            } else if looks_like_profile(&bytes) {
+                Converter::Profile
+            } else {
+                match dwarf::detect(&bytes) {
+                    InputKind::Elf if elf_has_only_btf(source)? => Converter::Btf,
+                    InputKind::Elf | InputKind::MachO | InputKind::MachOFat => Converter::Dwarf,
+                    InputKind::Zip => {
+                        if vol2::is_vol2_zip(&dwarf::zip_names(source)?) {
+                            Converter::Vol2
+                        } else {
+                            Converter::LinuxZip
+                        }
                     }
+                    InputKind::SystemMap => Converter::SystemMap,
+                    InputKind::Unknown if bytes.is_empty() => {
+                        bail!("{}: empty file", source.display())
+                    }
+                    InputKind::Unknown => bail!(
+                        "{}: unrecognised input (not ELF, Mach-O, a zip or a System.map)",
+                        source.display()
+                    ),
                 }
-                InputKind::SystemMap => Converter::SystemMap,
-                InputKind::Unknown if bytes.is_empty() => bail!("{}: empty file", source.display()),
-                InputKind::Unknown => bail!(
-                    "{}: unrecognised input (not ELF, Mach-O, a zip or a System.map)",
-                    source.display()
-                ),
             }
         }
         c => c,
@@ -88,6 +106,12 @@ pub(crate) fn read_source(source: &Path, converter: Converter) -> anyhow::Result
         Converter::Dwarf => dwarf::read_file(source)?,
         Converter::LinuxZip => dwarf::read_zip(source)?,
         Converter::Vol2 => vol2::read_zip(source)?,
+        Converter::Btf => read_btf(source)?,
+        Converter::Pdb => crate::input::pdb::read_file(source)?,
+        Converter::Profile => bail!(
+            "{}: is a profile, not debug information (convert it with `profc export`)",
+            source.display()
+        ),
         Converter::SystemMap | Converter::Auto => {
             let mut ir = Ir::default();
             ir.metadata.insert("ProfileClass".into(), meta("Linux"));
@@ -96,6 +120,44 @@ pub(crate) fn read_source(source: &Path, converter: Converter) -> anyhow::Result
             ir
         }
     })
+}
+
+/// Profiles (Rekall JSON or ISF), plain or compressed.
+fn looks_like_profile(head: &[u8]) -> bool {
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    first == Some(&b'{')
+        || profile_runtime::is_gzip(head)
+        || head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+}
+
+fn map_file(path: &Path) -> anyhow::Result<memmap2::Mmap> {
+    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    // SAFETY: the map is read-only; profc reads inputs that it does not
+    // modify, and a concurrent truncation by another process is the same
+    // hazard every mmap-based reader (gimli users, pahole) accepts.
+    let map =
+        unsafe { memmap2::Mmap::map(&file) }.with_context(|| format!("{}", path.display()))?;
+    Ok(map)
+}
+
+/// An ELF with a `.BTF` section and no DWARF (a stripped vmlinux).
+fn elf_has_only_btf(path: &Path) -> anyhow::Result<bool> {
+    use object::Object;
+    let map = map_file(path)?;
+    let Ok(file) = object::File::parse(&*map) else {
+        return Ok(false);
+    };
+    Ok(file.section_by_name(".BTF").is_some() && file.section_by_name(".debug_info").is_none())
+}
+
+fn read_btf(path: &Path) -> anyhow::Result<Ir> {
+    let map = map_file(path)?;
+    let ir = if crate::input::btf::is_raw_btf(&map) {
+        crate::input::btf::read_bytes(&map, path, 8)?
+    } else {
+        crate::input::btf::read_elf(&map, path)?
+    };
+    Ok(ir)
 }
 
 /// Replaces the symbols of `ir` with those of a System.map.
@@ -116,20 +178,19 @@ fn add_system_map(ir: &mut Ir, map: &Path) -> anyhow::Result<()> {
 
 pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     // Refuse early: converting a kernel takes a while.
-    if !args.out_args.overwrite && args.out.exists() {
-        bail!(
-            "{}: output exists (use --overwrite to replace it)",
-            args.out.display()
-        );
-    }
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if !dir.is_dir() {
-            bail!(
-                "{}: the output directory {} does not exist",
-                args.out.display(),
-                dir.display()
-            );
+    super::check_output(&args.out, args.out_args.overwrite)?;
+    let is_profile = args.converter == Converter::Profile
+        || (args.converter == Converter::Auto && looks_like_profile(&head(&args.source)?));
+    if is_profile {
+        let mut profile = super::load_any_profile(&args.source)?;
+        if let Some(class) = &args.out_args.profile_class {
+            profile.set_metadata("ProfileClass", class.as_str());
         }
+        if args.out_args.concise {
+            profile.revenums = None;
+        }
+        let isf = crate::emit::isf::IsfOptions::default();
+        return super::save_as(&profile, &args.out, &args.out_args, &isf, verbose);
     }
     let mut ir = read_source(&args.source, args.converter)?;
     if let Some(map) = &args.system_map {

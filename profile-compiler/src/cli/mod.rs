@@ -252,3 +252,23 @@ fn export(args: ExportArgs, verbose: bool) -> anyhow::Result<()> {
         verbose,
     )
 }
+
+/// Refuses an existing output (without `--overwrite`) and an output whose
+/// folder does not exist, with one clear line each, before any slow work.
+pub(crate) fn check_output(out: &Path, overwrite: bool) -> anyhow::Result<()> {
+    if !overwrite && out.exists() {
+        return Err(profile_runtime::Error::Exists(out.to_path_buf()).into());
+    }
+    let dir = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{}: cannot write here: {} is not an existing directory",
+            out.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}

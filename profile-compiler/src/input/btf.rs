@@ -18,7 +18,7 @@ const MAGIC: u16 = 0xeb9f;
 
 /// Whether `bytes` start with the BTF magic (little-endian).
 pub fn is_raw_btf(bytes: &[u8]) -> bool {
-    bytes.len() >= 24 && u16::from_le_bytes([bytes[0], bytes[1]]) == MAGIC
+    bytes.len() >= 4 && u16::from_le_bytes([bytes[0], bytes[1]]) == MAGIC && bytes[2] == 1
 }
 
 struct Cursor<'a> {

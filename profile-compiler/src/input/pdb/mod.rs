@@ -130,9 +130,16 @@ impl<'s> pdb2::Source<'s> for MemorySource {
     }
 }
 
+/// The MSF 7.00 signature every PDB starts with.
+const MSF7: &[u8] = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0";
+
+/// Whether `head` starts with the PDB (MSF 7.00) signature.
+pub fn is_pdb(head: &[u8]) -> bool {
+    head.starts_with(MSF7)
+}
+
 fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
-    const MSF7: &[u8] = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0";
-    let has_magic = bytes.starts_with(MSF7);
+    let has_magic = is_pdb(&bytes);
     let mut pdb = pdb2::PDB::open(MemorySource(Arc::new(bytes))).map_err(|e| match e {
         pdb2::Error::UnrecognizedFileFormat if has_magic => {
             "not a readable PDB file: the MSF header is truncated or corrupt".to_string()
