@@ -49,7 +49,9 @@ pub fn shared(test: &str) -> Option<PathBuf> {
             panic!("{test}: ../shared is missing, and CI=true requires it")
         }
         None => {
-            eprintln!("SKIPPED {test}: ../shared (real fixtures) not found; set PROFC_SHARED to run it");
+            eprintln!(
+                "SKIPPED {test}: ../shared (real fixtures) not found; set PROFC_SHARED to run it"
+            );
             None
         }
     }
@@ -78,6 +80,11 @@ fn run_tool(shared: &Path, tool: &str, profile: &Path, oracle: &Path) -> (bool, 
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_owned();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .to_owned();
     (out.status.success(), last, text)
 }

@@ -29,7 +29,10 @@ pub enum Error {
 impl Error {
     /// An input error for `path`.
     pub fn input(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        Error::Input { path: path.into(), message: message.into() }
+        Error::Input {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 

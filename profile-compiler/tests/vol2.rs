@@ -28,7 +28,8 @@ fn make_zip(path: &Path, members: &[(&str, &[u8])]) {
     let f = std::fs::File::create(path).unwrap();
     let mut z = zip::ZipWriter::new(f);
     for (name, data) in members {
-        z.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        z.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
         z.write_all(data).unwrap();
     }
     z.finish().unwrap();
@@ -54,18 +55,26 @@ fn debian8(test: &str) -> Option<PathBuf> {
 
 #[test]
 fn debian8_layouts_match_its_own_module_dwarf() {
-    let Some(zip) = debian8("debian8_layouts_match_its_own_module_dwarf") else { return };
+    let Some(zip) = debian8("debian8_layouts_match_its_own_module_dwarf") else {
+        return;
+    };
     let shared = support::shared_dir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (profile, warnings, out) = convert(&zip, dir.path());
     let (ok, last, text) = support::compare_layouts(&shared, &out, &zip);
     assert!(ok, "{text}");
-    assert!(last.starts_with("layout: 554/554 structs exact") && last.ends_with("missing=0"), "{last}");
+    assert!(
+        last.starts_with("layout: 554/554 structs exact") && last.ends_with("missing=0"),
+        "{last}"
+    );
     assert_eq!(profile.metadata_str("ProfileClass"), Some("Linux"));
     assert_eq!(profile.metadata_str("arch"), Some("AMD64"));
     assert_eq!(profile.metadata_str("Type"), Some("Profile"));
     // Identical definitions of the two compile units merge: no NAME@2.
-    assert!(!warnings.iter().any(|w| w.contains("different definitions")), "{warnings:?}");
+    assert!(
+        !warnings.iter().any(|w| w.contains("different definitions")),
+        "{warnings:?}"
+    );
     // DWARF base type names are kept.
     let list_head = &profile.structs["list_head"];
     assert_eq!(list_head.size, Some(16));
@@ -78,7 +87,9 @@ fn debian8_layouts_match_its_own_module_dwarf() {
 
 #[test]
 fn debian8_symbols_match_its_system_map() {
-    let Some(zip) = debian8("debian8_symbols_match_its_system_map") else { return };
+    let Some(zip) = debian8("debian8_symbols_match_its_system_map") else {
+        return;
+    };
     let shared = support::shared_dir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (profile, _, out) = convert(&zip, dir.path());
@@ -119,13 +130,18 @@ fn debian8_symbols_match_its_system_map() {
     assert_eq!(multi, 361);
     assert!(text_syms.len() > 20_000);
     for name in &text_syms {
-        assert!(profile.functions.contains_key(name), "{name} missing from $FUNCTIONS");
+        assert!(
+            profile.functions.contains_key(name),
+            "{name} missing from $FUNCTIONS"
+        );
     }
 }
 
 #[test]
 fn debian8_keeps_what_rekall_drops() {
-    let Some(zip) = debian8("debian8_keeps_what_rekall_drops") else { return };
+    let Some(zip) = debian8("debian8_keeps_what_rekall_drops") else {
+        return;
+    };
     let shared = support::shared_dir().unwrap();
     let rekall = Profile::load(&shared.join("fixtures/rekall/Linux/Debian8.rekall.json")).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -215,20 +231,31 @@ Index    n_strx   n_type             n_sect n_desc n_value
 
 #[test]
 fn mac_vtypes_zip_matches_its_own_vtypes() {
-    let Some(shared) = support::shared("mac_vtypes_zip_matches_its_own_vtypes") else { return };
+    let Some(shared) = support::shared("mac_vtypes_zip_matches_its_own_vtypes") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("MountainLion_10.8.3_AMD.zip");
     make_zip(
         &zip,
         &[
-            ("MountainLion_10.8.3_AMD/10.8.3_AMD.vtypes", MAC_VTYPES.as_bytes()),
-            ("MountainLion_10.8.3_AMD/10.8.3_AMD.symbol.dsymutil", MAC_DSYMUTIL.as_bytes()),
+            (
+                "MountainLion_10.8.3_AMD/10.8.3_AMD.vtypes",
+                MAC_VTYPES.as_bytes(),
+            ),
+            (
+                "MountainLion_10.8.3_AMD/10.8.3_AMD.symbol.dsymutil",
+                MAC_DSYMUTIL.as_bytes(),
+            ),
         ],
     );
     let (profile, _, out) = convert(&zip, dir.path());
     let (ok, last, text) = support::compare_layouts(&shared, &out, &zip);
     assert!(ok, "{text}");
-    assert_eq!(last, "layout: 4/4 structs exact, 20/20 members exact, missing=0", "{text}");
+    assert_eq!(
+        last, "layout: 4/4 structs exact, 20/20 members exact, missing=0",
+        "{text}"
+    );
     assert_eq!(profile.metadata_str("ProfileClass"), Some("Darwin64"));
     assert_eq!(profile.metadata_str("arch"), Some("AMD64"));
     // Full 64-bit addresses; Volatility 2's duplicate rule.
@@ -238,7 +265,10 @@ fn mac_vtypes_zip_matches_its_own_vtypes() {
     assert_eq!(profile.constants.len(), 3, "{:?}", profile.constants);
     // The anonymous union member is also reachable directly.
     assert_eq!(profile.structs["proc"].fields["u_ptr"].offset, Some(0x18));
-    assert!(profile.enums.values().any(|c| c.get(&2).map(String::as_str) == Some("SRUN")));
+    assert!(profile
+        .enums
+        .values()
+        .any(|c| c.get(&2).map(String::as_str) == Some("SRUN")));
 }
 
 /// Every hostile input gives a one-line error naming the file, or a
@@ -257,18 +287,40 @@ fn hostile_inputs_fail_cleanly() {
     // Not a zip, an empty zip, a zip with neither kind of file.
     let not_zip = dir.path().join("not.zip");
     std::fs::write(&not_zip, b"PK\x03\x04 truncated").unwrap();
-    for p in [not_zip, zip("empty.zip", &[]), zip("other.zip", &[("README", b"hi")])] {
+    for p in [
+        not_zip,
+        zip("empty.zip", &[]),
+        zip("other.zip", &[("README", b"hi")]),
+    ] {
         let e = read_zip(&p).unwrap_err().to_string();
-        assert!(e.contains(&*p.display().to_string()) && !e.contains('\n'), "{e}");
+        assert!(
+            e.contains(&*p.display().to_string()) && !e.contains('\n'),
+            "{e}"
+        );
     }
     // Two module.dwarf files: ambiguous.
-    let two = zip("two.zip", &[("a/module.dwarf", cu.as_bytes()), ("b/module.dwarf", cu.as_bytes())]);
+    let two = zip(
+        "two.zip",
+        &[
+            ("a/module.dwarf", cu.as_bytes()),
+            ("b/module.dwarf", cu.as_bytes()),
+        ],
+    );
     assert!(read_zip(&two).unwrap_err().to_string().contains("several"));
     // Garbage only.
-    let e = read_zip(&zip("garbage.zip", &[("module.dwarf", b"\x00\xff garbage\n<<<>>>\n"), ("System.map", map)]))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("module.dwarf") && e.contains("no dwarfdump DIE line"), "{e}");
+    let e = read_zip(&zip(
+        "garbage.zip",
+        &[
+            ("module.dwarf", b"\x00\xff garbage\n<<<>>>\n"),
+            ("System.map", map),
+        ],
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("module.dwarf") && e.contains("no dwarfdump DIE line"),
+        "{e}"
+    );
 
     // Missing references, cycles, absurd bounds, a DIE cut mid-line.
     let text = format!(
@@ -282,38 +334,83 @@ fn hostile_inputs_fail_cleanly() {
 <1><0x48><DW_TAG_const_type> DW_AT_type<<0x00000040>>\n\
 <1><0x50><DW_TAG_structure_type> DW_AT_name<\"cut\"> DW_AT_byte_size<0x000"
     );
-    let ir = read_zip(&zip("hostile.zip", &[("module.dwarf", text.as_bytes()), ("System.map", map)])).unwrap();
+    let ir = read_zip(&zip(
+        "hostile.zip",
+        &[("module.dwarf", text.as_bytes()), ("System.map", map)],
+    ))
+    .unwrap();
     let emitted = emit(&ir, EmitOptions::default());
     let w = emitted.warnings.join("\n");
     assert!(w.contains("point to no DIE"), "{w}");
     assert!(w.contains("count 0"), "{w}");
     assert!(w.contains("unsupported DW_AT_data_member_location"), "{w}");
     assert!(emitted.profile.structs.contains_key("s"));
-    emitted.profile.save(&dir.path().join("hostile.json"), WriteMode::CreateNew).unwrap();
+    emitted
+        .profile
+        .save(&dir.path().join("hostile.json"), WriteMode::CreateNew)
+        .unwrap();
 
     // A truncated real module.dwarf still converts (what is there).
     if let Some(real) = debian8("hostile_inputs_fail_cleanly") {
         let dwarf = zip_member(&real, |n| n.ends_with("module.dwarf"));
         let half = &dwarf[..dwarf.len() / 2 + 17];
-        let ir = read_zip(&zip("half.zip", &[("module.dwarf", half), ("System.map", map)])).unwrap();
+        let ir = read_zip(&zip(
+            "half.zip",
+            &[("module.dwarf", half), ("System.map", map)],
+        ))
+        .unwrap();
         let emitted = emit(&ir, EmitOptions::default());
         assert!(emitted.profile.structs.contains_key("task_struct"));
     }
 
     // vtypes: deep nesting, unterminated string, code, no dict.
-    let deep = format!("mac_types = {}{}\n", "[".repeat(200_000), "]".repeat(200_000));
+    let deep = format!(
+        "mac_types = {}{}\n",
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
     for (name, body, expect) in [
         ("deep.zip", deep.as_str(), "nested deeper"),
-        ("unterminated.zip", "mac_types = {'proc': [8, {'x': [0, ['int]]}]}\n", "unterminated string"),
-        ("code.zip", "mac_types = __import__('os').system('true')\n", "is not a literal"),
+        (
+            "unterminated.zip",
+            "mac_types = {'proc': [8, {'x': [0, ['int]]}]}\n",
+            "unterminated string",
+        ),
+        (
+            "code.zip",
+            "mac_types = __import__('os').system('true')\n",
+            "is not a literal",
+        ),
         ("nodict.zip", "x = 1\n", "no `NAME_types"),
-        ("open.zip", "mac_types = {'proc': [8, {\n", "end of the file"),
+        (
+            "open.zip",
+            "mac_types = {'proc': [8, {\n",
+            "end of the file",
+        ),
     ] {
-        let p = zip(name, &[("k.vtypes", body.as_bytes()), ("k.dsymutil", MAC_DSYMUTIL.as_bytes())]);
+        let p = zip(
+            name,
+            &[
+                ("k.vtypes", body.as_bytes()),
+                ("k.dsymutil", MAC_DSYMUTIL.as_bytes()),
+            ],
+        );
         let e = read_zip(&p).unwrap_err().to_string();
-        assert!(e.contains("k.vtypes") && e.contains(expect) && !e.contains('\n'), "{name}: {e}");
+        assert!(
+            e.contains("k.vtypes") && e.contains(expect) && !e.contains('\n'),
+            "{name}: {e}"
+        );
     }
     // A dsymutil listing without symbols.
-    let p = zip("nosyms.zip", &[("k.vtypes", MAC_VTYPES.as_bytes()), ("k.dsymutil", b"nothing here\n")]);
-    assert!(read_zip(&p).unwrap_err().to_string().contains("not a dsymutil"));
+    let p = zip(
+        "nosyms.zip",
+        &[
+            ("k.vtypes", MAC_VTYPES.as_bytes()),
+            ("k.dsymutil", b"nothing here\n"),
+        ],
+    );
+    assert!(read_zip(&p)
+        .unwrap_err()
+        .to_string()
+        .contains("not a dsymutil"));
 }

@@ -113,13 +113,18 @@ impl Descriptor {
     /// (`["pointer", [...]]`, `["pointer64", [...]]`, `["array", N, [...]]`,
     /// one-element lists, `null` argument dicts).
     pub fn from_json(value: &Value) -> Result<Self> {
-        let list = value
-            .as_array()
-            .ok_or_else(|| Error::format("type descriptor", format!("expected a list, found {}", short(value))))?;
-        let class = list
-            .first()
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::format("type descriptor", format!("expected a class name first in {}", short(value))))?;
+        let list = value.as_array().ok_or_else(|| {
+            Error::format(
+                "type descriptor",
+                format!("expected a list, found {}", short(value)),
+            )
+        })?;
+        let class = list.first().and_then(Value::as_str).ok_or_else(|| {
+            Error::format(
+                "type descriptor",
+                format!("expected a class name first in {}", short(value)),
+            )
+        })?;
         match (class, list.len()) {
             ("pointer" | "pointer64" | "pointer32", 2) if list[1].is_array() => {
                 return Ok(Descriptor::pointer(Descriptor::from_json(&list[1])?));
@@ -153,12 +158,25 @@ impl Descriptor {
                 Some(Descriptor::pointer(target_of(a)?))
             }
             "Array" if known(&["target", "target_args", "count"]) && a.contains_key("count") => {
-                Some(Descriptor::array(as_u64(&a["count"], "Array count")?, target_of(a)?))
+                Some(Descriptor::array(
+                    as_u64(&a["count"], "Array count")?,
+                    target_of(a)?,
+                ))
             }
-            "BitField" if known(&["target", "native_type", "start_bit", "end_bit", "target_args"])
-                && a.contains_key("end_bit") =>
+            "BitField"
+                if known(&[
+                    "target",
+                    "native_type",
+                    "start_bit",
+                    "end_bit",
+                    "target_args",
+                ]) && a.contains_key("end_bit") =>
             {
-                let start_bit = a.get("start_bit").map(|v| as_u64(v, "start_bit")).transpose()?.unwrap_or(0);
+                let start_bit = a
+                    .get("start_bit")
+                    .map(|v| as_u64(v, "start_bit"))
+                    .transpose()?
+                    .unwrap_or(0);
                 let end_bit = as_u64(&a["end_bit"], "end_bit")?;
                 let target = match a.get("target").or_else(|| a.get("native_type")) {
                     Some(Value::String(t)) => Some(Box::new(Descriptor::from_class(t, None)?)),
@@ -166,28 +184,51 @@ impl Descriptor {
                 };
                 let (start_bit, end_bit) = (u32::try_from(start_bit), u32::try_from(end_bit));
                 match (start_bit, end_bit) {
-                    (Ok(start_bit), Ok(end_bit)) if start_bit <= end_bit => Some(Descriptor::BitField { start_bit, end_bit, target }),
+                    (Ok(start_bit), Ok(end_bit)) if start_bit <= end_bit => {
+                        Some(Descriptor::BitField {
+                            start_bit,
+                            end_bit,
+                            target,
+                        })
+                    }
                     _ => None,
                 }
             }
             "Enumeration" if known(&["enum_name", "choices", "target", "target_args"]) => {
-                let enum_name = a.get("enum_name").and_then(Value::as_str).map(str::to_owned);
+                let enum_name = a
+                    .get("enum_name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 let choices = match a.get("choices") {
                     Some(Value::Object(c)) => Some(parse_choices(c)?),
                     _ => None,
                 };
-                let target = if a.contains_key("target") { target_of(a)? } else { Descriptor::named("int") };
-                Some(Descriptor::Enumeration { enum_name, choices, target: Box::new(target) })
+                let target = if a.contains_key("target") {
+                    target_of(a)?
+                } else {
+                    Descriptor::named("int")
+                };
+                Some(Descriptor::Enumeration {
+                    enum_name,
+                    choices,
+                    target: Box::new(target),
+                })
             }
             "String" if known(&["length"]) && a.contains_key("length") => {
-                Some(Descriptor::String { length: as_u64(&a["length"], "String length")? })
+                Some(Descriptor::String {
+                    length: as_u64(&a["length"], "String length")?,
+                })
             }
             "UnicodeString" if known(&["length"]) && a.contains_key("length") => {
-                Some(Descriptor::UnicodeString { length: as_u64(&a["length"], "UnicodeString length")? })
+                Some(Descriptor::UnicodeString {
+                    length: as_u64(&a["length"], "UnicodeString length")?,
+                })
             }
             "Void" if a.is_empty() => Some(Descriptor::Void),
             "Function" if a.is_empty() => Some(Descriptor::Function),
-            _ if a.is_empty() && !is_class_with_args(class) => Some(Descriptor::Named(class.to_owned())),
+            _ if a.is_empty() && !is_class_with_args(class) => {
+                Some(Descriptor::Named(class.to_owned()))
+            }
             _ => None,
         };
         Ok(parsed.unwrap_or_else(|| Descriptor::Other {
@@ -220,19 +261,30 @@ impl Descriptor {
                 a.insert("count".into(), (*count).into());
                 put_target(&mut a, target);
             }
-            Descriptor::BitField { start_bit, end_bit, target } => {
+            Descriptor::BitField {
+                start_bit,
+                end_bit,
+                target,
+            } => {
                 a.insert("start_bit".into(), (*start_bit).into());
                 a.insert("end_bit".into(), (*end_bit).into());
                 if let Some(t) = target {
                     put_target(&mut a, t);
                 }
             }
-            Descriptor::Enumeration { enum_name, choices, target } => {
+            Descriptor::Enumeration {
+                enum_name,
+                choices,
+                target,
+            } => {
                 if let Some(n) = enum_name {
                     a.insert("enum_name".into(), Value::String(n.clone()));
                 }
                 if let Some(c) = choices {
-                    let m: Map<String, Value> = c.iter().map(|(k, v)| (k.to_string(), Value::String(v.clone()))).collect();
+                    let m: Map<String, Value> = c
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+                        .collect();
                     a.insert("choices".into(), Value::Object(m));
                 }
                 put_target(&mut a, target);
@@ -241,7 +293,9 @@ impl Descriptor {
                 a.insert("length".into(), (*length).into());
             }
             Descriptor::Void | Descriptor::Function => {}
-            Descriptor::Other { class, args } => return (class.clone(), args.clone().unwrap_or_default()),
+            Descriptor::Other { class, args } => {
+                return (class.clone(), args.clone().unwrap_or_default())
+            }
         }
         (self.class_name().to_owned(), a)
     }
@@ -258,7 +312,10 @@ impl Descriptor {
 
 /// Classes that always carry arguments; seen with an empty dict they are kept verbatim.
 fn is_class_with_args(class: &str) -> bool {
-    matches!(class, "Pointer" | "Array" | "BitField" | "String" | "UnicodeString")
+    matches!(
+        class,
+        "Pointer" | "Array" | "BitField" | "String" | "UnicodeString"
+    )
 }
 
 fn target_of(a: &Map<String, Value>) -> Result<Descriptor> {
@@ -269,7 +326,10 @@ fn target_of(a: &Map<String, Value>) -> Result<Descriptor> {
         },
         // Legacy: a full descriptor list as target.
         Some(v @ Value::Array(_)) => Descriptor::from_json(v),
-        Some(other) => Err(Error::format("type descriptor", format!("target is not a name: {}", short(other)))),
+        Some(other) => Err(Error::format(
+            "type descriptor",
+            format!("target is not a name: {}", short(other)),
+        )),
         None => Ok(Descriptor::Void),
     }
 }
@@ -277,10 +337,16 @@ fn target_of(a: &Map<String, Value>) -> Result<Descriptor> {
 fn parse_choices(c: &Map<String, Value>) -> Result<EnumChoices> {
     c.iter()
         .map(|(k, v)| {
-            let key: i128 = k
-                .parse()
-                .map_err(|_| Error::format("enumeration choices", format!("key {k:?} is not an integer")))?;
-            let name = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            let key: i128 = k.parse().map_err(|_| {
+                Error::format(
+                    "enumeration choices",
+                    format!("key {k:?} is not an integer"),
+                )
+            })?;
+            let name = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
             Ok((key, name))
         })
         .collect()
@@ -296,7 +362,10 @@ pub(crate) fn as_u64(v: &Value, what: &str) -> Result<u64> {
             return Ok(f as u64);
         }
     }
-    Err(Error::format(what, format!("expected a non-negative integer, found {}", short(v))))
+    Err(Error::format(
+        what,
+        format!("expected a non-negative integer, found {}", short(v)),
+    ))
 }
 
 /// A short rendering of a JSON value for error messages.
@@ -357,22 +426,40 @@ mod tests {
             Descriptor::array(4, Descriptor::named("int"))
         );
         assert_eq!(
-            Descriptor::from_json(&json!(["Pointer", {"target": "x", "target_args": null}])).unwrap(),
+            Descriptor::from_json(&json!(["Pointer", {"target": "x", "target_args": null}]))
+                .unwrap(),
             Descriptor::pointer(Descriptor::named("x"))
         );
         assert_eq!(
             Descriptor::from_json(&json!(["BitField", {"end_bit": 8}])).unwrap(),
-            Descriptor::BitField { start_bit: 0, end_bit: 8, target: None }
+            Descriptor::BitField {
+                start_bit: 0,
+                end_bit: 8,
+                target: None
+            }
         );
         assert_eq!(
-            Descriptor::from_json(&json!(["BitField", {"end_bit": 3, "start_bit": 1, "native_type": "int"}])).unwrap(),
-            Descriptor::BitField { start_bit: 1, end_bit: 3, target: Some(Box::new(Descriptor::named("int"))) }
+            Descriptor::from_json(
+                &json!(["BitField", {"end_bit": 3, "start_bit": 1, "native_type": "int"}])
+            )
+            .unwrap(),
+            Descriptor::BitField {
+                start_bit: 1,
+                end_bit: 3,
+                target: Some(Box::new(Descriptor::named("int")))
+            }
         );
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for v in [json!(1), json!([]), json!([1, {}]), json!(["a", 1, 2, 3]), json!(["Array", {"count": -1, "target": "x"}])] {
+        for v in [
+            json!(1),
+            json!([]),
+            json!([1, {}]),
+            json!(["a", 1, 2, 3]),
+            json!(["Array", {"count": -1, "target": "x"}]),
+        ] {
             let r = Descriptor::from_json(&v);
             // `["Array", {"count": -1}]` is an error; others too.
             assert!(r.is_err(), "{v} should be rejected, got {r:?}");

@@ -74,7 +74,8 @@ impl Profile {
     /// An empty profile of `Type` `Profile`.
     pub fn new() -> Self {
         let mut p = Profile::default();
-        p.metadata.insert("Type".into(), Value::String("Profile".into()));
+        p.metadata
+            .insert("Type".into(), Value::String("Profile".into()));
         p
     }
 
@@ -97,7 +98,9 @@ impl Profile {
             source,
         })?;
         Self::from_json(value).map_err(|e| match e {
-            Error::Format { context, message } => Error::format(format!("{what}: {context}"), message),
+            Error::Format { context, message } => {
+                Error::format(format!("{what}: {context}"), message)
+            }
             other => other,
         })
     }
@@ -105,7 +108,10 @@ impl Profile {
     /// Builds the model from a parsed JSON document.
     pub fn from_json(value: Value) -> Result<Self> {
         let Value::Object(top) = value else {
-            return Err(Error::format("profile", format!("expected a JSON object, found {}", short(&value))));
+            return Err(Error::format(
+                "profile",
+                format!("expected a JSON object, found {}", short(&value)),
+            ));
         };
         let mut p = Profile::default();
         for (key, v) in top {
@@ -113,7 +119,8 @@ impl Profile {
                 "$METADATA" => p.metadata = object(v, &key)?.into_iter().collect(),
                 "$STRUCTS" => {
                     for (name, def) in object(v, &key)? {
-                        let parsed = StructDef::from_json(&def).map_err(|e| within(e, &format!("$STRUCTS.{name}")))?;
+                        let parsed = StructDef::from_json(&def)
+                            .map_err(|e| within(e, &format!("$STRUCTS.{name}")))?;
                         p.structs.insert(name, parsed);
                     }
                 }
@@ -122,8 +129,15 @@ impl Profile {
                         let ctx = format!("$ENUMS.{name}");
                         let mut map = EnumChoices::new();
                         for (k, n) in object(choices, &ctx)? {
-                            let value: i128 = k.trim().parse().map_err(|_| Error::format(&ctx, format!("key {k:?} is not an integer")))?;
-                            map.insert(value, n.as_str().map(str::to_owned).unwrap_or_else(|| n.to_string()));
+                            let value: i128 = k.trim().parse().map_err(|_| {
+                                Error::format(&ctx, format!("key {k:?} is not an integer"))
+                            })?;
+                            map.insert(
+                                value,
+                                n.as_str()
+                                    .map(str::to_owned)
+                                    .unwrap_or_else(|| n.to_string()),
+                            );
                         }
                         p.enums.insert(name, map);
                     }
@@ -199,7 +213,8 @@ impl Profile {
         let mut v = Vec::new();
         // Writing to a Vec cannot fail, and every value in the model is
         // serialisable (string keys, integers, strings).
-        self.write_canonical_json(&mut v).expect("serialising to memory");
+        self.write_canonical_json(&mut v)
+            .expect("serialising to memory");
         v
     }
 
@@ -218,7 +233,9 @@ impl Profile {
     /// Saves the profile atomically to `path`: plain JSON when the name ends in
     /// `.json`, gzipped otherwise.
     pub fn save(&self, path: &Path, mode: WriteMode) -> Result<()> {
-        let plain = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let plain = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
         write_atomic(path, mode, |w| {
             if plain {
                 self.write_canonical_json(w)
@@ -232,10 +249,12 @@ impl Profile {
 impl StructDef {
     /// Parses `[size, {field: [offset, descriptor]}]`.
     pub fn from_json(v: &Value) -> Result<Self> {
-        let list = v
-            .as_array()
-            .filter(|l| l.len() == 2)
-            .ok_or_else(|| Error::format("struct", format!("expected [size, {{fields}}], found {}", short(v))))?;
+        let list = v.as_array().filter(|l| l.len() == 2).ok_or_else(|| {
+            Error::format(
+                "struct",
+                format!("expected [size, {{fields}}], found {}", short(v)),
+            )
+        })?;
         let size = match &list[0] {
             Value::Null => None,
             s => Some(as_u64(s, "struct size")?),
@@ -245,18 +264,28 @@ impl StructDef {
         let members = match &list[1] {
             Value::Object(m) => m,
             Value::Null => &empty,
-            other => return Err(Error::format("struct", format!("fields are not an object: {}", short(other)))),
+            other => {
+                return Err(Error::format(
+                    "struct",
+                    format!("fields are not an object: {}", short(other)),
+                ))
+            }
         };
         for (name, f) in members {
-            let fl = f
-                .as_array()
-                .filter(|l| l.len() == 2)
-                .ok_or_else(|| Error::format(format!("field {name}"), format!("expected [offset, descriptor], found {}", short(f))))?;
+            let fl = f.as_array().filter(|l| l.len() == 2).ok_or_else(|| {
+                Error::format(
+                    format!("field {name}"),
+                    format!("expected [offset, descriptor], found {}", short(f)),
+                )
+            })?;
             let offset = match &fl[0] {
                 Value::Null => None,
-                o => Some(as_u64(o, "field offset").map_err(|e| within(e, &format!("field {name}")))?),
+                o => Some(
+                    as_u64(o, "field offset").map_err(|e| within(e, &format!("field {name}")))?,
+                ),
             };
-            let descriptor = Descriptor::from_json(&fl[1]).map_err(|e| within(e, &format!("field {name}")))?;
+            let descriptor =
+                Descriptor::from_json(&fl[1]).map_err(|e| within(e, &format!("field {name}")))?;
             fields.insert(name.clone(), Field { offset, descriptor });
         }
         Ok(StructDef { size, fields })
@@ -274,7 +303,10 @@ fn object(v: Value, ctx: &str) -> Result<Map<String, Value>> {
     match v {
         Value::Object(m) => Ok(m),
         Value::Null => Ok(Map::new()),
-        other => Err(Error::format(ctx, format!("expected an object, found {}", short(&other)))),
+        other => Err(Error::format(
+            ctx,
+            format!("expected an object, found {}", short(&other)),
+        )),
     }
 }
 
@@ -294,7 +326,10 @@ fn symbol_value(v: &Value, ctx: &str) -> Result<u64> {
     if let Some(i) = v.as_i64() {
         return Ok(i as u64);
     }
-    Err(Error::format(ctx, format!("symbol value is not an integer: {}", short(v))))
+    Err(Error::format(
+        ctx,
+        format!("symbol value is not an integer: {}", short(v)),
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -390,7 +425,8 @@ impl Serialize for EnumsSer<'_> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (name, choices) in self.0 {
             // Keys are decimal strings, sorted as strings.
-            let sorted: BTreeMap<String, &String> = choices.iter().map(|(k, v)| (k.to_string(), v)).collect();
+            let sorted: BTreeMap<String, &String> =
+                choices.iter().map(|(k, v)| (k.to_string(), v)).collect();
             map.serialize_entry(name, &sorted)?;
         }
         map.end()
@@ -414,7 +450,8 @@ impl Serialize for Canonical<'_> {
             s: S,
             it: impl Iterator<Item = (&'a String, &'a Value)>,
         ) -> std::result::Result<S::Ok, S::Error> {
-            let sorted: BTreeMap<&String, &Value> = it.filter(|(_, v)| !is_empty_object(v)).collect();
+            let sorted: BTreeMap<&String, &Value> =
+                it.filter(|(_, v)| !is_empty_object(v)).collect();
             let mut map = s.serialize_map(Some(sorted.len()))?;
             for (k, v) in sorted {
                 map.serialize_entry(k, &Canonical::Value(v))?;
@@ -476,7 +513,12 @@ mod tests {
 
     #[test]
     fn bad_shapes_are_errors() {
-        for doc in [json!([]), json!({"$STRUCTS": {"a": [1]}}), json!({"$CONSTANTS": {"a": "x"}}), json!({"$ENUMS": {"e": {"x": "y"}}})] {
+        for doc in [
+            json!([]),
+            json!({"$STRUCTS": {"a": [1]}}),
+            json!({"$CONSTANTS": {"a": "x"}}),
+            json!({"$ENUMS": {"e": {"x": "y"}}}),
+        ] {
             assert!(Profile::from_json(doc).is_err());
         }
         assert!(Profile::from_bytes(b"{".to_vec(), "t").is_err());

@@ -36,7 +36,10 @@ pub fn render_info(p: &Profile) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Metadata:");
     for (k, v) in &p.metadata {
-        let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+        let v = v
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| v.to_string());
         let _ = writeln!(s, "  {k:<14} {v}");
     }
     let _ = writeln!(s, "Sections:");
@@ -83,7 +86,11 @@ pub(crate) fn dt(args: DtArgs) -> anyhow::Result<()> {
                 .collect();
             similar.dedup();
             if similar.is_empty() {
-                bail!("{}: no type named {:?}", args.profile.display(), args.type_name)
+                bail!(
+                    "{}: no type named {:?}",
+                    args.profile.display(),
+                    args.type_name
+                )
             }
             bail!(
                 "{}: no type named {:?} (similar: {})",
@@ -100,7 +107,9 @@ pub(crate) fn dt(args: DtArgs) -> anyhow::Result<()> {
 pub fn render_dt(p: &Profile, name: &str, depth: u32) -> Option<String> {
     let mut s = String::new();
     if let Some(def) = p.structs.get(name) {
-        let size = def.size.map_or_else(|| "?".to_owned(), |n| format!("{n:#x} ({n} bytes)"));
+        let size = def
+            .size
+            .map_or_else(|| "?".to_owned(), |n| format!("{n:#x} ({n} bytes)"));
         let _ = writeln!(s, "[{name}] size {size}");
         let _ = writeln!(s, "  {:<10} {:<40} Type", "Offset", "Field");
         struct_rows(p, name, 0, 1, depth, &mut s);
@@ -117,16 +126,31 @@ pub fn render_dt(p: &Profile, name: &str, depth: u32) -> Option<String> {
 }
 
 fn struct_rows(p: &Profile, name: &str, base: u64, indent: usize, depth: u32, s: &mut String) {
-    let Some(def) = p.structs.get(name) else { return };
+    let Some(def) = p.structs.get(name) else {
+        return;
+    };
     let mut fields: Vec<_> = def.fields.iter().collect();
     fields.sort_by_key(|(n, f)| (f.offset, bit_start(&f.descriptor), n.as_str()));
     for (fname, f) in fields {
-        let off = f.offset.map_or_else(|| "?".to_owned(), |o| format!("{:#06x}", base + o));
+        let off = f
+            .offset
+            .map_or_else(|| "?".to_owned(), |o| format!("{:#06x}", base + o));
         let pad = "  ".repeat(indent);
         let _ = writeln!(s, "{pad}{off:<10} {fname:<40} {}", describe(&f.descriptor));
         if depth > 0 {
-            if let Some(inner) = f.descriptor.as_named().filter(|n| p.structs.contains_key(*n)) {
-                struct_rows(p, inner, base + f.offset.unwrap_or(0), indent + 1, depth - 1, s);
+            if let Some(inner) = f
+                .descriptor
+                .as_named()
+                .filter(|n| p.structs.contains_key(*n))
+            {
+                struct_rows(
+                    p,
+                    inner,
+                    base + f.offset.unwrap_or(0),
+                    indent + 1,
+                    depth - 1,
+                    s,
+                );
             }
         }
     }
@@ -146,11 +170,17 @@ pub fn describe(d: &Descriptor) -> String {
         Descriptor::Named(n) => n.clone(),
         Descriptor::Pointer { target } => format!("Pointer -> {}", describe(target)),
         Descriptor::Array { count, target } => format!("Array[{count}] of {}", describe(target)),
-        Descriptor::BitField { start_bit, end_bit, target } => match target {
+        Descriptor::BitField {
+            start_bit,
+            end_bit,
+            target,
+        } => match target {
             Some(t) => format!("BitField [{start_bit}:{end_bit}) of {}", describe(t)),
             None => format!("BitField [{start_bit}:{end_bit})"),
         },
-        Descriptor::Enumeration { enum_name, target, .. } => format!(
+        Descriptor::Enumeration {
+            enum_name, target, ..
+        } => format!(
             "Enumeration {} ({})",
             enum_name.as_deref().unwrap_or("<inline>"),
             describe(target)

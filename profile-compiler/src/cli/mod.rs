@@ -84,7 +84,12 @@ pub(crate) fn write_profile(
     opts: &OutputArgs,
     verbose: bool,
 ) -> anyhow::Result<Profile> {
-    let emitted = crate::emit::emit(ir, crate::emit::EmitOptions { concise: opts.concise });
+    let emitted = crate::emit::emit(
+        ir,
+        crate::emit::EmitOptions {
+            concise: opts.concise,
+        },
+    );
     let mut profile = emitted.profile;
     if let Some(class) = &opts.profile_class {
         profile.set_metadata("ProfileClass", class.as_str());
@@ -96,7 +101,11 @@ pub(crate) fn write_profile(
 
 /// Prints warnings: all of them with `--verbose`, else the first few and a count.
 pub(crate) fn report_warnings(warnings: &[String], verbose: bool) {
-    let shown = if verbose { warnings.len() } else { warnings.len().min(5) };
+    let shown = if verbose {
+        warnings.len()
+    } else {
+        warnings.len().min(5)
+    };
     for w in &warnings[..shown] {
         eprintln!("profc: warning: {w}");
     }
@@ -111,6 +120,9 @@ pub(crate) fn report_warnings(warnings: &[String], verbose: bool) {
 /// The default output name for an input: `<stem>.json`... in the current
 /// directory is not guessed; commands require or derive an explicit path.
 pub(crate) fn default_output(input: &Path, extension: &str) -> PathBuf {
-    let stem = input.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "profile".into());
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "profile".into());
     PathBuf::from(format!("{stem}.{extension}"))
 }

@@ -21,7 +21,11 @@ pub struct Args {
 
 pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     let ir = crate::input::pdb::read_file(&args.pdb)?;
-    let out = args.output.clone().unwrap_or_else(|| default_output(&args.pdb, "json"));
-    write_profile(&ir, &out, &args.out, verbose).with_context(|| format!("writing {}", out.display()))?;
+    let out = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.pdb, "json"));
+    write_profile(&ir, &out, &args.out, verbose)
+        .with_context(|| format!("writing {}", out.display()))?;
     Ok(())
 }

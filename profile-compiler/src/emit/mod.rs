@@ -72,7 +72,11 @@ struct Emitter<'a> {
 }
 
 /// Structural identity of a record: what makes two definitions "the same".
-type Shape = (u8, u64, Vec<(Option<String>, u64, Option<(u32, u32)>, String)>);
+type Shape = (
+    u8,
+    u64,
+    Vec<(Option<String>, u64, Option<(u32, u32)>, String)>,
+);
 
 impl<'a> Emitter<'a> {
     fn new(ir: &'a Ir) -> Self {
@@ -133,13 +137,21 @@ impl<'a> Emitter<'a> {
                     defs.len() - 1
                 }
             };
-            let final_name = if n == 0 { name.clone() } else { format!("{name}@{}", n + 1) };
+            let final_name = if n == 0 {
+                name.clone()
+            } else {
+                format!("{name}@{}", n + 1)
+            };
             self.names.insert(id, final_name);
         }
         for name in order {
             let defs = &by_name[&name];
             for (n, (_, id)) in defs.iter().enumerate() {
-                let final_name = if n == 0 { name.clone() } else { format!("{name}@{}", n + 1) };
+                let final_name = if n == 0 {
+                    name.clone()
+                } else {
+                    format!("{name}@{}", n + 1)
+                };
                 self.emitted.insert(final_name, *id);
             }
             if defs.len() > 1 && !name.starts_with("__unnamed_") {
@@ -204,7 +216,9 @@ impl<'a> Emitter<'a> {
                 },
             },
             Some(Type::Pointer { target, size }) => format!("*{size}{}", self.pointer_key(*target)),
-            Some(Type::Array { element, count }) => format!("[{count}]{}", self.type_key(*element, memo, depth + 1)),
+            Some(Type::Array { element, count }) => {
+                format!("[{count}]{}", self.type_key(*element, memo, depth + 1))
+            }
             Some(Type::Enum(e)) => format!("enum {:?} {}", e.name, e.size),
             Some(Type::Base { name, .. }) => name.clone(),
             Some(other) => format!("{other:?}"),
@@ -225,9 +239,12 @@ impl<'a> Emitter<'a> {
     }
 
     fn structs(&mut self, profile: &mut Profile) {
-        let emitted: Vec<(String, TypeId)> = self.emitted.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let emitted: Vec<(String, TypeId)> =
+            self.emitted.iter().map(|(k, v)| (k.clone(), *v)).collect();
         for (name, id) in emitted {
-            let Type::Record(r) = &self.ir.types[id.index()] else { continue };
+            let Type::Record(r) = &self.ir.types[id.index()] else {
+                continue;
+            };
             let def = self.struct_def(r);
             profile.structs.insert(name, def);
         }
@@ -250,9 +267,15 @@ impl<'a> Emitter<'a> {
                     format!("u{anon}")
                 }
             };
-            let field = Field { offset: Some(m.offset), descriptor };
+            let field = Field {
+                offset: Some(m.offset),
+                descriptor,
+            };
             if fields.contains_key(&name) {
-                self.warnings.push(format!("duplicate member {name} at offset {} dropped", m.offset));
+                self.warnings.push(format!(
+                    "duplicate member {name} at offset {} dropped",
+                    m.offset
+                ));
                 continue;
             }
             fields.insert(name, field);
@@ -260,7 +283,10 @@ impl<'a> Emitter<'a> {
         for (name, field) in lifted {
             fields.entry(name).or_insert(field);
         }
-        StructDef { size: Some(r.size), fields }
+        StructDef {
+            size: Some(r.size),
+            fields,
+        }
     }
 
     /// Collects the members of anonymous record `ty` (recursively through
@@ -270,7 +296,9 @@ impl<'a> Emitter<'a> {
             return;
         }
         let id = self.ir.resolve(ty);
-        let Some(Type::Record(r)) = self.ir.types.get(id.index()) else { return };
+        let Some(Type::Record(r)) = self.ir.types.get(id.index()) else {
+            return;
+        };
         for m in &r.members {
             let offset = base + m.offset;
             match &m.name {
@@ -279,7 +307,13 @@ impl<'a> Emitter<'a> {
                         Some(b) => self.bitfield(m.ty, b.bit_offset, b.bit_size),
                         None => self.descriptor(m.ty, 0),
                     };
-                    out.push((n.clone(), Field { offset: Some(offset), descriptor }));
+                    out.push((
+                        n.clone(),
+                        Field {
+                            offset: Some(offset),
+                            descriptor,
+                        },
+                    ));
                 }
                 None => self.lift(m.ty, offset, out, depth + 1),
             }
@@ -329,7 +363,9 @@ impl<'a> Emitter<'a> {
             }
             Some(Type::Array { element, count }) => {
                 if ir.conventions.string_arrays {
-                    if let Some(Type::Base { name, size, .. }) = ir.types.get(ir.resolve(*element).index()) {
+                    if let Some(Type::Base { name, size, .. }) =
+                        ir.types.get(ir.resolve(*element).index())
+                    {
                         match (name.as_str(), size) {
                             ("char", 1) => return Descriptor::String { length: *count },
                             ("wchar_t" | "unsigned short", 2) if name == "wchar_t" => {
@@ -342,7 +378,11 @@ impl<'a> Emitter<'a> {
                 Descriptor::array(*count, self.descriptor(*element, depth + 1))
             }
             Some(Type::Record(r)) => {
-                let name = self.names.get(&id).cloned().unwrap_or_else(|| self.base_name(id, r));
+                let name = self
+                    .names
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or_else(|| self.base_name(id, r));
                 Descriptor::Named(name)
             }
             Some(Type::Enum(e)) => {
@@ -354,7 +394,10 @@ impl<'a> Emitter<'a> {
                 }
             }
             Some(Type::Function) => Descriptor::Function,
-            Some(Type::Unknown { what, .. }) => Descriptor::Other { class: what.clone(), args: None },
+            Some(Type::Unknown { what, .. }) => Descriptor::Other {
+                class: what.clone(),
+                args: None,
+            },
             Some(Type::Typedef { .. } | Type::Qualified { .. }) => Descriptor::Void,
         }
     }
@@ -375,7 +418,9 @@ impl<'a> Emitter<'a> {
                     if existing.is_empty() {
                         profile.enums.insert(name, choices);
                     } else {
-                        self.warnings.push(format!("enum {name} has different definitions; the first is kept"));
+                        self.warnings.push(format!(
+                            "enum {name} has different definitions; the first is kept"
+                        ));
                     }
                 }
                 Some(_) => {}
@@ -433,12 +478,20 @@ fn symbols(ir: &Ir, profile: &mut Profile) {
                 j += 1;
             }
             for (n, s) in list[i..j].iter().enumerate() {
-                let mut name = if n == 0 { s.name.clone() } else { format!("{}_{n}", s.name) };
+                let mut name = if n == 0 {
+                    s.name.clone()
+                } else {
+                    format!("{}_{n}", s.name)
+                };
                 // A suffixed name may clash with a real symbol: keep suffixing.
                 while map.contains_key(&name) {
                     name.push('_');
                 }
-                let address = if ir.conventions.mask48 { s.address & ((1 << 48) - 1) } else { s.address };
+                let address = if ir.conventions.mask48 {
+                    s.address & ((1 << 48) - 1)
+                } else {
+                    s.address
+                };
                 map.insert(name, address);
             }
             i = j;

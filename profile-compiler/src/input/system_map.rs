@@ -33,34 +33,48 @@ pub fn parse(text: &str, path: &Path) -> Result<(Vec<MapSymbol>, usize)> {
     let mut skipped = 0;
     for line in text.lines() {
         let mut parts = line.split_whitespace();
-        let (Some(addr), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(addr), Some(kind), Some(name)) = (parts.next(), parts.next(), parts.next())
+        else {
             if !line.trim().is_empty() {
                 skipped += 1;
             }
             continue;
         };
         let kind_char = kind.chars().next().filter(|_| kind.len() == 1);
-        let address = (addr.len() <= 16).then(|| u64::from_str_radix(addr, 16).ok()).flatten();
+        let address = (addr.len() <= 16)
+            .then(|| u64::from_str_radix(addr, 16).ok())
+            .flatten();
         match (address, kind_char) {
             (Some(address), Some(kind)) if kind.is_ascii_alphabetic() || kind == '?' => {
                 let module = parts
                     .next()
                     .and_then(|m| m.strip_prefix('[').and_then(|m| m.strip_suffix(']')))
                     .map(str::to_owned);
-                out.push(MapSymbol { address, kind, name: name.to_owned(), module });
+                out.push(MapSymbol {
+                    address,
+                    kind,
+                    name: name.to_owned(),
+                    module,
+                });
             }
             _ => skipped += 1,
         }
     }
     if out.is_empty() {
-        return Err(Error::input(path, "not a System.map: no `ADDRESS TYPE NAME` line found"));
+        return Err(Error::input(
+            path,
+            "not a System.map: no `ADDRESS TYPE NAME` line found",
+        ));
     }
     Ok((out, skipped))
 }
 
 /// Reads and parses a System.map file.
 pub fn read_file(path: &Path) -> Result<Vec<MapSymbol>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse_bytes(&bytes, path)
 }
 
@@ -73,12 +87,21 @@ pub fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Vec<MapSymbol>> {
 /// Whether `bytes` look like System.map text (used for input detection).
 pub fn looks_like(bytes: &[u8]) -> bool {
     let head = &bytes[..bytes.len().min(4096)];
-    let Ok(text) = std::str::from_utf8(head) else { return false };
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty()).take(4).peekable();
+    let Ok(text) = std::str::from_utf8(head) else {
+        return false;
+    };
+    let mut lines = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(4)
+        .peekable();
     lines.peek().is_some()
         && lines.all(|l| {
             let p: Vec<&str> = l.split_whitespace().collect();
-            p.len() >= 3 && p[0].len() <= 16 && u64::from_str_radix(p[0], 16).is_ok() && p[1].len() == 1
+            p.len() >= 3
+                && p[0].len() <= 16
+                && u64::from_str_radix(p[0], 16).is_ok()
+                && p[1].len() == 1
         })
 }
 
@@ -94,9 +117,17 @@ pub fn add_to_ir(ir: &mut Ir, symbols: &[MapSymbol], with_modules: bool) {
         if s.address == 0 && s.kind != 'A' && s.kind != 'a' {
             zero += 1;
         }
-        ir.symbols.push(Symbol { name: s.name.clone(), address: s.address, kind: SymbolKind::Data });
+        ir.symbols.push(Symbol {
+            name: s.name.clone(),
+            address: s.address,
+            kind: SymbolKind::Data,
+        });
         if matches!(s.kind, 'T' | 't' | 'W' | 'w') {
-            ir.symbols.push(Symbol { name: s.name.clone(), address: s.address, kind: SymbolKind::Function });
+            ir.symbols.push(Symbol {
+                name: s.name.clone(),
+                address: s.address,
+                kind: SymbolKind::Function,
+            });
         }
     }
     if zero > symbols.len() / 2 && zero > 0 {
@@ -118,7 +149,15 @@ mod tests {
         let (syms, skipped) = parse(text, Path::new("m")).unwrap();
         assert_eq!(skipped, 1);
         assert_eq!(syms.len(), 4);
-        assert_eq!(syms[1], MapSymbol { address: 0xffffffff82a1aa40, kind: 'D', name: "init_task".into(), module: None });
+        assert_eq!(
+            syms[1],
+            MapSymbol {
+                address: 0xffffffff82a1aa40,
+                kind: 'D',
+                name: "init_task".into(),
+                module: None
+            }
+        );
         assert_eq!(syms[3].module.as_deref(), Some("ext4"));
         let mut ir = Ir::default();
         add_to_ir(&mut ir, &syms, false);

@@ -216,7 +216,9 @@ impl Ir {
     pub fn resolve(&self, mut id: TypeId) -> TypeId {
         for _ in 0..64 {
             match self.types.get(id.index()) {
-                Some(Type::Typedef { target, .. }) | Some(Type::Qualified { target }) => id = *target,
+                Some(Type::Typedef { target, .. }) | Some(Type::Qualified { target }) => {
+                    id = *target
+                }
                 _ => break,
             }
         }
@@ -235,7 +237,9 @@ impl Ir {
         match self.types.get(self.resolve(id).index())? {
             Type::Void | Type::Function => None,
             Type::Base { size, .. } | Type::Pointer { size, .. } => Some(*size),
-            Type::Array { element, count } => self.size_of_depth(*element, depth + 1)?.checked_mul(*count),
+            Type::Array { element, count } => {
+                self.size_of_depth(*element, depth + 1)?.checked_mul(*count)
+            }
             Type::Record(r) => Some(r.size),
             Type::Enum(e) => Some(e.size),
             Type::Unknown { size, .. } => *size,

@@ -143,7 +143,10 @@ pub fn parse_into(text: &str, path: &Path, ir: &mut Ir) -> Result<Option<u64>> {
     let mut problems = Problems::default();
     let dies = read_dies(text, &mut problems);
     if dies.is_empty() {
-        return Err(Error::input(path, "no dwarfdump DIE line (`<DEPTH><OFFSET><DW_TAG_...>`) found"));
+        return Err(Error::input(
+            path,
+            "no dwarfdump DIE line (`<DEPTH><OFFSET><DW_TAG_...>`) found",
+        ));
     }
     let mut b = Builder::new(&dies, ir, problems);
     b.build();
@@ -179,13 +182,18 @@ fn read_dies(text: &str, problems: &mut Problems) -> Vec<Die> {
         if tag == Tag::CompileUnit || (depth == 0 && !seen_cu) {
             // `0x18bd6+0xb`: the unit's base, then the DIE's offset in it.
             let (base, _) = off.split_once('+').unwrap_or((off, "0"));
-            cu_base = parse_int(base).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+            cu_base = parse_int(base)
+                .and_then(|v| u64::try_from(v).ok())
+                .unwrap_or(0);
             if seen_cu {
                 cu += 1;
             }
             seen_cu = true;
             stack.clear();
-            offset = off.split_once('+').and_then(|(_, o)| parse_u64(o)).unwrap_or(0);
+            offset = off
+                .split_once('+')
+                .and_then(|(_, o)| parse_u64(o))
+                .unwrap_or(0);
         } else {
             match parse_u64(off) {
                 Some(o) => offset = o,
@@ -199,7 +207,9 @@ fn read_dies(text: &str, problems: &mut Problems) -> Vec<Die> {
         while stack.last().is_some_and(|(d, _)| *d >= depth) {
             stack.pop();
         }
-        let Ok(index) = u32::try_from(dies.len()) else { break };
+        let Ok(index) = u32::try_from(dies.len()) else {
+            break;
+        };
         let parent = stack.last().map(|(_, i)| *i);
         let mut die = Die {
             tag: Some(tag),
@@ -252,7 +262,9 @@ fn attributes(rest: &str, die: &mut Die) {
     }
     for (k, &start) in starts.iter().enumerate() {
         let end = starts.get(k + 1).copied().unwrap_or(rest.len());
-        let Some(chunk) = rest.get(start..end) else { continue };
+        let Some(chunk) = rest.get(start..end) else {
+            continue;
+        };
         let chunk = chunk.trim_end();
         let Some(lt) = chunk.find('<') else { continue };
         let name = &chunk[..lt];
@@ -272,7 +284,10 @@ fn set_attribute(die: &mut Die, name: &str, value: &str) {
                 Some(r) => r.split_once(')').map(|(_, s)| s.trim()).unwrap_or(""),
                 None => v,
             };
-            let v = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(v);
+            let v = v
+                .strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'))
+                .unwrap_or(v);
             if !v.is_empty() && die.name.is_none() {
                 die.name = Some(v.to_owned());
             }
@@ -312,7 +327,10 @@ fn parse_int(s: &str) -> Option<i128> {
     let v = match body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
         Some(h) if !h.is_empty() && h.len() <= 32 => i128::from_str_radix(h, 16).ok()?,
         Some(_) => return None,
-        None if !body.is_empty() && body.len() <= 38 && body.bytes().all(|c| c.is_ascii_digit()) => {
+        None if !body.is_empty()
+            && body.len() <= 38
+            && body.bytes().all(|c| c.is_ascii_digit()) =>
+        {
             body.parse::<i128>().ok()?
         }
         None => return None,
@@ -348,13 +366,21 @@ fn member_location(value: &str) -> Location {
     let v = value.trim();
     for op in ["DW_OP_plus_uconst", "DW_OP_constu"] {
         if let Some(i) = v.find(op) {
-            let after = v[i + op.len()..].trim_start().trim_start_matches(':').trim_start();
+            let after = v[i + op.len()..]
+                .trim_start()
+                .trim_start_matches(':')
+                .trim_start();
             return leading_u64(after).map_or(Location::Unsupported, Location::Offset);
         }
     }
     if let Some(i) = v.find("DW_OP_lit") {
-        let digits: String = v[i + 9..].chars().take_while(|c| c.is_ascii_digit()).collect();
-        return digits.parse().map_or(Location::Unsupported, Location::Offset);
+        let digits: String = v[i + 9..]
+            .chars()
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
+        return digits
+            .parse()
+            .map_or(Location::Unsupported, Location::Offset);
     }
     if v.contains("DW_OP_") || v.to_ascii_lowercase().contains("loclist") {
         return Location::Unsupported;
@@ -362,12 +388,16 @@ fn member_location(value: &str) -> Location {
     // Raw blocks.
     let block: Option<Vec<u8>> = if let Some(r) = v.strip_prefix("len ") {
         // `len 0x0002: 0x2308` or `len 0x0002: 2308:`
-        r.split_once(':').map(|(_, b)| b.trim().trim_end_matches(':').trim()).and_then(|b| {
-            let b = b.strip_prefix("0x").unwrap_or(b);
-            hex_bytes(b)
-        })
+        r.split_once(':')
+            .map(|(_, b)| b.trim().trim_end_matches(':').trim())
+            .and_then(|b| {
+                let b = b.strip_prefix("0x").unwrap_or(b);
+                hex_bytes(b)
+            })
     } else if let Some((_, r)) = v.split_once("bytes:") {
-        r.split_whitespace().map(|t| u8::from_str_radix(t.trim_start_matches("0x"), 16).ok()).collect()
+        r.split_whitespace()
+            .map(|t| u8::from_str_radix(t.trim_start_matches("0x"), 16).ok())
+            .collect()
     } else {
         None
     };
@@ -381,10 +411,13 @@ fn member_location(value: &str) -> Location {
 }
 
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.is_empty() || s.len() % 2 != 0 || s.len() > 64 {
+    if s.is_empty() || !s.len().is_multiple_of(2) || s.len() > 64 {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
 }
 
 /// A ULEB128 that must use every byte.
@@ -428,7 +461,16 @@ impl<'a> Builder<'a> {
         for (i, d) in dies.iter().enumerate().rev() {
             by_offset.insert((d.cu, d.offset), i as u32);
         }
-        Builder { dies, ir, by_offset, type_of: HashMap::new(), problems, missing: None, void: None, pointer_size: None }
+        Builder {
+            dies,
+            ir,
+            by_offset,
+            type_of: HashMap::new(),
+            problems,
+            missing: None,
+            void: None,
+            pointer_size: None,
+        }
     }
 
     fn build(&mut self) {
@@ -441,7 +483,10 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        self.pointer_size = sizes.into_iter().max_by_key(|(s, n)| (*n, *s)).map(|(s, _)| s);
+        self.pointer_size = sizes
+            .into_iter()
+            .max_by_key(|(s, n)| (*n, *s))
+            .map(|(s, _)| s);
         // Pass 1: one type id per type DIE, so references can be resolved in any order.
         for (i, d) in self.dies.iter().enumerate() {
             if d.tag.is_some_and(Tag::is_type) {
@@ -451,7 +496,9 @@ impl<'a> Builder<'a> {
         }
         // Pass 2: fill them (records last, so that member types have sizes).
         for (i, d) in self.dies.iter().enumerate() {
-            if d.tag.is_some_and(Tag::is_type) && !matches!(d.tag, Some(Tag::Struct | Tag::Union | Tag::Class)) {
+            if d.tag.is_some_and(Tag::is_type)
+                && !matches!(d.tag, Some(Tag::Struct | Tag::Union | Tag::Class))
+            {
                 self.fill(i as u32);
             }
         }
@@ -478,8 +525,14 @@ impl<'a> Builder<'a> {
         if d.bad_type_ref {
             return self.missing_type(d, "unreadable");
         }
-        let Some(r) = d.type_ref else { return self.void() };
-        match self.by_offset.get(&(d.cu, r)).and_then(|i| self.type_of.get(i)) {
+        let Some(r) = d.type_ref else {
+            return self.void();
+        };
+        match self
+            .by_offset
+            .get(&(d.cu, r))
+            .and_then(|i| self.type_of.get(i))
+        {
             Some(id) => *id,
             None => self.missing_type(d, &format!("<0x{r:x}>")),
         }
@@ -493,7 +546,10 @@ impl<'a> Builder<'a> {
         match self.missing {
             Some(m) => m,
             None => {
-                let m = self.ir.push(Type::Unknown { what: "MissingType".into(), size: None });
+                let m = self.ir.push(Type::Unknown {
+                    what: "MissingType".into(),
+                    size: None,
+                });
                 self.missing = Some(m);
                 m
             }
@@ -502,26 +558,43 @@ impl<'a> Builder<'a> {
 
     fn fill(&mut self, index: u32) {
         let dies = self.dies;
-        let Some(d) = dies.get(index as usize) else { return };
-        let Some(&id) = self.type_of.get(&index) else { return };
+        let Some(d) = dies.get(index as usize) else {
+            return;
+        };
+        let Some(&id) = self.type_of.get(&index) else {
+            return;
+        };
         let Some(tag) = d.tag else { return };
         let ty = match tag {
             Tag::Base => Type::Base {
-                name: d.name.clone().unwrap_or_else(|| format!("__unnamed_base_{:x}", d.global)),
+                name: d
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("__unnamed_base_{:x}", d.global)),
                 size: d.byte_size.unwrap_or(0),
                 signed: d.encoding.as_deref().is_some_and(|e| {
-                    e.contains("DW_ATE_signed") || e.contains("DW_ATE_float") || e.contains("DW_ATE_complex_float")
+                    e.contains("DW_ATE_signed")
+                        || e.contains("DW_ATE_float")
+                        || e.contains("DW_ATE_complex_float")
                 }),
             },
             Tag::Pointer | Tag::Reference => {
                 let target = self.target(d);
-                Type::Pointer { target, size: d.byte_size.or(self.pointer_size).unwrap_or(8) }
+                Type::Pointer {
+                    target,
+                    size: d.byte_size.or(self.pointer_size).unwrap_or(8),
+                }
             }
-            Tag::Const | Tag::Volatile | Tag::Restrict => Type::Qualified { target: self.target(d) },
+            Tag::Const | Tag::Volatile | Tag::Restrict => Type::Qualified {
+                target: self.target(d),
+            },
             Tag::Typedef => {
                 let target = self.target(d);
                 match &d.name {
-                    Some(name) => Type::Typedef { name: name.clone(), target },
+                    Some(name) => Type::Typedef {
+                        name: name.clone(),
+                        target,
+                    },
                     None => Type::Qualified { target },
                 }
             }
@@ -541,19 +614,30 @@ impl<'a> Builder<'a> {
         let element = self.target(d);
         let mut dims: Vec<u64> = Vec::new();
         for &c in &d.children {
-            let Some(sub) = self.dies.get(c as usize) else { continue };
+            let Some(sub) = self.dies.get(c as usize) else {
+                continue;
+            };
             if sub.tag != Some(Tag::Subrange) {
                 continue;
             }
             let count = match (sub.count, sub.upper_bound) {
                 (Some(n), _) => n,
                 // An upper bound of -1 (or all ones) is a flexible array.
-                (None, Some(ub)) if ub < 0 || ub == i128::from(u64::MAX) || ub == i128::from(u32::MAX) => 0,
-                (None, Some(ub)) => u64::try_from(ub).ok().and_then(|u| u.checked_add(1)).unwrap_or(0),
+                (None, Some(ub))
+                    if ub < 0 || ub == i128::from(u64::MAX) || ub == i128::from(u32::MAX) =>
+                {
+                    0
+                }
+                (None, Some(ub)) => u64::try_from(ub)
+                    .ok()
+                    .and_then(|u| u.checked_add(1))
+                    .unwrap_or(0),
                 (None, None) => 0,
             };
             let count = if count > MAX_ARRAY_COUNT {
-                self.problems.huge_arrays.push(format!("line {}: {count} elements", sub.line));
+                self.problems
+                    .huge_arrays
+                    .push(format!("line {}: {count} elements", sub.line));
                 0
             } else {
                 count
@@ -566,15 +650,23 @@ impl<'a> Builder<'a> {
         // T[a][b] is an array of a arrays of b T: build from the innermost.
         let mut inner = element;
         for &count in dims.iter().skip(1).rev() {
-            inner = self.ir.push(Type::Array { element: inner, count });
+            inner = self.ir.push(Type::Array {
+                element: inner,
+                count,
+            });
         }
-        Type::Array { element: inner, count: dims.first().copied().unwrap_or(0) }
+        Type::Array {
+            element: inner,
+            count: dims.first().copied().unwrap_or(0),
+        }
     }
 
     fn enumeration(&mut self, d: &Die) -> Type {
         let mut values = Vec::new();
         for &c in &d.children {
-            let Some(e) = self.dies.get(c as usize) else { continue };
+            let Some(e) = self.dies.get(c as usize) else {
+                continue;
+            };
             if e.tag != Some(Tag::Enumerator) {
                 continue;
             }
@@ -593,7 +685,13 @@ impl<'a> Builder<'a> {
             Some(s) => s,
             None => values.iter().any(|(_, v)| *v < 0),
         };
-        Type::Enum(Enum { name: d.name.clone(), size, signed, values, origin: d.global })
+        Type::Enum(Enum {
+            name: d.name.clone(),
+            size,
+            signed,
+            values,
+            origin: d.global,
+        })
     }
 
     fn record(&mut self, d: &Die, tag: Tag) -> Type {
@@ -606,7 +704,9 @@ impl<'a> Builder<'a> {
         let mut members = Vec::new();
         if !declaration {
             for &c in &d.children {
-                let Some(m) = self.dies.get(c as usize) else { continue };
+                let Some(m) = self.dies.get(c as usize) else {
+                    continue;
+                };
                 if m.tag != Some(Tag::Member) || m.external || m.declaration {
                     continue;
                 }
@@ -627,23 +727,40 @@ impl<'a> Builder<'a> {
 
     fn member(&mut self, parent: &Die, m: &Die) -> Option<Member> {
         let ty = self.target(m);
-        let what = || format!("{}.{}", parent.name.as_deref().unwrap_or("<anonymous>"), m.name.as_deref().unwrap_or("<anonymous>"));
+        let what = || {
+            format!(
+                "{}.{}",
+                parent.name.as_deref().unwrap_or("<anonymous>"),
+                m.name.as_deref().unwrap_or("<anonymous>")
+            )
+        };
         let loc = match m.location {
             None => 0,
             Some(Location::Offset(o)) => o,
             Some(Location::Unsupported) => {
-                self.problems.bad_locations.push(format!("line {}: {}", m.line, what()));
+                self.problems
+                    .bad_locations
+                    .push(format!("line {}: {}", m.line, what()));
                 return None;
             }
         };
         let Some(bit_size) = m.bit_size else {
-            return Some(Member { name: m.name.clone(), offset: loc, ty, bitfield: None });
+            return Some(Member {
+                name: m.name.clone(),
+                offset: loc,
+                ty,
+                bitfield: None,
+            });
         };
         // Unnamed bit fields are padding.
         m.name.as_ref()?;
         let bit_size32 = u32::try_from(bit_size).ok().filter(|b| *b > 0 && *b <= 128);
         let Some(bit_size32) = bit_size32 else {
-            self.problems.bad_bitfields.push(format!("line {}: {} has {bit_size} bits", m.line, what()));
+            self.problems.bad_bitfields.push(format!(
+                "line {}: {} has {bit_size} bits",
+                m.line,
+                what()
+            ));
             return None;
         };
         let type_size = self.ir.size_of(ty);
@@ -656,7 +773,10 @@ impl<'a> Builder<'a> {
                 Some(unit) => {
                     // Little-endian: LSB = unit_bits - bit_offset - bit_size.
                     let lsb = i128::from(unit) * 8 - bo - i128::from(bit_size);
-                    i128::from(loc).checked_mul(8).map(|l| l + lsb).and_then(|a| u64::try_from(a).ok())
+                    i128::from(loc)
+                        .checked_mul(8)
+                        .map(|l| l + lsb)
+                        .and_then(|a| u64::try_from(a).ok())
                 }
                 None => None,
             }
@@ -664,18 +784,34 @@ impl<'a> Builder<'a> {
             loc.checked_mul(8)
         };
         let Some(absolute) = absolute else {
-            self.problems.bad_bitfields.push(format!("line {}: {} has an impossible bit position", m.line, what()));
+            self.problems.bad_bitfields.push(format!(
+                "line {}: {} has an impossible bit position",
+                m.line,
+                what()
+            ));
             return None;
         };
         // Express it in a storage unit of the member type's size when it
         // fits, so descriptors look like the compiler's view.
-        let unit_bits = type_size.filter(|s| (1..=16).contains(s) && s.is_power_of_two()).map(|s| s * 8);
+        let unit_bits = type_size
+            .filter(|s| (1..=16).contains(s) && s.is_power_of_two())
+            .map(|s| s * 8);
         let (offset, bit) = match unit_bits {
-            Some(ub) if absolute % ub + bit_size <= ub => ((absolute - absolute % ub) / 8, absolute % ub),
+            Some(ub) if absolute % ub + bit_size <= ub => {
+                ((absolute - absolute % ub) / 8, absolute % ub)
+            }
             _ => (absolute / 8, absolute % 8),
         };
         let bit_offset = u32::try_from(bit).ok()?;
-        Some(Member { name: m.name.clone(), offset, ty, bitfield: Some(BitField { bit_offset, bit_size: bit_size32 }) })
+        Some(Member {
+            name: m.name.clone(),
+            offset,
+            ty,
+            bitfield: Some(BitField {
+                bit_offset,
+                bit_size: bit_size32,
+            }),
+        })
     }
 
     fn finish(self, path: &Path) {
@@ -703,12 +839,23 @@ impl<'a> Builder<'a> {
         }
         let mut list = |what: &str, v: Vec<String>| {
             if !v.is_empty() {
-                self.ir.warnings.push(format!("{file}: {} {what} (first: {})", v.len(), v[0]));
+                self.ir
+                    .warnings
+                    .push(format!("{file}: {} {what} (first: {})", v.len(), v[0]));
             }
         };
-        list("members with an unsupported DW_AT_data_member_location were left out", p.bad_locations);
-        list("bit fields with an impossible size or position were left out", p.bad_bitfields);
-        list(&format!("arrays with more than {MAX_ARRAY_COUNT} elements were emitted with count 0"), p.huge_arrays);
+        list(
+            "members with an unsupported DW_AT_data_member_location were left out",
+            p.bad_locations,
+        );
+        list(
+            "bit fields with an impossible size or position were left out",
+            p.bad_bitfields,
+        );
+        list(
+            &format!("arrays with more than {MAX_ARRAY_COUNT} elements were emitted with count 0"),
+            p.huge_arrays,
+        );
     }
 }
 
@@ -741,7 +888,10 @@ mod tests {
         attributes(rest, &mut d);
         assert_eq!(d.name.as_deref(), Some("base1"));
         assert_eq!(d.type_ref, Some(0x82));
-        assert_eq!((d.byte_size, d.bit_size, d.bit_offset), (Some(4), Some(8), Some(24)));
+        assert_eq!(
+            (d.byte_size, d.bit_size, d.bit_offset),
+            (Some(4), Some(8), Some(24))
+        );
         assert!(matches!(d.location, Some(Location::Offset(4))));
         assert!(header("<2><0x581>DW_TAG_member").is_none());
         assert!(header("garbage").is_none());
@@ -772,17 +922,36 @@ this is garbage\n<1><0x70><DW_TAG_struct";
             })
             .unwrap();
         assert_eq!(s.members[0].offset, 4);
-        assert_eq!(s.members[0].bitfield, Some(BitField { bit_offset: 0, bit_size: 4 }));
+        assert_eq!(
+            s.members[0].bitfield,
+            Some(BitField {
+                bit_offset: 0,
+                bit_size: 4
+            })
+        );
         // data_bit_offset 37 = byte 4, bit 5 of a 4-byte unit.
-        assert_eq!((s.members[1].offset, s.members[1].bitfield.unwrap().bit_offset), (4, 5));
-        assert!(matches!(ir.get(s.members[2].ty), Type::Array { count: 0, .. }));
+        assert_eq!(
+            (
+                s.members[1].offset,
+                s.members[1].bitfield.unwrap().bit_offset
+            ),
+            (4, 5)
+        );
+        assert!(matches!(
+            ir.get(s.members[2].ty),
+            Type::Array { count: 0, .. }
+        ));
         assert!(matches!(ir.get(s.members[3].ty), Type::Unknown { .. }));
         let w = ir.warnings.join("\n");
         assert!(w.contains("2 lines are not dwarfdump"), "{w}");
         assert!(w.contains("point to no DIE"), "{w}");
         assert!(w.contains("count 0"), "{w}");
         // The typedef cycle resolves to something without looping.
-        let looped = ir.types.iter().position(|t| matches!(t, Type::Typedef { name, .. } if name == "loop1")).unwrap();
+        let looped = ir
+            .types
+            .iter()
+            .position(|t| matches!(t, Type::Typedef { name, .. } if name == "loop1"))
+            .unwrap();
         let _ = ir.size_of(TypeId(looped as u32));
         let emitted = crate::emit::emit(&ir, Default::default());
         assert!(emitted.profile.structs.contains_key("s"));

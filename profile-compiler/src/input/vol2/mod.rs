@@ -31,7 +31,9 @@ pub const MAX_MEMBER_BYTES: u64 = 1 << 30;
 
 /// Whether a zip with these member names is a Volatility 2 profile.
 pub fn is_vol2_zip(names: &[String]) -> bool {
-    names.iter().any(|n| n.ends_with("module.dwarf") || n.ends_with(".vtypes"))
+    names
+        .iter()
+        .any(|n| n.ends_with("module.dwarf") || n.ends_with(".vtypes"))
 }
 
 /// The kind of Volatility 2 profile a zip holds.
@@ -45,14 +47,22 @@ pub enum Vol2Kind {
 
 /// Names of the zip's regular members, skipping macOS metadata (`__MACOSX/`,
 /// `._*`).
-fn member_names(zip: &mut zip::ZipArchive<std::fs::File>, path: &Path) -> Result<Vec<(usize, String)>> {
+fn member_names(
+    zip: &mut zip::ZipArchive<std::fs::File>,
+    path: &Path,
+) -> Result<Vec<(usize, String)>> {
     let mut out = Vec::new();
     for i in 0..zip.len() {
-        let f = zip.by_index(i).map_err(|e| Error::input(path, format!("unreadable zip entry {i}: {e}")))?;
+        let f = zip
+            .by_index(i)
+            .map_err(|e| Error::input(path, format!("unreadable zip entry {i}: {e}")))?;
         if f.is_dir() {
             continue;
         }
-        let name = f.name().map_err(|e| Error::input(path, format!("zip entry {i}: {e}")))?.into_owned();
+        let name = f
+            .name()
+            .map_err(|e| Error::input(path, format!("zip entry {i}: {e}")))?
+            .into_owned();
         let base = name.rsplit('/').next().unwrap_or(&name);
         if name.starts_with("__MACOSX/") || base.starts_with("._") {
             continue;
@@ -62,12 +72,22 @@ fn member_names(zip: &mut zip::ZipArchive<std::fs::File>, path: &Path) -> Result
     Ok(out)
 }
 
-fn read_member(zip: &mut zip::ZipArchive<std::fs::File>, path: &Path, index: usize, name: &str) -> Result<Vec<u8>> {
-    let f = zip.by_index(index).map_err(|e| Error::input(path, format!("{name}: {e}")))?;
+fn read_member(
+    zip: &mut zip::ZipArchive<std::fs::File>,
+    path: &Path,
+    index: usize,
+    name: &str,
+) -> Result<Vec<u8>> {
+    let f = zip
+        .by_index(index)
+        .map_err(|e| Error::input(path, format!("{name}: {e}")))?;
     if f.size() > MAX_MEMBER_BYTES {
         return Err(Error::input(
             path,
-            format!("{name}: {} bytes uncompressed, more than the {MAX_MEMBER_BYTES} accepted", f.size()),
+            format!(
+                "{name}: {} bytes uncompressed, more than the {MAX_MEMBER_BYTES} accepted",
+                f.size()
+            ),
         ));
     }
     let mut buf = Vec::with_capacity(f.size().min(1 << 28) as usize);
@@ -76,7 +96,10 @@ fn read_member(zip: &mut zip::ZipArchive<std::fs::File>, path: &Path, index: usi
         .read_to_end(&mut buf)
         .map_err(|e| Error::input(path, format!("{name}: {e}")))?;
     if buf.len() as u64 > MAX_MEMBER_BYTES {
-        return Err(Error::input(path, format!("{name}: more than {MAX_MEMBER_BYTES} bytes uncompressed")));
+        return Err(Error::input(
+            path,
+            format!("{name}: more than {MAX_MEMBER_BYTES} bytes uncompressed"),
+        ));
     }
     Ok(buf)
 }
@@ -91,7 +114,10 @@ fn find_one<'a>(
     let hits: Vec<_> = names.iter().filter(|(_, n)| pred(n)).collect();
     if hits.len() > 1 {
         let list: Vec<&str> = hits.iter().map(|(_, n)| n.as_str()).collect();
-        return Err(Error::input(path, format!("several {what} in the zip: {}", list.join(", "))));
+        return Err(Error::input(
+            path,
+            format!("several {what} in the zip: {}", list.join(", ")),
+        ));
     }
     Ok(hits.first().copied())
 }
@@ -102,12 +128,20 @@ fn base_name(name: &str) -> &str {
 
 /// Reads a Volatility 2 profile zip (Linux or macOS) into the IR.
 pub fn read_zip(path: &Path) -> Result<Ir> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| Error::input(path, format!("not a readable zip: {e}")))?;
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| Error::input(path, format!("not a readable zip: {e}")))?;
     let names = member_names(&mut zip, path)?;
     let lower = |n: &str| n.to_ascii_lowercase();
-    let dwarf = find_one(&names, path, "*.dwarf files", |n| lower(n).ends_with(".dwarf"))?;
-    let vtypes = find_one(&names, path, "*.vtypes files", |n| lower(n).ends_with(".vtypes"))?;
+    let dwarf = find_one(&names, path, "*.dwarf files", |n| {
+        lower(n).ends_with(".dwarf")
+    })?;
+    let vtypes = find_one(&names, path, "*.vtypes files", |n| {
+        lower(n).ends_with(".vtypes")
+    })?;
     match (dwarf, vtypes) {
         (Some((i, name)), _) => {
             let map = find_one(&names, path, "System.map files", |n| base_name(n).contains("System.map"))?;
@@ -152,13 +186,19 @@ fn linux(path: &Path, dwarf_name: &str, dwarf: &[u8], map: Option<(&[u8], &str)>
             wide_addresses = Some(symbols.iter().any(|s| s.address > u64::from(u32::MAX)));
             system_map::add_to_ir(&mut ir, &symbols, false);
         }
-        None => ir.warnings.push(format!("{}: no System.map in the zip: the profile has no symbols", path.display())),
+        None => ir.warnings.push(format!(
+            "{}: no System.map in the zip: the profile has no symbols",
+            path.display()
+        )),
     }
     let arch = match (pointer_size, wide_addresses) {
         (Some(8), _) | (None, Some(true)) => "AMD64",
         (Some(4), _) | (None, Some(false)) => "I386",
         (Some(n), _) => {
-            return Err(Error::input(dpath, format!("pointers of {n} bytes: neither a 32- nor a 64-bit kernel")));
+            return Err(Error::input(
+                dpath,
+                format!("pointers of {n} bytes: neither a 32- nor a 64-bit kernel"),
+            ));
         }
         (None, None) => "AMD64",
     };
@@ -176,7 +216,12 @@ fn linux(path: &Path, dwarf_name: &str, dwarf: &[u8], map: Option<(&[u8], &str)>
     Ok(ir)
 }
 
-fn mac(path: &Path, vtypes_name: &str, vtypes: &[u8], symbols: Option<(&[u8], &str)>) -> Result<Ir> {
+fn mac(
+    path: &Path,
+    vtypes_name: &str,
+    vtypes: &[u8],
+    symbols: Option<(&[u8], &str)>,
+) -> Result<Ir> {
     let mut ir = Ir::default();
     let listing = symbols.map(|(b, n)| (dsymutil::parse(&String::from_utf8_lossy(b)), n));
     let arch = match listing.as_ref().and_then(|(l, _)| l.arch.as_deref()) {
@@ -185,30 +230,56 @@ fn mac(path: &Path, vtypes_name: &str, vtypes: &[u8], symbols: Option<(&[u8], &s
     };
     let pointer_size = if arch == "I386" { 4 } else { 8 };
     let text = String::from_utf8_lossy(vtypes);
-    vtypes::parse_into(&text, &member_path(path, vtypes_name), &mut ir, pointer_size)?;
+    vtypes::parse_into(
+        &text,
+        &member_path(path, vtypes_name),
+        &mut ir,
+        pointer_size,
+    )?;
     match listing {
         Some((l, name)) => {
             let spath = member_path(path, name);
             if l.symbols.is_empty() {
-                return Err(Error::input(spath, "not a dsymutil -s listing: no `[INDEX] ... 'NAME'` symbol line"));
+                return Err(Error::input(
+                    spath,
+                    "not a dsymutil -s listing: no `[INDEX] ... 'NAME'` symbol line",
+                ));
             }
             if l.bad_lines > 0 {
-                ir.warnings.push(format!("{}: {} symbol lines could not be read", spath.display(), l.bad_lines));
+                ir.warnings.push(format!(
+                    "{}: {} symbol lines could not be read",
+                    spath.display(),
+                    l.bad_lines
+                ));
             }
             for (name, address) in l.symbols {
-                ir.symbols.push(Symbol { name, address, kind: SymbolKind::Data });
+                ir.symbols.push(Symbol {
+                    name,
+                    address,
+                    kind: SymbolKind::Data,
+                });
             }
         }
-        None => ir.warnings.push(format!("{}: no *.dsymutil in the zip: the profile has no symbols", path.display())),
+        None => ir.warnings.push(format!(
+            "{}: no *.dsymutil in the zip: the profile has no symbols",
+            path.display()
+        )),
     }
-    let class = if arch == "I386" { "Darwin32" } else { "Darwin64" };
+    let class = if arch == "I386" {
+        "Darwin32"
+    } else {
+        "Darwin64"
+    };
     set_metadata(&mut ir, class, arch);
     Ok(ir)
 }
 
 fn set_metadata(ir: &mut Ir, class: &str, arch: &str) {
-    ir.metadata.insert("ProfileClass".into(), Value::String(class.into()));
-    ir.metadata.insert("Type".into(), Value::String("Profile".into()));
-    ir.metadata.insert("arch".into(), Value::String(arch.into()));
+    ir.metadata
+        .insert("ProfileClass".into(), Value::String(class.into()));
+    ir.metadata
+        .insert("Type".into(), Value::String("Profile".into()));
+    ir.metadata
+        .insert("arch".into(), Value::String(arch.into()));
     ir.metadata.insert("Version".into(), Value::from(1));
 }

@@ -70,7 +70,11 @@ impl PyValue {
 
     /// Looks a string key up in a dict (the last entry wins, as in Python).
     pub fn get(&self, key: &str) -> Option<&PyValue> {
-        self.as_dict()?.iter().rev().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
+        self.as_dict()?
+            .iter()
+            .rev()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
     }
 }
 
@@ -108,7 +112,10 @@ struct Lexer<'a> {
 }
 
 fn err<T>(line: usize, message: impl Into<String>) -> Result<T, ParseError> {
-    Err(ParseError { line, message: message.into() })
+    Err(ParseError {
+        line,
+        message: message.into(),
+    })
 }
 
 impl<'a> Lexer<'a> {
@@ -119,7 +126,9 @@ impl<'a> Lexer<'a> {
     /// The next token and the line it starts on; `None` at the end.
     fn next(&mut self) -> Result<Option<(Tok, usize)>, ParseError> {
         loop {
-            let Some(c) = self.peek_byte(0) else { return Ok(None) };
+            let Some(c) = self.peek_byte(0) else {
+                return Ok(None);
+            };
             match c {
                 b' ' | b'\t' | b'\r' | b'\x0c' => self.pos += 1,
                 b'\\' if matches!(self.peek_byte(1), Some(b'\n')) => {
@@ -150,7 +159,9 @@ impl<'a> Lexer<'a> {
             }
         }
         let line = self.line;
-        let Some(c) = self.peek_byte(0) else { return Ok(None) };
+        let Some(c) = self.peek_byte(0) else {
+            return Ok(None);
+        };
         let tok = match c {
             b'{' | b'[' | b'(' => {
                 self.depth += 1;
@@ -170,7 +181,10 @@ impl<'a> Lexer<'a> {
             b'0'..=b'9' | b'.' => self.number()?,
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let start = self.pos;
-                while self.peek_byte(0).is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                while self
+                    .peek_byte(0)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
                     self.pos += 1;
                 }
                 let word = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
@@ -193,7 +207,9 @@ impl<'a> Lexer<'a> {
 
     fn string(&mut self, raw: bool) -> Result<String, ParseError> {
         let start_line = self.line;
-        let Some(quote) = self.peek_byte(0) else { return err(start_line, "string expected") };
+        let Some(quote) = self.peek_byte(0) else {
+            return err(start_line, "string expected");
+        };
         let triple = self.peek_byte(1) == Some(quote) && self.peek_byte(2) == Some(quote);
         self.pos += if triple { 3 } else { 1 };
         let mut out: Vec<u8> = Vec::new();
@@ -218,7 +234,9 @@ impl<'a> Lexer<'a> {
                 self.line += 1;
             }
             if c == b'\\' && !raw {
-                let Some(e) = self.peek_byte(1) else { return err(start_line, "unterminated string") };
+                let Some(e) = self.peek_byte(1) else {
+                    return err(start_line, "unterminated string");
+                };
                 self.pos += 2;
                 match e {
                     b'n' => out.push(b'\n'),
@@ -229,7 +247,9 @@ impl<'a> Lexer<'a> {
                     b'\n' => self.line += 1,
                     b'x' => {
                         let hex = self.src.get(self.pos..self.pos + 2).unwrap_or_default();
-                        let v = std::str::from_utf8(hex).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                        let v = std::str::from_utf8(hex)
+                            .ok()
+                            .and_then(|h| u8::from_str_radix(h, 16).ok());
                         match v {
                             Some(v) => {
                                 out.push(v);
@@ -267,7 +287,10 @@ impl<'a> Lexer<'a> {
     fn number(&mut self) -> Result<Tok, ParseError> {
         let line = self.line;
         let start = self.pos;
-        while self.peek_byte(0).is_some_and(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_') {
+        while self
+            .peek_byte(0)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_')
+        {
             self.pos += 1;
         }
         let text = String::from_utf8_lossy(&self.src[start..self.pos]).replace('_', "");
@@ -279,7 +302,10 @@ impl<'a> Lexer<'a> {
             i128::from_str_radix(o, 8).ok()
         } else if let Some(b) = lower.strip_prefix("0b") {
             i128::from_str_radix(b, 2).ok()
-        } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|c| c.is_ascii_digit()) {
+        } else if lower.len() > 1
+            && lower.starts_with('0')
+            && lower.bytes().all(|c| c.is_ascii_digit())
+        {
             // Python 2 octal (0755).
             i128::from_str_radix(&lower[1..], 8).ok()
         } else {
@@ -288,7 +314,10 @@ impl<'a> Lexer<'a> {
         if let Some(v) = parsed {
             return Ok(Tok::Int(v));
         }
-        if lower.bytes().all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e')) {
+        if lower
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e'))
+        {
             if let Ok(f) = lower.parse::<f64>() {
                 return Ok(Tok::Float(f));
             }
@@ -325,13 +354,19 @@ impl<'a> Parser<'a> {
         match self.bump()? {
             Some((Tok::Punct(p), _)) if p == c => Ok(()),
             Some((t, line)) => err(line, format!("expected `{c}`, found {}", describe(&t))),
-            None => err(self.line(), format!("expected `{c}`, found the end of the file")),
+            None => err(
+                self.line(),
+                format!("expected `{c}`, found the end of the file"),
+            ),
         }
     }
 
     fn value(&mut self, depth: usize) -> Result<PyValue, ParseError> {
         if depth > MAX_DEPTH {
-            return err(self.line(), format!("literal nested deeper than {MAX_DEPTH} levels"));
+            return err(
+                self.line(),
+                format!("literal nested deeper than {MAX_DEPTH} levels"),
+            );
         }
         let Some((tok, line)) = self.bump()? else {
             return err(self.line(), "value expected, found the end of the file");
@@ -362,7 +397,10 @@ impl<'a> Parser<'a> {
                 "True" => Ok(PyValue::Bool(true)),
                 "False" => Ok(PyValue::Bool(false)),
                 "dict" => self.dict_call(depth + 1, line),
-                _ => err(line, format!("`{n}` is not a literal (nothing is evaluated)")),
+                _ => err(
+                    line,
+                    format!("`{n}` is not a literal (nothing is evaluated)"),
+                ),
             },
             Tok::Punct('[') => Ok(PyValue::List(self.sequence(']', depth + 1)?)),
             Tok::Punct('(') => Ok(PyValue::List(self.sequence(')', depth + 1)?)),
@@ -384,8 +422,18 @@ impl<'a> Parser<'a> {
             match self.bump()? {
                 Some((Tok::Punct(','), _)) => {}
                 Some((Tok::Punct(p), _)) if p == close => return Ok(out),
-                Some((t, line)) => return err(line, format!("expected `,` or `{close}`, found {}", describe(&t))),
-                None => return err(self.line(), format!("unclosed `{close}` at the end of the file")),
+                Some((t, line)) => {
+                    return err(
+                        line,
+                        format!("expected `,` or `{close}`, found {}", describe(&t)),
+                    )
+                }
+                None => {
+                    return err(
+                        self.line(),
+                        format!("unclosed `{close}` at the end of the file"),
+                    )
+                }
             }
         }
     }
@@ -404,7 +452,12 @@ impl<'a> Parser<'a> {
             match self.bump()? {
                 Some((Tok::Punct(','), _)) => {}
                 Some((Tok::Punct('}'), _)) => return Ok(PyValue::Dict(out)),
-                Some((t, line)) => return err(line, format!("expected `,` or `}}`, found {}", describe(&t))),
+                Some((t, line)) => {
+                    return err(
+                        line,
+                        format!("expected `,` or `}}`, found {}", describe(&t)),
+                    )
+                }
                 None => return err(self.line(), "unclosed `{` at the end of the file"),
             }
         }
@@ -425,13 +478,20 @@ impl<'a> Parser<'a> {
                     let v = self.value(depth)?;
                     out.push((PyValue::Str(k), v));
                 }
-                Some((t, line)) => return err(line, format!("dict(): keyword expected, found {}", describe(&t))),
+                Some((t, line)) => {
+                    return err(
+                        line,
+                        format!("dict(): keyword expected, found {}", describe(&t)),
+                    )
+                }
                 None => return err(self.line(), "unclosed `dict(` at the end of the file"),
             }
             match self.bump()? {
                 Some((Tok::Punct(','), _)) => {}
                 Some((Tok::Punct(')'), _)) => return Ok(PyValue::Dict(out)),
-                Some((t, line)) => return err(line, format!("expected `,` or `)`, found {}", describe(&t))),
+                Some((t, line)) => {
+                    return err(line, format!("expected `,` or `)`, found {}", describe(&t)))
+                }
                 None => return err(self.line(), "unclosed `dict(` at the end of the file"),
             }
         }
@@ -453,10 +513,20 @@ fn describe(t: &Tok) -> String {
 /// in source order. A lone literal expression (a file holding only `{...}`)
 /// is returned under the name `""`. `import` / `from` lines are skipped.
 pub fn parse_assignments(text: &str) -> Result<Vec<(String, PyValue)>, ParseError> {
-    let mut p = Parser { lex: Lexer { src: text.as_bytes(), pos: 0, line: 1, depth: 0 }, peeked: None };
+    let mut p = Parser {
+        lex: Lexer {
+            src: text.as_bytes(),
+            pos: 0,
+            line: 1,
+            depth: 0,
+        },
+        peeked: None,
+    };
     let mut out = Vec::new();
     loop {
-        let Some((tok, line)) = p.peek()?.cloned() else { return Ok(out) };
+        let Some((tok, line)) = p.peek()?.cloned() else {
+            return Ok(out);
+        };
         match tok {
             Tok::Newline => {
                 p.bump()?;
@@ -473,7 +543,14 @@ pub fn parse_assignments(text: &str) -> Result<Vec<(String, PyValue)>, ParseErro
                 p.bump()?;
                 match p.bump()? {
                     Some((Tok::Punct('='), _)) => {}
-                    _ => return err(line, format!("`{n}` is not followed by `=`; only `NAME = literal` is accepted")),
+                    _ => {
+                        return err(
+                            line,
+                            format!(
+                                "`{n}` is not followed by `=`; only `NAME = literal` is accepted"
+                            ),
+                        )
+                    }
                 }
                 let v = p.value(0)?;
                 out.push((n, v));
@@ -512,11 +589,17 @@ mod tests {
         assert_eq!(proc_[0], PyValue::Int(16));
         let f = proc_[1].get("f").unwrap().as_list().unwrap();
         assert_eq!(f[0], PyValue::Int(12));
-        assert_eq!(f[1].as_list().unwrap()[1].get("end_bit"), Some(&PyValue::Int(3)));
+        assert_eq!(
+            f[1].as_list().unwrap()[1].get("end_bit"),
+            Some(&PyValue::Int(3))
+        );
         let t = proc_[1].get("t").unwrap().as_list().unwrap();
         assert_eq!(t[1], PyValue::Int(-2));
         assert_eq!(t[4], PyValue::Str("x\"y".into()));
-        assert_eq!(a[1].1, PyValue::List(vec![PyValue::Int(1), PyValue::Int(2)]));
+        assert_eq!(
+            a[1].1,
+            PyValue::List(vec![PyValue::Int(1), PyValue::Int(2)])
+        );
     }
 
     #[test]

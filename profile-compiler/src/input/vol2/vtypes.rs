@@ -70,14 +70,25 @@ fn select(assignments: &[(String, PyValue)]) -> Vec<(&str, &PyValue)> {
         let sample: Vec<_> = d.iter().take(50).collect();
         let good = sample
             .iter()
-            .filter(|(_, e)| e.as_list().is_some_and(|l| l.len() >= 2 && l.get(1).is_some_and(|x| x.as_dict().is_some())))
+            .filter(|(_, e)| {
+                e.as_list().is_some_and(|l| {
+                    l.len() >= 2 && l.get(1).is_some_and(|x| x.as_dict().is_some())
+                })
+            })
             .count();
         !sample.is_empty() && good * 2 > sample.len()
     };
-    let named: Vec<&PyValue> =
-        assignments.iter().filter(|(n, v)| n.ends_with("_types") && v.as_dict().is_some()).map(|(_, v)| v).collect();
+    let named: Vec<&PyValue> = assignments
+        .iter()
+        .filter(|(n, v)| n.ends_with("_types") && v.as_dict().is_some())
+        .map(|(_, v)| v)
+        .collect();
     let chosen: Vec<&PyValue> = if named.is_empty() {
-        assignments.iter().filter(|(_, v)| looks_like(v)).map(|(_, v)| v).collect()
+        assignments
+            .iter()
+            .filter(|(_, v)| looks_like(v))
+            .map(|(_, v)| v)
+            .collect()
     } else {
         named
     };
@@ -100,11 +111,14 @@ fn select(assignments: &[(String, PyValue)]) -> Vec<(&str, &PyValue)> {
 
 /// Parses vtypes text into `ir`. `pointer_size` is 8 or 4.
 pub fn parse_into(text: &str, path: &Path, ir: &mut Ir, pointer_size: u64) -> Result<()> {
-    let assignments =
-        pyliteral::parse_assignments(text).map_err(|e| Error::input(path, format!("not a vtypes literal: {e}")))?;
+    let assignments = pyliteral::parse_assignments(text)
+        .map_err(|e| Error::input(path, format!("not a vtypes literal: {e}")))?;
     let entries = select(&assignments);
     if entries.is_empty() {
-        return Err(Error::input(path, "no `NAME_types = {...}` vtypes dict found"));
+        return Err(Error::input(
+            path,
+            "no `NAME_types = {...}` vtypes dict found",
+        ));
     }
     let mut b = Builder {
         ir,
@@ -140,10 +154,17 @@ pub fn parse_into(text: &str, path: &Path, ir: &mut Ir, pointer_size: u64) -> Re
         ));
     }
     if !b.bad.is_empty() {
-        b.ir.warnings.push(format!("{file}: {} malformed vtypes entries skipped (first: {})", b.bad.len(), b.bad[0]));
+        b.ir.warnings.push(format!(
+            "{file}: {} malformed vtypes entries skipped (first: {})",
+            b.bad.len(),
+            b.bad[0]
+        ));
     }
     Ok(())
 }
+
+/// An enumeration's identity: (enum_name, target, values).
+type EnumKey = (Option<String>, String, Vec<(String, i128)>);
 
 struct Builder<'a> {
     ir: &'a mut Ir,
@@ -151,7 +172,7 @@ struct Builder<'a> {
     records: HashMap<String, TypeId>,
     record_ids: HashSet<TypeId>,
     named: HashMap<String, TypeId>,
-    enums: HashMap<(Option<String>, String, Vec<(String, i128)>), TypeId>,
+    enums: HashMap<EnumKey, TypeId>,
     void: Option<TypeId>,
     unknown_names: BTreeSet<String>,
     bad: Vec<String>,
@@ -180,7 +201,8 @@ impl Builder<'_> {
         };
         for (fname, fdesc) in fields {
             let Some(fname) = fname.as_str() else {
-                self.bad.push(format!("{name}: a field name is not a string"));
+                self.bad
+                    .push(format!("{name}: a field name is not a string"));
                 continue;
             };
             let fl = fdesc.as_list().unwrap_or_default();
@@ -197,10 +219,15 @@ impl Builder<'_> {
             };
             if let Some((ty, bf)) = self.bitfield(tdesc) {
                 match bf {
-                    Some(bitfield) => {
-                        rec.members.push(Member { name: Some(fname.to_owned()), offset, ty, bitfield: Some(bitfield) })
-                    }
-                    None => self.bad.push(format!("{name}.{fname}: bad BitField bounds")),
+                    Some(bitfield) => rec.members.push(Member {
+                        name: Some(fname.to_owned()),
+                        offset,
+                        ty,
+                        bitfield: Some(bitfield),
+                    }),
+                    None => self
+                        .bad
+                        .push(format!("{name}.{fname}: bad BitField bounds")),
                 }
                 continue;
             }
@@ -208,8 +235,17 @@ impl Builder<'_> {
             let anonymous = is_anonymous_member(fname)
                 && self.record_ids.contains(&ty)
                 && self.records.get(name) != Some(&ty);
-            let member_name = if anonymous { None } else { Some(fname.to_owned()) };
-            rec.members.push(Member { name: member_name, offset, ty, bitfield: None });
+            let member_name = if anonymous {
+                None
+            } else {
+                Some(fname.to_owned())
+            };
+            rec.members.push(Member {
+                name: member_name,
+                offset,
+                ty,
+                bitfield: None,
+            });
         }
         rec
     }
@@ -230,7 +266,10 @@ impl Builder<'_> {
                     .unwrap_or_else(|| unit_for(end).to_owned());
                 Some((self.named_type(&native), bf))
             }
-            "Enumeration" if kw.and_then(|k| k.get("target")).and_then(PyValue::as_str) == Some("BitField") => {
+            "Enumeration"
+                if kw.and_then(|k| k.get("target")).and_then(PyValue::as_str)
+                    == Some("BitField") =>
+            {
                 let args = kw.and_then(|k| k.get("target_args"));
                 let (bf, end) = bit_bounds(args);
                 let native = args
@@ -273,13 +312,20 @@ impl Builder<'_> {
                 (0, false)
             }
         };
-        let id = self.ir.push(Type::Base { name: name.to_owned(), size, signed });
+        let id = self.ir.push(Type::Base {
+            name: name.to_owned(),
+            size,
+            signed,
+        });
         self.named.insert(name.to_owned(), id);
         id
     }
 
     fn unknown(&mut self, what: &str) -> TypeId {
-        self.ir.push(Type::Unknown { what: what.to_owned(), size: None })
+        self.ir.push(Type::Unknown {
+            what: what.to_owned(),
+            size: None,
+        })
     }
 
     fn descriptor(&mut self, v: &PyValue, depth: u32) -> TypeId {
@@ -291,7 +337,9 @@ impl Builder<'_> {
             PyValue::List(l) => l,
             _ => return self.unknown("Malformed"),
         };
-        let Some(class) = l.first().and_then(PyValue::as_str) else { return self.unknown("Malformed") };
+        let Some(class) = l.first().and_then(PyValue::as_str) else {
+            return self.unknown("Malformed");
+        };
         let kw = l.get(1);
         match class {
             "pointer" | "pointer32" | "pointer64" | "Pointer" => {
@@ -302,7 +350,9 @@ impl Builder<'_> {
                 };
                 let target = match kw {
                     Some(PyValue::Dict(_)) => match kw.and_then(|k| k.get("target")) {
-                        Some(t) => self.new_style_target(t, kw.and_then(|k| k.get("target_args")), depth),
+                        Some(t) => {
+                            self.new_style_target(t, kw.and_then(|k| k.get("target_args")), depth)
+                        }
                         None => self.void(),
                     },
                     Some(t) => self.descriptor(t, depth + 1),
@@ -313,9 +363,16 @@ impl Builder<'_> {
             "array" | "Array" => {
                 let (count, element) = match kw {
                     Some(PyValue::Dict(_)) => {
-                        let count = kw.and_then(|k| k.get("count")).and_then(PyValue::as_int).unwrap_or(0);
+                        let count = kw
+                            .and_then(|k| k.get("count"))
+                            .and_then(PyValue::as_int)
+                            .unwrap_or(0);
                         let element = match kw.and_then(|k| k.get("target")) {
-                            Some(t) => self.new_style_target(t, kw.and_then(|k| k.get("target_args")), depth),
+                            Some(t) => self.new_style_target(
+                                t,
+                                kw.and_then(|k| k.get("target_args")),
+                                depth,
+                            ),
                             None => self.unknown("Malformed"),
                         };
                         (count, element)
@@ -332,13 +389,18 @@ impl Builder<'_> {
                 let count = if (0..=MAX_ARRAY_COUNT).contains(&count) {
                     count as u64
                 } else {
-                    self.bad.push(format!("array count {count} out of range, emitted as 0"));
+                    self.bad
+                        .push(format!("array count {count} out of range, emitted as 0"));
                     0
                 };
                 self.ir.push(Type::Array { element, count })
             }
             "Enumeration" => {
-                let target = kw.and_then(|k| k.get("target")).and_then(PyValue::as_str).unwrap_or("int").to_owned();
+                let target = kw
+                    .and_then(|k| k.get("target"))
+                    .and_then(PyValue::as_str)
+                    .unwrap_or("int")
+                    .to_owned();
                 self.enumeration(kw, &target)
             }
             "BitField" => {
@@ -353,11 +415,20 @@ impl Builder<'_> {
             "void" | "Void" => self.void(),
             "Function" => self.ir.push(Type::Function),
             "String" | "UnicodeString" => {
-                let length = kw.and_then(|k| k.get("length")).and_then(PyValue::as_int).unwrap_or(0);
+                let length = kw
+                    .and_then(|k| k.get("length"))
+                    .and_then(PyValue::as_int)
+                    .unwrap_or(0);
                 let wide = class == "UnicodeString";
                 let element = self.named_type(if wide { "unsigned short" } else { "char" });
-                let count = u64::try_from(length).ok().filter(|c| *c as i128 <= MAX_ARRAY_COUNT).unwrap_or(0);
-                self.ir.push(Type::Array { element, count: if wide { count / 2 } else { count } })
+                let count = u64::try_from(length)
+                    .ok()
+                    .filter(|c| *c as i128 <= MAX_ARRAY_COUNT)
+                    .unwrap_or(0);
+                self.ir.push(Type::Array {
+                    element,
+                    count: if wide { count / 2 } else { count },
+                })
             }
             name => self.named_type(name),
         }
@@ -375,7 +446,10 @@ impl Builder<'_> {
     }
 
     fn enumeration(&mut self, kw: Option<&PyValue>, target: &str) -> TypeId {
-        let name = kw.and_then(|k| k.get("enum_name")).and_then(PyValue::as_str).map(str::to_owned);
+        let name = kw
+            .and_then(|k| k.get("enum_name"))
+            .and_then(PyValue::as_str)
+            .map(str::to_owned);
         let mut values: Vec<(String, i128)> = Vec::new();
         if let Some(choices) = kw.and_then(|k| k.get("choices")).and_then(PyValue::as_dict) {
             let mut sorted: BTreeMap<i128, String> = BTreeMap::new();
@@ -397,7 +471,13 @@ impl Builder<'_> {
         }
         let (size, signed) = native(target, self.pointer_size).unwrap_or((4, true));
         let origin = self.ir.types.len() as u64;
-        let id = self.ir.push(Type::Enum(Enum { name, size, signed, values, origin }));
+        let id = self.ir.push(Type::Enum(Enum {
+            name,
+            size,
+            signed,
+            values,
+            origin,
+        }));
         self.enums.insert(cache_key, id);
         id
     }
@@ -405,10 +485,19 @@ impl Builder<'_> {
 
 /// (bit field, end bit) from BitField keyword arguments.
 fn bit_bounds(kw: Option<&PyValue>) -> (Option<BitField>, i128) {
-    let start = kw.and_then(|k| k.get("start_bit")).and_then(PyValue::as_int).unwrap_or(0);
-    let end = kw.and_then(|k| k.get("end_bit")).and_then(PyValue::as_int).unwrap_or(-1);
+    let start = kw
+        .and_then(|k| k.get("start_bit"))
+        .and_then(PyValue::as_int)
+        .unwrap_or(0);
+    let end = kw
+        .and_then(|k| k.get("end_bit"))
+        .and_then(PyValue::as_int)
+        .unwrap_or(-1);
     let ok = (0..=512).contains(&start) && end > start && end - start <= 128 && end <= 1024;
-    let bf = ok.then(|| BitField { bit_offset: start as u32, bit_size: (end - start) as u32 });
+    let bf = ok.then(|| BitField {
+        bit_offset: start as u32,
+        bit_size: (end - start) as u32,
+    });
     (bf, end)
 }
 
@@ -440,8 +529,16 @@ mod tests {
         let p = &e.profile.structs["proc"];
         assert_eq!(p.size, Some(0x20));
         assert_eq!(p.fields["p_comm"].offset, Some(0x10));
-        assert!(p.fields.contains_key("x"), "anonymous member lifted: {:?}", p.fields.keys());
-        assert!(e.profile.enums.values().any(|c| c.values().any(|v| v == "SRUN")));
+        assert!(
+            p.fields.contains_key("x"),
+            "anonymous member lifted: {:?}",
+            p.fields.keys()
+        );
+        assert!(e
+            .profile
+            .enums
+            .values()
+            .any(|c| c.values().any(|v| v == "SRUN")));
     }
 
     #[test]
@@ -449,12 +546,20 @@ mod tests {
         let mut ir = Ir::default();
         let e = parse_into("x = 1\n", Path::new("t"), &mut ir, 8).unwrap_err();
         assert!(e.to_string().contains("no `NAME_types"), "{e}");
-        let deep = format!("mac_types = {{'a': [1, {{'f': [0, {}'int'{}]}}]}}\n", "[".repeat(500), "]".repeat(500));
+        let deep = format!(
+            "mac_types = {{'a': [1, {{'f': [0, {}'int'{}]}}]}}\n",
+            "[".repeat(500),
+            "]".repeat(500)
+        );
         let e = parse_into(&deep, Path::new("t"), &mut ir, 8).unwrap_err();
         assert!(e.to_string().contains("nested deeper"), "{e}");
         let ok = "mac_types = {'a': [8, {'f': [0, ['array', 99999999999999999, ['int']]], 'g': ['x'], 'h': [0, ['BitField', {'start_bit': 5, 'end_bit': 2}]]}]}\n";
         let mut ir = Ir::default();
         parse_into(ok, Path::new("t"), &mut ir, 8).unwrap();
-        assert!(ir.warnings.iter().any(|w| w.contains("malformed")), "{:?}", ir.warnings);
+        assert!(
+            ir.warnings.iter().any(|w| w.contains("malformed")),
+            "{:?}",
+            ir.warnings
+        );
     }
 }
