@@ -350,6 +350,34 @@ fn hostile_inputs_fail_cleanly() {
         .save(&dir.path().join("hostile.json"), WriteMode::CreateNew)
         .unwrap();
 
+    // Records that contain themselves, and anonymous members of anonymous
+    // types nested many times over (hostile: C cannot express either), end.
+    let mut text = format!(
+        "{cu}<1><0x20><DW_TAG_structure_type> DW_AT_name<\"loop\"> DW_AT_byte_size<0x00000010>\n\
+<2><0x28><DW_TAG_member> DW_AT_name<\"a\"> DW_AT_type<<0x00000040>> DW_AT_data_member_location<0>\n\
+<1><0x40><DW_TAG_structure_type> DW_AT_byte_size<0x00000010>\n"
+    );
+    for k in 0..12 {
+        text.push_str(&format!(
+            "<2><0x{:x}><DW_TAG_member> DW_AT_type<<0x00000040>> DW_AT_data_member_location<{k}>\n",
+            0x100 + k
+        ));
+    }
+    for k in 0..40u32 {
+        let off = 0x1000 + k * 0x20;
+        text.push_str(&format!("<1><0x{off:x}><DW_TAG_union_type> DW_AT_byte_size<0x00000008>\n"));
+        for j in 0..3u32 {
+            text.push_str(&format!(
+                "<2><0x{:x}><DW_TAG_member> DW_AT_type<<0x{:x}>>\n",
+                off + 1 + j,
+                off + 0x20
+            ));
+        }
+    }
+    let ir = read_zip(&zip("cycles.zip", &[("module.dwarf", text.as_bytes()), ("System.map", map)])).unwrap();
+    let emitted = emit(&ir, EmitOptions::default());
+    assert!(emitted.profile.structs.contains_key("loop"));
+
     // A truncated real module.dwarf still converts (what is there).
     if let Some(real) = debian8("hostile_inputs_fail_cleanly") {
         let dwarf = zip_member(&real, |n| n.ends_with("module.dwarf"));
@@ -413,4 +441,104 @@ fn hostile_inputs_fail_cleanly() {
         .unwrap_err()
         .to_string()
         .contains("not a dsymutil"));
+}
+
+/// A small deterministic generator for the mutation tests.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// `base` with a few random edits: bytes replaced by syntax characters,
+/// ranges deleted or duplicated, the end cut off.
+fn mutate(base: &[u8], rng: &mut Lcg) -> Vec<u8> {
+    const INTERESTING: &[u8] = b"<>0x9f\"' \n[]{}(),:-L#\\=+.eDW_AT_";
+    let mut v = base.to_vec();
+    for _ in 0..1 + rng.below(12) {
+        if v.is_empty() {
+            break;
+        }
+        let at = rng.below(v.len());
+        match rng.below(4) {
+            0 => v[at] = INTERESTING[rng.below(INTERESTING.len())],
+            1 => {
+                let end = (at + rng.below(64)).min(v.len());
+                v.drain(at..end);
+            }
+            2 => {
+                let end = (at + rng.below(256)).min(v.len());
+                let copy = v[at..end].to_vec();
+                let to = rng.below(v.len());
+                v.splice(to..to, copy);
+            }
+            _ => v.truncate(at),
+        }
+    }
+    v
+}
+
+/// Mutated dwarfdump text and vtypes literals never panic the readers or
+/// the emitter: each gives an error or a profile.
+#[test]
+fn mutated_inputs_never_panic() {
+    use profile_compiler::input::vol2::{dwarfdump, vtypes};
+    use profile_compiler::ir::Ir;
+
+    let mut rng = Lcg(0x5eed);
+    let mut dwarf_bases: Vec<Vec<u8>> = vec![b"<0><0x0+0xb><DW_TAG_compile_unit> DW_AT_name<\"m.c\">
+<1><0x10><DW_TAG_base_type> DW_AT_byte_size<0x00000004> DW_AT_encoding<DW_ATE_unsigned> DW_AT_name<\"unsigned int\">
+<1><0x20><DW_TAG_structure_type> DW_AT_name<\"s\"> DW_AT_byte_size<0x00000010>
+<2><0x28><DW_TAG_member> DW_AT_name<\"a\"> DW_AT_type<<0x00000010>> DW_AT_byte_size<0x00000004> DW_AT_bit_size<0x00000004> DW_AT_bit_offset<0x0000001c> DW_AT_data_member_location<4>
+<2><0x30><DW_TAG_member> DW_AT_type<<0x00000040>> DW_AT_data_member_location<len 0x0002: 0x2308>
+<1><0x40><DW_TAG_union_type> DW_AT_byte_size<0x00000008>
+<2><0x48><DW_TAG_member> DW_AT_name<\"x\"> DW_AT_type<<0x00000050>>
+<1><0x50><DW_TAG_array_type> DW_AT_type<<0x00000010>>
+<2><0x58><DW_TAG_subrange_type> DW_AT_upper_bound<1>
+<1><0x60><DW_TAG_enumeration_type> DW_AT_name<\"e\"> DW_AT_byte_size<0x00000004>
+<2><0x68><DW_TAG_enumerator> DW_AT_name<\"E0\"> DW_AT_const_value<0x00000000>
+"
+    .to_vec()];
+    if let Some(real) = debian8("mutated_inputs_never_panic") {
+        let dwarf = zip_member(&real, |n| n.ends_with("module.dwarf"));
+        // A slice of real text (the first 1,500 DIEs) keeps the debug-build test quick.
+        let cut = dwarf
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(1500)
+            .map_or(dwarf.len(), |(i, _)| i);
+        dwarf_bases.push(dwarf[..cut].to_vec());
+    }
+    for base in &dwarf_bases {
+        for _ in 0..60 {
+            let text = mutate(base, &mut rng);
+            let mut ir = Ir::default();
+            if dwarfdump::parse_into(&String::from_utf8_lossy(&text), Path::new("m"), &mut ir)
+                .is_ok()
+            {
+                let _ = emit(&ir, EmitOptions::default())
+                    .profile
+                    .to_canonical_json();
+            }
+        }
+    }
+    for _ in 0..400 {
+        let text = mutate(MAC_VTYPES.as_bytes(), &mut rng);
+        let mut ir = Ir::default();
+        if vtypes::parse_into(&String::from_utf8_lossy(&text), Path::new("v"), &mut ir, 8).is_ok() {
+            let _ = emit(&ir, EmitOptions::default())
+                .profile
+                .to_canonical_json();
+        }
+    }
 }

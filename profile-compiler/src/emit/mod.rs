@@ -182,6 +182,9 @@ impl<'a> Emitter<'a> {
             return (0, 0, Vec::new());
         };
         let kind = r.kind as u8;
+        // A placeholder while this record's members are keyed: a record that
+        // (through hostile input) contains itself ends here instead of looping.
+        memo.insert(id, (kind, r.size, Vec::new()));
         let members = r
             .members
             .iter()
@@ -212,7 +215,9 @@ impl<'a> Emitter<'a> {
                 Some(n) => n.clone(),
                 None => match self.typedef_names.get(&id) {
                     Some(n) => n.clone(),
-                    None => format!("{:?}", self.shape(id, memo, depth + 1)),
+                    // A fixed-size digest of the shape: nested anonymous
+                    // records would otherwise make keys grow exponentially.
+                    None => format!("anon:{:016x}", digest(&self.shape(id, memo, depth + 1))),
                 },
             },
             Some(Type::Pointer { target, size }) => format!("*{size}{}", self.pointer_key(*target)),
@@ -263,7 +268,8 @@ impl<'a> Emitter<'a> {
                 Some(n) => n.clone(),
                 None => {
                     anon += 1;
-                    self.lift(m.ty, m.offset, &mut lifted, 0);
+                    let mut budget = LIFT_BUDGET;
+                    self.lift(m.ty, m.offset, &mut lifted, 0, &mut budget);
                     format!("u{anon}")
                 }
             };
@@ -291,16 +297,27 @@ impl<'a> Emitter<'a> {
 
     /// Collects the members of anonymous record `ty` (recursively through
     /// nested anonymous members) at absolute offsets.
-    fn lift(&mut self, ty: TypeId, base: u64, out: &mut Vec<(String, Field)>, depth: u32) {
-        if depth > 16 {
+    fn lift(
+        &mut self,
+        ty: TypeId,
+        base: u64,
+        out: &mut Vec<(String, Field)>,
+        depth: u32,
+        budget: &mut usize,
+    ) {
+        // Bounded in depth and in records visited, so hostile nesting
+        // (anonymous records holding many anonymous members of each other)
+        // cannot explode.
+        if depth > 16 || *budget == 0 {
             return;
         }
+        *budget -= 1;
         let id = self.ir.resolve(ty);
         let Some(Type::Record(r)) = self.ir.types.get(id.index()) else {
             return;
         };
         for m in &r.members {
-            let offset = base + m.offset;
+            let offset = base.saturating_add(m.offset);
             match &m.name {
                 Some(n) => {
                     let descriptor = match m.bitfield {
@@ -315,7 +332,7 @@ impl<'a> Emitter<'a> {
                         },
                     ));
                 }
-                None => self.lift(m.ty, offset, out, depth + 1),
+                None => self.lift(m.ty, offset, out, depth + 1, budget),
             }
         }
     }
@@ -430,6 +447,17 @@ impl<'a> Emitter<'a> {
             }
         }
     }
+}
+
+/// Records visited when lifting the members of one anonymous member.
+const LIFT_BUDGET: usize = 4096;
+
+/// A 64-bit digest of a record shape.
+fn digest(shape: &Shape) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    shape.hash(&mut h);
+    h.finish()
 }
 
 trait HashKey {

@@ -243,7 +243,9 @@ fn header(line: &str) -> Option<(u64, &str, &str, &str)> {
     if !tag.starts_with("DW_TAG_") {
         return None;
     }
-    Some((depth, off.trim(), tag.trim(), rest))
+    // `0x2a` or, with dwarfdump -G, `0x2a GOFF=0x...`.
+    let off = off.split_whitespace().next().unwrap_or("");
+    Some((depth, off, tag.trim(), rest))
 }
 
 /// Splits ` DW_AT_a<v> DW_AT_b<w>` into attributes: a value runs from the
@@ -772,10 +774,10 @@ impl<'a> Builder<'a> {
             match unit {
                 Some(unit) => {
                     // Little-endian: LSB = unit_bits - bit_offset - bit_size.
-                    let lsb = i128::from(unit) * 8 - bo - i128::from(bit_size);
-                    i128::from(loc)
-                        .checked_mul(8)
-                        .map(|l| l + lsb)
+                    (i128::from(unit) * 8)
+                        .checked_sub(bo)
+                        .and_then(|v| v.checked_sub(i128::from(bit_size)))
+                        .and_then(|lsb| (i128::from(loc) * 8).checked_add(lsb))
                         .and_then(|a| u64::try_from(a).ok())
                 }
                 None => None,
