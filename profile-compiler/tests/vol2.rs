@@ -365,7 +365,9 @@ fn hostile_inputs_fail_cleanly() {
     }
     for k in 0..40u32 {
         let off = 0x1000 + k * 0x20;
-        text.push_str(&format!("<1><0x{off:x}><DW_TAG_union_type> DW_AT_byte_size<0x00000008>\n"));
+        text.push_str(&format!(
+            "<1><0x{off:x}><DW_TAG_union_type> DW_AT_byte_size<0x00000008>\n"
+        ));
         for j in 0..3u32 {
             text.push_str(&format!(
                 "<2><0x{:x}><DW_TAG_member> DW_AT_type<<0x{:x}>>\n",
@@ -374,7 +376,11 @@ fn hostile_inputs_fail_cleanly() {
             ));
         }
     }
-    let ir = read_zip(&zip("cycles.zip", &[("module.dwarf", text.as_bytes()), ("System.map", map)])).unwrap();
+    let ir = read_zip(&zip(
+        "cycles.zip",
+        &[("module.dwarf", text.as_bytes()), ("System.map", map)],
+    ))
+    .unwrap();
     let emitted = emit(&ir, EmitOptions::default());
     assert!(emitted.profile.structs.contains_key("loop"));
 

@@ -469,7 +469,14 @@ impl Builder<'_> {
         if let Some(id) = self.enums.get(&cache_key) {
             return *id;
         }
-        let (size, signed) = native(target, self.pointer_size).unwrap_or((4, true));
+        // Volatility 2's converters name an enumeration's integer by size
+        // with their own table ({8: 'long long', 4: 'long', 2: 'short',
+        // 1: 'char'}): there `long` is 4 bytes whatever the data model.
+        let (size, signed) = match target {
+            "long" => (4, true),
+            "unsigned long" => (4, false),
+            _ => native(target, self.pointer_size).unwrap_or((4, true)),
+        };
         let origin = self.ir.types.len() as u64;
         let id = self.ir.push(Type::Enum(Enum {
             name,
@@ -539,6 +546,9 @@ mod tests {
             .enums
             .values()
             .any(|c| c.values().any(|v| v == "SRUN")));
+        // A 4-byte enumeration (convert.py's `long`) reads 4 bytes.
+        let stat = p.fields["p_stat"].descriptor.to_json();
+        assert_eq!(stat[1]["target"], serde_json::json!("int"), "{stat}");
     }
 
     #[test]
