@@ -548,3 +548,47 @@ fn mutated_inputs_never_panic() {
         }
     }
 }
+
+/// A Linux vtypes zip (`linux_types = {...}` + System.map) is a Linux profile.
+#[test]
+fn linux_vtypes_zip_is_a_linux_profile() {
+    use profile_compiler::input::vol2::is_vol2_zip;
+    assert!(is_vol2_zip(&[
+        "Ubuntu/module.dwarf".into(),
+        "boot/System.map-3.2".into()
+    ]));
+    assert!(is_vol2_zip(&["x/10.8.3.VTYPES".into()]));
+    assert!(!is_vol2_zip(&[
+        "module_dwarf.ko".into(),
+        "boot/System.map-6.1".into()
+    ]));
+
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("linux-vtypes.zip");
+    let vt = "linux_types = {\n  'list_head': [16, {'next': [0, ['pointer', ['list_head']]], 'prev': [8, ['pointer', ['list_head']]]}],\n\
+  'task_struct': [1000, {'tasks': [640, ['list_head']], 'pid': [820, ['int']], 'comm': [1264, ['array', 16, ['char']]]}],\n}\n";
+    let map = "ffffffff81000000 T _text\nffffffff81a11000 D init_task\n";
+    make_zip(
+        &zip,
+        &[
+            ("linux.vtypes", vt.as_bytes()),
+            ("boot/System.map-3.2.0", map.as_bytes()),
+        ],
+    );
+    let (profile, _, out) = convert(&zip, dir.path());
+    assert_eq!(profile.metadata_str("ProfileClass"), Some("Linux"));
+    assert_eq!(profile.metadata_str("arch"), Some("AMD64"));
+    assert_eq!(profile.constants["init_task"], 0xffff81a11000);
+    assert_eq!(
+        profile.structs["task_struct"].fields["pid"].offset,
+        Some(820)
+    );
+    if let Some(shared) = support::shared("linux_vtypes_zip_is_a_linux_profile") {
+        let (ok, last, text) = support::compare_layouts(&shared, &out, &zip);
+        assert!(ok, "{text}");
+        assert_eq!(
+            last,
+            "layout: 2/2 structs exact, 5/5 members exact, missing=0"
+        );
+    }
+}

@@ -29,11 +29,13 @@ use crate::{Error, Result};
 /// hostile zip cannot exhaust memory.
 pub const MAX_MEMBER_BYTES: u64 = 1 << 30;
 
-/// Whether a zip with these member names is a Volatility 2 profile.
+/// Whether a zip with these member names is a Volatility 2 profile (it
+/// holds a `*.dwarf` or a `*.vtypes` member; case-insensitive).
 pub fn is_vol2_zip(names: &[String]) -> bool {
-    names
-        .iter()
-        .any(|n| n.ends_with("module.dwarf") || n.ends_with(".vtypes"))
+    names.iter().any(|n| {
+        let n = n.to_ascii_lowercase();
+        n.ends_with(".dwarf") || n.ends_with(".vtypes")
+    })
 }
 
 /// The kind of Volatility 2 profile a zip holds.
@@ -150,11 +152,21 @@ pub fn read_zip(path: &Path) -> Result<Ir> {
                 Some((mi, mname)) => Some((read_member(&mut zip, path, *mi, mname)?, mname.clone())),
                 None => None,
             };
-            linux(path, name, &dwarf_bytes, map_bytes.as_ref().map(|(b, n)| (b.as_slice(), n.as_str())))
+            linux(
+                path,
+                LinuxTypes::Dwarf(&dwarf_bytes, name),
+                map_bytes.as_ref().map(|(b, n)| (b.as_slice(), n.as_str())),
+            )
         }
         (None, Some((i, name))) => {
             let sym = find_one(&names, path, "*.dsymutil files", |n| lower(n).ends_with(".dsymutil"))?;
             let vt_bytes = read_member(&mut zip, path, *i, name)?;
+            let map = find_one(&names, path, "System.map files", |n| base_name(n).contains("System.map"))?;
+            if let (None, Some((mi, mname))) = (sym, map) {
+                // Linux vtypes (`linux_types = {...}`) with a System.map.
+                let map_bytes = read_member(&mut zip, path, *mi, mname)?;
+                return linux(path, LinuxTypes::Vtypes(&vt_bytes, name), Some((&map_bytes, mname)));
+            }
             let sym_bytes = match sym {
                 Some((si, sname)) => Some((read_member(&mut zip, path, *si, sname)?, sname.clone())),
                 None => None,
@@ -173,19 +185,38 @@ fn member_path(zip: &Path, member: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(format!("{}:{member}", zip.display()))
 }
 
-fn linux(path: &Path, dwarf_name: &str, dwarf: &[u8], map: Option<(&[u8], &str)>) -> Result<Ir> {
+/// The types file of a Linux profile.
+enum LinuxTypes<'a> {
+    /// `module.dwarf` bytes and member name.
+    Dwarf(&'a [u8], &'a str),
+    /// `*.vtypes` bytes and member name (`linux_types = {...}`).
+    Vtypes(&'a [u8], &'a str),
+}
+
+fn linux(path: &Path, types: LinuxTypes<'_>, map: Option<(&[u8], &str)>) -> Result<Ir> {
     let mut ir = Ir::default();
-    let text = String::from_utf8_lossy(dwarf);
-    let dpath = member_path(path, dwarf_name);
-    let pointer_size = dwarfdump::parse_into(&text, &dpath, &mut ir)?;
     let mut wide_addresses = None;
-    match map {
-        Some((bytes, name)) => {
-            let mpath = member_path(path, name);
-            let symbols = system_map::parse_bytes(bytes, &mpath)?;
-            wide_addresses = Some(symbols.iter().any(|s| s.address > u64::from(u32::MAX)));
-            system_map::add_to_ir(&mut ir, &symbols, false);
+    let mut symbols = None;
+    if let Some((bytes, name)) = map {
+        let parsed = system_map::parse_bytes(bytes, &member_path(path, name))?;
+        wide_addresses = Some(parsed.iter().any(|s| s.address > u64::from(u32::MAX)));
+        symbols = Some(parsed);
+    }
+    let (dpath, pointer_size) = match types {
+        LinuxTypes::Dwarf(bytes, name) => {
+            let p = member_path(path, name);
+            let size = dwarfdump::parse_into(&String::from_utf8_lossy(bytes), &p, &mut ir)?;
+            (p, size)
         }
+        LinuxTypes::Vtypes(bytes, name) => {
+            let p = member_path(path, name);
+            let size = if wide_addresses == Some(false) { 4 } else { 8 };
+            vtypes::parse_into(&String::from_utf8_lossy(bytes), &p, &mut ir, size)?;
+            (p, None)
+        }
+    };
+    match symbols {
+        Some(symbols) => system_map::add_to_ir(&mut ir, &symbols, false),
         None => ir.warnings.push(format!(
             "{}: no System.map in the zip: the profile has no symbols",
             path.display()
