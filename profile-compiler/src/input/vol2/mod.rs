@@ -38,15 +38,6 @@ pub fn is_vol2_zip(names: &[String]) -> bool {
     })
 }
 
-/// The kind of Volatility 2 profile a zip holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Vol2Kind {
-    /// `module.dwarf` + System.map.
-    Linux,
-    /// `*.vtypes` + `*.dsymutil`.
-    Mac,
-}
-
 /// Names of the zip's regular members, skipping macOS metadata (`__MACOSX/`,
 /// `._*`).
 fn member_names(
