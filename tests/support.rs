@@ -9,19 +9,13 @@ use std::process::Command;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    // This file is <root>/tests/support.rs.
-    Path::new(file!())
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .filter(|p| p.join("Cargo.toml").exists())
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .ancestors()
-                .find(|p| p.join("tests/support.rs").exists())
-                .expect("workspace root")
-                .to_path_buf()
-        })
+    // The crate running the tests is somewhere below the workspace root,
+    // which is the nearest ancestor holding tests/support.rs.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|p| p.join("tests/support.rs").is_file())
+        .expect("the workspace root holds tests/support.rs")
+        .to_path_buf()
 }
 
 /// The project's own fixtures (`tests/fixtures`).
@@ -49,7 +43,11 @@ pub fn shared(test: &str) -> Option<PathBuf> {
             panic!("{test}: ../shared is missing, and CI=true requires it")
         }
         None => {
-            eprintln!(
+            // Written to the real stderr (not eprintln!, which the test
+            // harness captures) so the skip shows in every test run.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "SKIPPED {test}: ../shared (real fixtures) not found; set PROFC_SHARED to run it"
             );
             None

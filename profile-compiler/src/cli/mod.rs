@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use profile_runtime::{Profile, WriteMode};
 
+mod diff;
 mod inspect;
 mod parse_pdb;
 
@@ -29,6 +30,21 @@ enum Command {
     Info(inspect::InfoArgs),
     /// Show the layout of one type of a profile, as Rekall's `dt` does.
     Dt(inspect::DtArgs),
+    /// Show what changed between two profiles (types, members, enums, symbols).
+    Diff(diff::Args),
+    /// Write a profile (Rekall JSON or ISF) in another format.
+    Export(ExportArgs),
+}
+
+/// Arguments of `export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The profile to read (Rekall JSON, gzipped or plain, or Volatility 3 ISF).
+    pub input: PathBuf,
+    /// Where to write.
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// Entry point of the binary: parses arguments, runs, prints a one-line
@@ -39,6 +55,12 @@ pub fn main() -> ExitCode {
         Command::ParsePdb(a) => parse_pdb::run(a, cli.verbose),
         Command::Info(a) => inspect::info(a),
         Command::Dt(a) => inspect::dt(a),
+        Command::Diff(a) => diff::run(a).map(|differs| {
+            if differs {
+                std::process::exit(1)
+            }
+        }),
+        Command::Export(a) => export(a, cli.verbose),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -63,6 +85,18 @@ pub struct OutputArgs {
     /// Override `$METADATA.ProfileClass`.
     #[arg(long = "profile_class", alias = "profile-class", value_name = "NAME")]
     pub profile_class: Option<String>,
+    /// Output format: Rekall's profile JSON, or Volatility 3's ISF.
+    #[arg(long, value_enum, default_value_t = Format::Rekall)]
+    pub format: Format,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Rekall profile JSON (gzipped unless the name ends in `.json`).
+    Rekall,
+    /// Volatility 3 Intermediate Symbol Format (`.json`, `.json.gz` or `.json.xz`).
+    Isf,
 }
 
 impl OutputArgs {
@@ -95,8 +129,31 @@ pub(crate) fn write_profile(
         profile.set_metadata("ProfileClass", class.as_str());
     }
     report_warnings(&emitted.warnings, verbose);
-    profile.save(out, opts.mode())?;
+    let isf = crate::emit::isf::IsfOptions {
+        unions: Some(emitted.unions),
+        sources: Vec::new(),
+    };
+    save_as(&profile, out, opts, &isf, verbose)?;
     Ok(profile)
+}
+
+/// Writes `profile` to `out` in the format `opts` asks for.
+pub(crate) fn save_as(
+    profile: &Profile,
+    out: &Path,
+    opts: &OutputArgs,
+    isf: &crate::emit::isf::IsfOptions,
+    verbose: bool,
+) -> anyhow::Result<()> {
+    match opts.format {
+        Format::Rekall => profile.save(out, opts.mode())?,
+        Format::Isf => {
+            let doc = crate::emit::isf::to_isf(profile, isf);
+            report_warnings(&doc.warnings, verbose);
+            crate::emit::isf::save(&doc.json, out, opts.mode())?;
+        }
+    }
+    Ok(())
 }
 
 /// Prints warnings: all of them with `--verbose`, else the first few and a count.
@@ -125,4 +182,37 @@ pub(crate) fn default_output(input: &Path, extension: &str) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "profile".into());
     PathBuf::from(format!("{stem}.{extension}"))
+}
+
+/// Reads a profile in either format: Volatility 3 ISF (plain, gzip or xz) or
+/// Rekall JSON (plain or gzip), told apart by content.
+pub(crate) fn load_any_profile(path: &Path) -> anyhow::Result<Profile> {
+    let bytes = std::fs::read(path).map_err(|source| crate::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bytes = crate::input::isf::decompress(bytes, path)?;
+    if crate::input::isf::looks_like(&bytes) {
+        let doc: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| crate::Error::input(path, format!("not valid JSON: {e}")))?;
+        return Ok(crate::input::isf::from_json(&doc).map_err(|m| crate::Error::input(path, m))?);
+    }
+    Ok(Profile::from_bytes(bytes, &path.display().to_string())?)
+}
+
+fn export(args: ExportArgs, verbose: bool) -> anyhow::Result<()> {
+    let mut profile = load_any_profile(&args.input)?;
+    if let Some(class) = &args.out.profile_class {
+        profile.set_metadata("ProfileClass", class.as_str());
+    }
+    if args.out.concise {
+        profile.revenums = None;
+    }
+    save_as(
+        &profile,
+        &args.output,
+        &args.out,
+        &crate::emit::isf::IsfOptions::default(),
+        verbose,
+    )
 }

@@ -16,7 +16,10 @@
 //!   `u1.field` and `field` work (LibVMI and DRAKVUF look fields up directly);
 //! - duplicate symbol names get `_1`, `_2`, ... suffixes in address order.
 
-use std::collections::{BTreeMap, HashMap};
+pub mod isf;
+pub mod native;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use profile_runtime::{Descriptor, Field, Profile, StructDef};
 use serde_json::Value;
@@ -38,6 +41,9 @@ pub struct Emitted {
     /// One line per noteworthy decision (renamed same-name types, dropped
     /// unrepresentable members).
     pub warnings: Vec<String>,
+    /// Names of the emitted records that are unions (Rekall's format does not
+    /// say; the ISF export needs it).
+    pub unions: BTreeSet<String>,
 }
 
 /// Builds the profile for `ir`.
@@ -49,7 +55,7 @@ pub fn emit(ir: &Ir, options: EmitOptions) -> Emitted {
         profile.metadata.insert(k.clone(), v.clone());
     }
     profile.config = ir.config.clone();
-    e.structs(&mut profile);
+    let unions = e.structs(&mut profile);
     e.enums(&mut profile);
     if !options.concise {
         profile.derive_revenums();
@@ -57,7 +63,11 @@ pub fn emit(ir: &Ir, options: EmitOptions) -> Emitted {
     symbols(ir, &mut profile);
     let mut warnings = ir.warnings.clone();
     warnings.append(&mut e.warnings);
-    Emitted { profile, warnings }
+    Emitted {
+        profile,
+        warnings,
+        unions,
+    }
 }
 
 struct Emitter<'a> {
@@ -67,16 +77,43 @@ struct Emitter<'a> {
     /// Canonical representative of each emitted record name.
     emitted: BTreeMap<String, TypeId>,
     /// Typedef names of anonymous records/enums (first typedef wins).
-    typedef_names: HashMap<TypeId, String>,
+    typedef_names: HashMap<TypeId, &'a str>,
     warnings: Vec<String>,
 }
 
 /// Structural identity of a record: what makes two definitions "the same".
-type Shape = (
-    u8,
-    u64,
-    Vec<(Option<String>, u64, Option<(u32, u32)>, String)>,
-);
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Shape<'a> {
+    kind: u8,
+    size: u64,
+    members: Vec<(Option<&'a str>, u64, Option<(u32, u32)>, u32)>,
+}
+
+/// Identity of a member's type, with children interned.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Key<'a> {
+    Name(&'a str),
+    Anon(u32),
+    Ptr(u64, &'a str),
+    Arr(u64, u32),
+    Enum(Option<&'a str>, u64),
+    Misc(u8),
+    Deep,
+}
+
+/// Hash-consing tables for [`Shape`]s and [`Key`]s, memoised per type id.
+struct Interner<'a> {
+    shapes: HashMap<Shape<'a>, u32>,
+    keys: HashMap<Key<'a>, u32>,
+    shape_memo: Vec<Option<u32>>,
+    key_memo: Vec<Option<u32>>,
+}
+
+impl Interner<'_> {
+    fn new(n: usize) -> Self {
+        Interner { shapes: HashMap::new(), keys: HashMap::new(), shape_memo: vec![None; n], key_memo: vec![None; n] }
+    }
+}
 
 impl<'a> Emitter<'a> {
     fn new(ir: &'a Ir) -> Self {
@@ -90,7 +127,7 @@ impl<'a> Emitter<'a> {
                     _ => false,
                 };
                 if anonymous {
-                    typedef_names.entry(target).or_insert_with(|| name.clone());
+                    typedef_names.entry(target).or_insert(name.as_str());
                 }
             }
         }
@@ -106,7 +143,7 @@ impl<'a> Emitter<'a> {
     fn base_name(&self, id: TypeId, r: &Record) -> String {
         r.name
             .clone()
-            .or_else(|| self.typedef_names.get(&id).cloned())
+            .or_else(|| self.typedef_names.get(&id).map(|n| (*n).to_owned()))
             .unwrap_or_else(|| format!("__unnamed_{:x}", r.origin))
     }
 
@@ -114,10 +151,10 @@ impl<'a> Emitter<'a> {
     /// definitions under one name get `@N` suffixes.
     fn name_records(&mut self) {
         let ir = self.ir;
-        // Name -> list of (shape, representative id).
-        let mut by_name: BTreeMap<String, Vec<(Shape, TypeId)>> = BTreeMap::new();
+        let mut interner = Interner::new(ir.types.len());
+        // Name -> list of (shape id, representative id), in input order.
+        let mut by_name: HashMap<String, Vec<(u32, TypeId)>> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
-        let mut shapes: HashMap<TypeId, Shape> = HashMap::new();
         for (i, t) in ir.types.iter().enumerate() {
             let id = TypeId(i as u32);
             let Type::Record(r) = t else { continue };
@@ -125,7 +162,7 @@ impl<'a> Emitter<'a> {
                 continue;
             }
             let name = self.base_name(id, r);
-            let shape = self.shape(id, &mut shapes, 0);
+            let shape = self.shape(id, &mut interner, 0);
             let defs = by_name.entry(name.clone()).or_insert_with(|| {
                 order.push(name.clone());
                 Vec::new()
@@ -137,21 +174,13 @@ impl<'a> Emitter<'a> {
                     defs.len() - 1
                 }
             };
-            let final_name = if n == 0 {
-                name.clone()
-            } else {
-                format!("{name}@{}", n + 1)
-            };
+            let final_name = if n == 0 { name } else { format!("{name}@{}", n + 1) };
             self.names.insert(id, final_name);
         }
         for name in order {
             let defs = &by_name[&name];
             for (n, (_, id)) in defs.iter().enumerate() {
-                let final_name = if n == 0 {
-                    name.clone()
-                } else {
-                    format!("{name}@{}", n + 1)
-                };
+                let final_name = if n == 0 { name.clone() } else { format!("{name}@{}", n + 1) };
                 self.emitted.insert(final_name, *id);
             }
             if defs.len() > 1 && !name.starts_with("__unnamed_") {
@@ -173,86 +202,92 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// Structural key of a type, for deciding whether two records are the same.
-    fn shape(&self, id: TypeId, memo: &mut HashMap<TypeId, Shape>, depth: u32) -> Shape {
-        if let Some(s) = memo.get(&id) {
-            return s.clone();
+    /// Interned structural identity of a record: two records with the same
+    /// id are the same definition.
+    fn shape(&self, id: TypeId, it: &mut Interner<'a>, depth: u32) -> u32 {
+        if let Some(Some(s)) = it.shape_memo.get(id.index()) {
+            return *s;
         }
-        let Some(Type::Record(r)) = self.ir.types.get(id.index()) else {
-            return (0, 0, Vec::new());
-        };
-        let kind = r.kind as u8;
-        // A placeholder while this record's members are keyed: a record that
-        // (through hostile input) contains itself ends here instead of looping.
-        memo.insert(id, (kind, r.size, Vec::new()));
+        let Some(Type::Record(r)) = self.ir.types.get(id.index()) else { return u32::MAX };
         let members = r
             .members
             .iter()
             .map(|m| {
                 (
-                    m.name.clone(),
+                    m.name.as_deref(),
                     m.offset,
                     m.bitfield.map(|b| (b.bit_offset, b.bit_size)),
-                    self.type_key(m.ty, memo, depth + 1),
+                    self.type_key(m.ty, it, depth + 1),
                 )
             })
             .collect();
-        let s = (kind, r.size, members);
-        memo.insert(id, s.clone());
+        let shape = Shape { kind: r.kind as u8, size: r.size, members };
+        let next = it.shapes.len() as u32;
+        let s = *it.shapes.entry(shape).or_insert(next);
+        it.shape_memo[id.index()] = Some(s);
         s
     }
 
-    /// A string key for a member type: named things by name, anonymous
+    /// Interned key of a member type: named things by name, anonymous
     /// records by their shape (bounded depth, so hostile cycles end).
-    fn type_key(&self, id: TypeId, memo: &mut HashMap<TypeId, Shape>, depth: u32) -> String {
-        if depth > 32 {
-            return "<deep>".into();
-        }
+    fn type_key(&self, id: TypeId, it: &mut Interner<'a>, depth: u32) -> u32 {
         let ir = self.ir;
         let id = ir.resolve(id);
-        match ir.types.get(id.index()) {
-            Some(Type::Record(r)) => match &r.name {
-                Some(n) => n.clone(),
-                None => match self.typedef_names.get(&id) {
-                    Some(n) => n.clone(),
-                    // A fixed-size digest of the shape: nested anonymous
-                    // records would otherwise make keys grow exponentially.
-                    None => format!("anon:{:016x}", digest(&self.shape(id, memo, depth + 1))),
+        if let Some(Some(k)) = it.key_memo.get(id.index()) {
+            return *k;
+        }
+        let key = if depth > 32 {
+            Key::Deep
+        } else {
+            match ir.types.get(id.index()) {
+                Some(Type::Record(r)) => match (r.name.as_deref(), self.typedef_names.get(&id).copied()) {
+                    (Some(n), _) | (None, Some(n)) => Key::Name(n),
+                    (None, None) => Key::Anon(self.shape(id, it, depth + 1)),
                 },
-            },
-            Some(Type::Pointer { target, size }) => format!("*{size}{}", self.pointer_key(*target)),
-            Some(Type::Array { element, count }) => {
-                format!("[{count}]{}", self.type_key(*element, memo, depth + 1))
+                Some(Type::Pointer { target, size }) => {
+                    let t = ir.resolve(*target);
+                    let pointee = match ir.types.get(t.index()) {
+                        Some(Type::Record(r)) => r.name.as_deref().unwrap_or("<anon>"),
+                        Some(Type::Base { name, .. }) => name.as_str(),
+                        Some(Type::Pointer { .. }) => "<ptr>",
+                        Some(Type::Function) => "<fn>",
+                        Some(Type::Enum(e)) => e.name.as_deref().unwrap_or("<enum>"),
+                        _ => "<other>",
+                    };
+                    Key::Ptr(*size, pointee)
+                }
+                Some(Type::Array { element, count }) => Key::Arr(*count, self.type_key(*element, it, depth + 1)),
+                Some(Type::Enum(e)) => Key::Enum(e.name.as_deref(), e.size),
+                Some(Type::Base { name, .. }) => Key::Name(name.as_str()),
+                Some(Type::Void) => Key::Misc(0),
+                Some(Type::Function) => Key::Misc(1),
+                Some(_) => Key::Misc(2),
+                None => Key::Misc(3),
             }
-            Some(Type::Enum(e)) => format!("enum {:?} {}", e.name, e.size),
-            Some(Type::Base { name, .. }) => name.clone(),
-            Some(other) => format!("{other:?}"),
-            None => "?".into(),
+        };
+        let next = it.keys.len() as u32;
+        let k = *it.keys.entry(key).or_insert(next);
+        if let Some(slot) = it.key_memo.get_mut(id.index()) {
+            *slot = Some(k);
         }
+        k
     }
 
-    /// Pointers compare by the pointee's name only (pointers may be cyclic).
-    fn pointer_key(&self, id: TypeId) -> String {
-        let id = self.ir.resolve(id);
-        match self.ir.types.get(id.index()) {
-            Some(Type::Record(r)) => r.name.clone().unwrap_or_else(|| "anon".into()),
-            Some(Type::Base { name, .. }) => name.clone(),
-            Some(Type::Pointer { .. }) => "ptr".into(),
-            Some(t) => format!("{}", std::mem::discriminant(t).hash_key()),
-            None => "?".into(),
-        }
-    }
-
-    fn structs(&mut self, profile: &mut Profile) {
+    fn structs(&mut self, profile: &mut Profile) -> BTreeSet<String> {
         let emitted: Vec<(String, TypeId)> =
             self.emitted.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let mut unions = BTreeSet::new();
         for (name, id) in emitted {
             let Type::Record(r) = &self.ir.types[id.index()] else {
                 continue;
             };
+            if r.kind == crate::ir::RecordKind::Union {
+                unions.insert(name.clone());
+            }
             let def = self.struct_def(r);
             profile.structs.insert(name, def);
         }
+        unions
     }
 
     fn struct_def(&mut self, r: &Record) -> StructDef {
@@ -357,7 +392,7 @@ impl<'a> Emitter<'a> {
     fn enum_name(&self, id: TypeId, e: &crate::ir::Enum) -> String {
         e.name
             .clone()
-            .or_else(|| self.typedef_names.get(&id).cloned())
+            .or_else(|| self.typedef_names.get(&id).map(|n| (*n).to_owned()))
             .unwrap_or_else(|| format!("__unnamed_enum_{:x}", e.origin))
     }
 
@@ -449,29 +484,32 @@ impl<'a> Emitter<'a> {
     }
 }
 
-/// Records visited when lifting the members of one anonymous member.
-const LIFT_BUDGET: usize = 4096;
-
-/// A 64-bit digest of a record shape.
-fn digest(shape: &Shape) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    shape.hash(&mut h);
-    h.finish()
-}
-
-trait HashKey {
-    fn hash_key(&self) -> u64;
-}
-
-impl<T> HashKey for std::mem::Discriminant<T> {
-    fn hash_key(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        self.hash(&mut h);
-        h.finish()
+/// Rekall's `ProfileClass` for a PE module's PDB name: the file name
+/// capitalised without extension when Rekall has a profile class of that
+/// name, else `BasicPEProfile`.
+pub fn rekall_pe_class(pdb_name: &str) -> String {
+    const CLASSES: [&str; 8] = [
+        "Ntkrnlmp", "Ntkrnlpa", "Ntkrpamp", "Ntoskrnl", "Nt", "Win32k", "Tcpip", "Ntdll",
+    ];
+    let base = pdb_name.rsplit(['/', '\\']).next().unwrap_or(pdb_name);
+    let stem = base.split('.').next().unwrap_or(base);
+    let mut chars = stem.chars();
+    let cap: String = match chars.next() {
+        Some(c) => c
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect(),
+        None => String::new(),
+    };
+    if CLASSES.contains(&cap.as_str()) {
+        cap
+    } else {
+        "BasicPEProfile".to_owned()
     }
 }
+
+/// Records visited when lifting the members of one anonymous member.
+const LIFT_BUDGET: usize = 4096;
 
 /// Rekall's native name of an integer of `size` bytes.
 pub fn integer_name(size: u64, signed: bool) -> &'static str {
@@ -530,4 +568,231 @@ fn symbols(ir: &Ir, profile: &mut Profile) {
 /// Converts a metadata string.
 pub fn meta(s: impl Into<String>) -> Value {
     Value::String(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{BitField, Conventions, Enum, Member, RecordKind, Symbol};
+
+    fn base(ir: &mut Ir, name: &str, size: u64) -> TypeId {
+        ir.push(Type::Base {
+            name: name.into(),
+            size,
+            signed: false,
+        })
+    }
+
+    fn record(name: Option<&str>, size: u64, members: Vec<Member>, origin: u64) -> Type {
+        Type::Record(Record {
+            kind: RecordKind::Struct,
+            name: name.map(str::to_owned),
+            size,
+            members,
+            declaration: false,
+            origin,
+        })
+    }
+
+    fn member(name: Option<&str>, offset: u64, ty: TypeId) -> Member {
+        Member {
+            name: name.map(str::to_owned),
+            offset,
+            ty,
+            bitfield: None,
+        }
+    }
+
+    #[test]
+    fn identical_definitions_merge_and_different_ones_are_kept_apart() {
+        let mut ir = Ir::default();
+        let int = base(&mut ir, "int", 4);
+        let long = base(&mut ir, "long long", 8);
+        ir.push(record(Some("slot"), 4, vec![member(Some("a"), 0, int)], 1));
+        ir.push(record(Some("slot"), 4, vec![member(Some("a"), 0, int)], 2));
+        let other = ir.push(record(Some("slot"), 8, vec![member(Some("b"), 0, long)], 3));
+        ir.push(record(
+            Some("user"),
+            8,
+            vec![member(Some("s"), 0, other)],
+            4,
+        ));
+        let e = emit(&ir, EmitOptions::default());
+        let p = &e.profile;
+        assert_eq!(p.structs["slot"].size, Some(4));
+        assert_eq!(p.structs["slot@2"].size, Some(8));
+        assert_eq!(p.structs.len(), 3);
+        // The user of the second definition points at its distinct name.
+        assert_eq!(
+            p.structs["user"].fields["s"].descriptor,
+            Descriptor::named("slot@2")
+        );
+        assert!(
+            e.warnings.iter().any(|w| w.contains("slot@2")),
+            "{:?}",
+            e.warnings
+        );
+    }
+
+    #[test]
+    fn anonymous_members_are_named_and_lifted() {
+        let mut ir = Ir::default();
+        let int = base(&mut ir, "int", 4);
+        let inner = ir.push(record(
+            None,
+            4,
+            vec![member(Some("x"), 0, int), member(Some("y"), 0, int)],
+            0x42,
+        ));
+        ir.push(record(
+            Some("outer"),
+            8,
+            vec![member(Some("a"), 0, int), member(None, 4, inner)],
+            1,
+        ));
+        let p = emit(&ir, EmitOptions::default()).profile;
+        let outer = &p.structs["outer"];
+        assert_eq!(
+            outer.fields["u1"].descriptor,
+            Descriptor::named("__unnamed_42")
+        );
+        assert_eq!(outer.fields["u1"].offset, Some(4));
+        assert_eq!(outer.fields["x"].offset, Some(4));
+        assert_eq!(outer.fields["y"].offset, Some(4));
+        assert!(p.structs.contains_key("__unnamed_42"));
+    }
+
+    #[test]
+    fn typedef_names_anonymous_records_and_descriptors_resolve() {
+        let mut ir = Ir::default();
+        let int = base(&mut ir, "unsigned int", 4);
+        let anon = ir.push(record(None, 8, vec![member(Some("sig"), 0, int)], 7));
+        let td = ir.push(Type::Typedef {
+            name: "sigset_t".into(),
+            target: anon,
+        });
+        let konst = ir.push(Type::Qualified { target: td });
+        let ptr = ir.push(Type::Pointer {
+            target: konst,
+            size: 8,
+        });
+        let func = ir.push(Type::Function);
+        let fptr = ir.push(Type::Pointer {
+            target: func,
+            size: 8,
+        });
+        let arr = ir.push(Type::Array {
+            element: int,
+            count: 3,
+        });
+        let arr2 = ir.push(Type::Array {
+            element: arr,
+            count: 2,
+        });
+        let en = ir.push(Type::Enum(Enum {
+            name: Some("color".into()),
+            size: 4,
+            signed: true,
+            values: vec![("RED".into(), -1), ("BLUE".into(), 5)],
+            origin: 9,
+        }));
+        ir.push(record(
+            Some("t"),
+            64,
+            vec![
+                member(Some("p"), 0, ptr),
+                member(Some("f"), 8, fptr),
+                member(Some("a"), 16, arr2),
+                member(Some("e"), 40, en),
+                Member {
+                    name: Some("bits".into()),
+                    offset: 44,
+                    ty: int,
+                    bitfield: Some(BitField {
+                        bit_offset: 3,
+                        bit_size: 4,
+                    }),
+                },
+            ],
+            2,
+        ));
+        ir.symbols.push(Symbol {
+            name: "dup".into(),
+            address: 0x20,
+            kind: SymbolKind::Data,
+        });
+        ir.symbols.push(Symbol {
+            name: "dup".into(),
+            address: 0x10,
+            kind: SymbolKind::Data,
+        });
+        ir.symbols.push(Symbol {
+            name: "f".into(),
+            address: 0xffff_ffff_8100_0000,
+            kind: SymbolKind::Function,
+        });
+        ir.conventions = Conventions {
+            string_arrays: false,
+            mask48: true,
+        };
+        let p = emit(&ir, EmitOptions::default()).profile;
+        let t = &p.structs["t"].fields;
+        assert_eq!(
+            t["p"].descriptor,
+            Descriptor::pointer(Descriptor::named("sigset_t"))
+        );
+        assert_eq!(t["f"].descriptor, Descriptor::pointer(Descriptor::Function));
+        assert_eq!(
+            t["a"].descriptor,
+            Descriptor::array(2, Descriptor::array(3, Descriptor::named("unsigned int")))
+        );
+        assert_eq!(
+            t["bits"].descriptor,
+            Descriptor::BitField {
+                start_bit: 3,
+                end_bit: 7,
+                target: Some(Box::new(Descriptor::named("unsigned int")))
+            }
+        );
+        assert!(
+            matches!(&t["e"].descriptor, Descriptor::Enumeration { enum_name: Some(n), .. } if n == "color")
+        );
+        assert_eq!(p.enums["color"][&-1], "RED");
+        assert_eq!(p.revenums.as_ref().unwrap()["color"]["BLUE"], 5);
+        assert!(p.structs.contains_key("sigset_t"));
+        assert_eq!(p.constants["dup"], 0x10);
+        assert_eq!(p.constants["dup_1"], 0x20);
+        assert_eq!(p.functions["f"], 0xffff_8100_0000);
+        let concise = emit(&ir, EmitOptions { concise: true }).profile;
+        assert!(concise.revenums.is_none());
+    }
+
+    #[test]
+    fn cyclic_typedefs_from_hostile_input_terminate() {
+        let mut ir = Ir::default();
+        // Typedef 0 -> 1 -> 0.
+        ir.push(Type::Typedef {
+            name: "a".into(),
+            target: TypeId(1),
+        });
+        ir.push(Type::Typedef {
+            name: "b".into(),
+            target: TypeId(0),
+        });
+        let dangling = ir.push(Type::Pointer {
+            target: TypeId(999),
+            size: 8,
+        });
+        ir.push(record(
+            Some("s"),
+            16,
+            vec![
+                member(Some("x"), 0, TypeId(0)),
+                member(Some("y"), 8, dangling),
+            ],
+            1,
+        ));
+        let p = emit(&ir, EmitOptions::default()).profile;
+        assert!(p.structs.contains_key("s"));
+    }
 }

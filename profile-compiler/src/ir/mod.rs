@@ -45,6 +45,24 @@ pub struct BitField {
     pub bit_size: u32,
 }
 
+impl BitField {
+    /// Places a bit field given by its absolute bit offset from the start
+    /// of the record (DWARF 4+ `DW_AT_data_bit_offset`, BTF) in a storage
+    /// unit of `unit_size` bytes: the unit aligned to its own size when the
+    /// field fits in it, else the byte holding the first bit. Returns the
+    /// unit's byte offset and the field's place in it.
+    pub fn from_absolute(bit_offset: u64, bit_size: u32, unit_size: u64) -> (u64, BitField) {
+        let unit_bits = unit_size.clamp(1, 16) * 8;
+        let unit_start = bit_offset / unit_bits * unit_bits;
+        let within = bit_offset - unit_start;
+        if within + u64::from(bit_size) <= unit_bits {
+            (unit_start / 8, BitField { bit_offset: within as u32, bit_size })
+        } else {
+            (bit_offset / 8, BitField { bit_offset: (bit_offset % 8) as u32, bit_size })
+        }
+    }
+}
+
 /// A data member of a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -147,6 +165,21 @@ pub enum Type {
         /// Size, when known.
         size: Option<u64>,
     },
+}
+
+/// Rekall's `arch` name of an object-file architecture.
+pub fn arch_name(arch: object::Architecture) -> Option<&'static str> {
+    use object::Architecture as A;
+    Some(match arch {
+        A::X86_64 | A::X86_64_X32 => "AMD64",
+        A::I386 => "I386",
+        A::Aarch64 => "ARM64",
+        A::Arm => "ARM",
+        A::Mips | A::Mips64 => "MIPS",
+        A::PowerPc | A::PowerPc64 => "PPC",
+        A::Riscv64 => "RISCV64",
+        _ => return None,
+    })
 }
 
 /// Data or code symbol.

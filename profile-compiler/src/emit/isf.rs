@@ -1,0 +1,441 @@
+//! Profile -> Volatility 3 Intermediate Symbol Format (ISF, schema 6.2).
+//!
+//! Works from the profile model, so any profile converts: one just compiled
+//! (then the emitter tells which records are unions) or a Rekall profile
+//! read from disk (then a record whose data members all sit at offset 0 is
+//! taken for a union). Linux symbol addresses that Rekall stores masked to 48
+//! bits are sign-extended back, since Volatility 3 needs full addresses.
+//! The kernel banner (`$METADATA.Banner`) goes to
+//! `symbols.linux_banner.constant_data` (macOS: `symbols.version`), where
+//! Volatility 3's symbol cache looks for it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use base64::Engine as _;
+use profile_runtime::{Descriptor, Profile};
+use serde_json::{json, Map, Value};
+
+use super::native::{native, DataModel, NativeKind};
+
+/// The ISF format version written.
+pub const ISF_FORMAT: &str = "6.2.0";
+
+/// What the ISF export needs beyond the profile.
+#[derive(Debug, Clone, Default)]
+pub struct IsfOptions {
+    /// Names of records known to be unions (from the compiler); `None`:
+    /// guess from the layout.
+    pub unions: Option<BTreeSet<String>>,
+    /// Hashes of the inputs, for Linux/macOS metadata: (kind, name, sha256 hex)
+    /// with kind `dwarf`, `symtab` or `system-map`.
+    pub sources: Vec<(String, String, String)>,
+}
+
+/// The ISF document and the problems met while converting.
+#[derive(Debug)]
+pub struct Isf {
+    /// The ISF JSON.
+    pub json: Value,
+    /// One line per descriptor that had no ISF equivalent.
+    pub warnings: Vec<String>,
+}
+
+/// Converts a profile to ISF.
+pub fn to_isf(profile: &Profile, options: &IsfOptions) -> Isf {
+    let model = DataModel::of(profile);
+    let mut c = Converter {
+        profile,
+        model,
+        options,
+        base_types: BTreeMap::new(),
+        enums: BTreeMap::new(),
+        warnings: Vec::new(),
+    };
+    c.base("pointer");
+    c.base("void");
+    let mut user_types = Map::new();
+    for (name, def) in &profile.structs {
+        let mut fields = Map::new();
+        for (fname, f) in &def.fields {
+            let ty = c.descriptor(&f.descriptor, 0);
+            let mut field = json!({"offset": f.offset.unwrap_or(0), "type": ty});
+            if is_anonymous_member(fname, &f.descriptor) {
+                field["anonymous"] = Value::Bool(true);
+            }
+            fields.insert(fname.clone(), field);
+        }
+        let kind = c.record_kind(name);
+        user_types.insert(
+            name.clone(),
+            json!({"kind": kind, "size": def.size.unwrap_or(0), "fields": fields}),
+        );
+    }
+    // Structs the profile only names (forward references) get no entry:
+    // Volatility 3 resolves a type only when an object of it is read.
+    for (name, choices) in &profile.enums {
+        c.enums.entry(name.clone()).or_insert_with(|| {
+            let constants: Map<String, Value> = choices
+                .iter()
+                .map(|(v, n)| (n.clone(), json!(*v as i64)))
+                .collect();
+            json!({"size": 4, "base": "int", "constants": constants})
+        });
+    }
+    let symbols = c.symbols();
+    let metadata = c.metadata();
+    let json = json!({
+        "metadata": metadata,
+        "base_types": c.base_types,
+        "user_types": user_types,
+        "enums": c.enums,
+        "symbols": symbols,
+    });
+    Isf {
+        json,
+        warnings: c.warnings,
+    }
+}
+
+/// Anonymous members as the emitter names them (`u1`... of an `__unnamed_` type).
+fn is_anonymous_member(name: &str, d: &Descriptor) -> bool {
+    name.strip_prefix('u')
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && d.as_named().is_some_and(|t| t.starts_with("__unnamed"))
+}
+
+struct Converter<'a> {
+    profile: &'a Profile,
+    model: DataModel,
+    options: &'a IsfOptions,
+    base_types: BTreeMap<String, Value>,
+    enums: BTreeMap<String, Value>,
+    warnings: Vec<String>,
+}
+
+impl Converter<'_> {
+    fn record_kind(&self, name: &str) -> &'static str {
+        if let Some(u) = &self.options.unions {
+            return if u.contains(name) { "union" } else { "struct" };
+        }
+        let Some(def) = self.profile.structs.get(name) else {
+            return "struct";
+        };
+        let plain: Vec<_> = def
+            .fields
+            .iter()
+            .filter(|(n, f)| {
+                !matches!(f.descriptor, Descriptor::BitField { .. })
+                    && !is_anonymous_member(n, &f.descriptor)
+            })
+            .collect();
+        if plain.len() >= 2 && plain.iter().all(|(_, f)| f.offset == Some(0)) {
+            "union"
+        } else {
+            "struct"
+        }
+    }
+
+    /// Registers a base type and returns its descriptor.
+    fn base(&mut self, name: &str) -> Value {
+        if !self.base_types.contains_key(name) {
+            let n = native(name, &self.model);
+            let (kind, size, signed) = match n {
+                Some(n) => (
+                    match n.kind {
+                        NativeKind::Int => "int",
+                        NativeKind::Char => "char",
+                        NativeKind::Float => "float",
+                        NativeKind::Bool => "bool",
+                        NativeKind::Void => "void",
+                    },
+                    n.size,
+                    n.signed,
+                ),
+                None => ("int", 0, false),
+            };
+            self.base_types.insert(
+                name.to_owned(),
+                json!({"kind": kind, "size": size, "signed": signed, "endian": "little"}),
+            );
+        }
+        json!({"kind": "base", "name": name})
+    }
+
+    fn named(&mut self, name: &str) -> Value {
+        if self.profile.structs.contains_key(name) {
+            return json!({"kind": self.record_kind(name), "name": name});
+        }
+        if native(name, &self.model).is_some() {
+            return self.base(name);
+        }
+        if self.profile.enums.contains_key(name) {
+            return json!({"kind": "enum", "name": name});
+        }
+        // A struct the profile only declares (a forward reference).
+        json!({"kind": "struct", "name": name})
+    }
+
+    fn enum_ref(
+        &mut self,
+        name: Option<&str>,
+        choices: Option<&profile_runtime::EnumChoices>,
+        base: &str,
+    ) -> Value {
+        let size = native(base, &self.model).map_or(4, |n| n.size);
+        let name = match (name, choices) {
+            (Some(n), _) => n.to_owned(),
+            (None, Some(c)) => {
+                let n = format!("__inline_enum_{}", self.enums.len());
+                let constants: Map<String, Value> = c
+                    .iter()
+                    .map(|(v, k)| (k.clone(), json!(*v as i64)))
+                    .collect();
+                self.enums.insert(
+                    n.clone(),
+                    json!({"size": size, "base": base, "constants": constants}),
+                );
+                n
+            }
+            (None, None) => return self.base(base),
+        };
+        if !self.enums.contains_key(&name) {
+            self.base(base);
+            let constants: Map<String, Value> = self
+                .profile
+                .enums
+                .get(&name)
+                .map(|c| {
+                    c.iter()
+                        .map(|(v, k)| (k.clone(), json!(*v as i64)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.enums.insert(
+                name.clone(),
+                json!({"size": size, "base": base, "constants": constants}),
+            );
+        }
+        json!({"kind": "enum", "name": name})
+    }
+
+    fn descriptor(&mut self, d: &Descriptor, depth: u32) -> Value {
+        if depth > 32 {
+            return self.base("void");
+        }
+        match d {
+            Descriptor::Named(n) => self.named(n),
+            Descriptor::Pointer { target } => {
+                let sub = match **target {
+                    Descriptor::Function => json!({"kind": "function"}),
+                    _ => self.descriptor(target, depth + 1),
+                };
+                json!({"kind": "pointer", "subtype": sub})
+            }
+            Descriptor::Array { count, target } => {
+                json!({"kind": "array", "count": count, "subtype": self.descriptor(target, depth + 1)})
+            }
+            Descriptor::BitField {
+                start_bit,
+                end_bit,
+                target,
+            } => {
+                let ty = match target.as_deref() {
+                    Some(Descriptor::Named(n)) => self.base(n),
+                    _ => self.base(narrowest(*end_bit)),
+                };
+                json!({"kind": "bitfield", "bit_position": start_bit, "bit_length": end_bit - start_bit, "type": ty})
+            }
+            Descriptor::Enumeration {
+                enum_name,
+                choices,
+                target,
+            } => match target.as_ref() {
+                Descriptor::BitField {
+                    start_bit,
+                    end_bit,
+                    target: unit,
+                } => {
+                    let base = match unit.as_deref() {
+                        Some(Descriptor::Named(n)) => n.clone(),
+                        _ => narrowest(*end_bit).to_owned(),
+                    };
+                    let ty = self.enum_ref(enum_name.as_deref(), choices.as_ref(), &base);
+                    json!({"kind": "bitfield", "bit_position": start_bit, "bit_length": end_bit - start_bit, "type": ty})
+                }
+                Descriptor::Named(base) => {
+                    self.enum_ref(enum_name.as_deref(), choices.as_ref(), base)
+                }
+                _ => self.enum_ref(enum_name.as_deref(), choices.as_ref(), "int"),
+            },
+            Descriptor::String { length } => {
+                json!({"kind": "array", "count": length, "subtype": self.base("char")})
+            }
+            Descriptor::UnicodeString { length } => {
+                json!({"kind": "array", "count": length / 2, "subtype": self.base("unsigned short")})
+            }
+            Descriptor::Void => self.base("void"),
+            Descriptor::Function => json!({"kind": "function"}),
+            Descriptor::Other { class, .. } if class == "String" || class == "UnicodeString" => {
+                // A string whose length the profile leaves to an overlay.
+                let elem = if class == "String" {
+                    "char"
+                } else {
+                    "unsigned short"
+                };
+                json!({"kind": "array", "count": 0, "subtype": self.base(elem)})
+            }
+            Descriptor::Other { class, args } => {
+                // Rekall's byte-sized array form.
+                if class == "Array" {
+                    if let Some(a) = args {
+                        if let (Some(size), Some(Value::String(t))) =
+                            (a.get("size").and_then(Value::as_u64), a.get("target"))
+                        {
+                            let elem = native(t, &self.model)
+                                .map(|n| n.size)
+                                .or_else(|| self.profile.structs.get(t).and_then(|s| s.size))
+                                .filter(|s| *s > 0);
+                            if let Some(elem) = elem {
+                                let sub = self.named(t);
+                                return json!({"kind": "array", "count": size / elem, "subtype": sub});
+                            }
+                        }
+                    }
+                }
+                self.warnings.push(format!(
+                    "descriptor class {class} has no ISF equivalent; written as void"
+                ));
+                self.base("void")
+            }
+        }
+    }
+
+    fn symbols(&mut self) -> Map<String, Value> {
+        let linux = self
+            .profile
+            .metadata_str("ProfileClass")
+            .is_some_and(|c| c.starts_with("Linux"));
+        let extend = |a: u64| {
+            // Rekall's 48-bit masking of kernel addresses, undone.
+            if linux && self.model.pointer_size == 8 && a >> 48 == 0 && a & (1 << 47) != 0 {
+                a | 0xffff_0000_0000_0000
+            } else {
+                a
+            }
+        };
+        let mut out = Map::new();
+        for (name, addr) in &self.profile.constants {
+            out.insert(name.clone(), json!({"address": extend(*addr)}));
+        }
+        for (name, addr) in &self.profile.functions {
+            out.entry(name.clone())
+                .or_insert_with(|| json!({"address": extend(*addr)}))
+                .as_object_mut()
+                .map(|o| o.insert("type".into(), json!({"kind": "function"})));
+        }
+        let banner = ["Banner", "banner", "LinuxBanner"]
+            .iter()
+            .find_map(|k| self.profile.metadata_str(k));
+        if let Some(b) = banner {
+            let darwin = self
+                .profile
+                .metadata_str("ProfileClass")
+                .is_some_and(|c| c.starts_with("Darwin"));
+            let key = if darwin { "version" } else { "linux_banner" };
+            let mut text = b.to_owned();
+            if !darwin && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            let data = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+            let entry = out
+                .entry(key.to_owned())
+                .or_insert_with(|| json!({"address": 0}));
+            if let Some(o) = entry.as_object_mut() {
+                o.insert("constant_data".into(), Value::String(data));
+            }
+        }
+        out
+    }
+
+    fn metadata(&self) -> Value {
+        let producer = json!({"name": "profc", "version": env!("CARGO_PKG_VERSION")});
+        let class = self.profile.metadata_str("ProfileClass").unwrap_or("");
+        if let Some(guid_age) = self
+            .profile
+            .metadata_str("GUID_AGE")
+            .filter(|g| g.len() > 32)
+        {
+            let (guid, age) = guid_age.split_at(32);
+            let age = u64::from_str_radix(age, 16).unwrap_or(0);
+            let machine: u64 = match self.profile.metadata_str("arch").unwrap_or("") {
+                "I386" => 0x14c,
+                "ARM64" => 0xaa64,
+                "ARM" => 0x1c4,
+                _ => 0x8664,
+            };
+            let database = self
+                .profile
+                .metadata_str("PDBFile")
+                .unwrap_or("unknown.pdb");
+            return json!({"format": ISF_FORMAT, "producer": producer,
+                "windows": {"pdb": {"GUID": guid.to_uppercase(), "age": age, "database": database, "machine_type": machine}}});
+        }
+        let items: Vec<Value> = self
+            .options
+            .sources
+            .iter()
+            .map(|(kind, name, hash)| json!({"kind": kind, "name": name, "hash_type": "sha256", "hash_value": hash}))
+            .collect();
+        let (symbols, types): (Vec<Value>, Vec<Value>) =
+            items.into_iter().partition(|i| i["kind"] != "dwarf");
+        let nix = json!({"symbols": symbols, "types": types});
+        if class.starts_with("Darwin") {
+            json!({"format": ISF_FORMAT, "producer": producer, "mac": nix})
+        } else if class.starts_with("Linux") {
+            json!({"format": ISF_FORMAT, "producer": producer, "linux": nix})
+        } else {
+            json!({"format": ISF_FORMAT, "producer": producer})
+        }
+    }
+}
+
+/// The narrowest unsigned integer holding `bits` bits.
+fn narrowest(bits: u32) -> &'static str {
+    match bits {
+        0..=8 => "unsigned char",
+        9..=16 => "unsigned short",
+        17..=32 => "unsigned int",
+        _ => "unsigned long long",
+    }
+}
+
+/// Writes an ISF document atomically: xz-compressed when the name ends in
+/// `.xz`, gzipped for `.gz`, plain JSON otherwise. Keys are sorted (serde_json
+/// maps are ordered), so the same profile gives the same bytes.
+pub fn save(
+    doc: &Value,
+    path: &std::path::Path,
+    mode: profile_runtime::WriteMode,
+) -> profile_runtime::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    profile_runtime::write_atomic(path, mode, |w| {
+        if name.ends_with(".xz") {
+            let mut xz = liblzma::write::XzEncoder::new(w, 6);
+            serde_json::to_writer(&mut xz, doc)?;
+            xz.finish()?;
+        } else if name.ends_with(".gz") {
+            let mut gz = flate2::GzBuilder::new()
+                .mtime(0)
+                .operating_system(255)
+                .write(w, flate2::Compression::default());
+            serde_json::to_writer(&mut gz, doc)?;
+            gz.finish()?;
+        } else {
+            serde_json::to_writer(w, doc)?;
+        }
+        Ok(())
+    })
+}
