@@ -13,7 +13,14 @@ fn main() {
     }
     eprintln!("read {:?} types={}", t.elapsed(), ir.types.len());
     let e = profile_compiler::emit::emit(&ir, Default::default());
-    eprintln!("emit {:?} structs={} warnings={}", t.elapsed(), e.profile.structs.len(), e.warnings.len());
-    e.profile.save(a[2].as_ref(), profile_runtime::WriteMode::Overwrite).unwrap();
+    eprintln!(
+        "emit {:?} structs={} warnings={}",
+        t.elapsed(),
+        e.profile.structs.len(),
+        e.warnings.len()
+    );
+    e.profile
+        .save(a[2].as_ref(), profile_runtime::WriteMode::Overwrite)
+        .unwrap();
     eprintln!("save {:?}", t.elapsed());
 }

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod emit;
 pub mod error;
+pub mod fetch;
 pub mod input;
 pub mod ir;
 

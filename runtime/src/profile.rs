@@ -225,7 +225,12 @@ impl Profile {
             .mtime(0)
             .operating_system(255)
             .write(out, flate2::Compression::default());
-        self.write_canonical_json(&mut gz)?;
+        // serde_json writes many small pieces; flate2 prepares its whole
+        // output buffer on every write, so feed it in large chunks.
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut gz);
+        self.write_canonical_json(&mut buffered)?;
+        buffered.flush()?;
+        drop(buffered);
         gz.finish()?;
         Ok(())
     }

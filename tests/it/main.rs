@@ -2,3 +2,5 @@
 
 #[path = "../support.rs"]
 mod support;
+
+mod runtime;

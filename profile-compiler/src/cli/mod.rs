@@ -6,9 +6,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use profile_runtime::{Profile, WriteMode};
 
+mod build_local_profile;
 mod diff;
+mod fetch_pdb;
 mod inspect;
 mod parse_pdb;
+mod peinfo;
+mod version_scan;
 
 /// Compiles debug information into memory-forensics profiles (Rekall format).
 #[derive(Debug, Parser)]
@@ -34,6 +38,17 @@ enum Command {
     Diff(diff::Args),
     /// Write a profile (Rekall JSON or ISF) in another format.
     Export(ExportArgs),
+    /// Show a PE file's headers, sections, CodeView (RSDS) record and version resource.
+    Peinfo(peinfo::Args),
+    /// Download a PDB from symbol servers, verify its GUID and age, and cache it.
+    #[command(name = "fetch_pdb", alias = "fetch-pdb")]
+    FetchPdb(fetch_pdb::Args),
+    /// List the CodeView (RSDS) records found anywhere in a file (e.g. a memory image).
+    #[command(name = "version_scan", alias = "version-scan")]
+    VersionScan(version_scan::Args),
+    /// Fetch the PDB of an executable, verify it and build its profile, in one step.
+    #[command(name = "build_local_profile", alias = "build-local-profile")]
+    BuildLocalProfile(build_local_profile::Args),
 }
 
 /// Arguments of `export`.
@@ -61,13 +76,28 @@ pub fn main() -> ExitCode {
             }
         }),
         Command::Export(a) => export(a, cli.verbose),
+        Command::Peinfo(a) => peinfo::run(a),
+        Command::FetchPdb(a) => fetch_pdb::run(a),
+        Command::VersionScan(a) => version_scan::run(a),
+        Command::BuildLocalProfile(a) => build_local_profile::run(a, cli.verbose),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // One line: the chain of causes joined.
-            let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("profc: error: {}", msg.join(": "));
+            // One line: the chain of causes joined, leaving out a cause
+            // whose text the line already holds (an I/O error's source).
+            let mut msg = String::new();
+            for cause in e.chain() {
+                let text = cause.to_string();
+                if msg.contains(&text) {
+                    continue;
+                }
+                if !msg.is_empty() {
+                    msg.push_str(": ");
+                }
+                msg.push_str(&text);
+            }
+            eprintln!("profc: error: {}", msg.replace('\n', " "));
             ExitCode::FAILURE
         }
     }

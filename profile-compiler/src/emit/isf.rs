@@ -15,7 +15,7 @@ use base64::Engine as _;
 use profile_runtime::{Descriptor, Profile};
 use serde_json::{json, Map, Value};
 
-use super::native::{native, DataModel, NativeKind};
+use profile_runtime::{DataModel, Native, NativeKind};
 
 /// The ISF format version written.
 pub const ISF_FORMAT: &str = "6.2.0";
@@ -42,7 +42,12 @@ pub struct Isf {
 
 /// Converts a profile to ISF.
 pub fn to_isf(profile: &Profile, options: &IsfOptions) -> Isf {
-    let model = DataModel::of(profile);
+    let meta: Map<String, Value> = profile
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let model = DataModel::from_metadata(&meta, None);
     let mut c = Converter {
         profile,
         model,
@@ -138,20 +143,23 @@ impl Converter<'_> {
     /// Registers a base type and returns its descriptor.
     fn base(&mut self, name: &str) -> Value {
         if !self.base_types.contains_key(name) {
-            let n = native(name, &self.model);
-            let (kind, size, signed) = match n {
-                Some(n) => (
-                    match n.kind {
-                        NativeKind::Int => "int",
-                        NativeKind::Char => "char",
-                        NativeKind::Float => "float",
-                        NativeKind::Bool => "bool",
-                        NativeKind::Void => "void",
-                    },
-                    n.size,
-                    n.signed,
-                ),
-                None => ("int", 0, false),
+            let (kind, size, signed) = if is_void(name) {
+                ("void", 0, false)
+            } else {
+                match Native::from_name(name, &self.model) {
+                    Some(n) => {
+                        let signed = n.kind == NativeKind::Signed
+                            || (n.kind == NativeKind::Unsigned && name == "char");
+                        let kind = match n.kind {
+                            NativeKind::Float => "float",
+                            NativeKind::Bool => "bool",
+                            _ if name.contains("char") => "char",
+                            _ => "int",
+                        };
+                        (kind, u64::from(n.size), signed)
+                    }
+                    None => ("int", 0, false),
+                }
             };
             self.base_types.insert(
                 name.to_owned(),
@@ -165,7 +173,7 @@ impl Converter<'_> {
         if self.profile.structs.contains_key(name) {
             return json!({"kind": self.record_kind(name), "name": name});
         }
-        if native(name, &self.model).is_some() {
+        if is_void(name) || Native::from_name(name, &self.model).is_some() {
             return self.base(name);
         }
         if self.profile.enums.contains_key(name) {
@@ -181,7 +189,7 @@ impl Converter<'_> {
         choices: Option<&profile_runtime::EnumChoices>,
         base: &str,
     ) -> Value {
-        let size = native(base, &self.model).map_or(4, |n| n.size);
+        let size = Native::from_name(base, &self.model).map_or(4, |n| u64::from(n.size));
         let name = match (name, choices) {
             (Some(n), _) => n.to_owned(),
             (None, Some(c)) => {
@@ -291,8 +299,8 @@ impl Converter<'_> {
                         if let (Some(size), Some(Value::String(t))) =
                             (a.get("size").and_then(Value::as_u64), a.get("target"))
                         {
-                            let elem = native(t, &self.model)
-                                .map(|n| n.size)
+                            let elem = Native::from_name(t, &self.model)
+                                .map(|n| u64::from(n.size))
                                 .or_else(|| self.profile.structs.get(t).and_then(|s| s.size))
                                 .filter(|s| *s > 0);
                             if let Some(elem) = elem {
@@ -397,6 +405,10 @@ impl Converter<'_> {
             json!({"format": ISF_FORMAT, "producer": producer})
         }
     }
+}
+
+fn is_void(name: &str) -> bool {
+    name == "void" || name == "Void"
 }
 
 /// The narrowest unsigned integer holding `bits` bits.

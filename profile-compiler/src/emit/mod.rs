@@ -17,7 +17,6 @@
 //! - duplicate symbol names get `_1`, `_2`, ... suffixes in address order.
 
 pub mod isf;
-pub mod native;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -86,8 +85,11 @@ struct Emitter<'a> {
 struct Shape<'a> {
     kind: u8,
     size: u64,
-    members: Vec<(Option<&'a str>, u64, Option<(u32, u32)>, u32)>,
+    members: Vec<MemberShape<'a>>,
 }
+
+/// A member's name, offset, bit field (first bit, bit count) and type key.
+type MemberShape<'a> = (Option<&'a str>, u64, Option<(u32, u32)>, u32);
 
 /// Identity of a member's type, with children interned.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -111,7 +113,12 @@ struct Interner<'a> {
 
 impl Interner<'_> {
     fn new(n: usize) -> Self {
-        Interner { shapes: HashMap::new(), keys: HashMap::new(), shape_memo: vec![None; n], key_memo: vec![None; n] }
+        Interner {
+            shapes: HashMap::new(),
+            keys: HashMap::new(),
+            shape_memo: vec![None; n],
+            key_memo: vec![None; n],
+        }
     }
 }
 
@@ -174,13 +181,21 @@ impl<'a> Emitter<'a> {
                     defs.len() - 1
                 }
             };
-            let final_name = if n == 0 { name } else { format!("{name}@{}", n + 1) };
+            let final_name = if n == 0 {
+                name
+            } else {
+                format!("{name}@{}", n + 1)
+            };
             self.names.insert(id, final_name);
         }
         for name in order {
             let defs = &by_name[&name];
             for (n, (_, id)) in defs.iter().enumerate() {
-                let final_name = if n == 0 { name.clone() } else { format!("{name}@{}", n + 1) };
+                let final_name = if n == 0 {
+                    name.clone()
+                } else {
+                    format!("{name}@{}", n + 1)
+                };
                 self.emitted.insert(final_name, *id);
             }
             if defs.len() > 1 && !name.starts_with("__unnamed_") {
@@ -208,7 +223,9 @@ impl<'a> Emitter<'a> {
         if let Some(Some(s)) = it.shape_memo.get(id.index()) {
             return *s;
         }
-        let Some(Type::Record(r)) = self.ir.types.get(id.index()) else { return u32::MAX };
+        let Some(Type::Record(r)) = self.ir.types.get(id.index()) else {
+            return u32::MAX;
+        };
         let members = r
             .members
             .iter()
@@ -221,7 +238,11 @@ impl<'a> Emitter<'a> {
                 )
             })
             .collect();
-        let shape = Shape { kind: r.kind as u8, size: r.size, members };
+        let shape = Shape {
+            kind: r.kind as u8,
+            size: r.size,
+            members,
+        };
         let next = it.shapes.len() as u32;
         let s = *it.shapes.entry(shape).or_insert(next);
         it.shape_memo[id.index()] = Some(s);
@@ -240,10 +261,12 @@ impl<'a> Emitter<'a> {
             Key::Deep
         } else {
             match ir.types.get(id.index()) {
-                Some(Type::Record(r)) => match (r.name.as_deref(), self.typedef_names.get(&id).copied()) {
-                    (Some(n), _) | (None, Some(n)) => Key::Name(n),
-                    (None, None) => Key::Anon(self.shape(id, it, depth + 1)),
-                },
+                Some(Type::Record(r)) => {
+                    match (r.name.as_deref(), self.typedef_names.get(&id).copied()) {
+                        (Some(n), _) | (None, Some(n)) => Key::Name(n),
+                        (None, None) => Key::Anon(self.shape(id, it, depth + 1)),
+                    }
+                }
                 Some(Type::Pointer { target, size }) => {
                     let t = ir.resolve(*target);
                     let pointee = match ir.types.get(t.index()) {
@@ -256,7 +279,9 @@ impl<'a> Emitter<'a> {
                     };
                     Key::Ptr(*size, pointee)
                 }
-                Some(Type::Array { element, count }) => Key::Arr(*count, self.type_key(*element, it, depth + 1)),
+                Some(Type::Array { element, count }) => {
+                    Key::Arr(*count, self.type_key(*element, it, depth + 1))
+                }
                 Some(Type::Enum(e)) => Key::Enum(e.name.as_deref(), e.size),
                 Some(Type::Base { name, .. }) => Key::Name(name.as_str()),
                 Some(Type::Void) => Key::Misc(0),

@@ -39,7 +39,9 @@ impl Cursor<'_> {
 pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
     let bad = |m: &str| Error::input(path, format!("BTF: {m}"));
     if !is_raw_btf(data) {
-        return Err(bad("no BTF magic (0xeB9F): big-endian BTF is not supported"));
+        return Err(bad(
+            "no BTF magic (0xeB9F): big-endian BTF is not supported",
+        ));
     }
     let mut h = Cursor { data, pos: 4 };
     let hdr_len = h.u32().ok_or_else(|| bad("truncated header"))? as usize;
@@ -62,11 +64,18 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
     // Pass 1: raw records. BTF type ids are 1-based; IR id = BTF id (0 = void).
     let mut ir = Ir::default();
     ir.push(Type::Void);
-    let mut c = Cursor { data: types, pos: 0 };
+    let mut c = Cursor {
+        data: types,
+        pos: 0,
+    };
     let mut pending_bitfields: Vec<(usize, usize, u32, u32)> = Vec::new(); // (type idx, member idx, abs bit, bits)
     while c.pos < types.len() {
         let record_start = c.pos;
-        let trunc = || bad(&format!("truncated type record at type offset {record_start}"));
+        let trunc = || {
+            bad(&format!(
+                "truncated type record at type offset {record_start}"
+            ))
+        };
         let id = ir.types.len() as u64;
         let name_off = c.u32().ok_or_else(trunc)?;
         let info = c.u32().ok_or_else(trunc)?;
@@ -80,14 +89,24 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
                 let enc = c.u32().ok_or_else(trunc)?;
                 let signed = (enc >> 24) & 1 == 1;
                 let nm = name(name_off).unwrap_or_else(|| format!("int{}", size_or_type * 8));
-                Type::Base { name: nm, size: u64::from(size_or_type), signed }
+                Type::Base {
+                    name: nm,
+                    size: u64::from(size_or_type),
+                    signed,
+                }
             }
-            2 => Type::Pointer { target: tid(size_or_type), size: pointer_size },
+            2 => Type::Pointer {
+                target: tid(size_or_type),
+                size: pointer_size,
+            },
             3 => {
                 let elem = c.u32().ok_or_else(trunc)?;
                 let _index = c.u32().ok_or_else(trunc)?;
                 let n = c.u32().ok_or_else(trunc)?;
-                Type::Array { element: tid(elem), count: u64::from(n) }
+                Type::Array {
+                    element: tid(elem),
+                    count: u64::from(n),
+                }
             }
             4 | 5 => {
                 let mut members = Vec::with_capacity(vlen.min(4096));
@@ -95,7 +114,11 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
                     let m_name = c.u32().ok_or_else(trunc)?;
                     let m_type = c.u32().ok_or_else(trunc)?;
                     let m_off = c.u32().ok_or_else(trunc)?;
-                    let (bit_off, bits) = if kflag { (m_off & 0xff_ffff, m_off >> 24) } else { (m_off, 0) };
+                    let (bit_off, bits) = if kflag {
+                        (m_off & 0xff_ffff, m_off >> 24)
+                    } else {
+                        (m_off, 0)
+                    };
                     if bits > 0 {
                         pending_bitfields.push((ir.types.len(), i, bit_off, bits));
                     }
@@ -107,7 +130,11 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
                     });
                 }
                 Type::Record(Record {
-                    kind: if kind == 4 { RecordKind::Struct } else { RecordKind::Union },
+                    kind: if kind == 4 {
+                        RecordKind::Struct
+                    } else {
+                        RecordKind::Union
+                    },
                     name: name(name_off),
                     size: u64::from(size_or_type),
                     members,
@@ -121,27 +148,50 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
                     let n = c.u32().ok_or_else(trunc)?;
                     let v = if kind == 6 {
                         let raw = c.u32().ok_or_else(trunc)?;
-                        if kflag { i128::from(raw as i32) } else { i128::from(raw) }
+                        if kflag {
+                            i128::from(raw as i32)
+                        } else {
+                            i128::from(raw)
+                        }
                     } else {
                         let lo = c.u32().ok_or_else(trunc)?;
                         let hi = c.u32().ok_or_else(trunc)?;
                         let v = (u64::from(hi) << 32) | u64::from(lo);
-                        if kflag { i128::from(v as i64) } else { i128::from(v) }
+                        if kflag {
+                            i128::from(v as i64)
+                        } else {
+                            i128::from(v)
+                        }
                     };
                     values.push((name(n).unwrap_or_default(), v));
                 }
-                Type::Enum(Enum { name: name(name_off), size: u64::from(size_or_type), signed: kflag, values, origin: id })
+                Type::Enum(Enum {
+                    name: name(name_off),
+                    size: u64::from(size_or_type),
+                    signed: kflag,
+                    values,
+                    origin: id,
+                })
             }
             7 => Type::Record(Record {
-                kind: if kflag { RecordKind::Union } else { RecordKind::Struct },
+                kind: if kflag {
+                    RecordKind::Union
+                } else {
+                    RecordKind::Struct
+                },
                 name: name(name_off),
                 size: 0,
                 members: Vec::new(),
                 declaration: true,
                 origin: id,
             }),
-            8 => Type::Typedef { name: name(name_off).unwrap_or_default(), target: tid(size_or_type) },
-            9..=11 | 18 => Type::Qualified { target: tid(size_or_type) },
+            8 => Type::Typedef {
+                name: name(name_off).unwrap_or_default(),
+                target: tid(size_or_type),
+            },
+            9..=11 | 18 => Type::Qualified {
+                target: tid(size_or_type),
+            },
             12 | 13 => {
                 if kind == 13 {
                     for _ in 0..vlen {
@@ -153,7 +203,10 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
             }
             14 => {
                 c.u32().ok_or_else(trunc)?;
-                Type::Unknown { what: "Var".into(), size: None }
+                Type::Unknown {
+                    what: "Var".into(),
+                    size: None,
+                }
             }
             15 => {
                 for _ in 0..vlen {
@@ -161,7 +214,10 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
                         c.u32().ok_or_else(trunc)?;
                     }
                 }
-                Type::Unknown { what: "DataSec".into(), size: Some(u64::from(size_or_type)) }
+                Type::Unknown {
+                    what: "DataSec".into(),
+                    size: Some(u64::from(size_or_type)),
+                }
             }
             16 => Type::Base {
                 name: name(name_off).unwrap_or_else(|| "float".into()),
@@ -170,7 +226,10 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
             },
             17 => {
                 c.u32().ok_or_else(trunc)?;
-                Type::Unknown { what: "DeclTag".into(), size: None }
+                Type::Unknown {
+                    what: "DeclTag".into(),
+                    size: None,
+                }
             }
             other => return Err(bad(&format!("unknown BTF kind {other} at type id {id}"))),
         };
@@ -179,7 +238,11 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
     // Pass 2: bit fields need the storage unit's size (the member type's).
     for (tidx, midx, abs, bits) in pending_bitfields {
         let unit = match &ir.types[tidx] {
-            Type::Record(r) => r.members.get(midx).and_then(|m| ir.size_of(m.ty)).unwrap_or(1),
+            Type::Record(r) => r
+                .members
+                .get(midx)
+                .and_then(|m| ir.size_of(m.ty))
+                .unwrap_or(1),
             _ => continue,
         };
         let (offset, bf) = BitField::from_absolute(u64::from(abs), bits, unit);
@@ -192,17 +255,24 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
     }
     let max = ir.types.len() as u32;
     let dangling = ir.types.iter().any(|t| match t {
-        Type::Pointer { target, .. } | Type::Typedef { target, .. } | Type::Qualified { target } => target.0 >= max,
+        Type::Pointer { target, .. }
+        | Type::Typedef { target, .. }
+        | Type::Qualified { target } => target.0 >= max,
         Type::Array { element, .. } => element.0 >= max,
         Type::Record(r) => r.members.iter().any(|m| m.ty.0 >= max),
         _ => false,
     });
     if dangling {
-        ir.warnings.push("BTF: some type references point past the last type; they read as void".into());
+        ir.warnings
+            .push("BTF: some type references point past the last type; they read as void".into());
     }
     ir.metadata.insert("Type".into(), Value::from("Profile"));
-    ir.metadata.insert("ProfileClass".into(), Value::from("Linux"));
-    ir.metadata.insert("arch".into(), Value::from(if pointer_size == 4 { "I386" } else { "AMD64" }));
+    ir.metadata
+        .insert("ProfileClass".into(), Value::from("Linux"));
+    ir.metadata.insert(
+        "arch".into(),
+        Value::from(if pointer_size == 4 { "I386" } else { "AMD64" }),
+    );
     ir.metadata.insert("Version".into(), Value::from(1));
     ir.conventions.mask48 = true;
     Ok(ir)
@@ -211,11 +281,14 @@ pub fn read_bytes(data: &[u8], path: &Path, pointer_size: u64) -> Result<Ir> {
 /// Reads the `.BTF` section of an ELF file (a vmlinux or a module).
 pub fn read_elf(data: &[u8], path: &Path) -> Result<Ir> {
     use object::{Object, ObjectSection};
-    let file = object::File::parse(data).map_err(|e| Error::input(path, format!("not an ELF file: {e}")))?;
+    let file = object::File::parse(data)
+        .map_err(|e| Error::input(path, format!("not an ELF file: {e}")))?;
     let section = file
         .section_by_name(".BTF")
         .ok_or_else(|| Error::input(path, "no .BTF section"))?;
-    let bytes = section.data().map_err(|e| Error::input(path, format!(".BTF section unreadable: {e}")))?;
+    let bytes = section
+        .data()
+        .map_err(|e| Error::input(path, format!(".BTF section unreadable: {e}")))?;
     let mut ir = read_bytes(bytes, path, if file.is_64() { 8 } else { 4 })?;
     if let Some(arch) = crate::ir::arch_name(file.architecture()) {
         ir.metadata.insert("arch".into(), Value::from(arch));

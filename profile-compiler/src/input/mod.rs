@@ -1,8 +1,8 @@
 //! One reader per input format. Readers fill an [`crate::ir::Ir`] and never
 //! write output.
 
+pub mod btf;
 pub mod isf;
 pub mod pdb;
 pub mod system_map;
 pub mod vol2;
-pub mod btf;

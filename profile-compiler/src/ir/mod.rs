@@ -56,9 +56,21 @@ impl BitField {
         let unit_start = bit_offset / unit_bits * unit_bits;
         let within = bit_offset - unit_start;
         if within + u64::from(bit_size) <= unit_bits {
-            (unit_start / 8, BitField { bit_offset: within as u32, bit_size })
+            (
+                unit_start / 8,
+                BitField {
+                    bit_offset: within as u32,
+                    bit_size,
+                },
+            )
         } else {
-            (bit_offset / 8, BitField { bit_offset: (bit_offset % 8) as u32, bit_size })
+            (
+                bit_offset / 8,
+                BitField {
+                    bit_offset: (bit_offset % 8) as u32,
+                    bit_size,
+                },
+            )
         }
     }
 }

@@ -1,0 +1,421 @@
+//! Windows PDB reader: PDB -> IR (types, symbols, metadata).
+//!
+//! pdb2 reads the MSF container, the PDB information and DBI streams, the
+//! symbol streams and the section map (section:offset -> RVA). The type
+//! records are decoded by this module's own bounds-checked reader (`leaf`,
+//! `types`): see `leaf.rs` for why. Conventions are documented for users in
+//! `docs/pdb.md`:
+//! - a C++ base class is a member named `__base_<BaseName>` at its offset
+//!   (virtual bases, whose offset is not fixed, are left out);
+//! - compiler placeholders (`<unnamed-tag>`, `X::<unnamed-tag>`,
+//!   `<unnamed-type-x>`, `<unnamed-enum-A>`, `__unnamed`) make a type
+//!   anonymous; the emitter names it (typedef name or `__unnamed_<index>`);
+//! - symbols are RVAs: publics (function flag -> `$FUNCTIONS`, else
+//!   `$CONSTANTS`), global/static/thread data from the global stream, and
+//!   procedures from the module streams (undecorated names);
+//! - `GUID_AGE` uses the DBI stream's age (the one the image's RSDS record
+//!   carries), not the PDB information stream's.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use pdb2::{FallibleIterator, MachineType};
+use serde_json::Value;
+
+use crate::ir::Ir;
+use crate::{Error, Result};
+
+mod leaf;
+mod symbols;
+mod types;
+
+/// Rekall profile classes for PE modules: a PDB whose capitalised stem is
+/// one of these gets that `ProfileClass`, any other `BasicPEProfile`
+/// (learnt from Rekall 1.7's `BasicPEProfile` subclasses).
+pub const PROFILE_CLASSES: &[&str] = &[
+    "Nt", "Ntoskrnl", "Ntkrnlmp", "Ntkrnlpa", "Ntkrpamp", "Ntdll", "Tcpip", "Win32k", "Conhost",
+    "Lsasrv", "Wdigest", "Livessp",
+];
+
+/// Reads a PDB file into the IR.
+pub fn read_file(path: &Path) -> Result<Ir> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_bytes(path, bytes)
+}
+
+/// Reads a PDB held in memory; `path` names it in errors and metadata.
+pub fn read_bytes(path: &Path, bytes: Vec<u8>) -> Result<Ir> {
+    if bytes.is_empty() {
+        return Err(Error::input(path, "empty file (not a PDB)"));
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Last resort: pdb2 has a few assertions and debug-build `unreachable!`s
+    // on malformed numeric leaves in code paths we cannot avoid (MSF, DBI,
+    // symbol records). The reader avoids them where it can (it parses only
+    // the symbol kinds it needs and decodes type records itself); a panic
+    // that still happens becomes an input error here.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_pdb(&name, bytes))) {
+        Ok(Ok(ir)) => Ok(ir),
+        Ok(Err(message)) => Err(Error::input(path, message)),
+        Err(_) => Err(Error::input(
+            path,
+            "malformed PDB: the PDB parser gave up on it",
+        )),
+    }
+}
+
+/// A pdb2 source over the file's bytes in memory that hands out streams
+/// without copying when their pages are contiguous (the common case:
+/// linkers write streams page after page), and copies them together
+/// otherwise. (pdb2's views must be `'static`, hence the shared buffer.)
+#[derive(Debug)]
+struct MemorySource(Arc<Vec<u8>>);
+
+#[derive(Debug)]
+enum MemoryView {
+    Shared(Arc<Vec<u8>>, std::ops::Range<usize>),
+    Owned(Vec<u8>),
+}
+
+impl pdb2::SourceView<'_> for MemoryView {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            // The range was checked against this buffer when the view was made.
+            MemoryView::Shared(data, r) => data.get(r.clone()).unwrap_or_default(),
+            MemoryView::Owned(v) => v,
+        }
+    }
+}
+
+impl<'s> pdb2::Source<'s> for MemorySource {
+    fn view(
+        &mut self,
+        slices: &[pdb2::SourceSlice],
+    ) -> std::result::Result<Box<dyn pdb2::SourceView<'s> + Send + Sync>, std::io::Error> {
+        let data = &self.0;
+        let range = |offset: u64, size: usize| {
+            let start = usize::try_from(offset).ok()?;
+            let end = start.checked_add(size)?;
+            (end <= data.len()).then_some(start..end)
+        };
+        let eof = || {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "failed to fill whole buffer",
+            )
+        };
+        let contiguous = slices
+            .windows(2)
+            .all(|w| w[0].offset.checked_add(w[0].size as u64) == Some(w[1].offset));
+        if let (true, Some(first)) = (contiguous, slices.first()) {
+            let total = slices
+                .iter()
+                .try_fold(0usize, |acc, s| acc.checked_add(s.size))
+                .ok_or_else(eof)?;
+            let r = range(first.offset, total).ok_or_else(eof)?;
+            return Ok(Box::new(MemoryView::Shared(Arc::clone(data), r)));
+        }
+        let mut out = Vec::new();
+        for s in slices {
+            let r = range(s.offset, s.size).ok_or_else(eof)?;
+            out.extend_from_slice(&data[r]);
+        }
+        Ok(Box::new(MemoryView::Owned(out)))
+    }
+}
+
+fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
+    const MSF7: &[u8] = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0";
+    let has_magic = bytes.starts_with(MSF7);
+    let mut pdb = pdb2::PDB::open(MemorySource(Arc::new(bytes))).map_err(|e| match e {
+        pdb2::Error::UnrecognizedFileFormat if has_magic => {
+            "not a readable PDB file: the MSF header is truncated or corrupt".to_string()
+        }
+        e => format!("not a readable PDB file: {}", describe(&e)),
+    })?;
+    let info = pdb
+        .pdb_information()
+        .map_err(|e| format!("cannot read the PDB information stream: {}", describe(&e)))?;
+    let mut ir = Ir::default();
+    let dbi = match pdb.debug_information() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            ir.warnings.push(format!("no debug information (DBI) stream ({e}): no symbols, age from the PDB information stream"));
+            None
+        }
+    };
+    let tpi = match pdb.raw_stream(pdb2::StreamIndex(2)) {
+        Ok(Some(s)) if !s.is_empty() => s,
+        Ok(_) => {
+            return Err(
+                "the PDB has no type information (its TPI stream is missing or empty)".into(),
+            )
+        }
+        Err(e) => {
+            return Err(format!(
+                "cannot read the type stream (TPI): {}",
+                describe(&e)
+            ))
+        }
+    };
+    let ts = types::TypeStream::parse(&tpi, &mut ir.warnings)?;
+
+    let machine = dbi
+        .as_ref()
+        .and_then(|d| d.machine_type().ok())
+        .unwrap_or(MachineType::Unknown);
+    let (arch, ptr_size) = match machine {
+        MachineType::X86 => ("I386", 4),
+        MachineType::Amd64 => ("AMD64", 8),
+        MachineType::Arm64 => ("ARM64", 8),
+        MachineType::Arm | MachineType::ArmNT | MachineType::Thumb => ("ARM", 4),
+        MachineType::Ia64 => ("IA64", 8),
+        _ => {
+            let size = ts.guess_pointer_size().unwrap_or(4);
+            ir.warnings.push(format!(
+                "unknown machine type {machine}: arch guessed from the pointer size ({size} bytes)"
+            ));
+            (if size == 8 { "AMD64" } else { "I386" }, size)
+        }
+    };
+
+    // Metadata.
+    let (d1, d2, d3, d4) = info.guid.as_fields();
+    let age = dbi.as_ref().and_then(|d| d.age()).unwrap_or(info.age);
+    let mut guid_age = format!("{d1:08X}{d2:04X}{d3:04X}");
+    for b in d4 {
+        guid_age.push_str(&format!("{b:02X}"));
+    }
+    guid_age.push_str(&format!("{age:X}"));
+    let version = match info.version {
+        pdb2::HeaderVersion::V41 => 930803,
+        pdb2::HeaderVersion::V50 => 19960307,
+        pdb2::HeaderVersion::V60 => 19970606,
+        pdb2::HeaderVersion::V70 => 19990903,
+        pdb2::HeaderVersion::V110 => 20091201,
+        pdb2::HeaderVersion::OtherValue(v) => v,
+        _ => 0,
+    };
+    let meta = &mut ir.metadata;
+    meta.insert("Type".into(), Value::from("Profile"));
+    meta.insert("ProfileClass".into(), Value::from(profile_class(pdb_name)));
+    meta.insert("PDBFile".into(), Value::from(pdb_name));
+    meta.insert("GUID_AGE".into(), Value::from(guid_age));
+    meta.insert("arch".into(), Value::from(arch));
+    meta.insert("Timestamp".into(), Value::from(timestamp(info.signature)));
+    meta.insert("Version".into(), Value::from(version));
+    ir.conventions.string_arrays = true;
+
+    // Types, then symbols (S_UDT typedefs name anonymous types).
+    let mut syms = symbols::Symbols::default();
+    let mut sym_warnings = Vec::new();
+    if let Some(dbi) = &dbi {
+        syms.absolute_sections = absolute_sections(dbi);
+    }
+    {
+        let mut types = types::Types::new(&ts, &mut ir, ptr_size);
+        types.convert_all();
+        match (dbi.is_some(), pdb.address_map()) {
+            (false, _) => {}
+            (true, Err(e)) => sym_warnings.push(format!("no section map ({e}): symbols left out")),
+            (true, Ok(map)) => {
+                match pdb.global_symbols() {
+                    Ok(table) => {
+                        if let Err(e) = syms.read(table.iter(), &map, Some(&mut types), false) {
+                            sym_warnings.push(format!(
+                                "global symbol stream: {e}; later symbols are missing"
+                            ));
+                        }
+                    }
+                    Err(e) => sym_warnings.push(format!("no global symbol stream ({e})")),
+                }
+                if let Some(dbi) = &dbi {
+                    module_procedures(&mut pdb, dbi, &map, &mut syms, &mut sym_warnings);
+                }
+            }
+        }
+        types.finish();
+    }
+    if syms.untranslated_count > 0 {
+        sym_warnings.push(format!(
+            "{} symbols have no RVA (section:offset outside the image's sections) and were left out, e.g. {}",
+            syms.untranslated_count,
+            syms.untranslated.join(", ")
+        ));
+    }
+    if syms.unparsed > 0 {
+        sym_warnings.push(format!(
+            "{} malformed symbol records were skipped",
+            syms.unparsed
+        ));
+    }
+    let (symbols, shadowed) = syms.finish();
+    if shadowed > 0 {
+        sym_warnings.push(format!(
+            "{shadowed} data/procedure symbols share a public symbol's name at another address and were left out"
+        ));
+    }
+    ir.warnings.append(&mut sym_warnings);
+    ir.symbols = symbols;
+    Ok(ir)
+}
+
+/// pdb2's errors in words a user can act on.
+fn describe(e: &pdb2::Error) -> String {
+    match e {
+        pdb2::Error::UnrecognizedFileFormat => {
+            "no MSF 7.0 signature (not a PDB, or an old PDB 2.0 file)".into()
+        }
+        pdb2::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the file is truncated (a stream reaches past its end)".into()
+        }
+        pdb2::Error::PageReferenceOutOfRange(p) => {
+            format!("the file is truncated or corrupt (page {p} is outside the file)")
+        }
+        pdb2::Error::UnexpectedEof => {
+            "the file is truncated or corrupt (a record ends early)".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Section numbers (1-based, as in symbols) whose section-map entry has
+/// the absolute-address flag.
+fn absolute_sections(dbi: &pdb2::DebugInformation<'_>) -> Vec<u16> {
+    let mut out = Vec::new();
+    if let Ok(mut map) = dbi.section_map() {
+        let mut n: u16 = 0;
+        while let Ok(Some(item)) = map.next() {
+            n = n.saturating_add(1);
+            if item.section_type & 0x02 != 0 {
+                out.push(n);
+            }
+        }
+    }
+    out
+}
+
+/// Procedures (`S_GPROC32`, `S_LPROC32`) from every module stream; static
+/// functions are not among the publics.
+fn module_procedures<'s, S: pdb2::Source<'s> + Send + 's>(
+    pdb: &mut pdb2::PDB<'s, S>,
+    dbi: &pdb2::DebugInformation<'_>,
+    map: &pdb2::AddressMap<'_>,
+    syms: &mut symbols::Symbols,
+    warnings: &mut Vec<String>,
+) {
+    let mut failed = 0usize;
+    let mut modules = match dbi.modules() {
+        Ok(m) => m,
+        Err(e) => {
+            warnings.push(format!(
+                "module list unreadable ({e}): procedures of modules left out"
+            ));
+            return;
+        }
+    };
+    loop {
+        let module = match modules.next() {
+            Ok(Some(m)) => m,
+            Ok(None) => break,
+            Err(e) => {
+                warnings.push(format!(
+                    "module list truncated ({e}): later modules left out"
+                ));
+                break;
+            }
+        };
+        let ok = match pdb.module_info(&module) {
+            Ok(Some(info)) => match info.symbols() {
+                Ok(iter) => syms.read(iter, map, None, true).is_ok(),
+                Err(_) => false,
+            },
+            Ok(None) => true,
+            Err(_) => false,
+        };
+        if !ok {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        warnings.push(format!(
+            "{failed} module symbol streams were unreadable; their procedures may be missing"
+        ));
+    }
+}
+
+/// Rekall's rule: the PDB file name without extension, capitalised as
+/// Python's `str.capitalize()` does, when Rekall has a profile class of that
+/// name; `BasicPEProfile` otherwise.
+pub fn profile_class(pdb_file: &str) -> String {
+    let stem = match pdb_file.rfind('.') {
+        Some(i) if i > 0 => &pdb_file[..i],
+        _ => pdb_file,
+    };
+    let mut chars = stem.chars();
+    let capitalised: String = match chars.next() {
+        Some(c) => c
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect(),
+        None => String::new(),
+    };
+    if PROFILE_CLASSES.contains(&capitalised.as_str()) {
+        capitalised
+    } else {
+        "BasicPEProfile".into()
+    }
+}
+
+/// A Unix time as `YYYY-MM-DD HH:MM:SSZ` (UTC).
+pub fn timestamp(secs: u32) -> String {
+    let secs = i64::from(secs);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp(0), "1970-01-01 00:00:00Z");
+        // Rekall's parse_pdb of attach_x86.pdb (signature 1789503578).
+        assert_eq!(timestamp(1_789_503_578), "2026-09-15 20:19:38Z");
+        assert_eq!(timestamp(951_782_400), "2000-02-29 00:00:00Z");
+        assert_eq!(timestamp(u32::MAX), "2106-02-07 06:28:15Z");
+    }
+
+    #[test]
+    fn profile_classes() {
+        assert_eq!(profile_class("ntkrnlmp.pdb"), "Ntkrnlmp");
+        assert_eq!(profile_class("NTKRNLPA.PDB"), "Ntkrnlpa");
+        assert_eq!(profile_class("win32k.pdb"), "Win32k");
+        assert_eq!(profile_class("ntdll.pdb"), "Ntdll");
+        assert_eq!(profile_class("attach_x86.pdb"), "BasicPEProfile");
+        assert_eq!(profile_class(""), "BasicPEProfile");
+    }
+}

@@ -1,0 +1,169 @@
+//! Symbols: publics, global/static data and procedures, as RVAs.
+
+use std::collections::HashMap;
+
+use pdb2::{FallibleIterator, PdbInternalSectionOffset, SymbolData};
+
+use super::types::Types;
+use crate::ir::{Symbol, SymbolKind};
+
+// Symbol kinds (cvinfo.h) the reader parses; every other kind is skipped
+// without being parsed, which keeps pdb2's parsers off records we don't need.
+const S_UDT: u16 = 0x1108;
+const S_LDATA32: u16 = 0x110c;
+const S_GDATA32: u16 = 0x110d;
+const S_PUB32: u16 = 0x110e;
+const S_LPROC32: u16 = 0x110f;
+const S_GPROC32: u16 = 0x1110;
+const S_LTHREAD32: u16 = 0x1112;
+const S_GTHREAD32: u16 = 0x1113;
+const S_LPROC32_ID: u16 = 0x1146;
+const S_GPROC32_ID: u16 = 0x1147;
+
+/// Collects symbols and counts the ones whose address cannot be translated.
+#[derive(Debug, Default)]
+pub(crate) struct Symbols {
+    /// Translated public symbols.
+    pub(crate) publics: Vec<Symbol>,
+    /// Translated data and procedure symbols.
+    pub(crate) others: Vec<Symbol>,
+    /// Names of symbols left out because their section:offset is not in the
+    /// image (first few) and how many there were.
+    pub(crate) untranslated: Vec<String>,
+    /// Count of untranslated symbols.
+    pub(crate) untranslated_count: usize,
+    /// Symbol records pdb2 could not parse.
+    pub(crate) unparsed: usize,
+    /// Section numbers the DBI section map marks absolute (`fAbs`): their
+    /// "offset" is a value, not a place (linker constants such as
+    /// `__guard_flags`). Section 0 is absolute too (`__ImageBase` = 0).
+    pub(crate) absolute_sections: Vec<u16>,
+}
+
+impl Symbols {
+    fn add(
+        &mut self,
+        name: &[u8],
+        offset: PdbInternalSectionOffset,
+        kind: SymbolKind,
+        public: bool,
+        map: &pdb2::AddressMap<'_>,
+    ) {
+        let address = match offset.to_rva(map) {
+            Some(rva) => Some(u64::from(rva.0)),
+            None if offset.section == 0 || self.absolute_sections.contains(&offset.section) => {
+                Some(u64::from(offset.offset))
+            }
+            None => None,
+        };
+        match address {
+            Some(address) => {
+                let sym = Symbol {
+                    name: String::from_utf8_lossy(name).into_owned(),
+                    address,
+                    kind,
+                };
+                if public {
+                    self.publics.push(sym);
+                } else {
+                    self.others.push(sym);
+                }
+            }
+            None => {
+                self.untranslated_count += 1;
+                if self.untranslated.len() < 5 {
+                    self.untranslated.push(format!(
+                        "{} ({:04X}:{:08X})",
+                        String::from_utf8_lossy(name),
+                        offset.section,
+                        offset.offset
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Reads one symbol stream: publics, global/static data and typedefs
+    /// (global stream) or procedures (module streams). `S_UDT` typedefs go to `types`.
+    pub(crate) fn read(
+        &mut self,
+        mut iter: pdb2::SymbolIter<'_>,
+        map: &pdb2::AddressMap<'_>,
+        mut types: Option<&mut Types<'_, '_>>,
+        module: bool,
+    ) -> pdb2::Result<()> {
+        while let Some(sym) = iter.next()? {
+            let raw = sym.raw_bytes();
+            if raw.len() < 2 {
+                continue;
+            }
+            let kind = u16::from_le_bytes([raw[0], raw[1]]);
+            let wanted = match kind {
+                S_PUB32 | S_UDT => !module,
+                S_GDATA32 | S_LDATA32 | S_GTHREAD32 | S_LTHREAD32 => !module,
+                S_GPROC32 | S_LPROC32 | S_GPROC32_ID | S_LPROC32_ID => module,
+                _ => false,
+            };
+            if !wanted {
+                continue;
+            }
+            match sym.parse() {
+                Ok(SymbolData::Public(p)) => {
+                    let kind = if p.function {
+                        SymbolKind::Function
+                    } else {
+                        SymbolKind::Data
+                    };
+                    self.add(p.name.as_bytes(), p.offset, kind, true, map);
+                }
+                Ok(SymbolData::Data(d)) => {
+                    self.add(d.name.as_bytes(), d.offset, SymbolKind::Data, false, map)
+                }
+                Ok(SymbolData::ThreadStorage(t)) => {
+                    self.add(t.name.as_bytes(), t.offset, SymbolKind::Data, false, map)
+                }
+                Ok(SymbolData::Procedure(p)) => self.add(
+                    p.name.as_bytes(),
+                    p.offset,
+                    SymbolKind::Function,
+                    false,
+                    map,
+                ),
+                Ok(SymbolData::UserDefinedType(u)) => {
+                    if let Some(t) = types.as_deref_mut() {
+                        t.typedef(u.name.as_bytes(), u.type_index.0);
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => self.unparsed += 1,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Symbols {
+    /// All symbols. A public symbol's name belongs to it: a data or
+    /// procedure record with the same (undecorated) name at another address
+    /// (x86's `_exit` procedure vs. the public `_exit` of `exit`) is left out
+    /// and counted in the second value.
+    pub(crate) fn finish(self) -> (Vec<Symbol>, usize) {
+        let mut public: HashMap<&str, Vec<u64>> = HashMap::new();
+        for p in &self.publics {
+            public.entry(p.name.as_str()).or_default().push(p.address);
+        }
+        let mut dropped = 0;
+        let mut keep = Vec::with_capacity(self.others.len());
+        for s in &self.others {
+            match public.get(s.name.as_str()) {
+                Some(addrs) if !addrs.contains(&s.address) => dropped += 1,
+                Some(_) => {} // the same symbol as the public
+                None => keep.push(s.clone()),
+            }
+        }
+        drop(public);
+        let mut all = self.publics;
+        all.extend(keep);
+        (all, dropped)
+    }
+}
