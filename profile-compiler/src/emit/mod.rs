@@ -332,7 +332,8 @@ impl<'a> Emitter<'a> {
                 Some(n) => n.clone(),
                 None => {
                     anon += 1;
-                    self.lift(m.ty, m.offset, &mut lifted, 0);
+                    let mut budget = LIFT_BUDGET;
+                    self.lift(m.ty, m.offset, &mut lifted, 0, &mut budget);
                     format!("u{anon}")
                 }
             };
@@ -360,16 +361,27 @@ impl<'a> Emitter<'a> {
 
     /// Collects the members of anonymous record `ty` (recursively through
     /// nested anonymous members) at absolute offsets.
-    fn lift(&mut self, ty: TypeId, base: u64, out: &mut Vec<(String, Field)>, depth: u32) {
-        if depth > 16 {
+    fn lift(
+        &mut self,
+        ty: TypeId,
+        base: u64,
+        out: &mut Vec<(String, Field)>,
+        depth: u32,
+        budget: &mut usize,
+    ) {
+        // Bounded in depth and in records visited, so hostile nesting
+        // (anonymous records holding many anonymous members of each other)
+        // cannot explode.
+        if depth > 16 || *budget == 0 {
             return;
         }
+        *budget -= 1;
         let id = self.ir.resolve(ty);
         let Some(Type::Record(r)) = self.ir.types.get(id.index()) else {
             return;
         };
         for m in &r.members {
-            let offset = base + m.offset;
+            let offset = base.saturating_add(m.offset);
             match &m.name {
                 Some(n) => {
                     let descriptor = match m.bitfield {
@@ -384,7 +396,7 @@ impl<'a> Emitter<'a> {
                         },
                     ));
                 }
-                None => self.lift(m.ty, offset, out, depth + 1),
+                None => self.lift(m.ty, offset, out, depth + 1, budget),
             }
         }
     }
@@ -576,6 +588,9 @@ pub fn rekall_pe_class(pdb_name: &str) -> String {
         "BasicPEProfile".to_owned()
     }
 }
+
+/// Records visited when lifting the members of one anonymous member.
+const LIFT_BUDGET: usize = 4096;
 
 /// Rekall's native name of an integer of `size` bytes.
 pub fn integer_name(size: u64, signed: bool) -> &'static str {
