@@ -435,7 +435,7 @@ pub fn save(
         .unwrap_or_default();
     profile_runtime::write_atomic(path, mode, |w| {
         if name.ends_with(".xz") {
-            let mut xz = liblzma::write::XzEncoder::new(w, 6);
+            let mut xz = liblzma::write::XzEncoder::new(w, 2);
             serde_json::to_writer(&mut xz, doc)?;
             xz.finish()?;
         } else if name.ends_with(".gz") {
