@@ -330,6 +330,20 @@ fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<String>) -> Result
     Ok(())
 }
 
+/// Gives a stored file the usual `rw-r--r--` mode: the atomic writer's
+/// temporary files are private (0600), but a repository is meant to be read
+/// by others (an HTTP server, other users).
+pub(crate) fn make_readable(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(|e| Error::io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Modification time (unix seconds) and size of a file.
 fn stat(path: &Path) -> Result<(u64, u64)> {
     let md = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -391,6 +405,7 @@ impl WriteGuard<'_> {
             profile_runtime::Error::Exists(_) => Error::Exists { name: name.clone(), repo: self.repo.root.clone() },
             other => other.into(),
         })?;
+        make_readable(&path)?;
         let (mtime, size) = stat(&path)?;
         let entry = make_entry(doc, mtime, &sha256_hex(bytes), size);
         self.inventory.entries.insert(name.clone(), entry);
@@ -480,7 +495,9 @@ impl WriteGuard<'_> {
     /// writes it atomically and releases the lock.
     pub fn commit(mut self) -> Result<Inventory> {
         self.refresh()?;
-        self.inventory.save(&self.repo.root.join(INVENTORY_FILE))?;
+        let path = self.repo.root.join(INVENTORY_FILE);
+        self.inventory.save(&path)?;
+        make_readable(&path)?;
         Ok(std::mem::take(&mut self.inventory))
     }
 

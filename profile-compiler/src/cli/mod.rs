@@ -8,6 +8,7 @@ use profile_runtime::{Profile, WriteMode};
 
 mod inspect;
 mod parse_pdb;
+pub mod repo;
 
 /// Compiles debug information into memory-forensics profiles (Rekall format).
 #[derive(Debug, Parser)]
@@ -29,6 +30,8 @@ enum Command {
     Info(inspect::InfoArgs),
     /// Show the layout of one type of a profile, as Rekall's `dt` does.
     Dt(inspect::DtArgs),
+    /// Maintain profile repositories and look profiles up in them.
+    Repo(repo::Args),
 }
 
 /// Entry point of the binary: parses arguments, runs, prints a one-line
@@ -39,6 +42,7 @@ pub fn main() -> ExitCode {
         Command::ParsePdb(a) => parse_pdb::run(a, cli.verbose),
         Command::Info(a) => inspect::info(a),
         Command::Dt(a) => inspect::dt(a),
+        Command::Repo(a) => repo::run(a, cli.verbose),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
