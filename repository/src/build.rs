@@ -354,7 +354,7 @@ pub fn build(
     compile: &Compile<'_>,
     progress: &(dyn Fn(&SourceResult) + Sync),
 ) -> Result<BuildReport> {
-    let guard = Mutex::new(repo.lock()?);
+    let guard = repo.lock()?;
     let old_state = State::load(repo);
     let claimed: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -384,7 +384,6 @@ pub fn build(
         }
         report.results.push(r);
     }
-    let guard = guard.into_inner().map_err(|_| Error::Other("a build worker failed while writing".into()))?;
     state.save(repo)?;
     guard.commit()?;
     Ok(report)
@@ -397,7 +396,7 @@ fn build_one(
     options: BuildOptions,
     compile: &Compile<'_>,
     old: &State,
-    guard: &Mutex<crate::repo::WriteGuard<'_>>,
+    guard: &crate::repo::WriteGuard<'_>,
     claimed: &Mutex<HashMap<String, String>>,
     now: u64,
 ) -> (Outcome, Option<SourceState>) {
@@ -462,15 +461,12 @@ fn build_one(
         Ok(b) => b,
         Err(e) => return fail(hash, e.to_string()),
     };
-    let stored = match guard.lock() {
-        Ok(mut g) => g.store_encoded(&name, &profile, &bytes, true).and_then(|()| {
-            for l in &s.symlinks {
-                g.put_symlink(l, &name, true)?;
-            }
-            Ok(())
-        }),
-        Err(_) => Err(Error::Other("another worker failed while writing".into())),
-    };
+    let stored = guard.store_encoded(&name, &profile, &bytes, true).and_then(|()| {
+        for l in &s.symlinks {
+            guard.put_symlink(l, &name, true)?;
+        }
+        Ok(())
+    });
     if let Err(e) = stored {
         return fail(hash, e.to_string());
     }

@@ -181,10 +181,9 @@ impl Inventory {
     /// trimming, or, failing that, the same kernel release
     /// (`Linux version X ...`) and the same compiler/build string prefix.
     pub fn find_banner(&self, banner: &str) -> Vec<&str> {
-        let want = banner.trim_end_matches(['\0', '\n', ' ']).trim();
+        let want = crate::index::normalize_banner(banner);
         let mut exact = Vec::new();
-        let mut same_release = Vec::new();
-        let release = crate::layout::release_from_banner(want);
+        let mut near = Vec::new();
         for (name, e) in &self.entries {
             if e.kind() == Some("Symlink") {
                 continue;
@@ -192,18 +191,14 @@ impl Inventory {
             let Some(have) = crate::layout::BANNER_KEYS.iter().find_map(|k| e.str_of(k)) else {
                 continue;
             };
-            let have = have.trim_end_matches(['\0', '\n', ' ']).trim();
-            if have == want {
-                exact.push(name.as_str());
-            } else if release.is_some() && crate::layout::release_from_banner(have) == release && want.starts_with(have) {
-                same_release.push(name.as_str());
+            match crate::index::banner_matches(&want, &crate::index::normalize_banner(have)) {
+                Some(true) => exact.push(name.as_str()),
+                Some(false) => near.push(name.as_str()),
+                None => {}
             }
         }
-        if exact.is_empty() {
-            same_release
-        } else {
-            exact
-        }
+        exact.extend(near);
+        exact
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod build;
 mod error;
+mod index;
 pub mod inventory;
 pub mod layout;
 mod lookup;

@@ -208,23 +208,31 @@ impl SearchPath {
         let not_found = || Error::NotFound { name: query.describe(), searched: root.display().to_string() };
         let name = match query {
             Query::Name(n) => n.clone(),
-            Query::GuidAge(g) => {
-                let by_inventory = repo.inventory().ok().flatten().and_then(|inv| inv.find_guid(g).first().map(|s| s.to_string()));
-                match by_inventory.or_else(|| guid_by_scan(&repo, g)) {
-                    Some(n) => n,
-                    None => return Err(not_found()),
+            // Fast paths first: Rekall's `*/GUID/<key>` layout, then the
+            // lookup index, then the inventory (or reading every file).
+            Query::GuidAge(g) => match guid_by_scan(&repo, g) {
+                Some(n) => n,
+                None => match crate::index::lookup(root, 'G', &g.to_ascii_uppercase())? {
+                    Some(names) => names.into_iter().next().ok_or_else(not_found)?,
+                    None => {
+                        let inv = match repo.inventory().ok().flatten() {
+                            Some(i) => i,
+                            None => scan_inventory(&repo)?,
+                        };
+                        inv.find_guid(g).first().map(|s| s.to_string()).ok_or_else(not_found)?
+                    }
+                },
+            },
+            Query::Banner(b) => match crate::index::lookup(root, 'B', &crate::index::normalize_banner(b))? {
+                Some(names) => names.into_iter().next().ok_or_else(not_found)?,
+                None => {
+                    let inv = match repo.inventory().ok().flatten() {
+                        Some(i) => i,
+                        None => scan_inventory(&repo)?,
+                    };
+                    inv.find_banner(b).first().map(|s| s.to_string()).ok_or_else(not_found)?
                 }
-            }
-            Query::Banner(b) => {
-                let inv = match repo.inventory().ok().flatten() {
-                    Some(i) => i,
-                    None => scan_inventory(&repo)?,
-                };
-                match inv.find_banner(b).first() {
-                    Some(n) => n.to_string(),
-                    None => return Err(not_found()),
-                }
-            }
+            },
         };
         let (name, p) = repo.load(&name)?;
         Ok((name, p, false))

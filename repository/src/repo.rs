@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::UNIX_EPOCH;
 
 use profile_runtime::{write_atomic, Profile, WriteMode};
@@ -224,7 +225,7 @@ impl Repository {
             // A missing or unreadable inventory is rebuilt on commit.
             _ => Inventory::default(),
         };
-        Ok(WriteGuard { repo: self, _lock: file, inventory, touched: BTreeSet::new() })
+        Ok(WriteGuard { repo: self, _lock: file, state: Mutex::new(GuardState { inventory, touched: BTreeSet::new() }) })
     }
 
     /// Checks the whole repository: every profile parses, every symlink
@@ -363,10 +364,19 @@ pub fn encode(doc: &Profile) -> Result<Vec<u8>> {
 /// up to date and releases the lock. Dropping the guard without committing
 /// releases the lock and leaves the inventory as it was (the next commit or
 /// `profc repo inventory` repairs it).
+///
+/// The guard is `Sync`: threads may store different names through it at
+/// once (files are written in parallel; only the inventory bookkeeping is
+/// serialised).
 #[derive(Debug)]
 pub struct WriteGuard<'a> {
     repo: &'a Repository,
     _lock: File,
+    state: Mutex<GuardState>,
+}
+
+#[derive(Debug, Default)]
+struct GuardState {
     inventory: Inventory,
     touched: BTreeSet<String>,
 }
@@ -377,19 +387,25 @@ impl WriteGuard<'_> {
         self.repo
     }
 
-    /// The inventory as this writer sees it.
-    pub fn inventory(&self) -> &Inventory {
-        &self.inventory
+    fn state(&self) -> std::sync::MutexGuard<'_, GuardState> {
+        // A thread that panicked while holding the lock left only
+        // bookkeeping behind; the files themselves are written atomically.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write_doc(&mut self, name: &str, doc: &Profile, overwrite: bool) -> Result<()> {
+    /// The inventory as this writer sees it (a copy).
+    pub fn inventory(&self) -> Inventory {
+        self.state().inventory.clone()
+    }
+
+    fn write_doc(&self, name: &str, doc: &Profile, overwrite: bool) -> Result<()> {
         let bytes = encode(doc)?;
         self.store_encoded(name, doc, &bytes, overwrite)
     }
 
     /// Stores bytes made by [`encode`] from `doc` under `name` (the slow
     /// encoding can so run outside any lock shared between threads).
-    pub fn store_encoded(&mut self, name: &str, doc: &Profile, bytes: &[u8], overwrite: bool) -> Result<()> {
+    pub fn store_encoded(&self, name: &str, doc: &Profile, bytes: &[u8], overwrite: bool) -> Result<()> {
         let name = validate_name(name)?;
         let path = self.repo.file_of(&name)?;
         if !overwrite && path.exists() {
@@ -408,14 +424,15 @@ impl WriteGuard<'_> {
         make_readable(&path)?;
         let (mtime, size) = stat(&path)?;
         let entry = make_entry(doc, mtime, &sha256_hex(bytes), size);
-        self.inventory.entries.insert(name.clone(), entry);
-        self.touched.insert(name);
+        let mut st = self.state();
+        st.inventory.entries.insert(name.clone(), entry);
+        st.touched.insert(name);
         Ok(())
     }
 
     /// Stores a profile under `name` (`<name>.gz`, canonical deterministic
     /// gzip). A symlink document is refused here: use [`Self::put_symlink`].
-    pub fn put_profile(&mut self, name: &str, profile: &Profile, overwrite: bool) -> Result<()> {
+    pub fn put_profile(&self, name: &str, profile: &Profile, overwrite: bool) -> Result<()> {
         if profile.metadata_str("Type") == Some("Symlink") {
             let target = profile.metadata_str("Target").unwrap_or("").to_owned();
             return self.put_symlink(name, &target, overwrite);
@@ -425,7 +442,7 @@ impl WriteGuard<'_> {
 
     /// Makes `name` a symlink to `target`. The target must resolve to a
     /// profile in this repository, and the link must not close a cycle.
-    pub fn put_symlink(&mut self, name: &str, target: &str, overwrite: bool) -> Result<()> {
+    pub fn put_symlink(&self, name: &str, target: &str, overwrite: bool) -> Result<()> {
         let name = validate_name(name)?;
         let target = validate_name(target).map_err(|e| Error::Symlink { name: name.clone(), message: format!("target refused: {e}") })?;
         if name == target {
@@ -452,7 +469,8 @@ impl WriteGuard<'_> {
 
     /// Symlinks (by the inventory) whose target is `name`.
     pub fn links_to(&self, name: &str) -> Vec<String> {
-        self.inventory
+        self.state()
+            .inventory
             .entries
             .iter()
             .filter(|(_, e)| e.target() == Some(name))
@@ -461,7 +479,7 @@ impl WriteGuard<'_> {
     }
 
     /// Removes `name`. Refused while symlinks point to it, unless `force`.
-    pub fn remove(&mut self, name: &str, force: bool) -> Result<()> {
+    pub fn remove(&self, name: &str, force: bool) -> Result<()> {
         let name = validate_name(name)?;
         let path = self.repo.file_of(&name)?;
         self.repo.check_contained(&name, &path)?;
@@ -484,8 +502,9 @@ impl WriteGuard<'_> {
             }
             dir = d.parent();
         }
-        self.inventory.entries.remove(&name);
-        self.touched.insert(name);
+        let mut st = self.state();
+        st.inventory.entries.remove(&name);
+        st.touched.insert(name);
         Ok(())
     }
 
@@ -493,23 +512,26 @@ impl WriteGuard<'_> {
     /// written through this guard are exact; other files are re-read when
     /// their time or size changed; entries of vanished files are dropped),
     /// writes it atomically and releases the lock.
-    pub fn commit(mut self) -> Result<Inventory> {
-        self.refresh()?;
+    pub fn commit(self) -> Result<Inventory> {
+        let mut st = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
+        let inventory = refresh(self.repo, &mut st)?;
         let path = self.repo.root.join(INVENTORY_FILE);
-        self.inventory.save(&path)?;
+        inventory.save(&path)?;
         make_readable(&path)?;
-        Ok(std::mem::take(&mut self.inventory))
+        crate::index::write(self.repo.root(), &inventory)?;
+        Ok(inventory)
     }
+}
 
-    fn refresh(&mut self) -> Result<()> {
-        let files = self.repo.list_files()?;
+fn refresh(repo: &Repository, st: &mut GuardState) -> Result<Inventory> {
+        let files = repo.list_files()?;
         let mut fresh = Inventory::default();
         for name in files {
-            let path = self.repo.root.join(format!("{name}.gz"));
-            let old = self.inventory.entries.remove(&name);
+            let path = repo.root.join(format!("{name}.gz"));
+            let old = st.inventory.entries.remove(&name);
             let (mtime, size) = stat(&path)?;
             let keep = old.filter(|e| {
-                self.touched.contains(&name) || (e.last_modified() == Some(mtime) && e.size() == Some(size) && e.sha256().is_some())
+                st.touched.contains(&name) || (e.last_modified() == Some(mtime) && e.size() == Some(size) && e.sha256().is_some())
             });
             let entry = match keep {
                 Some(e) => e,
@@ -528,9 +550,7 @@ impl WriteGuard<'_> {
             };
             fresh.entries.insert(name, entry);
         }
-        self.inventory = fresh;
-        Ok(())
-    }
+        Ok(fresh)
 }
 
 /// A summary line of an inventory entry, for listings.

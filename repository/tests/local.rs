@@ -49,7 +49,7 @@ fn store_symlink_and_load() {
     let p = kernel_profile(G1, 1);
     let name = default_name(&p, Layout::Rekall, None, None).unwrap();
     assert_eq!(name, format!("nt/GUID/{G1}"));
-    let mut w = repo.lock().unwrap();
+    let w = repo.lock().unwrap();
     w.put_profile(&name, &p, false).unwrap();
     w.put_symlink("Win7SP1x64", &name, false).unwrap();
     w.put_symlink("Latest", "Win7SP1x64", false).unwrap();
@@ -79,7 +79,7 @@ fn store_symlink_and_load() {
     assert!(repo.verify().unwrap().is_empty());
 
     // Existing names are not replaced without overwrite.
-    let mut w = repo.lock().unwrap();
+    let w = repo.lock().unwrap();
     assert!(matches!(w.put_profile(&name, &p, false), Err(Error::Exists { .. })));
     // A symlink that would close a cycle is refused.
     let e = w.put_symlink(&name, "Latest", true).unwrap_err();
@@ -98,7 +98,7 @@ fn hostile_names_are_refused() {
     let d = tmp();
     let repo = Repository::create(d.path().join("r")).unwrap();
     let p = kernel_profile(G1, 1);
-    let mut w = repo.lock().unwrap();
+    let w = repo.lock().unwrap();
     w.put_profile("ok", &p, false).unwrap();
     for bad in ["../../x", "/tmp/x", "a/../../x", ".hidden", "inventory", "a\\b"] {
         let e = w.put_profile(bad, &p, false).unwrap_err();
@@ -130,7 +130,7 @@ fn hostile_names_are_refused() {
 fn verify_names_each_problem() {
     let d = tmp();
     let repo = Repository::create(d.path().join("r")).unwrap();
-    let mut w = repo.lock().unwrap();
+    let w = repo.lock().unwrap();
     w.put_profile("good", &kernel_profile(G1, 1), false).unwrap();
     w.put_profile("gone", &kernel_profile(G2, 2), false).unwrap();
     w.put_profile("victim", &kernel_profile(G2, 3), false).unwrap();
@@ -171,7 +171,7 @@ fn concurrent_writers_both_land() {
             s.spawn(move || {
                 let repo = Repository::open(&root).unwrap();
                 for i in 0..10u64 {
-                    let mut w = repo.lock().unwrap();
+                    let w = repo.lock().unwrap();
                     w.put_profile(&format!("t{t}/p{i}"), &kernel_profile(G1, t * 100 + i), false).unwrap();
                     w.commit().unwrap();
                 }
@@ -188,7 +188,7 @@ fn concurrent_writers_both_land() {
 fn inventory_notices_outside_changes() {
     let d = tmp();
     let repo = Repository::create(d.path().join("r")).unwrap();
-    let mut w = repo.lock().unwrap();
+    let w = repo.lock().unwrap();
     w.put_profile("a", &kernel_profile(G1, 1), false).unwrap();
     let before = w.commit().unwrap();
     // Someone copies a file in by hand.
@@ -204,10 +204,10 @@ fn lookup_local_by_name_guid_banner() {
     let r1 = Repository::create(d.path().join("r1")).unwrap();
     let r2 = Repository::create(d.path().join("r2")).unwrap();
     let banner = "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0) #1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1";
-    let mut w = r1.lock().unwrap();
+    let w = r1.lock().unwrap();
     w.put_profile(&format!("nt/GUID/{G1}"), &kernel_profile(G1, 1), false).unwrap();
     w.commit().unwrap();
-    let mut w = r2.lock().unwrap();
+    let w = r2.lock().unwrap();
     w.put_profile(&format!("nt/GUID/{G1}"), &kernel_profile(G1, 99), false).unwrap();
     w.put_profile(&format!("nt/GUID/{G2}"), &kernel_profile(G2, 2), false).unwrap();
     w.put_profile("Linux/6.1.0-56-amd64", &linux_profile(banner), false).unwrap();
@@ -228,7 +228,13 @@ fn lookup_local_by_name_guid_banner() {
     // By banner, with the trailing newline/NUL a memory image has.
     let f = sp.find_text(&format!("{banner}\n\0")).unwrap();
     assert_eq!(f.name, "Linux/6.1.0-56-amd64");
-    // Without an inventory, GUID lookup scans */GUID/.
+    // The lookup index is derived from the inventory and lists keys, not symlinks.
+    let index = std::fs::read_to_string(r2.root().join(".lookup-index")).unwrap();
+    assert!(index.contains(&format!("G\t{G2}\tnt/GUID/{G2}\n")), "{index}");
+    assert!(index.contains("B\tLinux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org)"), "{index}");
+    // Without the index, the inventory answers; without both, files are read.
+    std::fs::remove_file(r2.root().join(".lookup-index")).unwrap();
+    assert_eq!(sp.find_text(banner).unwrap().name, "Linux/6.1.0-56-amd64");
     std::fs::remove_file(r2.root().join(INVENTORY_FILE)).unwrap();
     assert_eq!(sp.find(&Query::GuidAge(G2.into())).unwrap().name, format!("nt/GUID/{G2}"));
     assert_eq!(sp.find_text(banner).unwrap().name, "Linux/6.1.0-56-amd64");

@@ -195,7 +195,7 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
         RepoCommand::Add(a) => add(a, verbose),
         RepoCommand::Symlink(a) => {
             let repo = Repository::open(&a.repo)?;
-            let mut w = repo.lock()?;
+            let w = repo.lock()?;
             w.put_symlink(&a.name, &a.target, a.overwrite)?;
             w.commit()?;
             println!("{} -> {}", a.name, a.target);
@@ -203,7 +203,7 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
         }
         RepoCommand::Remove(a) => {
             let repo = Repository::open(&a.repo)?;
-            let mut w = repo.lock()?;
+            let w = repo.lock()?;
             for n in &a.names {
                 w.remove(n, a.force)?;
                 println!("removed {n}");
@@ -398,7 +398,7 @@ fn add(a: AddArgs, verbose: bool) -> anyhow::Result<()> {
         staged.push((input, name, profile));
     }
     let repo = Repository::create(&a.repo)?;
-    let mut w = repo.lock()?;
+    let w = repo.lock()?;
     for (input, name, profile) in &staged {
         w.put_profile(name, profile, a.overwrite)?;
         println!("added {name} (from {})", input.display());
