@@ -21,7 +21,11 @@ fn profc(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[track_caller]
@@ -32,7 +36,11 @@ fn ok(o: Output) -> String {
 
 #[track_caller]
 fn fails(o: Output) -> String {
-    assert!(!o.status.success(), "profc should have failed: {}", text(&o));
+    assert!(
+        !o.status.success(),
+        "profc should have failed: {}",
+        text(&o)
+    );
     text(&o)
 }
 
@@ -44,9 +52,26 @@ fn windows_profile(guid: &str, n: usize) -> Profile {
     p.set_metadata("GUID_AGE", guid);
     p.set_metadata("arch", "AMD64");
     for i in 0..n {
-        let mut s = StructDef { size: Some(16), ..Default::default() };
-        s.fields.insert("Next".into(), Field { offset: Some(0), descriptor: Descriptor::Pointer { target: Box::new(Descriptor::Named(format!("_S{i}"))) } });
-        s.fields.insert("Value".into(), Field { offset: Some(8), descriptor: Descriptor::Named("unsigned long long".into()) });
+        let mut s = StructDef {
+            size: Some(16),
+            ..Default::default()
+        };
+        s.fields.insert(
+            "Next".into(),
+            Field {
+                offset: Some(0),
+                descriptor: Descriptor::Pointer {
+                    target: Box::new(Descriptor::Named(format!("_S{i}"))),
+                },
+            },
+        );
+        s.fields.insert(
+            "Value".into(),
+            Field {
+                offset: Some(8),
+                descriptor: Descriptor::Named("unsigned long long".into()),
+            },
+        );
         p.structs.insert(format!("_S{i}"), s);
         p.constants.insert(format!("Sym{i}"), 0x1000 + i as u64);
     }
@@ -68,14 +93,24 @@ struct Server {
 impl Server {
     fn start(dir: &Path, log: PathBuf) -> Server {
         let mut child = Command::new("python3")
-            .args(["-u", "-m", "http.server", "--bind", "127.0.0.1", "0", "--directory"])
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                "0",
+                "--directory",
+            ])
             .arg(dir)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("python3 is needed for the HTTP tests");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         // "Serving HTTP on 127.0.0.1 port 41235 (http://127.0.0.1:41235/) ..."
         let port: u16 = line
             .split_whitespace()
@@ -83,13 +118,19 @@ impl Server {
             .nth(1)
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in {line:?}"));
-        Server { child, url: format!("http://127.0.0.1:{port}"), log }
+        Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        }
     }
 
     /// How many GET requests for `path` the server logged.
     fn gets(&self, path: &str) -> usize {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        log.lines().filter(|l| l.contains(&format!("\"GET {path} HTTP"))).count()
+        log.lines()
+            .filter(|l| l.contains(&format!("\"GET {path} HTTP")))
+            .count()
     }
 
     fn stop(&mut self) {
@@ -108,7 +149,9 @@ const G1: &str = "3844DBB920174967BE7AA4A2C20430FA2";
 
 #[test]
 fn real_profiles_served_over_http_with_cache() {
-    let Some(shared) = support::shared("real_profiles_served_over_http_with_cache") else { return };
+    let Some(shared) = support::shared("real_profiles_served_over_http_with_cache") else {
+        return;
+    };
     let f = shared.join("fixtures/rekall");
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("repo");
@@ -124,30 +167,72 @@ fn real_profiles_served_over_http_with_cache() {
     // Rekall's parse_pdb outputs carry GUID_AGE "-1": a name must be given.
     for e in std::fs::read_dir(f.join("parse_pdb")).unwrap() {
         let p = e.unwrap().path();
-        let stem = p.file_name().unwrap().to_string_lossy().replace(".rekall.json", "");
+        let stem = p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(".rekall.json", "");
         let err = fails(profc(&[&"repo", &"add", &repo, &p]));
         assert!(err.contains("GUID_AGE") && err.contains("--name"), "{err}");
-        ok(profc(&[&"repo", &"add", &repo, &p, &"--name", &format!("pe/{stem}")]));
+        ok(profc(&[
+            &"repo",
+            &"add",
+            &repo,
+            &p,
+            &"--name",
+            &format!("pe/{stem}"),
+        ]));
     }
     // A hand-made kernel profile gets the nt/GUID layout.
     let nt = save(&windows_profile(G1, 50), &d.path().join("nt.json"));
     assert!(ok(profc(&[&"repo", &"add", &repo, &nt])).contains(&format!("added nt/GUID/{G1}")));
-    ok(profc(&[&"repo", &"symlink", &repo, &"Debian8", &"Linux/Debian8"]));
+    ok(profc(&[
+        &"repo",
+        &"symlink",
+        &repo,
+        &"Debian8",
+        &"Linux/Debian8",
+    ]));
     ok(profc(&[&"repo", &"symlink", &repo, &"Default", &"Debian8"]));
-    ok(profc(&[&"repo", &"symlink", &repo, &"HighSierra", &"OSX/HighSierra_10.13.3_17D47"]));
-    ok(profc(&[&"repo", &"symlink", &repo, &"Win7SP1x64", &format!("nt/GUID/{G1}")]));
+    ok(profc(&[
+        &"repo",
+        &"symlink",
+        &repo,
+        &"HighSierra",
+        &"OSX/HighSierra_10.13.3_17D47",
+    ]));
+    ok(profc(&[
+        &"repo",
+        &"symlink",
+        &repo,
+        &"Win7SP1x64",
+        &format!("nt/GUID/{G1}"),
+    ]));
     assert!(ok(profc(&[&"repo", &"verify", &repo])).contains("OK"));
     let listing = ok(profc(&[&"repo", &"list", &repo]));
-    assert!(listing.contains("Default -> Debian8") && listing.contains("pe/debugpy-1.8.22_attach_x86"), "{listing}");
+    assert!(
+        listing.contains("Default -> Debian8") && listing.contains("pe/debugpy-1.8.22_attach_x86"),
+        "{listing}"
+    );
     assert_eq!(listing.lines().count(), 4 + 6 + 4, "{listing}");
 
     // The repository is Rekall-compatible: an inventory.gz of the usual shape.
     let inv: serde_json::Value = {
-        let bytes = profile_runtime::read_maybe_gzip(std::fs::read(repo.join("inventory.gz")).unwrap(), "inv", 1 << 30).unwrap();
+        let bytes = profile_runtime::read_maybe_gzip(
+            std::fs::read(repo.join("inventory.gz")).unwrap(),
+            "inv",
+            1 << 30,
+        )
+        .unwrap();
         serde_json::from_slice(&bytes).unwrap()
     };
     assert_eq!(inv["$METADATA"]["Type"], "Inventory");
-    assert!(inv["$INVENTORY"]["Linux/Debian8"]["LastModified"].as_u64().unwrap() > 1_600_000_000);
+    assert!(
+        inv["$INVENTORY"]["Linux/Debian8"]["LastModified"]
+            .as_u64()
+            .unwrap()
+            > 1_600_000_000
+    );
     assert_eq!(inv["$INVENTORY"]["Default"]["Target"], "Debian8");
 
     let mut server = Server::start(&repo, d.path().join("server.log"));
@@ -157,7 +242,8 @@ fn real_profiles_served_over_http_with_cache() {
     let url = server.url.clone();
     let run_get = |query: &str, out: &Path, extra: &[&str]| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_profc"));
-        c.args(["repo", "get", query, "--repository-path"]).arg(&empty);
+        c.args(["repo", "get", query, "--repository-path"])
+            .arg(&empty);
         c.args(["--repository-path", &url, "--cache"]).arg(&cache);
         c.arg("--output").arg(out).arg("--overwrite").args(extra);
         c.output().unwrap()
@@ -166,10 +252,17 @@ fn real_profiles_served_over_http_with_cache() {
     // 1. Lookup through a symlink chain fetches and caches the profile.
     let out1 = d.path().join("out1.json");
     let t = ok(run_get("Default", &out1, &[]));
-    assert!(t.contains("Linux/Debian8 found in") && t.contains("(downloaded)"), "{t}");
+    assert!(
+        t.contains("Linux/Debian8 found in") && t.contains("(downloaded)"),
+        "{t}"
+    );
     assert_eq!(Profile::load(&out1).unwrap(), Profile::load(&deb8).unwrap());
     assert_eq!(server.gets("/Linux/Debian8.gz"), 1);
-    assert_eq!(server.gets("/Default.gz"), 0, "symlinks resolve through the inventory");
+    assert_eq!(
+        server.gets("/Default.gz"),
+        0,
+        "symlinks resolve through the inventory"
+    );
 
     // 2. The second lookup is served from the cache: no second download.
     let out2 = d.path().join("out2.gz");
@@ -186,7 +279,15 @@ fn real_profiles_served_over_http_with_cache() {
     ok(run_get("HighSierra", &d.path().join("osx.json"), &[]));
 
     // 3. The server's copy changes; its inventory says so; the cache refreshes.
-    ok(profc(&[&"repo", &"add", &repo, &dwarf4, &"--name", &"Linux/Debian8", &"--overwrite"]));
+    ok(profc(&[
+        &"repo",
+        &"add",
+        &repo,
+        &dwarf4,
+        &"--name",
+        &"Linux/Debian8",
+        &"--overwrite",
+    ]));
     let out4 = d.path().join("out4.json");
     let t = ok(run_get("Default", &out4, &[]));
     assert!(t.contains("(downloaded)"), "{t}");
@@ -204,7 +305,11 @@ fn real_profiles_served_over_http_with_cache() {
     let t = ok(run_get("Win7SP1x64", &d.path().join("out6.json"), &[]));
     assert!(t.contains("using the cached inventory"), "{t}");
     // What was never fetched is not there offline.
-    let t = fails(run_get("pe/debugpy-1.8.22_attach_x86", &d.path().join("out7.json"), &["--offline"]));
+    let t = fails(run_get(
+        "pe/debugpy-1.8.22_attach_x86",
+        &d.path().join("out7.json"),
+        &["--offline"],
+    ));
     assert!(t.contains("not found"), "{t}");
 }
 
@@ -220,13 +325,34 @@ fn verify_reports_each_problem_by_name() {
     // Removing a link target is refused unless forced.
     assert!(fails(profc(&[&"repo", &"remove", &repo, &"victim"])).contains("dangling"));
     ok(profc(&[&"repo", &"remove", &repo, &"victim", &"--force"]));
-    std::fs::write(repo.join("corrupt.gz"), b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xffnot deflate").unwrap();
-    std::fs::write(repo.join("loop1.gz"), br#"{"$METADATA": {"Type": "Symlink", "Target": "loop2"}}"#).unwrap();
-    std::fs::write(repo.join("loop2.gz"), br#"{"$METADATA": {"Type": "Symlink", "Target": "loop1"}}"#).unwrap();
+    std::fs::write(
+        repo.join("corrupt.gz"),
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xffnot deflate",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("loop1.gz"),
+        br#"{"$METADATA": {"Type": "Symlink", "Target": "loop2"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("loop2.gz"),
+        br#"{"$METADATA": {"Type": "Symlink", "Target": "loop1"}}"#,
+    )
+    .unwrap();
     std::fs::remove_file(repo.join("sub/gone.gz")).unwrap();
     let t = fails(profc(&[&"repo", &"verify", &repo]));
-    for (name, what) in [("corrupt", "corrupt profile"), ("dangling", "dangling"), ("loop1", "cycle"), ("sub/gone", "no such file")] {
-        assert!(t.lines().any(|l| l.starts_with(&format!("{name}: ")) && l.contains(what)), "{name}/{what} not reported:\n{t}");
+    for (name, what) in [
+        ("corrupt", "corrupt profile"),
+        ("dangling", "dangling"),
+        ("loop1", "cycle"),
+        ("sub/gone", "no such file"),
+    ] {
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with(&format!("{name}: ")) && l.contains(what)),
+            "{name}/{what} not reported:\n{t}"
+        );
     }
     assert!(!t.lines().any(|l| l.starts_with("good:")), "{t}");
     assert!(t.contains("problem(s) found"), "{t}");
@@ -236,7 +362,14 @@ fn verify_reports_each_problem_by_name() {
 fn concurrent_adds_both_land() {
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("repo");
-    ok(profc(&[&"repo", &"add", &repo, &save(&windows_profile(G1, 1), &d.path().join("seed.json")), &"--name", &"seed"]));
+    ok(profc(&[
+        &"repo",
+        &"add",
+        &repo,
+        &save(&windows_profile(G1, 1), &d.path().join("seed.json")),
+        &"--name",
+        &"seed",
+    ]));
     for round in 0..3 {
         let a = save(&windows_profile(G1, 3000), &d.path().join("a.json"));
         let b = save(&windows_profile(G1, 3001), &d.path().join("b.json"));
@@ -258,7 +391,11 @@ fn concurrent_adds_both_land() {
     }
     let listing = ok(profc(&[&"repo", &"list", &repo]));
     for round in 0..3 {
-        assert!(listing.contains(&format!("round{round}/a")) && listing.contains(&format!("round{round}/b")), "{listing}");
+        assert!(
+            listing.contains(&format!("round{round}/a"))
+                && listing.contains(&format!("round{round}/b")),
+            "{listing}"
+        );
     }
     assert!(ok(profc(&[&"repo", &"verify", &repo])).contains("OK"));
 }
@@ -273,7 +410,10 @@ fn hostile_names_are_refused() {
         let t = fails(profc(&[&"repo", &"add", &repo, &a, &"--name", &bad]));
         assert!(t.contains("invalid profile name"), "{bad}: {t}");
         let t = fails(profc(&[&"repo", &"symlink", &repo, &"link", &bad]));
-        assert!(t.contains("target refused") || t.contains("invalid profile name"), "{bad}: {t}");
+        assert!(
+            t.contains("target refused") || t.contains("invalid profile name"),
+            "{bad}: {t}"
+        );
         let t = fails(profc(&[&"repo", &"symlink", &repo, &bad, &"ok"]));
         assert!(t.contains("invalid profile name"), "{bad}: {t}");
     }
@@ -287,7 +427,15 @@ fn hostile_names_are_refused() {
         assert!(t.contains("outside the repository"), "{t}");
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
     }
-    let t = fails(profc(&[&"repo", &"get", &"../ok", &"--repository-path", &repo, &"--output", &d.path().join("o.json")]));
+    let t = fails(profc(&[
+        &"repo",
+        &"get",
+        &"../ok",
+        &"--repository-path",
+        &repo,
+        &"--output",
+        &d.path().join("o.json"),
+    ]));
     assert!(t.contains("invalid profile name"), "{t}");
 }
 
@@ -297,7 +445,10 @@ fn build_from_config() {
     let src = d.path().join("src");
     std::fs::create_dir_all(src.join("many")).unwrap();
     for i in 0..8 {
-        save(&windows_profile(&format!("{:032X}1", i + 1), 10 + i), &src.join(format!("many/k{i}.json")));
+        save(
+            &windows_profile(&format!("{:032X}1", i + 1), 10 + i),
+            &src.join(format!("many/k{i}.json")),
+        );
     }
     std::fs::write(src.join("garbage.bin"), b"\x00\x01 not an input").unwrap();
     let mut cfg = String::from(
@@ -313,40 +464,92 @@ fn build_from_config() {
     let cfg_path = src.join("repo.toml");
     std::fs::write(&cfg_path, &cfg).unwrap();
     let repo = d.path().join("repo");
-    let t = fails(profc(&[&"repo", &"build", &repo, &cfg_path, &"--jobs", &"2"]));
+    let t = fails(profc(&[
+        &"repo", &"build", &repo, &cfg_path, &"--jobs", &"2",
+    ]));
     let real = support::shared_dir().is_some() as usize;
-    assert!(t.contains(&format!("{} built, 0 unchanged, 2 failed", 8 + real)), "{t}");
-    assert!(t.contains("garbage.bin") && t.contains("not a recognised input"), "{t}");
-    assert!(t.contains("guid:ntkrnlmp.pdb/3844DBB920174967BE7AA4A2C20430FA2"), "{t}");
-    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(repo.join(".build-state.json")).unwrap()).unwrap();
-    let errors = state["sources"].as_object().unwrap().values().filter(|s| !s["error"].is_null()).count();
+    assert!(
+        t.contains(&format!("{} built, 0 unchanged, 2 failed", 8 + real)),
+        "{t}"
+    );
+    assert!(
+        t.contains("garbage.bin") && t.contains("not a recognised input"),
+        "{t}"
+    );
+    assert!(
+        t.contains("guid:ntkrnlmp.pdb/3844DBB920174967BE7AA4A2C20430FA2"),
+        "{t}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.join(".build-state.json")).unwrap()).unwrap();
+    let errors = state["sources"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|s| !s["error"].is_null())
+        .count();
     assert_eq!(errors, 2);
     // Again: nothing changed.
     let t = fails(profc(&[&"repo", &"build", &repo, &cfg_path]));
-    assert!(t.contains(&format!("0 built, {} unchanged, 2 failed", 8 + real)), "{t}");
+    assert!(
+        t.contains(&format!("0 built, {} unchanged, 2 failed", 8 + real)),
+        "{t}"
+    );
     // One source changes.
-    save(&windows_profile("00000000000000000000000000000003F", 99), &src.join("many/k2.json"));
+    save(
+        &windows_profile("00000000000000000000000000000003F", 99),
+        &src.join("many/k2.json"),
+    );
     let t = fails(profc(&[&"repo", &"build", &repo, &cfg_path]));
-    assert!(t.contains(&format!("1 built, {} unchanged, 2 failed", 7 + real)), "{t}");
+    assert!(
+        t.contains(&format!("1 built, {} unchanged, 2 failed", 7 + real)),
+        "{t}"
+    );
     let listing = ok(profc(&[&"repo", &"list", &repo]));
-    assert!(listing.contains("nt/GUID/00000000000000000000000000000003F"), "{listing}");
+    assert!(
+        listing.contains("nt/GUID/00000000000000000000000000000003F"),
+        "{listing}"
+    );
     if real == 1 {
-        assert!(listing.contains("HighSierra -> OSX/HighSierra_10.13.3_17D47"), "{listing}");
+        assert!(
+            listing.contains("HighSierra -> OSX/HighSierra_10.13.3_17D47"),
+            "{listing}"
+        );
     }
     assert!(ok(profc(&[&"repo", &"verify", &repo])).contains("OK"));
 }
 
 #[test]
 fn inputs_are_recognised_by_content() {
-    let Some(shared) = support::shared("inputs_are_recognised_by_content") else { return };
+    let Some(shared) = support::shared("inputs_are_recognised_by_content") else {
+        return;
+    };
     let f = shared.join("fixtures");
     let pdb = f.join("pdb/debugpy-1.8.22");
-    assert_eq!(detect_input(&pdb.join("attach_amd64.pdb")).unwrap(), InputKind::Pdb);
-    assert_eq!(detect_input(&pdb.join("attach_amd64.dll")).unwrap(), InputKind::Executable);
-    assert_eq!(detect_input(&pdb.join("inject_dll_x86.exe")).unwrap(), InputKind::Executable);
-    assert_eq!(detect_input(&f.join("vol2/Debian8.zip")).unwrap(), InputKind::Vol2Zip);
-    assert_eq!(detect_input(&f.join("linux/6.1.0-56-amd64.zip")).unwrap(), InputKind::LinuxZip);
-    assert_eq!(detect_input(&f.join("rekall/OSX/HighSierra_10.13.3_17D47.json")).unwrap(), InputKind::Profile);
+    assert_eq!(
+        detect_input(&pdb.join("attach_amd64.pdb")).unwrap(),
+        InputKind::Pdb
+    );
+    assert_eq!(
+        detect_input(&pdb.join("attach_amd64.dll")).unwrap(),
+        InputKind::Executable
+    );
+    assert_eq!(
+        detect_input(&pdb.join("inject_dll_x86.exe")).unwrap(),
+        InputKind::Executable
+    );
+    assert_eq!(
+        detect_input(&f.join("vol2/Debian8.zip")).unwrap(),
+        InputKind::Vol2Zip
+    );
+    assert_eq!(
+        detect_input(&f.join("linux/6.1.0-56-amd64.zip")).unwrap(),
+        InputKind::LinuxZip
+    );
+    assert_eq!(
+        detect_input(&f.join("rekall/OSX/HighSierra_10.13.3_17D47.json")).unwrap(),
+        InputKind::Profile
+    );
 }
 
 /// Every real compiler input goes into a repository through `repo add` and
@@ -354,7 +557,9 @@ fn inputs_are_recognised_by_content() {
 /// are reported and skipped.
 #[test]
 fn every_real_fixture_through_repo_add() {
-    let Some(shared) = support::shared("every_real_fixture_through_repo_add") else { return };
+    let Some(shared) = support::shared("every_real_fixture_through_repo_add") else {
+        return;
+    };
     let f = shared.join("fixtures");
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("repo");
@@ -370,14 +575,34 @@ fn every_real_fixture_through_repo_add() {
     for input in inputs {
         let o = profc(&[&"repo", &"add", &repo, &input]);
         let t = text(&o);
-        if !o.status.success() && (t.contains("not supported yet") || t.contains("not implemented yet")) {
-            eprintln!("SKIPPED {}: reader not built yet ({})", input.display(), t.trim());
+        if !o.status.success()
+            && (t.contains("not supported yet") || t.contains("not implemented yet"))
+        {
+            eprintln!(
+                "SKIPPED {}: reader not built yet ({})",
+                input.display(),
+                t.trim()
+            );
             continue;
         }
         assert!(o.status.success(), "{}: {t}", input.display());
-        let name = t.lines().find_map(|l| l.strip_prefix("added ")).and_then(|l| l.split(" (from").next()).unwrap().to_owned();
+        let name = t
+            .lines()
+            .find_map(|l| l.strip_prefix("added "))
+            .and_then(|l| l.split(" (from").next())
+            .unwrap()
+            .to_owned();
         let out = d.path().join("out.json");
-        ok(profc(&[&"repo", &"get", &name, &"--repository-path", &repo, &"--output", &out, &"--overwrite"]));
+        ok(profc(&[
+            &"repo",
+            &"get",
+            &name,
+            &"--repository-path",
+            &repo,
+            &"--output",
+            &out,
+            &"--overwrite",
+        ]));
         assert!(!Profile::load(&out).unwrap().structs.is_empty(), "{name}");
     }
     if repo.exists() {

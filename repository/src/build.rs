@@ -148,8 +148,14 @@ impl Config {
     /// The sources, folders expanded (sorted by file name), paths made
     /// relative to `base_dir`; every spec is checked.
     pub fn expand(&self, config_path: &Path) -> Result<Vec<Source>> {
-        let base_dir = config_path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let cfg_err = |i: usize, m: String| Error::Config { path: config_path.to_path_buf(), message: format!("source #{}: {m}", i + 1) };
+        let base_dir = config_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let cfg_err = |i: usize, m: String| Error::Config {
+            path: config_path.to_path_buf(),
+            message: format!("source #{}: {m}", i + 1),
+        };
         let mut out = Vec::new();
         for (i, spec) in self.sources.iter().enumerate() {
             if let Some(n) = &spec.name {
@@ -163,7 +169,10 @@ impl Config {
                     return Err(cfg_err(i, "a guid source needs `pdb` and `guid`".into()));
                 };
                 if !is_guid_age(guid) {
-                    return Err(cfg_err(i, format!("{guid:?} is not a GUID_AGE (33-40 hex digits)")));
+                    return Err(cfg_err(
+                        i,
+                        format!("{guid:?} is not a GUID_AGE (33-40 hex digits)"),
+                    ));
                 }
                 if pdb.contains(['/', '\\']) || pdb.starts_with('.') {
                     return Err(cfg_err(i, format!("{pdb:?} is not a plain PDB file name")));
@@ -181,10 +190,14 @@ impl Config {
                 continue;
             }
             let Some(rel) = &spec.path else {
-                return Err(cfg_err(i, "needs `path` (or kind = \"guid\" with `pdb` and `guid`)".into()));
+                return Err(cfg_err(
+                    i,
+                    "needs `path` (or kind = \"guid\" with `pdb` and `guid`)".into(),
+                ));
             };
             let path = base_dir.join(rel);
-            let md = std::fs::metadata(&path).map_err(|e| cfg_err(i, format!("{}: {e}", path.display())))?;
+            let md = std::fs::metadata(&path)
+                .map_err(|e| cfg_err(i, format!("{}: {e}", path.display())))?;
             let files = if md.is_dir() {
                 let mut v: Vec<PathBuf> = std::fs::read_dir(&path)
                     .map_err(|e| cfg_err(i, format!("{}: {e}", path.display())))?
@@ -195,7 +208,10 @@ impl Config {
                     .collect();
                 v.sort();
                 if (spec.name.is_some() || !spec.symlinks.is_empty()) && v.len() != 1 {
-                    return Err(cfg_err(i, "`name` and `symlinks` need a single-file source".into()));
+                    return Err(cfg_err(
+                        i,
+                        "`name` and `symlinks` need a single-file source".into(),
+                    ));
                 }
                 v
             } else {
@@ -218,7 +234,10 @@ impl Config {
         let mut seen = std::collections::HashSet::new();
         for s in &out {
             if !seen.insert(&s.key) {
-                return Err(Error::Config { path: config_path.to_path_buf(), message: format!("{} is listed twice", s.key) });
+                return Err(Error::Config {
+                    path: config_path.to_path_buf(),
+                    message: format!("{} is listed twice", s.key),
+                });
             }
         }
         Ok(out)
@@ -308,7 +327,6 @@ impl State {
     }
 }
 
-
 /// Hash of a source's content, streamed.
 fn source_hash(s: &Source) -> std::result::Result<String, String> {
     use sha2::Digest;
@@ -319,7 +337,9 @@ fn source_hash(s: &Source) -> std::result::Result<String, String> {
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(|e| format!("{}: {e}", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -357,11 +377,17 @@ pub fn build(
     let guard = repo.lock()?;
     let old_state = State::load(repo);
     let claimed: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
 
     let work = |s: &Source| -> (SourceResult, Option<SourceState>) {
-        let (outcome, state) = build_one(repo, s, options, compile, &old_state, &guard, &claimed, now);
-        let r = SourceResult { key: s.key.clone(), outcome };
+        let (outcome, state) =
+            build_one(repo, s, options, compile, &old_state, &guard, &claimed, now);
+        let r = SourceResult {
+            key: s.key.clone(),
+            outcome,
+        };
         progress(&r);
         (r, state)
     };
@@ -403,7 +429,13 @@ fn build_one(
     let fail = |hash: String, e: String| {
         (
             Outcome::Failed(e.clone()),
-            Some(SourceState { hash, name: None, symlinks: Vec::new(), error: Some(e), time: now }),
+            Some(SourceState {
+                hash,
+                name: None,
+                symlinks: Vec::new(),
+                error: Some(e),
+                time: now,
+            }),
         )
     };
     let hash = match source_hash(s) {
@@ -412,8 +444,14 @@ fn build_one(
     };
     if !options.force {
         if let Some(prev) = old.sources.get(&s.key) {
-            let outputs_there = prev.name.as_deref().is_some_and(|n| repo.exists(n).unwrap_or(false))
-                && prev.symlinks.iter().all(|l| repo.exists(l).unwrap_or(false))
+            let outputs_there = prev
+                .name
+                .as_deref()
+                .is_some_and(|n| repo.exists(n).unwrap_or(false))
+                && prev
+                    .symlinks
+                    .iter()
+                    .all(|l| repo.exists(l).unwrap_or(false))
                 && prev.symlinks == s.symlinks
                 && (s.name.is_none() || s.name == prev.name);
             if prev.hash == hash && prev.error.is_none() && outputs_there {
@@ -444,7 +482,12 @@ fn build_one(
         .map(|n| input_stem(&n.to_string_lossy()));
     let name = match &s.name {
         Some(n) => n.clone(),
-        None => match default_name(&profile, options.layout, stem.as_deref(), s.file_version.as_deref()) {
+        None => match default_name(
+            &profile,
+            options.layout,
+            stem.as_deref(),
+            s.file_version.as_deref(),
+        ) {
             Ok(n) => n,
             Err(e) => return fail(hash, e.to_string()),
         },
@@ -461,17 +504,25 @@ fn build_one(
         Ok(b) => b,
         Err(e) => return fail(hash, e.to_string()),
     };
-    let stored = guard.store_encoded(&name, &profile, &bytes, true).and_then(|()| {
-        for l in &s.symlinks {
-            guard.put_symlink(l, &name, true)?;
-        }
-        Ok(())
-    });
+    let stored = guard
+        .store_encoded(&name, &profile, &bytes, true)
+        .and_then(|()| {
+            for l in &s.symlinks {
+                guard.put_symlink(l, &name, true)?;
+            }
+            Ok(())
+        });
     if let Err(e) = stored {
         return fail(hash, e.to_string());
     }
     (
         Outcome::Built(name.clone()),
-        Some(SourceState { hash, name: Some(name), symlinks: s.symlinks.clone(), error: None, time: now }),
+        Some(SourceState {
+            hash,
+            name: Some(name),
+            symlinks: s.symlinks.clone(),
+            error: None,
+            time: now,
+        }),
     )
 }

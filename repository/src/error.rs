@@ -83,15 +83,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn bad_name(name: &str, reason: impl Into<String>) -> Self {
-        Error::BadName { name: name.to_owned(), reason: reason.into() }
+        Error::BadName {
+            name: name.to_owned(),
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn format(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Format { path: path.into(), message: message.into() }
+        Error::Format {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 
     /// Whether this error says "not found" (so a search can go on to the

@@ -20,7 +20,10 @@ pub const INDEX_FILE: &str = ".lookup-index";
 
 /// A banner with NULs and runs of white space collapsed to one space.
 pub fn normalize_banner(b: &str) -> String {
-    b.split(|c: char| c.is_whitespace() || c == '\0').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+    b.split(|c: char| c.is_whitespace() || c == '\0')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether a stored banner `have` matches a wanted banner `want` (both
@@ -30,7 +33,9 @@ pub fn banner_matches(want: &str, have: &str) -> Option<bool> {
     if want == have {
         return Some(true);
     }
-    let same = release_from_banner(want).is_some() && release_from_banner(want) == release_from_banner(have) && want.starts_with(have);
+    let same = release_from_banner(want).is_some()
+        && release_from_banner(want) == release_from_banner(have)
+        && want.starts_with(have);
     same.then_some(false)
 }
 
@@ -69,7 +74,9 @@ pub(crate) fn lookup(root: &Path, kind: char, key: &str) -> Result<Option<Vec<St
     let mut near = Vec::new();
     for line in text.lines() {
         let mut it = line.splitn(3, '\t');
-        let (Some(k), Some(v), Some(name)) = (it.next(), it.next(), it.next()) else { continue };
+        let (Some(k), Some(v), Some(name)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
         if !k.starts_with(kind) {
             continue;
         }

@@ -57,7 +57,11 @@ pub trait EntryExt {
 impl EntryExt for Entry {
     fn last_modified(&self) -> Option<u64> {
         let v = self.get("LastModified")?;
-        v.as_u64().or_else(|| v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+        v.as_u64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0)
+                .map(|f| f as u64)
+        })
     }
     fn sha256(&self) -> Option<&str> {
         self.str_of("Sha256")
@@ -99,11 +103,15 @@ impl Inventory {
     /// Parses an inventory document (gzipped or plain); `what` names it in errors.
     pub fn from_bytes(bytes: Vec<u8>, what: &str) -> Result<Self> {
         let bytes = profile_runtime::read_maybe_gzip(bytes, what, 1 << 30)?;
-        let doc: Value = serde_json::from_slice(&bytes).map_err(|e| Error::format(what, format!("not valid JSON: {e}")))?;
+        let doc: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::format(what, format!("not valid JSON: {e}")))?;
         let Value::Object(mut top) = doc else {
             return Err(Error::format(what, "not a JSON object"));
         };
-        let kind = top.get("$METADATA").and_then(|m| m.get("Type")).and_then(Value::as_str);
+        let kind = top
+            .get("$METADATA")
+            .and_then(|m| m.get("Type"))
+            .and_then(Value::as_str);
         if kind != Some("Inventory") {
             return Err(Error::format(what, "$METADATA.Type is not \"Inventory\""));
         }
@@ -142,7 +150,11 @@ impl Inventory {
         let mut p = Profile::default();
         p.set_metadata("Type", "Inventory");
         p.set_metadata("ProfileClass", "Inventory");
-        let inv: Map<String, Value> = self.entries.iter().map(|(k, v)| (k.clone(), Value::Object(v.clone()))).collect();
+        let inv: Map<String, Value> = self
+            .entries
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Object(v.clone())))
+            .collect();
         p.other.insert("$INVENTORY".into(), Value::Object(inv));
         p
     }
@@ -166,7 +178,9 @@ impl Inventory {
             if e.kind() == Some("Symlink") {
                 continue;
             }
-            let by_meta = e.str_of("GUID_AGE").is_some_and(|g| g.eq_ignore_ascii_case(guid));
+            let by_meta = e
+                .str_of("GUID_AGE")
+                .is_some_and(|g| g.eq_ignore_ascii_case(guid));
             let by_name = name
                 .rsplit_once("/GUID/")
                 .is_some_and(|(_, g)| g.eq_ignore_ascii_case(guid));
@@ -223,7 +237,10 @@ mod tests {
         let rekall = br#"{"$METADATA": {"Type": "Inventory", "ProfileClass": "Inventory"},
             "$INVENTORY": {"nt/GUID/ABC": {"LastModified": 1438011231.5}, "odd": 3}}"#;
         let inv = Inventory::from_bytes(rekall.to_vec(), "t").unwrap();
-        assert_eq!(inv.get("nt/GUID/ABC").unwrap().last_modified(), Some(1438011231));
+        assert_eq!(
+            inv.get("nt/GUID/ABC").unwrap().last_modified(),
+            Some(1438011231)
+        );
         assert!(inv.get("odd").unwrap().is_empty());
         let mut bytes = Vec::new();
         inv.to_document().write_canonical_gzip(&mut bytes).unwrap();
@@ -231,7 +248,9 @@ mod tests {
         let back = Inventory::from_bytes(bytes, "t").unwrap();
         assert_eq!(back.get("nt/GUID/ABC"), inv.get("nt/GUID/ABC"));
         assert_eq!(back.entries.len(), 1);
-        assert!(Inventory::from_bytes(br#"{"$METADATA": {"Type": "Profile"}}"#.to_vec(), "t").is_err());
+        assert!(
+            Inventory::from_bytes(br#"{"$METADATA": {"Type": "Profile"}}"#.to_vec(), "t").is_err()
+        );
     }
 
     #[test]
@@ -242,12 +261,23 @@ mod tests {
         inv.entries.insert("x/one".into(), e);
         inv.entries.insert("nt/GUID/BB22".into(), Entry::new());
         let mut l = Entry::new();
-        l.insert("Banner".into(), "Linux version 6.1.0-56-amd64 (gcc) #1 SMP".into());
+        l.insert(
+            "Banner".into(),
+            "Linux version 6.1.0-56-amd64 (gcc) #1 SMP".into(),
+        );
         inv.entries.insert("Linux/a".into(), l);
         assert_eq!(inv.find_guid("aa11"), vec!["x/one"]);
         assert_eq!(inv.find_guid("BB22"), vec!["nt/GUID/BB22"]);
-        assert_eq!(inv.find_banner("Linux version 6.1.0-56-amd64 (gcc) #1 SMP\n\0"), vec!["Linux/a"]);
-        assert!(inv.find_banner("Linux version 6.1.0-57-amd64 (gcc) #1 SMP").is_empty());
-        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            inv.find_banner("Linux version 6.1.0-56-amd64 (gcc) #1 SMP\n\0"),
+            vec!["Linux/a"]
+        );
+        assert!(inv
+            .find_banner("Linux version 6.1.0-57-amd64 (gcc) #1 SMP")
+            .is_empty());
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -23,14 +23,28 @@ pub enum Layout {
 const NT_KERNELS: [&str; 5] = ["ntoskrnl", "ntkrnlmp", "ntkrnlpa", "ntkrpamp", "ntkrla57"];
 
 /// Metadata keys that may hold a Linux kernel banner (`Linux version ...`).
-pub const BANNER_KEYS: [&str; 5] = ["Banner", "banner", "linux_banner", "LinuxBanner", "KernelBanner"];
+pub const BANNER_KEYS: [&str; 5] = [
+    "Banner",
+    "banner",
+    "linux_banner",
+    "LinuxBanner",
+    "KernelBanner",
+];
 
 /// Metadata keys that may hold a kernel release (`6.1.0-56-amd64`).
-const KERNEL_VERSION_KEYS: [&str; 4] = ["KernelVersion", "kernel_version", "KernelRelease", "release"];
+const KERNEL_VERSION_KEYS: [&str; 4] = [
+    "KernelVersion",
+    "kernel_version",
+    "KernelRelease",
+    "release",
+];
 
 /// The Linux banner a profile's metadata records, if any.
 pub fn banner_of(p: &Profile) -> Option<&str> {
-    BANNER_KEYS.iter().find_map(|k| p.metadata_str(k)).filter(|b| !b.is_empty())
+    BANNER_KEYS
+        .iter()
+        .find_map(|k| p.metadata_str(k))
+        .filter(|b| !b.is_empty())
 }
 
 /// The kernel release in a banner: `Linux version 6.1.0-56-amd64 (...)`
@@ -71,7 +85,10 @@ pub fn family(p: &Profile) -> Family {
 /// the PDB's stem in lower case (`tcpip.pdb` -> `tcpip`).
 pub fn module_of(pdb_file: &str) -> String {
     let base = pdb_file.rsplit(['/', '\\']).next().unwrap_or(pdb_file);
-    let stem = base.rsplit_once('.').map_or(base, |(s, _)| s).to_ascii_lowercase();
+    let stem = base
+        .rsplit_once('.')
+        .map_or(base, |(s, _)| s)
+        .to_ascii_lowercase();
     if NT_KERNELS.contains(&stem.as_str()) {
         "nt".to_owned()
     } else {
@@ -83,7 +100,13 @@ pub fn module_of(pdb_file: &str) -> String {
 fn component(s: &str) -> String {
     let c: String = s
         .chars()
-        .map(|ch| if ch.is_ascii_alphanumeric() || "._-+@~,=".contains(ch) { ch } else { '_' })
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || "._-+@~,=".contains(ch) {
+                ch
+            } else {
+                '_'
+            }
+        })
         .collect();
     let c = c.trim_start_matches('.').to_owned();
     if c.is_empty() {
@@ -99,7 +122,12 @@ fn component(s: &str) -> String {
 /// macOS profiles whose metadata names no version, as Rekall names them after
 /// their source zip); `file_version` is the module's file version for the
 /// readable layout.
-pub fn default_name(p: &Profile, layout: Layout, stem: Option<&str>, file_version: Option<&str>) -> Result<String> {
+pub fn default_name(
+    p: &Profile,
+    layout: Layout,
+    stem: Option<&str>,
+    file_version: Option<&str>,
+) -> Result<String> {
     let name = match family(p) {
         Family::Windows => {
             let guid = p.metadata_str("GUID_AGE").filter(|g| is_guid_age(g)).ok_or_else(|| {
@@ -181,28 +209,52 @@ mod tests {
     fn windows_names() {
         let g = "3844DBB920174967BE7AA4A2C20430FA2";
         let p = pdb_profile("ntkrnlmp.pdb", g);
-        assert_eq!(default_name(&p, Layout::Rekall, None, None).unwrap(), format!("nt/GUID/{g}"));
+        assert_eq!(
+            default_name(&p, Layout::Rekall, None, None).unwrap(),
+            format!("nt/GUID/{g}")
+        );
         assert_eq!(
             default_name(&p, Layout::Readable, None, Some("6.1.7601.17514")).unwrap(),
             format!("ntoskrnl.exe/AMD64/6.1.7601.17514/{g}")
         );
         let p = pdb_profile("tcpip.pdb", &g.to_lowercase());
-        assert_eq!(default_name(&p, Layout::Rekall, None, None).unwrap(), format!("tcpip/GUID/{g}"));
+        assert_eq!(
+            default_name(&p, Layout::Rekall, None, None).unwrap(),
+            format!("tcpip/GUID/{g}")
+        );
         let p = pdb_profile("x.pdb", "-1");
-        assert!(default_name(&p, Layout::Rekall, None, None).unwrap_err().to_string().contains("--name"));
+        assert!(default_name(&p, Layout::Rekall, None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("--name"));
     }
 
     #[test]
     fn linux_and_darwin_names() {
         let mut p = Profile::new();
         p.set_metadata("ProfileClass", "Linux");
-        assert_eq!(default_name(&p, Layout::Rekall, Some("Debian8"), None).unwrap(), "Linux/Debian8");
-        p.set_metadata("Banner", "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP");
-        assert_eq!(default_name(&p, Layout::Rekall, Some("x"), None).unwrap(), "Linux/6.1.0-56-amd64");
+        assert_eq!(
+            default_name(&p, Layout::Rekall, Some("Debian8"), None).unwrap(),
+            "Linux/Debian8"
+        );
+        p.set_metadata(
+            "Banner",
+            "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP",
+        );
+        assert_eq!(
+            default_name(&p, Layout::Rekall, Some("x"), None).unwrap(),
+            "Linux/6.1.0-56-amd64"
+        );
         let mut d = Profile::new();
         d.set_metadata("ProfileClass", "Darwin64");
         assert_eq!(
-            default_name(&d, Layout::Rekall, Some(&input_stem("HighSierra_10.13.3_17D47.json")), None).unwrap(),
+            default_name(
+                &d,
+                Layout::Rekall,
+                Some(&input_stem("HighSierra_10.13.3_17D47.json")),
+                None
+            )
+            .unwrap(),
             "OSX/HighSierra_10.13.3_17D47"
         );
         assert!(default_name(&Profile::new(), Layout::Rekall, Some("x"), None).is_err());

@@ -23,4 +23,7 @@ pub use inventory::{Entry, EntryExt, Inventory, INVENTORY_FILE};
 pub use layout::{default_name, input_stem, Layout};
 pub use lookup::{Found, Location, Query, SearchPath};
 pub use name::{is_guid_age, validate_name};
-pub use repo::{describe_entry, encode, symlink_document, Problem, Repository, Stored, WriteGuard, LOCK_FILE, MAX_SYMLINK_DEPTH};
+pub use repo::{
+    describe_entry, encode, symlink_document, Problem, Repository, Stored, WriteGuard, LOCK_FILE,
+    MAX_SYMLINK_DEPTH,
+};

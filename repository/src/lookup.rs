@@ -150,7 +150,10 @@ impl SearchPath {
     }
 
     fn take_notes(&self) -> Vec<String> {
-        self.notes.lock().map(|mut n| std::mem::take(&mut *n)).unwrap_or_default()
+        self.notes
+            .lock()
+            .map(|mut n| std::mem::take(&mut *n))
+            .unwrap_or_default()
     }
 
     /// Looks `query` up in each location in order; the first hit wins.
@@ -165,10 +168,18 @@ impl SearchPath {
             };
             match r {
                 Ok((name, profile, from_cache)) => {
-                    return Ok(Found { profile, name, location: loc.clone(), from_cache, notes: self.take_notes() })
+                    return Ok(Found {
+                        profile,
+                        name,
+                        location: loc.clone(),
+                        from_cache,
+                        notes: self.take_notes(),
+                    })
                 }
                 Err(e) if e.is_not_found() => continue,
-                Err(e @ Error::Http { .. }) => self.note(format!("skipped {}: {e}", loc.describe())),
+                Err(e @ Error::Http { .. }) => {
+                    self.note(format!("skipped {}: {e}", loc.describe()))
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -181,7 +192,10 @@ impl SearchPath {
         if !notes.is_empty() {
             where_.push_str(&format!(" ({})", notes.join("; ")));
         }
-        Err(Error::NotFound { name: query.describe(), searched: where_ })
+        Err(Error::NotFound {
+            name: query.describe(),
+            searched: where_,
+        })
     }
 
     /// Like [`SearchPath::find`] for free text (see [`Query::from_text`]);
@@ -202,10 +216,18 @@ impl SearchPath {
     fn find_local(&self, root: &Path, query: &Query) -> Result<(String, Profile, bool)> {
         let repo = match Repository::open(root) {
             Ok(r) => r,
-            Err(Error::Io { .. }) => return Err(Error::NotFound { name: query.describe(), searched: root.display().to_string() }),
+            Err(Error::Io { .. }) => {
+                return Err(Error::NotFound {
+                    name: query.describe(),
+                    searched: root.display().to_string(),
+                })
+            }
             Err(e) => return Err(e),
         };
-        let not_found = || Error::NotFound { name: query.describe(), searched: root.display().to_string() };
+        let not_found = || Error::NotFound {
+            name: query.describe(),
+            searched: root.display().to_string(),
+        };
         let name = match query {
             Query::Name(n) => n.clone(),
             // Fast paths first: Rekall's `*/GUID/<key>` layout, then the
@@ -219,20 +241,28 @@ impl SearchPath {
                             Some(i) => i,
                             None => scan_inventory(&repo)?,
                         };
-                        inv.find_guid(g).first().map(|s| s.to_string()).ok_or_else(not_found)?
+                        inv.find_guid(g)
+                            .first()
+                            .map(|s| s.to_string())
+                            .ok_or_else(not_found)?
                     }
                 },
             },
-            Query::Banner(b) => match crate::index::lookup(root, 'B', &crate::index::normalize_banner(b))? {
-                Some(names) => names.into_iter().next().ok_or_else(not_found)?,
-                None => {
-                    let inv = match repo.inventory().ok().flatten() {
-                        Some(i) => i,
-                        None => scan_inventory(&repo)?,
-                    };
-                    inv.find_banner(b).first().map(|s| s.to_string()).ok_or_else(not_found)?
+            Query::Banner(b) => {
+                match crate::index::lookup(root, 'B', &crate::index::normalize_banner(b))? {
+                    Some(names) => names.into_iter().next().ok_or_else(not_found)?,
+                    None => {
+                        let inv = match repo.inventory().ok().flatten() {
+                            Some(i) => i,
+                            None => scan_inventory(&repo)?,
+                        };
+                        inv.find_banner(b)
+                            .first()
+                            .map(|s| s.to_string())
+                            .ok_or_else(not_found)?
+                    }
                 }
-            },
+            }
         };
         let (name, p) = repo.load(&name)?;
         Ok((name, p, false))
@@ -249,17 +279,23 @@ impl SearchPath {
     }
 
     fn cache_root(&self, base: &str) -> Result<PathBuf> {
-        let dir = self
-            .cache_dir
-            .as_ref()
-            .ok_or_else(|| Error::Other(format!("{base}: a cache folder is needed for remote repositories")))?;
+        let dir = self.cache_dir.as_ref().ok_or_else(|| {
+            Error::Other(format!(
+                "{base}: a cache folder is needed for remote repositories"
+            ))
+        })?;
         Ok(dir.join(cache_key(base)))
     }
 
     /// The remote inventory: fetched once per search path when online (and
     /// saved to the cache), else the cached copy.
     fn remote_inventory(&self, base: &str) -> Result<Option<Inventory>> {
-        if let Some(inv) = self.remote_inventories.lock().ok().and_then(|m| m.get(base).cloned()) {
+        if let Some(inv) = self
+            .remote_inventories
+            .lock()
+            .ok()
+            .and_then(|m| m.get(base).cloned())
+        {
             return Ok(inv);
         }
         let cache = self.cache_root(base)?;
@@ -276,7 +312,10 @@ impl SearchPath {
                     Some(inv)
                 }
                 Ok(Fetched::Missing) => {
-                    return Err(Error::NotFound { name: INVENTORY_FILE.into(), searched: base.to_owned() });
+                    return Err(Error::NotFound {
+                        name: INVENTORY_FILE.into(),
+                        searched: base.to_owned(),
+                    });
                 }
                 Err(e) => {
                     // Unreachable: use the cache as it is (as Rekall does).
@@ -297,7 +336,10 @@ impl SearchPath {
     }
 
     fn find_remote(&self, base: &str, query: &Query) -> Result<(String, Profile, bool)> {
-        let not_found = || Error::NotFound { name: query.describe(), searched: base.to_owned() };
+        let not_found = || Error::NotFound {
+            name: query.describe(),
+            searched: base.to_owned(),
+        };
         let Some(inv) = self.remote_inventory(base)? else {
             if self.offline {
                 self.note(format!("{base}: nothing cached (offline)"));
@@ -306,8 +348,16 @@ impl SearchPath {
         };
         let start = match query {
             Query::Name(n) => validate_name(n)?,
-            Query::GuidAge(g) => inv.find_guid(g).first().map(|s| s.to_string()).ok_or_else(not_found)?,
-            Query::Banner(b) => inv.find_banner(b).first().map(|s| s.to_string()).ok_or_else(not_found)?,
+            Query::GuidAge(g) => inv
+                .find_guid(g)
+                .first()
+                .map(|s| s.to_string())
+                .ok_or_else(not_found)?,
+            Query::Banner(b) => inv
+                .find_banner(b)
+                .first()
+                .map(|s| s.to_string())
+                .ok_or_else(not_found)?,
         };
         let mut current = start.clone();
         let mut seen = vec![start.clone()];
@@ -319,12 +369,17 @@ impl SearchPath {
                 }
                 return Err(Error::Symlink {
                     name: start,
-                    message: format!("dangling in {base}: target {current:?} is not in its inventory"),
+                    message: format!(
+                        "dangling in {base}: target {current:?} is not in its inventory"
+                    ),
                 });
             };
             let next = if entry.kind() == Some("Symlink") && entry.target().is_some() {
                 let t = entry.target().unwrap_or_default();
-                validate_name(t).map_err(|e| Error::Symlink { name: current.clone(), message: format!("target refused: {e}") })?
+                validate_name(t).map_err(|e| Error::Symlink {
+                    name: current.clone(),
+                    message: format!("target refused: {e}"),
+                })?
             } else {
                 let (stored, from_cache) = self.fetch_cached(base, &current, entry)?;
                 all_cached &= from_cache;
@@ -335,10 +390,16 @@ impl SearchPath {
             };
             if seen.contains(&next) {
                 seen.push(next);
-                return Err(Error::Symlink { name: start, message: format!("cycle: {}", seen.join(" -> ")) });
+                return Err(Error::Symlink {
+                    name: start,
+                    message: format!("cycle: {}", seen.join(" -> ")),
+                });
             }
             if seen.len() > MAX_SYMLINK_DEPTH {
-                return Err(Error::Symlink { name: start, message: format!("chain longer than {MAX_SYMLINK_DEPTH}") });
+                return Err(Error::Symlink {
+                    name: start,
+                    message: format!("chain longer than {MAX_SYMLINK_DEPTH}"),
+                });
             }
             seen.push(next.clone());
             current = next;
@@ -375,12 +436,20 @@ impl SearchPath {
             }
         }
         if self.offline {
-            return Err(Error::NotFound { name: name.clone(), searched: format!("the cache of {base} (offline)") });
+            return Err(Error::NotFound {
+                name: name.clone(),
+                searched: format!("the cache of {base} (offline)"),
+            });
         }
         let url = join_url(base, &format!("{name}.gz"));
         let bytes = match self.http()?.get(&url)? {
             Fetched::Body(b) => b,
-            Fetched::Missing => return Err(Error::NotFound { name, searched: base.to_owned() }),
+            Fetched::Missing => {
+                return Err(Error::NotFound {
+                    name,
+                    searched: base.to_owned(),
+                })
+            }
         };
         let sha = sha256_hex(&bytes);
         if let Some(want) = entry.sha256() {
@@ -401,18 +470,27 @@ impl SearchPath {
         let _lock = lock_file(&cache.join(".lock"))?;
         write_atomic(&file, WriteMode::Overwrite, |w| w.write_all(&bytes))?;
         let mut state = load_state(&state_path)?;
-        state.insert(name, CachedFile { last_modified: entry.last_modified(), sha256: sha });
-        let json = serde_json::to_vec(&state).map_err(|e| Error::format(state_path.display().to_string(), e.to_string()))?;
+        state.insert(
+            name,
+            CachedFile {
+                last_modified: entry.last_modified(),
+                sha256: sha,
+            },
+        );
+        let json = serde_json::to_vec(&state)
+            .map_err(|e| Error::format(state_path.display().to_string(), e.to_string()))?;
         write_atomic(&state_path, WriteMode::Overwrite, |w| w.write_all(&json))?;
         Ok((stored, false))
     }
 }
 
-
 fn classify_cached(p: Profile, name: &str) -> Result<Stored> {
     if p.metadata_str("Type") == Some("Symlink") {
         let t = p.metadata_str("Target").unwrap_or_default();
-        let t = validate_name(t).map_err(|e| Error::Symlink { name: name.to_owned(), message: format!("target refused: {e}") })?;
+        let t = validate_name(t).map_err(|e| Error::Symlink {
+            name: name.to_owned(),
+            message: format!("target refused: {e}"),
+        })?;
         Ok(Stored::Symlink(t))
     } else {
         Ok(Stored::Profile(Box::new(p)))
@@ -445,7 +523,13 @@ fn cache_key(base: &str) -> String {
         .split_once("://")
         .map_or(base, |(_, rest)| rest)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(60)
         .collect();
     let hash = sha256_hex(base.as_bytes());

@@ -23,28 +23,60 @@ pub fn validate_name(name: &str) -> Result<String> {
         return Err(Error::bad_name(name, "empty name"));
     }
     if trimmed.len() > MAX_NAME_LEN {
-        return Err(Error::bad_name(name, format!("longer than {MAX_NAME_LEN} bytes")));
+        return Err(Error::bad_name(
+            name,
+            format!("longer than {MAX_NAME_LEN} bytes"),
+        ));
     }
     if trimmed.starts_with('/') {
-        return Err(Error::bad_name(name, "absolute paths are not allowed; names are relative to the repository"));
+        return Err(Error::bad_name(
+            name,
+            "absolute paths are not allowed; names are relative to the repository",
+        ));
     }
     if trimmed.contains('\\') {
-        return Err(Error::bad_name(name, "`\\` is not allowed; use `/` between components"));
+        return Err(Error::bad_name(
+            name,
+            "`\\` is not allowed; use `/` between components",
+        ));
     }
     for comp in trimmed.split('/') {
         match comp {
             "" => return Err(Error::bad_name(name, "empty path component")),
-            "." | ".." => return Err(Error::bad_name(name, "`.` and `..` components are not allowed (names cannot leave the repository)")),
-            c if c.starts_with('.') => return Err(Error::bad_name(name, format!("component {c:?} starts with `.` (reserved for the repository's own files)"))),
+            "." | ".." => {
+                return Err(Error::bad_name(
+                    name,
+                    "`.` and `..` components are not allowed (names cannot leave the repository)",
+                ))
+            }
+            c if c.starts_with('.') => {
+                return Err(Error::bad_name(
+                    name,
+                    format!(
+                        "component {c:?} starts with `.` (reserved for the repository's own files)"
+                    ),
+                ))
+            }
             c => {
-                if let Some(bad) = c.chars().find(|ch| !(ch.is_ascii_alphanumeric() || "._-+@~,=".contains(*ch))) {
-                    return Err(Error::bad_name(name, format!("character {bad:?} is not allowed (use letters, digits and ._-+@~,=)")));
+                if let Some(bad) = c
+                    .chars()
+                    .find(|ch| !(ch.is_ascii_alphanumeric() || "._-+@~,=".contains(*ch)))
+                {
+                    return Err(Error::bad_name(
+                        name,
+                        format!(
+                            "character {bad:?} is not allowed (use letters, digits and ._-+@~,=)"
+                        ),
+                    ));
                 }
             }
         }
     }
     if RESERVED.contains(&trimmed) {
-        return Err(Error::bad_name(name, "reserved for the repository's inventory"));
+        return Err(Error::bad_name(
+            name,
+            "reserved for the repository's inventory",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -63,13 +95,37 @@ mod tests {
     fn good_names() {
         assert_eq!(validate_name("nt/GUID/ABC.gz").unwrap(), "nt/GUID/ABC");
         assert_eq!(validate_name("Win7SP1x64").unwrap(), "Win7SP1x64");
-        assert_eq!(validate_name("Linux/Debian/8/AMD64/3.16.0-4-amd64").unwrap(), "Linux/Debian/8/AMD64/3.16.0-4-amd64");
-        assert_eq!(validate_name("ntoskrnl.exe/AMD64/6.1.7601.17514/X").unwrap(), "ntoskrnl.exe/AMD64/6.1.7601.17514/X");
+        assert_eq!(
+            validate_name("Linux/Debian/8/AMD64/3.16.0-4-amd64").unwrap(),
+            "Linux/Debian/8/AMD64/3.16.0-4-amd64"
+        );
+        assert_eq!(
+            validate_name("ntoskrnl.exe/AMD64/6.1.7601.17514/X").unwrap(),
+            "ntoskrnl.exe/AMD64/6.1.7601.17514/X"
+        );
     }
 
     #[test]
     fn hostile_names() {
-        for bad in ["../../x", "/etc/passwd", "a/../b", "a//b", "a/./b", ".lock", "a/.hidden", "C:\\x", "a\\b", "x\0y", "", "inventory", "inventory.gz", "a b", "a/", "..", "~/x/\n"] {
+        for bad in [
+            "../../x",
+            "/etc/passwd",
+            "a/../b",
+            "a//b",
+            "a/./b",
+            ".lock",
+            "a/.hidden",
+            "C:\\x",
+            "a\\b",
+            "x\0y",
+            "",
+            "inventory",
+            "inventory.gz",
+            "a b",
+            "a/",
+            "..",
+            "~/x/\n",
+        ] {
             let e = validate_name(bad);
             assert!(e.is_err(), "{bad:?} accepted");
         }

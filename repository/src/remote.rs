@@ -30,14 +30,24 @@ impl Http {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
             .build()
-            .map_err(|e| Error::Http { url: "(client)".into(), message: e.to_string() })?;
+            .map_err(|e| Error::Http {
+                url: "(client)".into(),
+                message: e.to_string(),
+            })?;
         Ok(Http { client })
     }
 
     /// GETs `url`. Network failures are errors; 404/410 are [`Fetched::Missing`].
     pub(crate) fn get(&self, url: &str) -> Result<Fetched> {
-        let http_err = |message: String| Error::Http { url: url.to_owned(), message };
-        let resp = self.client.get(url).send().map_err(|e| http_err(error_chain(&e)))?;
+        let http_err = |message: String| Error::Http {
+            url: url.to_owned(),
+            message,
+        };
+        let resp = self
+            .client
+            .get(url)
+            .send()
+            .map_err(|e| http_err(error_chain(&e)))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             return Ok(Fetched::Missing);
@@ -49,7 +59,9 @@ impl Http {
             return Err(http_err(format!("larger than {MAX_DOWNLOAD} bytes")));
         }
         let mut body = Vec::new();
-        resp.take(MAX_DOWNLOAD + 1).read_to_end(&mut body).map_err(|e| http_err(e.to_string()))?;
+        resp.take(MAX_DOWNLOAD + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| http_err(e.to_string()))?;
         if body.len() as u64 > MAX_DOWNLOAD {
             return Err(http_err(format!("larger than {MAX_DOWNLOAD} bytes")));
         }

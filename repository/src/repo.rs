@@ -90,7 +90,9 @@ impl Repository {
         if !md.is_dir() {
             return Err(Error::Other(format!("{}: not a folder", root.display())));
         }
-        Ok(Repository { root: root.to_path_buf() })
+        Ok(Repository {
+            root: root.to_path_buf(),
+        })
     }
 
     /// Opens a repository folder, creating it if needed.
@@ -115,7 +117,9 @@ impl Repository {
     /// Refuses a path whose existing parent folder resolves (through OS
     /// symlinks) outside the repository.
     fn check_contained(&self, name: &str, path: &Path) -> Result<()> {
-        let Some(parent) = path.parent() else { return Ok(()) };
+        let Some(parent) = path.parent() else {
+            return Ok(());
+        };
         let Ok(real_parent) = parent.canonicalize() else {
             // Not created yet: nothing there can point elsewhere... unless an
             // ancestor does; check the nearest existing ancestor.
@@ -132,11 +136,17 @@ impl Repository {
     }
 
     fn within(&self, name: &str, real: &Path) -> Result<()> {
-        let root = self.root.canonicalize().map_err(|e| Error::io(&self.root, e))?;
+        let root = self
+            .root
+            .canonicalize()
+            .map_err(|e| Error::io(&self.root, e))?;
         if real.starts_with(&root) {
             Ok(())
         } else {
-            Err(Error::bad_name(name, format!("resolves to {} outside the repository", real.display())))
+            Err(Error::bad_name(
+                name,
+                format!("resolves to {} outside the repository", real.display()),
+            ))
         }
     }
 
@@ -148,7 +158,10 @@ impl Repository {
         let bytes = match read_limited(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotFound { name, searched: self.root.display().to_string() })
+                return Err(Error::NotFound {
+                    name,
+                    searched: self.root.display().to_string(),
+                })
             }
             Err(e) => return Err(Error::io(&path, e)),
         };
@@ -169,10 +182,16 @@ impl Repository {
                 Ok(Stored::Symlink(target)) => {
                     if seen.contains(&target) {
                         seen.push(target);
-                        return Err(Error::Symlink { name: start, message: format!("cycle: {}", seen.join(" -> ")) });
+                        return Err(Error::Symlink {
+                            name: start,
+                            message: format!("cycle: {}", seen.join(" -> ")),
+                        });
                     }
                     if seen.len() > MAX_SYMLINK_DEPTH {
-                        return Err(Error::Symlink { name: start, message: format!("chain longer than {MAX_SYMLINK_DEPTH}") });
+                        return Err(Error::Symlink {
+                            name: start,
+                            message: format!("chain longer than {MAX_SYMLINK_DEPTH}"),
+                        });
                     }
                     seen.push(target.clone());
                     current = target;
@@ -180,7 +199,10 @@ impl Repository {
                 Err(Error::NotFound { .. }) if current != start => {
                     return Err(Error::Symlink {
                         name: start,
-                        message: format!("dangling: target {current:?} does not exist ({})", seen.join(" -> ")),
+                        message: format!(
+                            "dangling: target {current:?} does not exist ({})",
+                            seen.join(" -> ")
+                        ),
                     })
                 }
                 Err(e) => return Err(e),
@@ -225,7 +247,14 @@ impl Repository {
             // A missing or unreadable inventory is rebuilt on commit.
             _ => Inventory::default(),
         };
-        Ok(WriteGuard { repo: self, _lock: file, state: Mutex::new(GuardState { inventory, touched: BTreeSet::new() }) })
+        Ok(WriteGuard {
+            repo: self,
+            _lock: file,
+            state: Mutex::new(GuardState {
+                inventory,
+                touched: BTreeSet::new(),
+            }),
+        })
     }
 
     /// Checks the whole repository: every profile parses, every symlink
@@ -240,25 +269,43 @@ impl Repository {
             let bytes = match read_limited(&path) {
                 Ok(b) => b,
                 Err(e) => {
-                    problems.push(Problem { name: name.clone(), message: format!("cannot read: {e}") });
+                    problems.push(Problem {
+                        name: name.clone(),
+                        message: format!("cannot read: {e}"),
+                    });
                     continue;
                 }
             };
             facts.insert(name.clone(), (bytes.len() as u64, sha256_hex(&bytes)));
-            match Profile::from_bytes(bytes, name).map_err(Error::from).and_then(|p| classify(p, name)) {
+            match Profile::from_bytes(bytes, name)
+                .map_err(Error::from)
+                .and_then(|p| classify(p, name))
+            {
                 Ok(Stored::Symlink(_)) => symlinks.push(name.clone()),
                 Ok(Stored::Profile(_)) => {}
-                Err(e) => problems.push(Problem { name: name.clone(), message: format!("corrupt profile: {e}") }),
+                Err(e) => problems.push(Problem {
+                    name: name.clone(),
+                    message: format!("corrupt profile: {e}"),
+                }),
             }
         }
         for name in &symlinks {
             if let Err(e) = self.load(name) {
-                problems.push(Problem { name: name.clone(), message: e.to_string() });
+                problems.push(Problem {
+                    name: name.clone(),
+                    message: e.to_string(),
+                });
             }
         }
         match self.inventory() {
-            Ok(None) => problems.push(Problem { name: INVENTORY_FILE.into(), message: "missing (run `profc repo inventory`)".into() }),
-            Err(e) => problems.push(Problem { name: INVENTORY_FILE.into(), message: format!("unreadable: {e}") }),
+            Ok(None) => problems.push(Problem {
+                name: INVENTORY_FILE.into(),
+                message: "missing (run `profc repo inventory`)".into(),
+            }),
+            Err(e) => problems.push(Problem {
+                name: INVENTORY_FILE.into(),
+                message: format!("unreadable: {e}"),
+            }),
             Ok(Some(inv)) => {
                 for (name, entry) in &inv.entries {
                     match facts.get(name) {
@@ -266,20 +313,26 @@ impl Repository {
                             name: name.clone(),
                             message: "listed in the inventory but there is no such file".into(),
                         }),
-                        None => {}
-                        Some((size, sha)) => {
-                            if entry.sha256().is_some_and(|s| s != sha) || entry.size().is_some_and(|s| s != *size) {
-                                problems.push(Problem {
-                                    name: name.clone(),
-                                    message: "the file differs from its inventory entry (size or Sha256)".into(),
-                                });
-                            }
+                        Some((size, sha))
+                            if entry.sha256().is_some_and(|s| s != sha)
+                                || entry.size().is_some_and(|s| s != *size) =>
+                        {
+                            problems.push(Problem {
+                                name: name.clone(),
+                                message:
+                                    "the file differs from its inventory entry (size or Sha256)"
+                                        .into(),
+                            });
                         }
+                        _ => {}
                     }
                 }
                 for name in &files {
                     if !inv.entries.contains_key(name) {
-                        problems.push(Problem { name: name.clone(), message: "file not listed in the inventory".into() });
+                        problems.push(Problem {
+                            name: name.clone(),
+                            message: "file not listed in the inventory".into(),
+                        });
                     }
                 }
             }
@@ -295,7 +348,9 @@ fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     f.take(MAX_FILE_BYTES + 1).read_to_end(&mut out)?;
     if out.len() as u64 > MAX_FILE_BYTES {
-        return Err(std::io::Error::other(format!("larger than {MAX_FILE_BYTES} bytes")));
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_FILE_BYTES} bytes"
+        )));
     }
     Ok(out)
 }
@@ -308,7 +363,9 @@ fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<String>) -> Result
     for entry in rd {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let fname = entry.file_name();
-        let Some(fname) = fname.to_str() else { continue };
+        let Some(fname) = fname.to_str() else {
+            continue;
+        };
         if fname.starts_with('.') {
             continue;
         }
@@ -338,7 +395,8 @@ pub(crate) fn make_readable(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).map_err(|e| Error::io(path, e))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(path, e))?;
     }
     #[cfg(not(unix))]
     let _ = path;
@@ -348,14 +406,19 @@ pub(crate) fn make_readable(path: &Path) -> Result<()> {
 /// Modification time (unix seconds) and size of a file.
 fn stat(path: &Path) -> Result<(u64, u64)> {
     let md = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let mtime = md.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+    let mtime = md
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
     Ok((mtime, md.len()))
 }
 
 /// The stored form of a profile: canonical JSON, deterministic gzip.
 pub fn encode(doc: &Profile) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    doc.write_canonical_gzip(&mut bytes).map_err(|e| Error::Other(format!("encoding a profile: {e}")))?;
+    doc.write_canonical_gzip(&mut bytes)
+        .map_err(|e| Error::Other(format!("encoding a profile: {e}")))?;
     Ok(bytes)
 }
 
@@ -405,20 +468,36 @@ impl WriteGuard<'_> {
 
     /// Stores bytes made by [`encode`] from `doc` under `name` (the slow
     /// encoding can so run outside any lock shared between threads).
-    pub fn store_encoded(&self, name: &str, doc: &Profile, bytes: &[u8], overwrite: bool) -> Result<()> {
+    pub fn store_encoded(
+        &self,
+        name: &str,
+        doc: &Profile,
+        bytes: &[u8],
+        overwrite: bool,
+    ) -> Result<()> {
         let name = validate_name(name)?;
         let path = self.repo.file_of(&name)?;
         if !overwrite && path.exists() {
-            return Err(Error::Exists { name, repo: self.repo.root.clone() });
+            return Err(Error::Exists {
+                name,
+                repo: self.repo.root.clone(),
+            });
         }
         if let Some(parent) = path.parent() {
             self.repo.check_contained(&name, &path)?;
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
             self.repo.check_contained(&name, &path)?;
         }
-        let mode = if overwrite { WriteMode::Overwrite } else { WriteMode::CreateNew };
+        let mode = if overwrite {
+            WriteMode::Overwrite
+        } else {
+            WriteMode::CreateNew
+        };
         write_atomic(&path, mode, |w| w.write_all(bytes)).map_err(|e| match e {
-            profile_runtime::Error::Exists(_) => Error::Exists { name: name.clone(), repo: self.repo.root.clone() },
+            profile_runtime::Error::Exists(_) => Error::Exists {
+                name: name.clone(),
+                repo: self.repo.root.clone(),
+            },
             other => other.into(),
         })?;
         make_readable(&path)?;
@@ -444,27 +523,49 @@ impl WriteGuard<'_> {
     /// profile in this repository, and the link must not close a cycle.
     pub fn put_symlink(&self, name: &str, target: &str, overwrite: bool) -> Result<()> {
         let name = validate_name(name)?;
-        let target = validate_name(target).map_err(|e| Error::Symlink { name: name.clone(), message: format!("target refused: {e}") })?;
+        let target = validate_name(target).map_err(|e| Error::Symlink {
+            name: name.clone(),
+            message: format!("target refused: {e}"),
+        })?;
         if name == target {
-            return Err(Error::Symlink { name, message: "a symlink cannot point to itself".into() });
+            return Err(Error::Symlink {
+                name,
+                message: "a symlink cannot point to itself".into(),
+            });
         }
         // Walk the target's chain: it must end at a profile without coming
         // back through `name`.
         let mut current = target.clone();
         for _ in 0..=MAX_SYMLINK_DEPTH {
             if current == name {
-                return Err(Error::Symlink { name: name.clone(), message: format!("would form a cycle through {target:?}") });
+                return Err(Error::Symlink {
+                    name: name.clone(),
+                    message: format!("would form a cycle through {target:?}"),
+                });
             }
             match self.repo.read(&current) {
-                Ok(Stored::Profile(_)) => return self.write_doc(&name, &symlink_document(&target), overwrite),
+                Ok(Stored::Profile(_)) => {
+                    return self.write_doc(&name, &symlink_document(&target), overwrite)
+                }
                 Ok(Stored::Symlink(next)) => current = next,
                 Err(Error::NotFound { .. }) => {
-                    return Err(Error::Symlink { name, message: format!("target {current:?} does not exist in the repository") })
+                    return Err(Error::Symlink {
+                        name,
+                        message: format!("target {current:?} does not exist in the repository"),
+                    })
                 }
-                Err(e) => return Err(Error::Symlink { name, message: format!("target {current:?}: {e}") }),
+                Err(e) => {
+                    return Err(Error::Symlink {
+                        name,
+                        message: format!("target {current:?}: {e}"),
+                    })
+                }
             }
         }
-        Err(Error::Symlink { name, message: format!("target chain longer than {MAX_SYMLINK_DEPTH}") })
+        Err(Error::Symlink {
+            name,
+            message: format!("target chain longer than {MAX_SYMLINK_DEPTH}"),
+        })
     }
 
     /// Symlinks (by the inventory) whose target is `name`.
@@ -484,7 +585,10 @@ impl WriteGuard<'_> {
         let path = self.repo.file_of(&name)?;
         self.repo.check_contained(&name, &path)?;
         if !path.is_file() {
-            return Err(Error::NotFound { name, searched: self.repo.root.display().to_string() });
+            return Err(Error::NotFound {
+                name,
+                searched: self.repo.root.display().to_string(),
+            });
         }
         let links = self.links_to(&name);
         if !links.is_empty() && !force {
@@ -524,33 +628,36 @@ impl WriteGuard<'_> {
 }
 
 fn refresh(repo: &Repository, st: &mut GuardState) -> Result<Inventory> {
-        let files = repo.list_files()?;
-        let mut fresh = Inventory::default();
-        for name in files {
-            let path = repo.root.join(format!("{name}.gz"));
-            let old = st.inventory.entries.remove(&name);
-            let (mtime, size) = stat(&path)?;
-            let keep = old.filter(|e| {
-                st.touched.contains(&name) || (e.last_modified() == Some(mtime) && e.size() == Some(size) && e.sha256().is_some())
-            });
-            let entry = match keep {
-                Some(e) => e,
-                None => {
-                    let bytes = match read_limited(&path) {
-                        Ok(b) => b,
-                        Err(_) => continue,
-                    };
-                    let sha = sha256_hex(&bytes);
-                    match Profile::from_bytes(bytes, &name) {
-                        Ok(p) => make_entry(&p, mtime, &sha, size),
-                        // Unreadable files stay out of the inventory; `verify` names them.
-                        Err(_) => continue,
-                    }
+    let files = repo.list_files()?;
+    let mut fresh = Inventory::default();
+    for name in files {
+        let path = repo.root.join(format!("{name}.gz"));
+        let old = st.inventory.entries.remove(&name);
+        let (mtime, size) = stat(&path)?;
+        let keep = old.filter(|e| {
+            st.touched.contains(&name)
+                || (e.last_modified() == Some(mtime)
+                    && e.size() == Some(size)
+                    && e.sha256().is_some())
+        });
+        let entry = match keep {
+            Some(e) => e,
+            None => {
+                let bytes = match read_limited(&path) {
+                    Ok(b) => b,
+                    Err(_) => continue,
+                };
+                let sha = sha256_hex(&bytes);
+                match Profile::from_bytes(bytes, &name) {
+                    Ok(p) => make_entry(&p, mtime, &sha, size),
+                    // Unreadable files stay out of the inventory; `verify` names them.
+                    Err(_) => continue,
                 }
-            };
-            fresh.entries.insert(name, entry);
-        }
-        Ok(fresh)
+            }
+        };
+        fresh.entries.insert(name, entry);
+    }
+    Ok(fresh)
 }
 
 /// A summary line of an inventory entry, for listings.
@@ -563,11 +670,17 @@ pub fn describe_entry(entry: &crate::inventory::Entry) -> String {
     }
     for key in ["ProfileClass", "arch", "GUID_AGE", "PDBFile"] {
         if let Some(v) = entry.get(key) {
-            let v = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
+            let v = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
             parts.push(format!("{key}={v}"));
         }
     }
-    if let Some(b) = crate::layout::BANNER_KEYS.iter().find_map(|k| entry.get(*k).and_then(Value::as_str)) {
+    if let Some(b) = crate::layout::BANNER_KEYS
+        .iter()
+        .find_map(|k| entry.get(*k).and_then(Value::as_str))
+    {
         parts.push(format!("Banner={b:?}"));
     }
     parts.join(" ")

@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Subcommand, ValueEnum};
-use profile_repository::build::{self, BuildOptions, Config, Outcome, Source, SourceKind, SourceResult};
+use profile_repository::build::{
+    self, BuildOptions, Config, Outcome, Source, SourceKind, SourceResult,
+};
 use profile_repository::{
-    default_name, describe_entry, input_stem, EntryExt, Layout, Location, Query, Repository, SearchPath,
+    default_name, describe_entry, input_stem, EntryExt, Layout, Location, Query, Repository,
+    SearchPath,
 };
 use profile_runtime::{Profile, WriteMode};
 
@@ -173,7 +176,12 @@ struct GetArgs {
     #[arg(long, conflicts_with_all = ["query"])]
     banner: Option<String>,
     /// A repository folder or HTTP(S) URL; repeatable, searched in order.
-    #[arg(long = "repository-path", alias = "repository_path", value_name = "PATH_OR_URL", required = true)]
+    #[arg(
+        long = "repository-path",
+        alias = "repository_path",
+        value_name = "PATH_OR_URL",
+        required = true
+    )]
     repository_path: Vec<String>,
     /// Cache folder for remote repositories (default: $PROFC_CACHE_DIR,
     /// else $XDG_CACHE_HOME/profc, else ~/.cache/profc).
@@ -274,9 +282,15 @@ pub fn detect_input(path: &Path) -> anyhow::Result<InputKind> {
     } else if profile_runtime::is_gzip(&head) || first == Some(b'{') {
         Ok(InputKind::Profile)
     } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-        let f = std::fs::File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let zip = zip::ZipArchive::new(f).map_err(|e| anyhow!("{}: not a readable zip: {e}", path.display()))?;
-        let names: Vec<String> = zip.file_names().filter_map(|n| n.ok()).map(|n| n.into_owned()).collect();
+        let f = std::fs::File::open(path)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
+        let zip = zip::ZipArchive::new(f)
+            .map_err(|e| anyhow!("{}: not a readable zip: {e}", path.display()))?;
+        let names: Vec<String> = zip
+            .file_names()
+            .filter_map(|n| n.ok())
+            .map(|n| n.into_owned())
+            .collect();
         if crate::input::vol2::is_vol2_zip(&names) {
             Ok(InputKind::Vol2Zip)
         } else {
@@ -303,7 +317,11 @@ pub fn compile_input(path: &Path) -> anyhow::Result<Profile> {
 }
 
 /// [`compile_input`] with a forced kind and the warnings collected.
-pub fn compile_input_with(path: &Path, kind: Option<InputKind>, warnings: &mut Vec<String>) -> anyhow::Result<Profile> {
+pub fn compile_input_with(
+    path: &Path,
+    kind: Option<InputKind>,
+    warnings: &mut Vec<String>,
+) -> anyhow::Result<Profile> {
     let kind = match kind {
         Some(k) => k,
         None => detect_input(path)?,
@@ -353,7 +371,10 @@ fn compile_source(s: &Source) -> anyhow::Result<Profile> {
         let ir = compile_guid(pdb, guid)?;
         return Ok(crate::emit::emit(&ir, crate::emit::EmitOptions::default()).profile);
     }
-    let path = s.path.as_deref().ok_or_else(|| anyhow!("{}: no path", s.key))?;
+    let path = s
+        .path
+        .as_deref()
+        .ok_or_else(|| anyhow!("{}: no path", s.key))?;
     let kind = match s.kind {
         SourceKind::Auto => None,
         SourceKind::Profile => Some(InputKind::Profile),
@@ -391,8 +412,13 @@ fn add(a: AddArgs, verbose: bool) -> anyhow::Result<()> {
             Some(n) => profile_repository::validate_name(n)?,
             None => {
                 let stem = input.file_name().map(|n| input_stem(&n.to_string_lossy()));
-                default_name(&profile, a.layout.into(), stem.as_deref(), a.file_version.as_deref())
-                    .with_context(|| input.display().to_string())?
+                default_name(
+                    &profile,
+                    a.layout.into(),
+                    stem.as_deref(),
+                    a.file_version.as_deref(),
+                )
+                .with_context(|| input.display().to_string())?
             }
         };
         staged.push((input, name, profile));
@@ -416,7 +442,10 @@ fn list(path: &Path, text: Option<&str>, long: bool) -> anyhow::Result<()> {
     let inv = match repo.inventory()? {
         Some(i) => i,
         None => {
-            eprintln!("profc: note: {} has no inventory; listing files (run `profc repo inventory`)", path.display());
+            eprintln!(
+                "profc: note: {} has no inventory; listing files (run `profc repo inventory`)",
+                path.display()
+            );
             let mut i = profile_repository::Inventory::default();
             for n in repo.list_files()? {
                 i.entries.insert(n, Default::default());
@@ -428,7 +457,9 @@ fn list(path: &Path, text: Option<&str>, long: bool) -> anyhow::Result<()> {
     for (name, entry) in &inv.entries {
         if let Some(t) = &needle {
             let hit = name.to_lowercase().contains(t)
-                || entry.values().any(|v| v.as_str().is_some_and(|s| s.to_lowercase().contains(t)));
+                || entry
+                    .values()
+                    .any(|v| v.as_str().is_some_and(|s| s.to_lowercase().contains(t)));
             if !hit {
                 continue;
             }
@@ -448,10 +479,16 @@ fn build_cmd(a: BuildArgs, verbose: bool) -> anyhow::Result<()> {
     let config = Config::load(&a.config)?;
     let sources = config.expand(&a.config)?;
     let repo = Repository::create(&a.repo)?;
-    let options = BuildOptions { layout: config.layout.into(), jobs: a.jobs, force: a.force };
+    let options = BuildOptions {
+        layout: config.layout.into(),
+        jobs: a.jobs,
+        force: a.force,
+    };
     let bar = std::io::stderr().is_terminal().then(|| {
         let b = indicatif::ProgressBar::new(sources.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}") {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} {msg}",
+        ) {
             b.set_style(style.progress_chars("=> "));
         }
         b
@@ -473,34 +510,57 @@ fn build_cmd(a: BuildArgs, verbose: bool) -> anyhow::Result<()> {
             None => eprintln!("{line}"),
         }
     };
-    let compile = |s: &Source| compile_source(s).map_err(|e| e.chain().map(|c| c.to_string()).collect::<Vec<_>>().join(": "));
+    let compile = |s: &Source| {
+        compile_source(s).map_err(|e| {
+            e.chain()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(": ")
+        })
+    };
     let report = build::build(&repo, &sources, options, &compile, &progress)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
     let (built, unchanged, failed) = report.counts();
-    println!("{}: {built} built, {unchanged} unchanged, {failed} failed", a.repo.display());
+    println!(
+        "{}: {built} built, {unchanged} unchanged, {failed} failed",
+        a.repo.display()
+    );
     if failed > 0 {
         for r in &report.results {
             if let Outcome::Failed(e) = &r.outcome {
                 println!("failed: {}: {e}", r.key);
             }
         }
-        bail!("{failed} of {} sources failed (recorded in {}/{})", report.results.len(), a.repo.display(), build::STATE_FILE);
+        bail!(
+            "{failed} of {} sources failed (recorded in {}/{})",
+            report.results.len(),
+            a.repo.display(),
+            build::STATE_FILE
+        );
     }
     Ok(())
 }
 
 /// The default cache folder.
 fn default_cache() -> Option<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     env("PROFC_CACHE_DIR")
         .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("profc")))
         .or_else(|| env("HOME").map(|p| p.join(".cache").join("profc")))
 }
 
 fn get(a: GetArgs) -> anyhow::Result<()> {
-    let locations: Vec<Location> = a.repository_path.iter().map(|s| Location::parse(s)).collect();
+    let locations: Vec<Location> = a
+        .repository_path
+        .iter()
+        .map(|s| Location::parse(s))
+        .collect();
     let cache = a.cache.clone().or_else(default_cache);
     let search = SearchPath::new(locations, cache).offline(a.offline);
     let found = match (&a.query, &a.guid, &a.banner) {
@@ -512,13 +572,21 @@ fn get(a: GetArgs) -> anyhow::Result<()> {
     for n in &found.notes {
         eprintln!("profc: note: {n}");
     }
-    let mode = if a.overwrite { WriteMode::Overwrite } else { WriteMode::CreateNew };
+    let mode = if a.overwrite {
+        WriteMode::Overwrite
+    } else {
+        WriteMode::CreateNew
+    };
     found.profile.save(&a.output, mode)?;
     let whence = match (&found.location, found.from_cache) {
         (Location::Remote(u), true) => format!("{u} (from the cache)"),
         (Location::Remote(u), false) => format!("{u} (downloaded)"),
         (Location::Local(p), _) => p.display().to_string(),
     };
-    eprintln!("profc: {} found in {whence}; written to {}", found.name, a.output.display());
+    eprintln!(
+        "profc: {} found in {whence}; written to {}",
+        found.name,
+        a.output.display()
+    );
     Ok(())
 }
