@@ -609,3 +609,70 @@ fn every_real_fixture_through_repo_add() {
         assert!(ok(profc(&[&"repo", &"verify", &repo])).contains("OK"));
     }
 }
+
+/// Writes a gzipped JSON document.
+fn write_gz(path: &Path, doc: &serde_json::Value) {
+    use std::io::Write;
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(doc.to_string().as_bytes()).unwrap();
+    std::fs::write(path, gz.finish().unwrap()).unwrap();
+}
+
+#[test]
+fn rekall_style_and_hostile_remotes() {
+    let d = tempfile::tempdir().unwrap();
+    let site = d.path().join("site");
+    let p1 = windows_profile(G1, 2);
+    let p2 = windows_profile(G1, 5);
+    let doc = |p: &Profile| serde_json::from_slice::<serde_json::Value>(&p.to_canonical_json()).unwrap();
+    write_gz(&site.join("nt/GUID/X.gz"), &doc(&p1));
+    write_gz(&site.join("tampered.gz"), &doc(&p1));
+    // A Rekall inventory: float LastModified only; plus hostile entries.
+    let inventory = |lm: f64| {
+        serde_json::json!({
+            "$METADATA": {"Type": "Inventory", "ProfileClass": "Inventory"},
+            "$INVENTORY": {
+                "nt/GUID/X": {"LastModified": lm},
+                "Win7": {"LastModified": lm, "Type": "Symlink", "Target": "nt/GUID/X"},
+                "escape": {"LastModified": lm, "Type": "Symlink", "Target": "../../etc/passwd"},
+                "tampered": {"LastModified": lm, "Sha256": "00"},
+            }
+        })
+    };
+    write_gz(&site.join("inventory.gz"), &inventory(1438011231.5));
+    let server = Server::start(&site, d.path().join("log"));
+    let cache = d.path().join("cache");
+    let get = |q: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_profc"))
+            .args(["repo", "get", q, "--repository-path", &server.url, "--cache"])
+            .arg(&cache)
+            .arg("--output")
+            .arg(d.path().join("out.json"))
+            .arg("--overwrite")
+            .output()
+            .unwrap();
+        (o.status.success(), text(&o))
+    };
+    let (okay, t) = get("Win7");
+    assert!(okay && t.contains("(downloaded)"), "{t}");
+    assert_eq!(Profile::load(&d.path().join("out.json")).unwrap(), p1);
+    let (okay, t) = get("Win7");
+    assert!(okay && t.contains("(from the cache)"), "{t}");
+    // The remote replaces the file and bumps LastModified: refreshed.
+    write_gz(&site.join("nt/GUID/X.gz"), &doc(&p2));
+    write_gz(&site.join("inventory.gz"), &inventory(1438011299.0));
+    let (okay, t) = get("Win7");
+    assert!(okay && t.contains("(downloaded)"), "{t}");
+    assert_eq!(Profile::load(&d.path().join("out.json")).unwrap(), p2);
+    assert_eq!(server.gets("/nt/GUID/X.gz"), 2);
+    // Hostile: a symlink target leaving the repository, a file that does not
+    // match the inventory's hash, a name with `..`.
+    let (okay, t) = get("escape");
+    assert!(!okay && t.contains("target refused"), "{t}");
+    let (okay, t) = get("tampered");
+    assert!(!okay && t.contains("Sha256"), "{t}");
+    let (okay, t) = get("../site/nt/GUID/X");
+    assert!(!okay && t.contains("invalid profile name"), "{t}");
+    assert!(!cache.join("etc").exists());
+}
