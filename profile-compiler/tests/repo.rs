@@ -194,6 +194,17 @@ fn real_profiles_served_over_http_with_cache() {
         &"Linux/Debian8",
     ]));
     ok(profc(&[&"repo", &"symlink", &repo, &"Default", &"Debian8"]));
+    let banner = "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.158-1 (2025-11-09)";
+    ok(profc(&[
+        &"repo",
+        &"add",
+        &repo,
+        &dwarf4,
+        &"--name",
+        &"Linux/with-banner",
+        &"--banner",
+        &banner,
+    ]));
     ok(profc(&[
         &"repo",
         &"symlink",
@@ -214,7 +225,7 @@ fn real_profiles_served_over_http_with_cache() {
         listing.contains("Default -> Debian8") && listing.contains("pe/debugpy-1.8.22_attach_x86"),
         "{listing}"
     );
-    assert_eq!(listing.lines().count(), 4 + 6 + 4, "{listing}");
+    assert_eq!(listing.lines().count(), 5 + 6 + 4, "{listing}");
 
     // The repository is Rekall-compatible: an inventory.gz of the usual shape.
     let inv: serde_json::Value = {
@@ -277,6 +288,13 @@ fn real_profiles_served_over_http_with_cache() {
     assert!(t.contains(&format!("nt/GUID/{G1} found")), "{t}");
     assert_eq!(Profile::load(&out3).unwrap(), windows_profile(G1, 50));
     ok(run_get("HighSierra", &d.path().join("osx.json"), &[]));
+    // By kernel banner, as read from a memory image (trailing newline).
+    let t = ok(run_get(
+        &format!("{banner}\n"),
+        &d.path().join("banner.json"),
+        &[],
+    ));
+    assert!(t.contains("Linux/with-banner found"), "{t}");
 
     // 3. The server's copy changes; its inventory says so; the cache refreshes.
     ok(profc(&[
@@ -576,8 +594,19 @@ fn every_real_fixture_through_repo_add() {
         let mut o = profc(&[&"repo", &"add", &repo, &input]);
         if !o.status.success() && text(&o).contains("already exists") {
             // Two inputs of one kernel derive the same name: name the second.
-            let stem = input.file_name().unwrap().to_string_lossy().replace(".zip", "");
-            o = profc(&[&"repo", &"add", &repo, &input, &"--name", &format!("inputs/{stem}")]);
+            let stem = input
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace(".zip", "");
+            o = profc(&[
+                &"repo",
+                &"add",
+                &repo,
+                &input,
+                &"--name",
+                &format!("inputs/{stem}"),
+            ]);
         }
         let t = text(&o);
         if !o.status.success()
@@ -630,7 +659,8 @@ fn rekall_style_and_hostile_remotes() {
     let site = d.path().join("site");
     let p1 = windows_profile(G1, 2);
     let p2 = windows_profile(G1, 5);
-    let doc = |p: &Profile| serde_json::from_slice::<serde_json::Value>(&p.to_canonical_json()).unwrap();
+    let doc =
+        |p: &Profile| serde_json::from_slice::<serde_json::Value>(&p.to_canonical_json()).unwrap();
     write_gz(&site.join("nt/GUID/X.gz"), &doc(&p1));
     write_gz(&site.join("tampered.gz"), &doc(&p1));
     // A Rekall inventory: float LastModified only; plus hostile entries.
@@ -650,7 +680,14 @@ fn rekall_style_and_hostile_remotes() {
     let cache = d.path().join("cache");
     let get = |q: &str| {
         let o = Command::new(env!("CARGO_BIN_EXE_profc"))
-            .args(["repo", "get", q, "--repository-path", &server.url, "--cache"])
+            .args([
+                "repo",
+                "get",
+                q,
+                "--repository-path",
+                &server.url,
+                "--cache",
+            ])
             .arg(&cache)
             .arg("--output")
             .arg(d.path().join("out.json"))

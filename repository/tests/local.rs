@@ -461,20 +461,26 @@ fn readers_never_see_a_half_written_profile() {
     for i in 0..3000 {
         big.constants.insert(format!("Extra{i}"), i);
     }
-    repo.lock().unwrap().put_profile("p", &small, false).unwrap();
+    repo.lock()
+        .unwrap()
+        .put_profile("p", &small, false)
+        .unwrap();
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
         s.spawn(|| {
             for i in 0..40 {
                 let w = repo.lock().unwrap();
-                w.put_profile("p", if i % 2 == 0 { &big } else { &small }, true).unwrap();
+                w.put_profile("p", if i % 2 == 0 { &big } else { &small }, true)
+                    .unwrap();
                 w.commit().unwrap();
             }
             stop.store(true, Ordering::SeqCst);
         });
         let mut reads = 0;
         while !stop.load(Ordering::SeqCst) || reads == 0 {
-            let (_, p) = repo.load("p").expect("a reader must always find a whole profile");
+            let (_, p) = repo
+                .load("p")
+                .expect("a reader must always find a whole profile");
             assert!(p == small || p == big);
             reads += 1;
         }
