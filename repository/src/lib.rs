@@ -1,1 +1,29 @@
-//! Profile repositories (issue 6).
+//! `profile-repository`: profile repositories in Rekall's layout.
+//!
+//! A repository is a folder of gzipped profiles (`nt/GUID/<GUID_AGE>.gz`,
+//! `Linux/<version>.gz`, `OSX/<name>.gz`, ...), symlink files that give a
+//! profile a human name, and an `inventory.gz` index. [`Repository`] reads
+//! and (under an advisory lock, through [`WriteGuard`]) changes one;
+//! [`SearchPath`] looks profiles up along local folders and HTTP(S)
+//! repositories with a local cache; [`build`] fills a repository from a
+//! configuration file of sources. See `docs/repository.md`.
+
+pub mod build;
+mod error;
+mod index;
+pub mod inventory;
+pub mod layout;
+mod lookup;
+mod name;
+mod remote;
+mod repo;
+
+pub use error::{Error, Result};
+pub use inventory::{Entry, EntryExt, Inventory, INVENTORY_FILE};
+pub use layout::{default_name, input_stem, Layout};
+pub use lookup::{Found, Location, Query, SearchPath};
+pub use name::{is_guid_age, validate_name};
+pub use repo::{
+    describe_entry, encode, symlink_document, Problem, Repository, Stored, WriteGuard, LOCK_FILE,
+    MAX_SYMLINK_DEPTH,
+};

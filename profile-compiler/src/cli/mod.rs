@@ -13,6 +13,7 @@ mod fetch_pdb;
 mod inspect;
 mod parse_pdb;
 mod peinfo;
+pub mod repo;
 mod version_scan;
 
 /// Compiles debug information into memory-forensics profiles (Rekall format).
@@ -54,6 +55,8 @@ enum Command {
     /// Fetch the PDB of an executable, verify it and build its profile, in one step.
     #[command(name = "build_local_profile", alias = "build-local-profile")]
     BuildLocalProfile(build_local_profile::Args),
+    /// Maintain profile repositories and look profiles up in them.
+    Repo(repo::Args),
 }
 
 /// Arguments of `export`.
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::FetchPdb(a) => fetch_pdb::run(a),
         Command::VersionScan(a) => version_scan::run(a),
         Command::BuildLocalProfile(a) => build_local_profile::run(a, cli.verbose),
+        Command::Repo(a) => repo::run(a, cli.verbose),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
