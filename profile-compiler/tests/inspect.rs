@@ -89,6 +89,17 @@ fn rekall_profiles_round_trip_through_the_model() {
             path.display()
         );
         assert_eq!(p.structs.len(), q.structs.len());
+        // The streaming serialiser writes what the JSON form says.
+        for def in q.structs.values() {
+            for f in def.fields.values() {
+                if !matches!(f.descriptor, Descriptor::Other { .. }) {
+                    let streamed: serde_json::Value =
+                        serde_json::from_slice(&serde_json::to_vec(&f.descriptor).unwrap())
+                            .unwrap();
+                    assert_eq!(streamed, f.descriptor.to_json());
+                }
+            }
+        }
         assert_eq!(p.constants, q.constants);
         assert_eq!(p.enums, q.enums);
         assert_eq!(p.metadata, q.metadata);

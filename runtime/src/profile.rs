@@ -415,11 +415,96 @@ impl Serialize for Field {
 
 impl Serialize for Descriptor {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let (class, args) = self.class_and_args();
+        // Written directly, keys in sorted order, without building a JSON map
+        // per field (this is the hot loop of writing a profile).
         let mut seq = s.serialize_seq(Some(2))?;
-        seq.serialize_element(&class)?;
-        seq.serialize_element(&Canonical::Args(&args))?;
+        seq.serialize_element(self.class_name())?;
+        seq.serialize_element(&ArgsOf(self))?;
         seq.end()
+    }
+}
+
+/// The keyword arguments of a descriptor, as a canonical JSON object.
+struct ArgsOf<'a>(&'a Descriptor);
+
+/// Whether a descriptor, used as a target, needs `target_args`.
+fn has_args(d: &Descriptor) -> bool {
+    match d {
+        Descriptor::Named(_) | Descriptor::Void | Descriptor::Function => false,
+        Descriptor::Other { args, .. } => args
+            .as_ref()
+            .is_some_and(|a| a.values().any(|v| !is_empty_object(v))),
+        _ => true,
+    }
+}
+
+impl Serialize for ArgsOf<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        fn target<M: SerializeMap>(
+            map: &mut M,
+            t: &Descriptor,
+        ) -> std::result::Result<(), M::Error> {
+            map.serialize_entry("target", t.class_name())?;
+            if has_args(t) {
+                map.serialize_entry("target_args", &ArgsOf(t))?;
+            }
+            Ok(())
+        }
+        match self.0 {
+            Descriptor::Other { args, .. } => match args {
+                Some(a) => Canonical::Args(a).serialize(s),
+                None => s.serialize_map(Some(0))?.end(),
+            },
+            Descriptor::Named(_) | Descriptor::Void | Descriptor::Function => {
+                s.serialize_map(Some(0))?.end()
+            }
+            Descriptor::Pointer { target: t } => {
+                let mut map = s.serialize_map(None)?;
+                target(&mut map, t)?;
+                map.end()
+            }
+            Descriptor::Array { count, target: t } => {
+                let mut map = s.serialize_map(None)?;
+                map.serialize_entry("count", count)?;
+                target(&mut map, t)?;
+                map.end()
+            }
+            Descriptor::BitField {
+                start_bit,
+                end_bit,
+                target: t,
+            } => {
+                let mut map = s.serialize_map(None)?;
+                map.serialize_entry("end_bit", end_bit)?;
+                map.serialize_entry("start_bit", start_bit)?;
+                if let Some(t) = t {
+                    target(&mut map, t)?;
+                }
+                map.end()
+            }
+            Descriptor::Enumeration {
+                enum_name,
+                choices,
+                target: t,
+            } => {
+                let mut map = s.serialize_map(None)?;
+                if let Some(c) = choices {
+                    let sorted: BTreeMap<String, &String> =
+                        c.iter().map(|(k, v)| (k.to_string(), v)).collect();
+                    map.serialize_entry("choices", &sorted)?;
+                }
+                if let Some(n) = enum_name {
+                    map.serialize_entry("enum_name", n)?;
+                }
+                target(&mut map, t)?;
+                map.end()
+            }
+            Descriptor::String { length } | Descriptor::UnicodeString { length } => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry("length", length)?;
+                map.end()
+            }
+        }
     }
 }
 
