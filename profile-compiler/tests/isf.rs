@@ -226,3 +226,52 @@ fn diff_reports_real_changes() {
     assert!(ok, "{out}");
     assert!(out.contains("no differences"));
 }
+
+#[test]
+fn diff_of_real_kernels() {
+    let Some(shared) = support::shared("diff_of_real_kernels") else {
+        return;
+    };
+    let f = shared.join("fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let out = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    for (input, name) in [
+        ("linux/6.1.0-56-amd64.zip", "d5.json"),
+        ("linux/6.1.0-56-amd64.dwarf4.zip", "d4.json"),
+        ("vol2/Debian8.zip", "deb8.json"),
+    ] {
+        let (ok, _, err) = profc(&[
+            "convert_profile",
+            f.join(input).to_str().unwrap(),
+            &out(name),
+        ]);
+        assert!(ok, "{input}: {err}");
+    }
+    // The same module built with DWARF 4 and DWARF 5: no layout change, no
+    // symbol change, although every anonymous type has another DIE offset.
+    let (ok, text, err) = profc(&["diff", &out("d4.json"), &out("d5.json"), "--exit-code"]);
+    assert!(ok, "{text}{err}");
+    assert!(text.contains("no differences"), "{text}");
+    // Debian 8's 3.16 kernel against 6.1: real changes, e.g. task_struct.
+    let (ok, json, err) = profc(&["diff", &out("deb8.json"), &out("d5.json"), "--json"]);
+    assert!(ok, "{err}");
+    let d: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let task = &d["types"]["changed"]["task_struct"];
+    let (old, new) = (
+        task["size"][0].as_u64().unwrap(),
+        task["size"][1].as_u64().unwrap(),
+    );
+    let p4 = Profile::load(Path::new(&out("deb8.json"))).unwrap();
+    let p5 = Profile::load(Path::new(&out("d5.json"))).unwrap();
+    assert_eq!(
+        (old, new),
+        (
+            p4.structs["task_struct"].size.unwrap(),
+            p5.structs["task_struct"].size.unwrap()
+        )
+    );
+    assert_ne!(old, new);
+    // `__state` replaced `state` in 5.14.
+    assert!(task["added"].get("__state").is_some(), "{task}");
+    assert!(task["removed"].get("state").is_some(), "{task}");
+}
