@@ -617,3 +617,91 @@ fn converter_choice_and_zip_routing() {
         "{err}"
     );
 }
+
+/// Zips that are not quite Rekall's: no System.map, a member whose name
+/// climbs out of the archive, a System.map with malformed lines. Each gives
+/// a profile and a warning that says what was skipped.
+#[test]
+fn odd_rekall_zips_are_stated_skips() {
+    let Some(shared) = support::shared("odd_rekall_zips_are_stated_skips") else {
+        return;
+    };
+    let real = rekall_zip(&shared, false);
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&real).unwrap()).unwrap();
+    let mut members = Vec::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).unwrap();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut data).unwrap();
+        let name = f.name().map(|n| n.to_string()).unwrap();
+        members.push((name, data));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, edit: &dyn Fn(&str, &[u8]) -> Option<(String, Vec<u8>)>| {
+        let p = dir.path().join(name);
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+        for (n, d) in &members {
+            if let Some((n, d)) = edit(n, d) {
+                w.start_file(n, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                std::io::Write::write_all(&mut w, &d).unwrap();
+            }
+        }
+        w.finish().unwrap();
+        p
+    };
+    let is_map = |n: &str| n.contains("System.map");
+    let cases = [
+        (
+            make("nomap.zip", &|n, d| {
+                (!is_map(n)).then(|| (n.to_owned(), d.to_vec()))
+            }),
+            "no System.map",
+        ),
+        (
+            make("traversal.zip", &|n, d| {
+                Some((
+                    if is_map(n) {
+                        format!("../../{n}")
+                    } else {
+                        n.to_owned()
+                    },
+                    d.to_vec(),
+                ))
+            }),
+            "unsafe names skipped",
+        ),
+        (
+            make("badlines.zip", &|n, d| {
+                let mut d = d.to_vec();
+                if is_map(n) {
+                    d.extend_from_slice(b"garbage\nffffffff81000000\n\xff\xfe bad\n");
+                }
+                Some((n.to_owned(), d))
+            }),
+            "3 malformed lines skipped",
+        ),
+    ];
+    for (zip, expected) in cases {
+        let out = dir.path().join("out.json");
+        let o = profc(
+            &[
+                zip.as_os_str(),
+                out.as_os_str(),
+                "--overwrite".as_ref(),
+                "--verbose".as_ref(),
+            ]
+            .iter()
+            .copied()
+            .fold(vec!["convert_profile".as_ref()], |mut v, a| {
+                v.push(a);
+                v
+            }),
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{}: {err}", zip.display());
+        assert!(err.contains(expected), "{}: {err}", zip.display());
+        let p = profile_runtime::Profile::load(&out).unwrap();
+        assert!(p.structs.contains_key("task_struct"));
+    }
+}

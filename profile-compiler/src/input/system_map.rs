@@ -69,8 +69,17 @@ pub fn parse(text: &str, path: &Path) -> Result<(Vec<MapSymbol>, usize)> {
     Ok((out, skipped))
 }
 
+/// A parsed System.map: its symbols and how many lines were not symbols.
+#[derive(Debug, Clone, Default)]
+pub struct SystemMap {
+    /// The symbols, in file order.
+    pub symbols: Vec<MapSymbol>,
+    /// Non-empty lines skipped because they were not `ADDRESS TYPE NAME`.
+    pub skipped: usize,
+}
+
 /// Reads and parses a System.map file.
-pub fn read_file(path: &Path) -> Result<Vec<MapSymbol>> {
+pub fn read_file(path: &Path) -> Result<SystemMap> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -79,9 +88,10 @@ pub fn read_file(path: &Path) -> Result<Vec<MapSymbol>> {
 }
 
 /// Parses System.map bytes (invalid UTF-8 is replaced, not rejected).
-pub fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Vec<MapSymbol>> {
+pub fn parse_bytes(bytes: &[u8], path: &Path) -> Result<SystemMap> {
     let text = String::from_utf8_lossy(bytes);
-    Ok(parse(&text, path)?.0)
+    let (symbols, skipped) = parse(&text, path)?;
+    Ok(SystemMap { symbols, skipped })
 }
 
 /// Whether `bytes` look like System.map text (used for input detection).
@@ -108,7 +118,14 @@ pub fn looks_like(bytes: &[u8]) -> bool {
 /// Adds the symbols to the IR: all to `$CONSTANTS`, text symbols also to
 /// `$FUNCTIONS`. Module symbols (kallsyms) are left out of a kernel profile
 /// unless `with_modules`.
-pub fn add_to_ir(ir: &mut Ir, symbols: &[MapSymbol], with_modules: bool) {
+pub fn add_to_ir(ir: &mut Ir, map: &SystemMap, with_modules: bool) {
+    let symbols = &map.symbols;
+    if map.skipped > 0 {
+        ir.warnings.push(format!(
+            "System.map: {} malformed lines skipped (not `ADDRESS TYPE NAME`)",
+            map.skipped
+        ));
+    }
     let mut zero = 0usize;
     for s in symbols {
         if s.module.is_some() && !with_modules {
@@ -160,8 +177,20 @@ mod tests {
         );
         assert_eq!(syms[3].module.as_deref(), Some("ext4"));
         let mut ir = Ir::default();
-        add_to_ir(&mut ir, &syms, false);
-        assert_eq!(ir.symbols.len(), 4); // _text twice (data + function), init_task, fixed_percpu_data
+        add_to_ir(
+            &mut ir,
+            &SystemMap {
+                symbols: syms,
+                skipped,
+            },
+            false,
+        );
+        assert_eq!(ir.symbols.len(), 4);
+        assert!(
+            ir.warnings[0].contains("1 malformed lines skipped"),
+            "{:?}",
+            ir.warnings
+        ); // _text twice (data + function), init_task, fixed_percpu_data
         assert!(looks_like(text.as_bytes()));
         assert!(!looks_like(b"\x7fELF...."));
     }

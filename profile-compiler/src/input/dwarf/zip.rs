@@ -16,6 +16,14 @@ use crate::{Error, Result};
 /// information is tens of MB; a System.map a few MB).
 const MEMBER_LIMIT: u64 = 2 << 30;
 
+/// A member name that is absolute or climbs out of the archive.
+fn is_hostile_name(name: &str) -> bool {
+    name.starts_with('/')
+        || name.starts_with('\\')
+        || name.split(['/', '\\']).any(|c| c == "..")
+        || name.as_bytes().get(1) == Some(&b':')
+}
+
 /// The base name of a zip member (`boot/System.map-6.1.0` -> `System.map-6.1.0`).
 fn base_name(name: &str) -> &str {
     name.rsplit(['/', '\\']).next().unwrap_or(name)
@@ -113,6 +121,19 @@ pub fn read_zip(path: &Path) -> Result<Ir> {
         })
         .filter(|(_, n)| !n.ends_with('/'))
         .collect();
+    // Members are read in memory, never extracted, but a name that climbs out
+    // of the archive (`../x`, `/etc/x`) says the zip was not made by Rekall's
+    // tools: such members are skipped, and said so.
+    let (names, hostile): (Vec<_>, Vec<_>) =
+        names.into_iter().partition(|(_, n)| !is_hostile_name(n));
+    let hostile_warning = (!hostile.is_empty()).then(|| {
+        let list: Vec<&str> = hostile.iter().map(|(_, n)| n.as_str()).take(5).collect();
+        format!(
+            "{} zip members with unsafe names skipped: {}",
+            hostile.len(),
+            list.join(", ")
+        )
+    });
     let module = names
         .iter()
         .find(|(_, n)| base_name(n) == "module_dwarf.ko")
@@ -135,6 +156,7 @@ pub fn read_zip(path: &Path) -> Result<Ir> {
         other => other,
     })?;
     drop(bytes);
+    ir.warnings.extend(hostile_warning);
     let mut version = None;
     if let Some((i, _)) = names
         .iter()

@@ -190,7 +190,12 @@ fn linux(path: &Path, types: LinuxTypes<'_>, map: Option<(&[u8], &str)>) -> Resu
     let mut symbols = None;
     if let Some((bytes, name)) = map {
         let parsed = system_map::parse_bytes(bytes, &member_path(path, name))?;
-        wide_addresses = Some(parsed.iter().any(|s| s.address > u64::from(u32::MAX)));
+        wide_addresses = Some(
+            parsed
+                .symbols
+                .iter()
+                .any(|s| s.address > u64::from(u32::MAX)),
+        );
         symbols = Some(parsed);
     }
     let (dpath, pointer_size) = match types {
