@@ -618,6 +618,9 @@ fn converter_choice_and_zip_routing() {
     );
 }
 
+/// Rewrites one zip member (name, bytes), or drops it.
+type Edit<'a> = dyn Fn(&str, &[u8]) -> Option<(String, Vec<u8>)> + 'a;
+
 /// Zips that are not quite Rekall's: no System.map, a member whose name
 /// climbs out of the archive, a System.map with malformed lines. Each gives
 /// a profile and a warning that says what was skipped.
@@ -637,7 +640,7 @@ fn odd_rekall_zips_are_stated_skips() {
         members.push((name, data));
     }
     let dir = tempfile::tempdir().unwrap();
-    let make = |name: &str, edit: &dyn Fn(&str, &[u8]) -> Option<(String, Vec<u8>)>| {
+    let make = |name: &str, edit: &Edit<'_>| {
         let p = dir.path().join(name);
         let mut w = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
         for (n, d) in &members {
