@@ -1404,13 +1404,17 @@ fn build_local_profile_fetches_verifies_and_parses() {
     let cached = cache.join(name).join(&key).join(name);
     assert_eq!(std::fs::read(&cached).unwrap(), original);
     let e = stderr(&o);
-    if !o.status.success() && e.contains("not implemented") {
-        eprintln!("NOTE build_local_profile: PDB reader not merged yet: {e}");
-        assert!(!out.exists());
-        return;
-    }
     assert!(o.status.success(), "{e}");
     let oracle = shared.join("fixtures/oracles/llvm-pdbutil/debugpy-1.8.22_attach_amd64.dump.txt");
     let (ok, last, full) = support::compare_layouts(&shared, &out, &oracle);
     assert!(ok, "{last}\n{full}");
+    // The profile equals the one parse_pdb makes from the local file.
+    let local = t.path().join("local.json");
+    let o = run(profc(t.path())
+        .arg("parse_pdb")
+        .arg(dir.join("attach_amd64.pdb"))
+        .arg("--output")
+        .arg(&local));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&local).unwrap());
 }
