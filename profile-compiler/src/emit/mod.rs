@@ -565,33 +565,6 @@ fn enum_choices(e: &crate::ir::Enum) -> EnumChoicesKey {
         .collect()
 }
 
-/// Rekall's `ProfileClass` for a PE module's PDB name: the file name
-/// capitalised without extension when Rekall has a profile class of that
-/// name, else `BasicPEProfile`.
-pub fn rekall_pe_class(pdb_name: &str) -> String {
-    const CLASSES: [&str; 8] = [
-        "Ntkrnlmp", "Ntkrnlpa", "Ntkrpamp", "Ntoskrnl", "Nt", "Win32k", "Tcpip", "Ntdll",
-    ];
-    let base = pdb_name.rsplit(['/', '\\']).next().unwrap_or(pdb_name);
-    let stem = base.split('.').next().unwrap_or(base);
-    let mut chars = stem.chars();
-    let cap: String = match chars.next() {
-        Some(c) => c
-            .to_uppercase()
-            .chain(chars.flat_map(char::to_lowercase))
-            .collect(),
-        None => String::new(),
-    };
-    if CLASSES.contains(&cap.as_str()) {
-        cap
-    } else {
-        "BasicPEProfile".to_owned()
-    }
-}
-
-/// Records visited when lifting the members of one anonymous member.
-const LIFT_BUDGET: usize = 4096;
-
 /// Rekall's native name of an integer of `size` bytes.
 pub fn integer_name(size: u64, signed: bool) -> &'static str {
     match (size, signed) {

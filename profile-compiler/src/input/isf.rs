@@ -87,7 +87,7 @@ pub fn from_json(doc: &Value) -> std::result::Result<Profile, String> {
         );
         if let Some(db) = pdb.get("database").and_then(Value::as_str) {
             p.set_metadata("PDBFile", db);
-            p.set_metadata("ProfileClass", crate::emit::rekall_pe_class(db));
+            p.set_metadata("ProfileClass", crate::input::pdb::profile_class(db));
         }
         let arch = match pdb.get("machine_type").and_then(Value::as_u64) {
             Some(0x14c) => "I386",
