@@ -565,6 +565,9 @@ fn enum_choices(e: &crate::ir::Enum) -> EnumChoicesKey {
         .collect()
 }
 
+/// Records visited when lifting the members of one anonymous member.
+const LIFT_BUDGET: usize = 4096;
+
 /// Rekall's native name of an integer of `size` bytes.
 pub fn integer_name(size: u64, signed: bool) -> &'static str {
     match (size, signed) {
