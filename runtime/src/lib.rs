@@ -66,6 +66,7 @@ mod object;
 mod session;
 mod space;
 mod types;
+pub mod typed;
 
 #[cfg(test)]
 mod tests;
