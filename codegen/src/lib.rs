@@ -395,7 +395,7 @@ fn generate_tokens(profile: &Profile, opts: &Options) -> Result<TokenStream, Err
 
 /// The lints generated items allow: profile names keep their C spelling.
 fn allows() -> TokenStream {
-    quote!(#[allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code, clippy::upper_case_acronyms, clippy::len_without_is_empty)])
+    quote!(#[allow(non_camel_case_types, non_snake_case, non_upper_case_globals, dead_code, clippy::upper_case_acronyms, clippy::len_without_is_empty, clippy::should_implement_trait)])
 }
 
 /// One member, as generated.
@@ -570,6 +570,7 @@ impl Gen<'_> {
             })
         });
         quote! {
+            /// Implementation details of the generated code (the offsets table).
             #[doc(hidden)]
             #allow
             pub mod __private {
@@ -651,7 +652,7 @@ impl Gen<'_> {
                 Ty::Int { size, .. } => size.min(8),
                 _ => unit_for(*end_bit),
             };
-            let cast = if bits > 32 { quote!(v) } else { quote!(v as #out) };
+            let cast = if bits > 32 { quote!() } else { quote!(.map(|v| v as #out)) };
             let body = if dynamic {
                 let get = if opt {
                     quote!(let p = self.ctx.layout.#tfield.#mfield?;)
@@ -660,14 +661,14 @@ impl Gen<'_> {
                 };
                 quote! {
                     #get
-                    #rt::typed::read_bits(self.ctx.space, self.addr.wrapping_add(p.offset), p.unit, p.shift, p.bits).map(|v| #cast)
+                    #rt::typed::read_bits(self.ctx.space, self.addr.wrapping_add(p.offset), p.unit, p.shift, p.bits)#cast
                 }
             } else {
                 let off = lit_u64(m.offset);
                 let unit = Literal::u8_suffixed(unit);
                 let shift = Literal::u32_suffixed(*start_bit);
                 let bits = Literal::u32_suffixed(bits);
-                quote!(#rt::typed::read_bits(self.ctx.space, self.addr.wrapping_add(#off), #unit, #shift, #bits).map(|v| #cast))
+                quote!(#rt::typed::read_bits(self.ctx.space, self.addr.wrapping_add(#off), #unit, #shift, #bits)#cast)
             };
             return quote! {
                 #d
