@@ -183,6 +183,7 @@ fn lit_u64(v: u64) -> Literal {
 }
 
 fn doc(s: String) -> TokenStream {
+    let s = format!(" {s}");
     quote!(#[doc = #s])
 }
 
@@ -271,6 +272,15 @@ impl<'p> Gen<'p> {
             Descriptor::Enumeration { enum_name: Some(n), .. } if self.enums.contains_key(n) => Some(n),
             _ => None,
         }
+    }
+}
+
+/// The bit field of a member: a `BitField`, or an enumeration stored in one.
+fn bitfield_of(d: &Descriptor) -> Option<(u32, u32, Option<&Descriptor>)> {
+    match d {
+        Descriptor::BitField { start_bit, end_bit, target } => Some((*start_bit, *end_bit, target.as_deref())),
+        Descriptor::Enumeration { target, .. } => bitfield_of(target),
+        _ => None,
     }
 }
 
@@ -525,7 +535,7 @@ impl Gen<'_> {
             let members = self.members(def);
             let fields = members.iter().map(|m| {
                 let f = format_ident!("m_{}", m.id);
-                let base = if matches!(m.descriptor, Descriptor::BitField { .. }) {
+                let base = if bitfield_of(m.descriptor).is_some() {
                     quote!(#rt::typed::BitPos)
                 } else {
                     quote!(u64)
@@ -544,10 +554,10 @@ impl Gen<'_> {
                 }
                 let opt = self.optional(s, m.name);
                 let req = !opt;
-                let call = if let Descriptor::BitField { .. } = m.descriptor {
-                    let unit = match self.resolve(m.descriptor, 0) {
-                        Ty::Int { size, .. } => size.min(8),
-                        _ => 8,
+                let call = if let Some((_, end_bit, target)) = bitfield_of(m.descriptor) {
+                    let unit = match target.map(|t| self.resolve(t, 0)) {
+                        Some(Ty::Int { size, .. }) => size.min(8),
+                        _ => unit_for(end_bit),
                     };
                     quote!(loader.bits(#s, &[#(#names),*], #req, #unit))
                 } else {
@@ -640,19 +650,26 @@ impl Gen<'_> {
         ));
         let o = quote!(::core::option::Option);
 
-        if let Descriptor::BitField { start_bit, end_bit, .. } = m.descriptor {
-            let bits = end_bit.saturating_sub(*start_bit);
+        if let Some((start_bit, end_bit, target)) = bitfield_of(m.descriptor) {
+            let bits = end_bit.saturating_sub(start_bit);
             let out = format_ident!("u{}", match bits {
                 0..=8 => 8u32,
                 9..=16 => 16,
                 17..=32 => 32,
                 _ => 64,
             });
-            let unit = match ty {
-                Ty::Int { size, .. } => size.min(8),
-                _ => unit_for(*end_bit),
+            let unit = match target.map(|t| self.resolve(t, 0)) {
+                Some(Ty::Int { size, .. }) => size.min(8),
+                _ => unit_for(end_bit),
             };
-            let cast = if bits > 32 { quote!() } else { quote!(.map(|v| v as #out)) };
+            let (cast, out) = match self.enum_of(m.descriptor) {
+                Some(en) => {
+                    let eid = ident(self.enums.get(en).map(String::as_str).unwrap_or(en));
+                    (quote!(.map(|v| #eid::from_raw(v as i64))), quote!(#eid))
+                }
+                None if bits > 32 => (quote!(), quote!(#out)),
+                None => (quote!(.map(|v| v as #out)), quote!(#out)),
+            };
             let body = if dynamic {
                 let get = if opt {
                     quote!(let p = self.ctx.layout.#tfield.#mfield?;)
@@ -666,7 +683,7 @@ impl Gen<'_> {
             } else {
                 let off = lit_u64(m.offset);
                 let unit = Literal::u8_suffixed(unit);
-                let shift = Literal::u32_suffixed(*start_bit);
+                let shift = Literal::u32_suffixed(start_bit);
                 let bits = Literal::u32_suffixed(bits);
                 quote!(#rt::typed::read_bits(self.ctx.space, self.addr.wrapping_add(#off), #unit, #shift, #bits)#cast)
             };

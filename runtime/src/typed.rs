@@ -464,7 +464,11 @@ impl<'s> Loader<'s> {
         };
         let offset = f.offset?;
         let model = self.session.data_model();
-        match &f.descriptor {
+        let mut d = &f.descriptor;
+        if let crate::Descriptor::Enumeration { target, .. } = d {
+            d = target;
+        }
+        match d {
             crate::Descriptor::BitField {
                 start_bit,
                 end_bit,
