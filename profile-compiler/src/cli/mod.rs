@@ -9,6 +9,7 @@ use profile_runtime::{Profile, WriteMode};
 mod build_local_profile;
 mod diff;
 mod fetch_pdb;
+mod gen_rust;
 mod inspect;
 mod parse_pdb;
 mod peinfo;
@@ -49,6 +50,9 @@ enum Command {
     /// Fetch the PDB of an executable, verify it and build its profile, in one step.
     #[command(name = "build_local_profile", alias = "build-local-profile")]
     BuildLocalProfile(build_local_profile::Args),
+    /// Generate typed Rust accessors (static or dynamic offsets) from a profile.
+    #[command(name = "gen_rust", alias = "gen-rust")]
+    GenRust(gen_rust::Args),
 }
 
 /// Arguments of `export`.
@@ -77,6 +81,7 @@ pub fn main() -> ExitCode {
         }),
         Command::Export(a) => export(a, cli.verbose),
         Command::Peinfo(a) => peinfo::run(a),
+        Command::GenRust(a) => gen_rust::run(a),
         Command::FetchPdb(a) => fetch_pdb::run(a),
         Command::VersionScan(a) => version_scan::run(a),
         Command::BuildLocalProfile(a) => build_local_profile::run(a, cli.verbose),
