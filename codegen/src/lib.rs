@@ -84,6 +84,9 @@ pub struct Options {
     pub optional: BTreeSet<(String, String)>,
     /// `(struct, member)` -> other names the member has in other profiles.
     pub aliases: BTreeMap<(String, String), Vec<String>>,
+    /// Struct -> the only members to generate for it (absent: all). In
+    /// dynamic mode only these are looked up when the table is loaded.
+    pub members: BTreeMap<String, BTreeSet<String>>,
     /// Name of the profile, for the header (a file name, not a path, so the
     /// output does not depend on where it was generated).
     pub source_name: String,
@@ -97,6 +100,7 @@ impl Default for Options {
             runtime_path: "::profile_runtime".into(),
             optional: BTreeSet::new(),
             aliases: BTreeMap::new(),
+            members: BTreeMap::new(),
             source_name: String::new(),
         }
     }
@@ -305,6 +309,10 @@ fn embedded(profile: &Profile, d: &Descriptor, out: &mut Vec<String>, depth: usi
     }
 }
 
+fn keep_member(opts: &Options, ty: &str, member: &str) -> bool {
+    opts.members.get(ty).is_none_or(|m| m.contains(member))
+}
+
 /// Generates the Rust source for `opts.types` of `profile`.
 pub fn generate(profile: &Profile, opts: &Options) -> Result<String, Error> {
     let file = generate_tokens(profile, opts)?;
@@ -353,8 +361,10 @@ fn generate_tokens(profile: &Profile, opts: &Options) -> Result<TokenStream, Err
         }
         if let Some(def) = profile.structs.get(&t) {
             let mut emb = Vec::new();
-            for f in def.fields.values() {
-                embedded(profile, &f.descriptor, &mut emb, 0);
+            for (n, f) in &def.fields {
+                if keep_member(opts, &t, n) {
+                    embedded(profile, &f.descriptor, &mut emb, 0);
+                }
             }
             todo.extend(emb.into_iter().filter(|e| !selected.contains(e)));
         }
@@ -417,12 +427,13 @@ struct MemberGen<'d> {
 }
 
 impl Gen<'_> {
-    fn members<'d>(&self, def: &'d StructDef) -> Vec<MemberGen<'d>> {
+    fn members<'d>(&self, sname: &str, def: &'d StructDef) -> Vec<MemberGen<'d>> {
         let mut used = BTreeSet::new();
         let ids = assign(def.fields.keys().map(String::as_str), &mut used);
         let mut v: Vec<MemberGen<'d>> = def
             .fields
             .iter()
+            .filter(|(n, _)| keep_member(self.opts, sname, n))
             .filter_map(|(n, f)| {
                 Some(MemberGen {
                     name: n,
@@ -532,7 +543,7 @@ impl Gen<'_> {
             let id = self.types.get(s)?;
             let def = self.profile.structs.get(s)?;
             let t = ident(id);
-            let members = self.members(def);
+            let members = self.members(s, def);
             let fields = members.iter().map(|m| {
                 let f = format_ident!("m_{}", m.id);
                 let base = if bitfield_of(m.descriptor).is_some() {
@@ -603,7 +614,7 @@ impl Gen<'_> {
             Mode::Dynamic => quote!(ctx.layout.#tfield.size),
         };
         let d = doc(format!("`{name}` (size {size} in `{}`): a view of memory; each method reads one member.", self.opts.source_name));
-        let methods = self.members(def).into_iter().map(|m| self.member_tokens(name, &tfield, &m));
+        let methods = self.members(name, def).into_iter().map(|m| self.member_tokens(name, &tfield, &m));
         quote! {
             #d
             #allow
@@ -905,6 +916,16 @@ impl Builder {
             .entry((struct_name.into(), member.into()))
             .or_default()
             .extend(names.into_iter().map(Into::into));
+        self
+    }
+    /// Generates only `members` of `struct_name` (and, in dynamic mode,
+    /// requires only them).
+    pub fn members<I: IntoIterator<Item = S>, S: Into<String>>(mut self, struct_name: &str, members: I) -> Self {
+        self.opts
+            .members
+            .entry(struct_name.into())
+            .or_default()
+            .extend(members.into_iter().map(Into::into));
         self
     }
     /// Output directory (default: `$OUT_DIR`).

@@ -37,6 +37,9 @@ pub struct Args {
     /// when the dynamic table is loaded; repeatable.
     #[arg(long, value_name = "STRUCT.MEMBER=NAMES")]
     pub alias: Vec<String>,
+    /// Generate only these members of a struct (`STRUCT=M1/M2`); repeatable.
+    #[arg(long, value_name = "STRUCT=MEMBERS")]
+    pub members: Vec<String>,
     /// Other profiles of the family (dynamic mode): members one of them
     /// lacks become optional; repeatable.
     #[arg(long, value_name = "PROFILE")]
@@ -77,6 +80,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("--alias {a:?}: expected STRUCT.MEMBER=NAME1/NAME2"))?;
         opts.aliases
             .entry(split_member(member)?)
+            .or_default()
+            .extend(names.split('/').filter(|n| !n.is_empty()).map(String::from));
+    }
+    for m in &args.members {
+        let (ty, names) = m
+            .split_once('=')
+            .with_context(|| format!("--members {m:?}: expected STRUCT=MEMBER1/MEMBER2"))?;
+        opts.members
+            .entry(ty.to_string())
             .or_default()
             .extend(names.split('/').filter(|n| !n.is_empty()).map(String::from));
     }
