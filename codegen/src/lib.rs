@@ -136,7 +136,13 @@ struct Gen<'p> {
 pub fn sanitize(name: &str) -> String {
     let mut s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
         s.insert(0, '_');
@@ -150,12 +156,53 @@ pub fn sanitize(name: &str) -> String {
 fn is_keyword(s: &str) -> bool {
     matches!(
         s,
-        "as" | "break" | "const" | "continue" | "else" | "enum" | "extern" | "false" | "fn" | "for"
-            | "if" | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub"
-            | "ref" | "return" | "static" | "struct" | "trait" | "true" | "type" | "unsafe" | "use"
-            | "where" | "while" | "async" | "await" | "dyn" | "abstract" | "become" | "box" | "do"
-            | "final" | "macro" | "override" | "priv" | "typeof" | "unsized" | "virtual"
-            | "yield" | "try" | "gen"
+        "as" | "break"
+            | "const"
+            | "continue"
+            | "else"
+            | "enum"
+            | "extern"
+            | "false"
+            | "fn"
+            | "for"
+            | "if"
+            | "impl"
+            | "in"
+            | "let"
+            | "loop"
+            | "match"
+            | "mod"
+            | "move"
+            | "mut"
+            | "pub"
+            | "ref"
+            | "return"
+            | "static"
+            | "struct"
+            | "trait"
+            | "true"
+            | "type"
+            | "unsafe"
+            | "use"
+            | "where"
+            | "while"
+            | "async"
+            | "await"
+            | "dyn"
+            | "abstract"
+            | "become"
+            | "box"
+            | "do"
+            | "final"
+            | "macro"
+            | "override"
+            | "priv"
+            | "typeof"
+            | "unsized"
+            | "virtual"
+            | "yield"
+            | "try"
+            | "gen"
     )
 }
 
@@ -169,7 +216,10 @@ fn ident(s: &str) -> Ident {
 
 /// Gives each name a unique identifier: sanitized, then `_` appended while
 /// it is taken (in `used`, or by an earlier name in iteration order).
-fn assign<'n>(names: impl IntoIterator<Item = &'n str>, used: &mut BTreeSet<String>) -> BTreeMap<String, String> {
+fn assign<'n>(
+    names: impl IntoIterator<Item = &'n str>,
+    used: &mut BTreeSet<String>,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for n in names {
         let mut id = sanitize(n);
@@ -199,13 +249,32 @@ impl<'p> Gen<'p> {
         match d {
             Descriptor::Named(n) => self.named(n),
             Descriptor::Pointer { target } => Ty::Ptr(Box::new(self.resolve(target, depth + 1))),
-            Descriptor::Array { count, target } => Ty::Array(Box::new(self.resolve(target, depth + 1)), *count),
-            Descriptor::String { length } => Ty::Array(Box::new(Ty::Int { size: 1, signed: false }), *length),
-            Descriptor::UnicodeString { length } => Ty::Array(Box::new(Ty::Int { size: 2, signed: false }), length / 2),
+            Descriptor::Array { count, target } => {
+                Ty::Array(Box::new(self.resolve(target, depth + 1)), *count)
+            }
+            Descriptor::String { length } => Ty::Array(
+                Box::new(Ty::Int {
+                    size: 1,
+                    signed: false,
+                }),
+                *length,
+            ),
+            Descriptor::UnicodeString { length } => Ty::Array(
+                Box::new(Ty::Int {
+                    size: 2,
+                    signed: false,
+                }),
+                length / 2,
+            ),
             Descriptor::Enumeration { target, .. } => self.resolve(target, depth + 1),
-            Descriptor::BitField { target, end_bit, .. } => match target {
+            Descriptor::BitField {
+                target, end_bit, ..
+            } => match target {
                 Some(t) => self.resolve(t, depth + 1),
-                None => Ty::Int { size: unit_for(*end_bit), signed: false },
+                None => Ty::Int {
+                    size: unit_for(*end_bit),
+                    signed: false,
+                },
             },
             Descriptor::Void | Descriptor::Function | Descriptor::Other { .. } => Ty::Opaque,
         }
@@ -214,16 +283,32 @@ impl<'p> Gen<'p> {
     fn named(&self, n: &str) -> Ty {
         match n {
             "Void" | "void" | "Function" | "String" | "UnicodeString" => return Ty::Opaque,
-            "UnixTimeStamp" => return Ty::Int { size: 4, signed: false },
-            "WinFileTime" => return Ty::Int { size: 8, signed: false },
+            "UnixTimeStamp" => {
+                return Ty::Int {
+                    size: 4,
+                    signed: false,
+                }
+            }
+            "WinFileTime" => {
+                return Ty::Int {
+                    size: 8,
+                    signed: false,
+                }
+            }
             _ => {}
         }
         if self.profile.structs.contains_key(n) {
             return Ty::Struct(n.to_string());
         }
         match Native::from_name(n, &self.model) {
-            Some(Native { kind: NativeKind::Bool, .. }) => Ty::Bool,
-            Some(Native { kind: NativeKind::Float, size }) => Ty::Float(size),
+            Some(Native {
+                kind: NativeKind::Bool,
+                ..
+            }) => Ty::Bool,
+            Some(Native {
+                kind: NativeKind::Float,
+                size,
+            }) => Ty::Float(size),
             Some(Native { kind, size }) if matches!(size, 1 | 2 | 4 | 8 | 16) => Ty::Int {
                 size,
                 signed: kind == NativeKind::Signed,
@@ -237,7 +322,11 @@ impl<'p> Gen<'p> {
         let rt = &self.rt;
         match t {
             Ty::Int { size, signed } => {
-                let id = format_ident!("{}{}", if *signed { "i" } else { "u" }, u32::from(*size) * 8);
+                let id = format_ident!(
+                    "{}{}",
+                    if *signed { "i" } else { "u" },
+                    u32::from(*size) * 8
+                );
                 quote!(#id)
             }
             Ty::Float(4) => quote!(f32),
@@ -273,7 +362,9 @@ impl<'p> Gen<'p> {
 
     fn enum_of<'d>(&self, d: &'d Descriptor) -> Option<&'d str> {
         match d {
-            Descriptor::Enumeration { enum_name: Some(n), .. } if self.enums.contains_key(n) => Some(n),
+            Descriptor::Enumeration {
+                enum_name: Some(n), ..
+            } if self.enums.contains_key(n) => Some(n),
             _ => None,
         }
     }
@@ -282,7 +373,11 @@ impl<'p> Gen<'p> {
 /// The bit field of a member: a `BitField`, or an enumeration stored in one.
 fn bitfield_of(d: &Descriptor) -> Option<(u32, u32, Option<&Descriptor>)> {
     match d {
-        Descriptor::BitField { start_bit, end_bit, target } => Some((*start_bit, *end_bit, target.as_deref())),
+        Descriptor::BitField {
+            start_bit,
+            end_bit,
+            target,
+        } => Some((*start_bit, *end_bit, target.as_deref())),
         Descriptor::Enumeration { target, .. } => bitfield_of(target),
         _ => None,
     }
@@ -316,20 +411,31 @@ fn keep_member(opts: &Options, ty: &str, member: &str) -> bool {
 /// Generates the Rust source for `opts.types` of `profile`.
 pub fn generate(profile: &Profile, opts: &Options) -> Result<String, Error> {
     let file = generate_tokens(profile, opts)?;
-    let parsed: syn::File =
-        syn::parse2(file).map_err(|e| Error(format!("{}: generated code does not parse: {e}", opts.source_name)))?;
+    let parsed: syn::File = syn::parse2(file).map_err(|e| {
+        Error(format!(
+            "{}: generated code does not parse: {e}",
+            opts.source_name
+        ))
+    })?;
     let mut out = format!(
         "// @generated by profc gen_rust (profile-codegen) from {} ({} mode). Do not edit.\n",
         opts.source_name,
-        if opts.mode == Mode::Static { "static" } else { "dynamic" }
+        if opts.mode == Mode::Static {
+            "static"
+        } else {
+            "dynamic"
+        }
     );
     out.push_str(&prettyplease::unparse(&parsed));
     Ok(out)
 }
 
 fn generate_tokens(profile: &Profile, opts: &Options) -> Result<TokenStream, Error> {
-    let meta: serde_json::Map<String, serde_json::Value> =
-        profile.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let meta: serde_json::Map<String, serde_json::Value> = profile
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let hint = profile
         .structs
         .get("_LIST_ENTRY")
@@ -348,10 +454,18 @@ fn generate_tokens(profile: &Profile, opts: &Options) -> Result<TokenStream, Err
     let mut todo: Vec<String> = if all {
         profile.structs.keys().cloned().collect()
     } else {
-        let missing: Vec<&str> =
-            opts.types.iter().filter(|t| !profile.structs.contains_key(*t)).map(String::as_str).collect();
+        let missing: Vec<&str> = opts
+            .types
+            .iter()
+            .filter(|t| !profile.structs.contains_key(*t))
+            .map(String::as_str)
+            .collect();
         if !missing.is_empty() {
-            return Err(Error(format!("{}: no struct named {}", opts.source_name, missing.join(", "))));
+            return Err(Error(format!(
+                "{}: no struct named {}",
+                opts.source_name,
+                missing.join(", ")
+            )));
         }
         opts.types.clone()
     };
@@ -369,7 +483,10 @@ fn generate_tokens(profile: &Profile, opts: &Options) -> Result<TokenStream, Err
             todo.extend(emb.into_iter().filter(|e| !selected.contains(e)));
         }
     }
-    let mut used: BTreeSet<String> = ["Layout", "__private"].iter().map(|s| s.to_string()).collect();
+    let mut used: BTreeSet<String> = ["Layout", "__private"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let types = assign(selected.iter().map(String::as_str), &mut used);
 
     let mut gen = Gen {
@@ -385,7 +502,10 @@ fn generate_tokens(profile: &Profile, opts: &Options) -> Result<TokenStream, Err
     for s in &selected {
         if let Some(def) = profile.structs.get(s) {
             for f in def.fields.values() {
-                if let Descriptor::Enumeration { enum_name: Some(n), .. } = &f.descriptor {
+                if let Descriptor::Enumeration {
+                    enum_name: Some(n), ..
+                } = &f.descriptor
+                {
                     if profile.enums.contains_key(n) {
                         enum_names.insert(n.clone());
                     }
@@ -448,14 +568,20 @@ impl Gen<'_> {
     }
 
     fn optional(&self, ty: &str, m: &str) -> bool {
-        self.opts.mode == Mode::Dynamic && self.opts.optional.contains(&(ty.to_string(), m.to_string()))
+        self.opts.mode == Mode::Dynamic
+            && self
+                .opts
+                .optional
+                .contains(&(ty.to_string(), m.to_string()))
     }
 
     fn layout_tokens(&self, selected: &BTreeSet<String>) -> TokenStream {
         let rt = &self.rt;
         let allow = allows();
-        let mut used: BTreeSet<String> =
-            ["new", "load", "pointer_size", "default", "clone", "fmt"].iter().map(|s| s.to_string()).collect();
+        let mut used: BTreeSet<String> = ["new", "load", "pointer_size", "default", "clone", "fmt"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let ctor_names = assign(self.types.values().map(String::as_str), &mut used);
         let ctors = self.types.iter().map(|(name, id)| {
             let m = ident(ctor_names.get(id).map(String::as_str).unwrap_or(id));
@@ -613,8 +739,14 @@ impl Gen<'_> {
             }
             Mode::Dynamic => quote!(ctx.layout.#tfield.size),
         };
-        let d = doc(format!("`{name}` (size {size} in `{}`): a view of memory; each method reads one member.", self.opts.source_name));
-        let methods = self.members(name, def).into_iter().map(|m| self.member_tokens(name, &tfield, &m));
+        let d = doc(format!(
+            "`{name}` (size {size} in `{}`): a view of memory; each method reads one member.",
+            self.opts.source_name
+        ));
+        let methods = self
+            .members(name, def)
+            .into_iter()
+            .map(|m| self.member_tokens(name, &tfield, &m));
         quote! {
             #d
             #allow
@@ -657,18 +789,25 @@ impl Gen<'_> {
             describe(m.descriptor),
             m.offset,
             self.opts.source_name,
-            if opt { " (optional: `None` when the loaded profile lacks it)" } else { "" }
+            if opt {
+                " (optional: `None` when the loaded profile lacks it)"
+            } else {
+                ""
+            }
         ));
         let o = quote!(::core::option::Option);
 
         if let Some((start_bit, end_bit, target)) = bitfield_of(m.descriptor) {
             let bits = end_bit.saturating_sub(start_bit);
-            let out = format_ident!("u{}", match bits {
-                0..=8 => 8u32,
-                9..=16 => 16,
-                17..=32 => 32,
-                _ => 64,
-            });
+            let out = format_ident!(
+                "u{}",
+                match bits {
+                    0..=8 => 8u32,
+                    9..=16 => 16,
+                    17..=32 => 32,
+                    _ => 64,
+                }
+            );
             let unit = match target.map(|t| self.resolve(t, 0)) {
                 Some(Ty::Int { size, .. }) => size.min(8),
                 _ => unit_for(end_bit),
@@ -707,9 +846,15 @@ impl Gen<'_> {
 
         let (off_stmt, off) = if dynamic {
             if opt {
-                (quote!(let off = self.ctx.layout.#tfield.#mfield?;), quote!(off))
+                (
+                    quote!(let off = self.ctx.layout.#tfield.#mfield?;),
+                    quote!(off),
+                )
             } else {
-                (quote!(let off = self.ctx.layout.#tfield.#mfield;), quote!(off))
+                (
+                    quote!(let off = self.ctx.layout.#tfield.#mfield;),
+                    quote!(off),
+                )
             }
         } else {
             let l = lit_u64(m.offset);
@@ -721,12 +866,18 @@ impl Gen<'_> {
         if let Some(en) = self.enum_of(m.descriptor) {
             let eid = ident(self.enums.get(en).map(String::as_str).unwrap_or(en));
             let conv = match &ty {
-                Ty::Int { size: 8, signed: true } => quote!(v),
+                Ty::Int {
+                    size: 8,
+                    signed: true,
+                } => quote!(v),
                 Ty::Int { size: 1..=4, .. } => quote!(i64::from(v)),
                 _ => quote!(v as i64),
             };
             let map = match &ty {
-                Ty::Int { size: 8, signed: true } => quote!(#eid::from_raw),
+                Ty::Int {
+                    size: 8,
+                    signed: true,
+                } => quote!(#eid::from_raw),
                 _ => quote!(|v| #eid::from_raw(#conv)),
             };
             if matches!(ty, Ty::Int { .. }) {
@@ -776,9 +927,12 @@ impl Gen<'_> {
     fn enum_tokens(&self, name: &str, id: &str, choices: &BTreeMap<i128, String>) -> TokenStream {
         let allow = allows();
         let t = ident(id);
-        let mut used: BTreeSet<String> = ["from_raw", "raw"].iter().map(|s| s.to_string()).collect();
-        let values: Vec<(i64, &String)> =
-            choices.iter().filter_map(|(v, n)| Some((i64::try_from(*v).ok()?, n))).collect();
+        let mut used: BTreeSet<String> =
+            ["from_raw", "raw"].iter().map(|s| s.to_string()).collect();
+        let values: Vec<(i64, &String)> = choices
+            .iter()
+            .filter_map(|(v, n)| Some((i64::try_from(*v).ok()?, n)))
+            .collect();
         let vids = assign(values.iter().map(|(_, n)| n.as_str()), &mut used);
         let mut unknown = "Unknown".to_string();
         while used.contains(&unknown) {
@@ -800,7 +954,10 @@ impl Gen<'_> {
             let l = Literal::i64_unsuffixed(*v);
             Some(quote!(#t::#vid => #l,))
         });
-        let d = doc(format!("Enumeration `{name}` of `{}`; values it does not name are kept.", self.opts.source_name));
+        let d = doc(format!(
+            "Enumeration `{name}` of `{}`; values it does not name are kept.",
+            self.opts.source_name
+        ));
         quote! {
             #d
             #allow
@@ -830,9 +987,17 @@ fn describe(d: &Descriptor) -> String {
         Descriptor::Named(n) => n.clone(),
         Descriptor::Pointer { target } => format!("{} *", describe(target)),
         Descriptor::Array { count, target } => format!("{}[{count}]", describe(target)),
-        Descriptor::BitField { start_bit, end_bit, .. } => format!("bits {start_bit}..{end_bit}"),
-        Descriptor::Enumeration { enum_name, target, .. } => {
-            format!("enum {} ({})", enum_name.as_deref().unwrap_or("inline"), describe(target))
+        Descriptor::BitField {
+            start_bit, end_bit, ..
+        } => format!("bits {start_bit}..{end_bit}"),
+        Descriptor::Enumeration {
+            enum_name, target, ..
+        } => {
+            format!(
+                "enum {} ({})",
+                enum_name.as_deref().unwrap_or("inline"),
+                describe(target)
+            )
         }
         Descriptor::String { length } => format!("String[{length}]"),
         Descriptor::UnicodeString { length } => format!("UnicodeString[{length}]"),
@@ -850,10 +1015,18 @@ pub fn optional_from(first: &Profile, others: &[Profile], opts: &mut Options) {
         for m in def.fields.keys() {
             let key = (sname.clone(), m.clone());
             let names: Vec<&str> = std::iter::once(m.as_str())
-                .chain(opts.aliases.get(&key).into_iter().flatten().map(String::as_str))
+                .chain(
+                    opts.aliases
+                        .get(&key)
+                        .into_iter()
+                        .flatten()
+                        .map(String::as_str),
+                )
                 .collect();
             let lacking = others.iter().any(|o| {
-                o.structs.get(sname).is_some_and(|d| !names.iter().any(|n| d.fields.contains_key(*n)))
+                o.structs
+                    .get(sname)
+                    .is_some_and(|d| !names.iter().any(|n| d.fields.contains_key(*n)))
             });
             if lacking {
                 opts.optional.insert(key);
@@ -868,8 +1041,10 @@ pub fn write_if_changed(path: &Path, content: &str) -> Result<bool, Error> {
     if std::fs::read(path).is_ok_and(|old| old == content.as_bytes()) {
         return Ok(false);
     }
-    profile_runtime::write_atomic(path, profile_runtime::WriteMode::Overwrite, |w| w.write_all(content.as_bytes()))
-        .map_err(|e| Error(format!("{}: {e}", path.display())))?;
+    profile_runtime::write_atomic(path, profile_runtime::WriteMode::Overwrite, |w| {
+        w.write_all(content.as_bytes())
+    })
+    .map_err(|e| Error(format!("{}: {e}", path.display())))?;
     Ok(true)
 }
 
@@ -905,12 +1080,19 @@ impl Builder {
     /// Marks `struct_name.member` optional (dynamic mode: its method returns
     /// `None` when the loaded profile lacks it).
     pub fn optional(mut self, struct_name: &str, member: &str) -> Self {
-        self.opts.optional.insert((struct_name.into(), member.into()));
+        self.opts
+            .optional
+            .insert((struct_name.into(), member.into()));
         self
     }
     /// Other names of `struct_name.member` in other profiles (tried in order
     /// when the dynamic table is loaded).
-    pub fn alias<I: IntoIterator<Item = S>, S: Into<String>>(mut self, struct_name: &str, member: &str, names: I) -> Self {
+    pub fn alias<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        struct_name: &str,
+        member: &str,
+        names: I,
+    ) -> Self {
         self.opts
             .aliases
             .entry((struct_name.into(), member.into()))
@@ -920,7 +1102,11 @@ impl Builder {
     }
     /// Generates only `members` of `struct_name` (and, in dynamic mode,
     /// requires only them).
-    pub fn members<I: IntoIterator<Item = S>, S: Into<String>>(mut self, struct_name: &str, members: I) -> Self {
+    pub fn members<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        struct_name: &str,
+        members: I,
+    ) -> Self {
         self.opts
             .members
             .entry(struct_name.into())
@@ -951,7 +1137,9 @@ impl Builder {
             println!("cargo:rerun-if-changed={}", p.display());
             loaded.push(Profile::load(p).map_err(|e| Error(format!("{}: {e}", p.display())))?);
         }
-        let (first, others) = loaded.split_first().ok_or_else(|| Error("no profile given".into()))?;
+        let (first, others) = loaded
+            .split_first()
+            .ok_or_else(|| Error("no profile given".into()))?;
         if opts.source_name.is_empty() {
             opts.source_name = profiles
                 .first()
@@ -967,7 +1155,9 @@ impl Builder {
             Some(d) => d.clone(),
             None => std::env::var_os("OUT_DIR")
                 .map(PathBuf::from)
-                .ok_or_else(|| Error("OUT_DIR is not set (not in a build script?): use out_dir()".into()))?,
+                .ok_or_else(|| {
+                    Error("OUT_DIR is not set (not in a build script?): use out_dir()".into())
+                })?,
         };
         let path = dir.join(self.file_name.as_deref().unwrap_or("profile_types.rs"));
         write_if_changed(&path, &code)?;

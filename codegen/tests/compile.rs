@@ -13,7 +13,9 @@ use profile_runtime::Profile;
 
 #[test]
 fn every_struct_of_a_kernel_profile_compiles_clippy_clean() {
-    let Some(shared) = support::shared("codegen every_struct_of_a_kernel_profile_compiles_clippy_clean") else {
+    let Some(shared) =
+        support::shared("codegen every_struct_of_a_kernel_profile_compiles_clippy_clean")
+    else {
         return;
     };
     let path = shared.join("fixtures/rekall/Linux/6.1.0-56-amd64.dwarf4.rekall.json");
@@ -23,7 +25,10 @@ fn every_struct_of_a_kernel_profile_compiles_clippy_clean() {
     let src = dir.path().join("src");
     std::fs::create_dir_all(&src).unwrap();
     let mut lib = String::from("//! Generated kernel accessors.\n");
-    for (mode, name) in [(Mode::Static, "kernel_static"), (Mode::Dynamic, "kernel_dynamic")] {
+    for (mode, name) in [
+        (Mode::Static, "kernel_static"),
+        (Mode::Dynamic, "kernel_dynamic"),
+    ] {
         let opts = Options {
             types: vec!["*".into()],
             mode,
@@ -36,7 +41,10 @@ fn every_struct_of_a_kernel_profile_compiles_clippy_clean() {
         assert!(a.starts_with("// @generated"));
         // Every struct has its view type.
         for s in ["task_struct", "list_head", "mm_struct", "__unnamed_890"] {
-            assert!(a.contains(&format!("pub struct {s}<'a>")), "{name}: no view for {s}");
+            assert!(
+                a.contains(&format!("pub struct {s}<'a>")),
+                "{name}: no view for {s}"
+            );
         }
         std::fs::write(src.join(format!("{name}.rs")), &a).unwrap();
         lib.push_str(&format!("/// {name}\npub mod {name};\n"));
@@ -63,6 +71,10 @@ fn every_struct_of_a_kernel_profile_compiles_clippy_clean() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let _ = std::fs::write(target.join("last-clippy.txt"), stderr.as_bytes());
-    assert!(out.status.success(), "cargo clippy failed:\n{}", &stderr[..stderr.len().min(20_000)]);
+    assert!(
+        out.status.success(),
+        "cargo clippy failed:\n{}",
+        &stderr[..stderr.len().min(20_000)]
+    );
     assert!(!stderr.contains("warning"), "warnings:\n{stderr}");
 }

@@ -51,7 +51,9 @@ fn main() {
     let space = BufferSpace::new(bytes);
     let space: &dyn AddressSpace = black_box(&space);
     let stat = fixture_x64::Layout::new();
-    let session = Session::new(Arc::new(LazyProfile::from_profile(&common::fixture_profile("x64")).unwrap()));
+    let session = Session::new(Arc::new(
+        LazyProfile::from_profile(&common::fixture_profile("x64")).unwrap(),
+    ));
     let dynl = fixture_dynamic::Layout::load(&session).unwrap();
     // The hand-written offset of `Point.y`.
     let off = black_box(4u64);
@@ -85,7 +87,11 @@ fn main() {
         let sp: profile_runtime::Space = Arc::new(BufferSpace::new(vec![0u8; 64]));
         let mut sum = 0u64;
         for i in 0..READS / 64 {
-            let v = session.object("Point", i % 32, &sp).member("y").as_u64().unwrap_or(0);
+            let v = session
+                .object("Point", i % 32, &sp)
+                .member("y")
+                .as_u64()
+                .unwrap_or(0);
             sum = sum.wrapping_add(v);
         }
         sum

@@ -4,6 +4,6 @@
 //! Regenerate with `UPDATE_GENERATED=1 cargo test -p profile-generated
 //! --test up_to_date` (the same test fails when they are stale).
 
+pub mod fixture_dynamic;
 pub mod fixture_x64;
 pub mod fixture_x86;
-pub mod fixture_dynamic;

@@ -22,13 +22,24 @@ fn gen_rust_writes_a_module_for_chosen_types() {
         profc()
             .arg("gen_rust")
             .arg(&profile)
-            .args(["--types", "task_struct,list_head", "--mode", "dynamic", "--out"])
+            .args([
+                "--types",
+                "task_struct,list_head",
+                "--mode",
+                "dynamic",
+                "--out",
+            ])
             .arg(&out)
             .args(extra)
             .output()
             .unwrap()
     };
-    let r = run(&["--optional", "task_struct.stack_canary", "--alias", "task_struct.__state=state"]);
+    let r = run(&[
+        "--optional",
+        "task_struct.stack_canary",
+        "--alias",
+        "task_struct.__state=state",
+    ]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let code = std::fs::read_to_string(&out).unwrap();
     assert!(code.starts_with("// @generated"));
@@ -37,13 +48,22 @@ fn gen_rust_writes_a_module_for_chosen_types() {
     // Embedded structs come along; pointer targets not chosen stay opaque.
     assert!(code.contains("pub struct sched_entity<'a>"));
     assert!(!code.contains("pub struct mm_struct<'a>"));
-    assert!(code.contains(r#"&["__state", "state"]"#), "alias in the load table");
+    assert!(
+        code.contains(r#"&["__state", "state"]"#),
+        "alias in the load table"
+    );
     assert!(code.contains("pub fn stack_canary(&self) -> ::core::option::Option<u64>"));
     // The same command gives the same bytes; without --overwrite it refuses.
     let again = run(&[]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists"));
-    let r = run(&["--overwrite", "--optional", "task_struct.stack_canary", "--alias", "task_struct.__state=state"]);
+    let r = run(&[
+        "--overwrite",
+        "--optional",
+        "task_struct.stack_canary",
+        "--alias",
+        "task_struct.__state=state",
+    ]);
     assert!(r.status.success());
     assert_eq!(std::fs::read_to_string(&out).unwrap(), code);
 }

@@ -65,8 +65,8 @@ mod native;
 mod object;
 mod session;
 mod space;
-mod types;
 pub mod typed;
+mod types;
 
 #[cfg(test)]
 mod tests;

@@ -40,7 +40,9 @@ impl<L: ?Sized> Copy for Ctx<'_, L> {}
 
 impl<L: ?Sized> fmt::Debug for Ctx<'_, L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ctx").field("space", &self.space).finish_non_exhaustive()
+        f.debug_struct("Ctx")
+            .field("space", &self.space)
+            .finish_non_exhaustive()
     }
 }
 
@@ -133,7 +135,13 @@ pub fn read_pointer<L: LayoutInfo + ?Sized>(ctx: Ctx<'_, L>, addr: u64) -> Optio
 /// Reads bits `shift..shift + bits` of the little-endian storage unit of
 /// `unit` bytes (1, 2, 4 or 8) at `addr`.
 #[inline]
-pub fn read_bits(space: &dyn AddressSpace, addr: u64, unit: u8, shift: u32, bits: u32) -> Option<u64> {
+pub fn read_bits(
+    space: &dyn AddressSpace,
+    addr: u64,
+    unit: u8,
+    shift: u32,
+    bits: u32,
+) -> Option<u64> {
     let raw = match unit {
         1 => u64::from(read_bytes::<1>(space, addr)?[0]),
         2 => u64::from(u16::from_le_bytes(read_bytes(space, addr)?)),
@@ -141,7 +149,11 @@ pub fn read_bits(space: &dyn AddressSpace, addr: u64, unit: u8, shift: u32, bits
         _ => u64::from_le_bytes(read_bytes(space, addr)?),
     };
     let v = raw.checked_shr(shift).unwrap_or(0);
-    Some(if bits >= 64 { v } else { v & ((1u64 << bits) - 1) })
+    Some(if bits >= 64 {
+        v
+    } else {
+        v & ((1u64 << bits) - 1)
+    })
 }
 
 /// Where a bit field is, in dynamic mode.
@@ -366,7 +378,10 @@ impl<L: ?Sized, const N: usize> Array<'_, L, u16, N> {
 /// The struct holding `member`, found through the accessor `f` that leads
 /// from the container to that member view (`container_of(list, |t:
 /// task_struct| t.tasks())`). Reads nothing.
-pub fn container_of<'a, L: ?Sized + 'a, T: View<'a, L>, M: View<'a, L>>(member: &M, f: impl FnOnce(T) -> M) -> T {
+pub fn container_of<'a, L: ?Sized + 'a, T: View<'a, L>, M: View<'a, L>>(
+    member: &M,
+    f: impl FnOnce(T) -> M,
+) -> T {
     let ctx = member.ctx();
     let offset = f(T::at(ctx, 0)).address();
     T::at(ctx, member.address().wrapping_sub(offset))
@@ -429,7 +444,11 @@ impl<'s> Loader<'s> {
     fn miss(&mut self, ty: &str, names: &[&str], required: bool) {
         if required {
             let n = names.first().copied().unwrap_or("");
-            self.missing.push(if n.is_empty() { ty.to_string() } else { format!("{ty}.{n}") });
+            self.missing.push(if n.is_empty() {
+                ty.to_string()
+            } else {
+                format!("{ty}.{n}")
+            });
         }
     }
 
@@ -457,7 +476,13 @@ impl<'s> Loader<'s> {
     /// The position of a bit field (its storage unit, first bit and width).
     /// A member found that is not a bit field is read as a whole unit of
     /// `default_unit` bytes.
-    pub fn bits(&mut self, ty: &str, names: &[&str], required: bool, default_unit: u8) -> Option<BitPos> {
+    pub fn bits(
+        &mut self,
+        ty: &str,
+        names: &[&str],
+        required: bool,
+        default_unit: u8,
+    ) -> Option<BitPos> {
         let Some(f) = self.field(ty, names) else {
             self.miss(ty, names, required);
             return None;

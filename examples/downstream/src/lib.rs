@@ -34,14 +34,20 @@ pub fn layout(session: &Session) -> Result<kernel::Layout, profile_runtime::type
 /// The tasks of the circular list headed by `init_task.tasks`, `init_task`
 /// first. The walk ends at the head, and stops with an error on an
 /// unreadable or NULL link, a loop, or more than [`MAX_TASKS`] tasks.
-pub fn tasks(layout: &kernel::Layout, space: &dyn AddressSpace, init_task: u64) -> Result<Vec<Task>, String> {
+pub fn tasks(
+    layout: &kernel::Layout,
+    space: &dyn AddressSpace,
+    init_task: u64,
+) -> Result<Vec<Task>, String> {
     let init = layout.task_struct(space, init_task);
     let head = init.tasks().address();
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut task = init;
     loop {
-        let pid = task.pid().ok_or_else(|| format!("task at {:#x}: pid unreadable", task.address()))?;
+        let pid = task
+            .pid()
+            .ok_or_else(|| format!("task at {:#x}: pid unreadable", task.address()))?;
         let comm = task.comm().to_string_lossy().unwrap_or_default();
         out.push(Task {
             address: task.address(),
@@ -52,9 +58,12 @@ pub fn tasks(layout: &kernel::Layout, space: &dyn AddressSpace, init_task: u64) 
             .tasks()
             .next()
             .ok_or_else(|| format!("task at {:#x}: tasks.next unreadable", task.address()))?;
-        let entry = next
-            .deref()
-            .ok_or_else(|| format!("task at {:#x}: tasks.next is NULL or unreadable", task.address()))?;
+        let entry = next.deref().ok_or_else(|| {
+            format!(
+                "task at {:#x}: tasks.next is NULL or unreadable",
+                task.address()
+            )
+        })?;
         // Compare modulo 2^48: a symbol may be masked, list pointers canonical.
         if entry.address() & 0xffff_ffff_ffff == head & 0xffff_ffff_ffff {
             return Ok(out);

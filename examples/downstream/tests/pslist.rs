@@ -5,7 +5,6 @@
 //! small profile shipped in the crate (runs without the shared fixtures).
 
 #[path = "../../../runtime/tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 #[path = "../../../tests/support.rs"]
 mod support;
@@ -18,7 +17,12 @@ use downstream_example::{layout, tasks, Task};
 use profile_runtime::{Amd64Paging, BufferSpace, Session, Space};
 use serde_json::Value;
 
-const TASKS: [(i32, &str); 4] = [(0, "swapper/0"), (1, "systemd"), (2, "kthreadd"), (4242, "bash")];
+const TASKS: [(i32, &str); 4] = [
+    (0, "swapper/0"),
+    (1, "systemd"),
+    (2, "kthreadd"),
+    (4242, "bash"),
+];
 
 struct Offsets {
     size: u64,
@@ -42,7 +46,9 @@ fn offsets(profile: &Path) -> (Offsets, Value) {
 
 fn write_task(m: &mut [u8], pa: u64, o: &Offsets, pid: i32, comm: &str, next: u64, prev: u64) {
     let pa = pa as usize;
-    let put = |m: &mut [u8], at: u64, b: &[u8]| m[pa + at as usize..pa + at as usize + b.len()].copy_from_slice(b);
+    let put = |m: &mut [u8], at: u64, b: &[u8]| {
+        m[pa + at as usize..pa + at as usize + b.len()].copy_from_slice(b)
+    };
     put(m, o.pid, &pid.to_le_bytes());
     let mut c = [0u8; 16];
     c[..comm.len()].copy_from_slice(comm.as_bytes());
@@ -75,7 +81,12 @@ fn walks_tasks_of_a_real_profile_layout_behind_page_tables() {
         let direct = 0xffff_8880_0020_0000u64;
         t.map_2m(&mut m, direct, 0x20_0000);
         let vas = [init_va, direct, direct + 0x3000, direct + 0x6000];
-        let pas = [0x10_0000 + (init_va - page), 0x20_0000, 0x20_3000, 0x20_6000];
+        let pas = [
+            0x10_0000 + (init_va - page),
+            0x20_0000,
+            0x20_3000,
+            0x20_6000,
+        ];
         for i in 0..4 {
             let next = vas[(i + 1) % 4] + o.tasks;
             let prev = vas[(i + 3) % 4] + o.tasks;
@@ -110,7 +121,15 @@ fn walks_tasks_of_the_shipped_profile_layout_and_reports_loops() {
     assert_eq!(list[3].pid, 4242);
     assert_eq!(list[3].comm, "bash");
     // The last task links back to the second: a loop, reported.
-    write_task(&mut mem, addrs[3], &o, 4242, "bash", addrs[1] + o.tasks, addrs[2] + o.tasks);
+    write_task(
+        &mut mem,
+        addrs[3],
+        &o,
+        4242,
+        "bash",
+        addrs[1] + o.tasks,
+        addrs[2] + o.tasks,
+    );
     let err = tasks(&layout, &BufferSpace::new(mem), 0x1000).unwrap_err();
     assert!(err.contains("loops"), "{err}");
 }

@@ -31,7 +31,9 @@ pub fn modules() -> Vec<(&'static str, &'static str, Options)> {
     let mut dynamic = base("x64", Mode::Dynamic);
     // `Wide.c32` may be absent; `Point.y` may be called `py` elsewhere.
     dynamic.optional.insert(("Wide".into(), "c32".into()));
-    dynamic.aliases.insert(("Point".into(), "y".into()), vec!["py".into()]);
+    dynamic
+        .aliases
+        .insert(("Point".into(), "y".into()), vec!["py".into()]);
     vec![
         ("fixture_x64.rs", "x64", base("x64", Mode::Static)),
         ("fixture_x86.rs", "x86", base("x86", Mode::Static)),
