@@ -929,9 +929,13 @@ impl Gen<'_> {
         let t = ident(id);
         let mut used: BTreeSet<String> =
             ["from_raw", "raw"].iter().map(|s| s.to_string()).collect();
+        // One variant per name (a name given to several values keeps the
+        // first); values outside i64 are left to the unknown variant.
+        let mut seen = BTreeSet::new();
         let values: Vec<(i64, &String)> = choices
             .iter()
             .filter_map(|(v, n)| Some((i64::try_from(*v).ok()?, n)))
+            .filter(|(_, n)| seen.insert(n.as_str()))
             .collect();
         let vids = assign(values.iter().map(|(_, n)| n.as_str()), &mut used);
         let mut unknown = "Unknown".to_string();
@@ -1162,5 +1166,77 @@ impl Builder {
         let path = dir.join(self.file_name.as_deref().unwrap_or("profile_types.rs"));
         write_if_changed(&path, &code)?;
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_is_predictable() {
+        assert_eq!(sanitize("task_struct"), "task_struct");
+        assert_eq!(sanitize("Box<int>"), "Box_int_");
+        assert_eq!(sanitize("NAME@2"), "NAME_2");
+        assert_eq!(sanitize("1st"), "_1st");
+        assert_eq!(sanitize("self"), "self_");
+        assert_eq!(sanitize("_"), "__");
+        assert_eq!(sanitize(""), "__");
+        assert_eq!(sanitize("type"), "type"); // made raw by `ident`
+    }
+
+    #[test]
+    fn colliding_names_are_mapped_in_sorted_order() {
+        let p = Profile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/names.json"))
+            .unwrap();
+        let code = generate(&p, &Options::default()).unwrap();
+        let flat: String = code.split_whitespace().collect();
+        for want in [
+            "pub struct Layout {",          // the generated layout
+            "pub struct Layout_<'a>",       // the profile's `Layout`
+            "pub struct __private_<'a>",    // the profile's `__private`
+            "pub struct a_b<'a>",           // `a-b`
+            "pub struct a_b_<'a>",          // `a_b`
+            "pub enum Dup {",                // enums used by members only
+            "pub struct Option<'a>",
+            "pub fn r#type(&self)",
+            "pub fn self_(&self)",
+            "pub fn _1st(&self)",
+            "pub fn a_b(&self)",            // `a b`
+            "pub fn a_b_(&self)",           // `a_b`
+            "pub fn __(&self)",             // `_`
+            "pub fn r#fn(&self) -> ::core::option::Option<Dup>",
+            "pub fn bits(&self) -> ::core::option::Option<u64>",
+            "raw_,",
+            "Unknown,",
+            "Unknown_(i64)",
+            "_9lives,",
+            "::profile_runtime::typed::Array<'a, Layout, ::profile_runtime::typed::Array<'a, Layout, ::profile_runtime::typed::Ptr<'a, Layout, a_b<'a>>, 3,>, 2,>",
+        ] {
+            let w: String = want.split_whitespace().collect();
+            assert!(flat.contains(&w), "missing {want:?} in:\n{code}");
+        }
+        // `A` (values 0 and 1) is one variant.
+        assert_eq!(code.matches("    A,").count(), 1);
+    }
+
+    #[test]
+    fn unknown_types_and_bad_runtime_paths_are_errors() {
+        let p = Profile::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/names.json"))
+            .unwrap();
+        let opts = Options {
+            types: vec!["nope".into(), "Layout".into()],
+            source_name: "names.json".into(),
+            ..Options::default()
+        };
+        assert_eq!(
+            generate(&p, &opts).unwrap_err().to_string(),
+            "names.json: no struct named nope"
+        );
+        let opts = Options {
+            runtime_path: "::a::(".into(),
+            ..Options::default()
+        };
+        assert!(generate(&p, &opts).is_err());
     }
 }

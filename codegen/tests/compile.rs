@@ -49,6 +49,28 @@ fn every_struct_of_a_kernel_profile_compiles_clippy_clean() {
         std::fs::write(src.join(format!("{name}.rs")), &a).unwrap();
         lib.push_str(&format!("/// {name}\npub mod {name};\n"));
     }
+    // Names that are not Rust identifiers, or collide with each other or
+    // with generated items, in both modes.
+    let crafted = Profile::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/names.json"),
+    )
+    .unwrap();
+    for (mode, name) in [
+        (Mode::Static, "names_static"),
+        (Mode::Dynamic, "names_dynamic"),
+    ] {
+        let opts = Options {
+            mode,
+            source_name: "names.json".into(),
+            ..Options::default()
+        };
+        std::fs::write(
+            src.join(format!("{name}.rs")),
+            generate(&crafted, &opts).unwrap(),
+        )
+        .unwrap();
+        lib.push_str(&format!("/// {name}\npub mod {name};\n"));
+    }
     std::fs::write(src.join("lib.rs"), lib).unwrap();
     std::fs::write(
         dir.path().join("Cargo.toml"),
