@@ -96,7 +96,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Anon<'a> {
-        <Anon<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Anon<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -111,7 +116,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> AnonTypedef<'a> {
-        <AnonTypedef<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <AnonTypedef<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -126,7 +136,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Arrays<'a> {
-        <Arrays<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Arrays<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -141,7 +156,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Base1<'a> {
-        <Base1<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Base1<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -156,7 +176,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Base2<'a> {
-        <Base2<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Base2<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -171,7 +196,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Bits<'a> {
-        <Bits<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Bits<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -186,7 +216,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Box_double_<'a> {
-        <Box_double_<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Box_double_<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -201,7 +236,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Box_int_<'a> {
-        <Box_int_<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Box_int_<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -216,7 +256,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Derived<'a> {
-        <Derived<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Derived<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -231,7 +276,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Flex<'a> {
-        <Flex<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Flex<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -246,7 +296,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> FnPtrs<'a> {
-        <FnPtrs<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <FnPtrs<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -261,7 +316,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> HasAnonEnum<'a> {
-        <HasAnonEnum<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <HasAnonEnum<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -276,7 +336,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Point<'a> {
-        <Point<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Point<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -291,7 +356,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Qualified<'a> {
-        <Qualified<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Qualified<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -306,7 +376,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Same<'a> {
-        <Same<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Same<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -321,7 +396,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Same_2<'a> {
-        <Same_2<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Same_2<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -336,7 +416,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> VBase<'a> {
-        <VBase<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <VBase<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -351,7 +436,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> VDerived<'a> {
-        <VDerived<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <VDerived<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -366,7 +456,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Value<'a> {
-        <Value<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Value<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -381,7 +476,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> VirtBase<'a> {
-        <VirtBase<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <VirtBase<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -396,7 +496,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> VirtDerived<'a> {
-        <VirtDerived<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <VirtDerived<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -411,7 +516,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Wide<'a> {
-        <Wide<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Wide<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -426,7 +536,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Widget<'a> {
-        <Widget<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Widget<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -441,7 +556,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Widget__Inner<'a> {
-        <Widget__Inner<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Widget__Inner<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -456,7 +576,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> __unnamed_1053<'a> {
-        <__unnamed_1053<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <__unnamed_1053<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -471,7 +596,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> __unnamed_1055<'a> {
-        <__unnamed_1055<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <__unnamed_1055<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -486,7 +616,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> __unnamed_1057<'a> {
-        <__unnamed_1057<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <__unnamed_1057<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -559,55 +694,57 @@ impl<'a> Anon<'a> {
     #[inline]
     pub fn kind(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Anon.m_kind;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `as_float`: `float` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn as_float(&self) -> ::core::option::Option<f32> {
         let off = self.ctx.layout.t_Anon.m_as_float;
-        <f32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <f32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `as_int`: `int` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn as_int(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Anon.m_as_int;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `lo`: `short` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn lo(&self) -> ::core::option::Option<i16> {
         let off = self.ctx.layout.t_Anon.m_lo;
-        <i16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `hi`: `short` at offset 10 in `fixture_x64.pdb`.
     #[inline]
     pub fn hi(&self) -> ::core::option::Option<i16> {
         let off = self.ctx.layout.t_Anon.m_hi;
-        <i16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `named_union`: `__unnamed_1053` at offset 12 in `fixture_x64.pdb`.
     #[inline]
     pub fn named_union(&self) -> __unnamed_1053<'a> {
         let off = self.ctx.layout.t_Anon.m_named_union;
-        <__unnamed_1053<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <__unnamed_1053<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `AnonTypedef` (size 8 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -668,19 +805,19 @@ impl<'a> AnonTypedef<'a> {
     #[inline]
     pub fn q(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_AnonTypedef.m_q;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `r`: `short` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn r(&self) -> ::core::option::Option<i16> {
         let off = self.ctx.layout.t_AnonTypedef.m_r;
-        <i16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Arrays` (size 80 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -753,15 +890,21 @@ impl<'a> Arrays<'a> {
             Layout,
             ::profile_runtime::typed::Array<'a, Layout, i32, 4>,
             3,
-        > as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx, self.addr.wrapping_add(off)
-        )
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(off))
     }
     /// `name`: `String[16]` at offset 48 in `fixture_x64.pdb`.
     #[inline]
     pub fn name(&self) -> ::profile_runtime::typed::Array<'a, Layout, u8, 16> {
         let off = self.ctx.layout.t_Arrays.m_name;
-        <::profile_runtime::typed::Array<'a, Layout, u8, 16> as ::profile_runtime::typed::View<
+        <::profile_runtime::typed::Array<
+            'a,
+            Layout,
+            u8,
+            16,
+        > as ::profile_runtime::typed::View<
             'a,
             Layout,
         >>::at(self.ctx, self.addr.wrapping_add(off))
@@ -784,7 +927,12 @@ impl<'a> Arrays<'a> {
     #[inline]
     pub fn empty(&self) -> ::profile_runtime::typed::Array<'a, Layout, i32, 0> {
         let off = self.ctx.layout.t_Arrays.m_empty;
-        <::profile_runtime::typed::Array<'a, Layout, i32, 0> as ::profile_runtime::typed::View<
+        <::profile_runtime::typed::Array<
+            'a,
+            Layout,
+            i32,
+            0,
+        > as ::profile_runtime::typed::View<
             'a,
             Layout,
         >>::at(self.ctx, self.addr.wrapping_add(off))
@@ -848,10 +996,10 @@ impl<'a> Base1<'a> {
     #[inline]
     pub fn b1(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Base1.m_b1;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Base2` (size 8 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -912,10 +1060,10 @@ impl<'a> Base2<'a> {
     #[inline]
     pub fn b2(&self) -> ::core::option::Option<f64> {
         let off = self.ctx.layout.t_Base2.m_b2;
-        <f64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Bits` (size 24 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -977,52 +1125,52 @@ impl<'a> Bits<'a> {
     pub fn a(&self) -> ::core::option::Option<u8> {
         let p = self.ctx.layout.t_Bits.m_a;
         ::profile_runtime::typed::read_bits(
-            self.ctx.space,
-            self.addr.wrapping_add(p.offset),
-            p.unit,
-            p.shift,
-            p.bits,
-        )
-        .map(|v| v as u8)
+                self.ctx.space,
+                self.addr.wrapping_add(p.offset),
+                p.unit,
+                p.shift,
+                p.bits,
+            )
+            .map(|v| v as u8)
     }
     /// `b`: `bits 3..8` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn b(&self) -> ::core::option::Option<u8> {
         let p = self.ctx.layout.t_Bits.m_b;
         ::profile_runtime::typed::read_bits(
-            self.ctx.space,
-            self.addr.wrapping_add(p.offset),
-            p.unit,
-            p.shift,
-            p.bits,
-        )
-        .map(|v| v as u8)
+                self.ctx.space,
+                self.addr.wrapping_add(p.offset),
+                p.unit,
+                p.shift,
+                p.bits,
+            )
+            .map(|v| v as u8)
     }
     /// `c`: `bits 8..12` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn c(&self) -> ::core::option::Option<u8> {
         let p = self.ctx.layout.t_Bits.m_c;
         ::profile_runtime::typed::read_bits(
-            self.ctx.space,
-            self.addr.wrapping_add(p.offset),
-            p.unit,
-            p.shift,
-            p.bits,
-        )
-        .map(|v| v as u8)
+                self.ctx.space,
+                self.addr.wrapping_add(p.offset),
+                p.unit,
+                p.shift,
+                p.bits,
+            )
+            .map(|v| v as u8)
     }
     /// `color`: `enum Color (bits 12..14)` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn color(&self) -> ::core::option::Option<Color> {
         let p = self.ctx.layout.t_Bits.m_color;
         ::profile_runtime::typed::read_bits(
-            self.ctx.space,
-            self.addr.wrapping_add(p.offset),
-            p.unit,
-            p.shift,
-            p.bits,
-        )
-        .map(|v| Color::from_raw(v as i64))
+                self.ctx.space,
+                self.addr.wrapping_add(p.offset),
+                p.unit,
+                p.shift,
+                p.bits,
+            )
+            .map(|v| Color::from_raw(v as i64))
     }
     /// `wide`: `bits 0..40` at offset 8 in `fixture_x64.pdb`.
     #[inline]
@@ -1040,10 +1188,10 @@ impl<'a> Bits<'a> {
     #[inline]
     pub fn tail(&self) -> ::core::option::Option<u8> {
         let off = self.ctx.layout.t_Bits.m_tail;
-        <u8 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <u8 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Box<double>` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1104,16 +1252,18 @@ impl<'a> Box_double_<'a> {
     #[inline]
     pub fn value(&self) -> ::core::option::Option<f64> {
         let off = self.ctx.layout.t_Box_double_.m_value;
-        <f64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `next`: `Box<double> *` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn next(
         &self,
-    ) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, Box_double_<'a>>> {
+    ) -> ::core::option::Option<
+        ::profile_runtime::typed::Ptr<'a, Layout, Box_double_<'a>>,
+    > {
         let off = self.ctx.layout.t_Box_double_.m_next;
         <::profile_runtime::typed::Ptr<
             'a,
@@ -1183,16 +1333,18 @@ impl<'a> Box_int_<'a> {
     #[inline]
     pub fn value(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Box_int_.m_value;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `next`: `Box<int> *` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn next(
         &self,
-    ) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, Box_int_<'a>>> {
+    ) -> ::core::option::Option<
+        ::profile_runtime::typed::Ptr<'a, Layout, Box_int_<'a>>,
+    > {
         let off = self.ctx.layout.t_Box_int_.m_next;
         <::profile_runtime::typed::Ptr<
             'a,
@@ -1262,28 +1414,32 @@ impl<'a> Derived<'a> {
     #[inline]
     pub fn __base_Base1(&self) -> Base1<'a> {
         let off = self.ctx.layout.t_Derived.m___base_Base1;
-        <Base1<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <Base1<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(off))
     }
     /// `__base_Base2`: `Base2` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn __base_Base2(&self) -> Base2<'a> {
         let off = self.ctx.layout.t_Derived.m___base_Base2;
-        <Base2<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <Base2<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(off))
     }
     /// `d`: `char` at offset 16 in `fixture_x64.pdb`.
     #[inline]
     pub fn d(&self) -> ::core::option::Option<i8> {
         let off = self.ctx.layout.t_Derived.m_d;
-        <i8 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i8 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Flex` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1344,16 +1500,21 @@ impl<'a> Flex<'a> {
     #[inline]
     pub fn n(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Flex.m_n;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `data`: `int[0]` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn data(&self) -> ::profile_runtime::typed::Array<'a, Layout, i32, 0> {
         let off = self.ctx.layout.t_Flex.m_data;
-        <::profile_runtime::typed::Array<'a, Layout, i32, 0> as ::profile_runtime::typed::View<
+        <::profile_runtime::typed::Array<
+            'a,
+            Layout,
+            i32,
+            0,
+        > as ::profile_runtime::typed::View<
             'a,
             Layout,
         >>::at(self.ctx, self.addr.wrapping_add(off))
@@ -1418,7 +1579,11 @@ impl<'a> FnPtrs<'a> {
     pub fn callback(
         &self,
     ) -> ::core::option::Option<
-        ::profile_runtime::typed::Ptr<'a, Layout, ::profile_runtime::typed::Opaque<'a, Layout>>,
+        ::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            ::profile_runtime::typed::Opaque<'a, Layout>,
+        >,
     > {
         let off = self.ctx.layout.t_FnPtrs.m_callback;
         <::profile_runtime::typed::Ptr<
@@ -1437,18 +1602,27 @@ impl<'a> FnPtrs<'a> {
     ) -> ::profile_runtime::typed::Array<
         'a,
         Layout,
-        ::profile_runtime::typed::Ptr<'a, Layout, ::profile_runtime::typed::Opaque<'a, Layout>>,
+        ::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            ::profile_runtime::typed::Opaque<'a, Layout>,
+        >,
         4,
     > {
         let off = self.ctx.layout.t_FnPtrs.m_handlers;
         <::profile_runtime::typed::Array<
             'a,
             Layout,
-            ::profile_runtime::typed::Ptr<'a, Layout, ::profile_runtime::typed::Opaque<'a, Layout>>,
+            ::profile_runtime::typed::Ptr<
+                'a,
+                Layout,
+                ::profile_runtime::typed::Opaque<'a, Layout>,
+            >,
             4,
-        > as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx, self.addr.wrapping_add(off)
-        )
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `HasAnonEnum` (size 8 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1509,20 +1683,20 @@ impl<'a> HasAnonEnum<'a> {
     #[inline]
     pub fn before(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_HasAnonEnum.m_before;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `inner`: `enum __unnamed_enum_1089 (int)` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn inner(&self) -> ::core::option::Option<__unnamed_enum_1089> {
         let off = self.ctx.layout.t_HasAnonEnum.m_inner;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
-        .map(|v| __unnamed_enum_1089::from_raw(i64::from(v)))
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
+            .map(|v| __unnamed_enum_1089::from_raw(i64::from(v)))
     }
 }
 /// `Point` (size 8 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1583,19 +1757,19 @@ impl<'a> Point<'a> {
     #[inline]
     pub fn x(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Point.m_x;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `y`: `int` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn y(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Point.m_y;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Qualified` (size 56 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1656,25 +1830,31 @@ impl<'a> Qualified<'a> {
     #[inline]
     pub fn ci(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Qualified.m_ci;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `vl`: `unsigned long` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn vl(&self) -> ::core::option::Option<u32> {
         let off = self.ctx.layout.t_Qualified.m_vl;
-        <u32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <u32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `name`: `char *` at offset 8 in `fixture_x64.pdb`.
     #[inline]
-    pub fn name(&self) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, i8>> {
+    pub fn name(
+        &self,
+    ) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, i8>> {
         let off = self.ctx.layout.t_Qualified.m_name;
-        <::profile_runtime::typed::Ptr<'a, Layout, i8> as ::profile_runtime::typed::Load<
+        <::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            i8,
+        > as ::profile_runtime::typed::Load<
             'a,
             Layout,
         >>::load(self.ctx, self.addr.wrapping_add(off))
@@ -1684,7 +1864,11 @@ impl<'a> Qualified<'a> {
     pub fn pp(
         &self,
     ) -> ::core::option::Option<
-        ::profile_runtime::typed::Ptr<'a, Layout, ::profile_runtime::typed::Ptr<'a, Layout, i32>>,
+        ::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            ::profile_runtime::typed::Ptr<'a, Layout, i32>,
+        >,
     > {
         let off = self.ctx.layout.t_Qualified.m_pp;
         <::profile_runtime::typed::Ptr<
@@ -1701,7 +1885,11 @@ impl<'a> Qualified<'a> {
     pub fn pv(
         &self,
     ) -> ::core::option::Option<
-        ::profile_runtime::typed::Ptr<'a, Layout, ::profile_runtime::typed::Opaque<'a, Layout>>,
+        ::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            ::profile_runtime::typed::Opaque<'a, Layout>,
+        >,
     > {
         let off = self.ctx.layout.t_Qualified.m_pv;
         <::profile_runtime::typed::Ptr<
@@ -1729,16 +1917,22 @@ impl<'a> Qualified<'a> {
             'a,
             Layout,
             ::profile_runtime::typed::Ptr<'a, Layout, Point<'a>>,
-        > as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        > as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `bytes`: `unsigned char *` at offset 40 in `fixture_x64.pdb`.
     #[inline]
-    pub fn bytes(&self) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, u8>> {
+    pub fn bytes(
+        &self,
+    ) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, u8>> {
         let off = self.ctx.layout.t_Qualified.m_bytes;
-        <::profile_runtime::typed::Ptr<'a, Layout, u8> as ::profile_runtime::typed::Load<
+        <::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            u8,
+        > as ::profile_runtime::typed::Load<
             'a,
             Layout,
         >>::load(self.ctx, self.addr.wrapping_add(off))
@@ -1747,10 +1941,10 @@ impl<'a> Qualified<'a> {
     #[inline]
     pub fn ll(&self) -> ::core::option::Option<i64> {
         let off = self.ctx.layout.t_Qualified.m_ll;
-        <i64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Same` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1811,10 +2005,10 @@ impl<'a> Same<'a> {
     #[inline]
     pub fn only(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Same.m_only;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Same@2` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1875,19 +2069,19 @@ impl<'a> Same_2<'a> {
     #[inline]
     pub fn x(&self) -> ::core::option::Option<f64> {
         let off = self.ctx.layout.t_Same_2.m_x;
-        <f64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `y`: `double` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn y(&self) -> ::core::option::Option<f64> {
         let off = self.ctx.layout.t_Same_2.m_y;
-        <f64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `VBase` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1948,10 +2142,10 @@ impl<'a> VBase<'a> {
     #[inline]
     pub fn vb(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_VBase.m_vb;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `VDerived` (size 24 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2012,19 +2206,21 @@ impl<'a> VDerived<'a> {
     #[inline]
     pub fn __base_VBase(&self) -> VBase<'a> {
         let off = self.ctx.layout.t_VDerived.m___base_VBase;
-        <VBase<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <VBase<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(off))
     }
     /// `vd`: `int` at offset 16 in `fixture_x64.pdb`.
     #[inline]
     pub fn vd(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_VDerived.m_vd;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Value` (size 8 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2085,7 +2281,12 @@ impl<'a> Value<'a> {
     #[inline]
     pub fn bytes(&self) -> ::profile_runtime::typed::Array<'a, Layout, u8, 8> {
         let off = self.ctx.layout.t_Value.m_bytes;
-        <::profile_runtime::typed::Array<'a, Layout, u8, 8> as ::profile_runtime::typed::View<
+        <::profile_runtime::typed::Array<
+            'a,
+            Layout,
+            u8,
+            8,
+        > as ::profile_runtime::typed::View<
             'a,
             Layout,
         >>::at(self.ctx, self.addr.wrapping_add(off))
@@ -2094,28 +2295,28 @@ impl<'a> Value<'a> {
     #[inline]
     pub fn d(&self) -> ::core::option::Option<f64> {
         let off = self.ctx.layout.t_Value.m_d;
-        <f64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `f`: `float` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn f(&self) -> ::core::option::Option<f32> {
         let off = self.ctx.layout.t_Value.m_f;
-        <f32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <f32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `i`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn i(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Value.m_i;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `VirtBase` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2176,10 +2377,10 @@ impl<'a> VirtBase<'a> {
     #[inline]
     pub fn x(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_VirtBase.m_x;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `VirtDerived` (size 24 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2240,10 +2441,10 @@ impl<'a> VirtDerived<'a> {
     #[inline]
     pub fn y(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_VirtDerived.m_y;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Wide` (size 48 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2304,7 +2505,12 @@ impl<'a> Wide<'a> {
     #[inline]
     pub fn name(&self) -> ::profile_runtime::typed::Array<'a, Layout, u16, 8> {
         let off = self.ctx.layout.t_Wide.m_name;
-        <::profile_runtime::typed::Array<'a, Layout, u16, 8> as ::profile_runtime::typed::View<
+        <::profile_runtime::typed::Array<
+            'a,
+            Layout,
+            u16,
+            8,
+        > as ::profile_runtime::typed::View<
             'a,
             Layout,
         >>::at(self.ctx, self.addr.wrapping_add(off))
@@ -2313,48 +2519,48 @@ impl<'a> Wide<'a> {
     #[inline]
     pub fn c16(&self) -> ::core::option::Option<u16> {
         let off = self.ctx.layout.t_Wide.m_c16;
-        <u16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <u16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `c32`: `char32_t` at offset 20 in `fixture_x64.pdb` (optional: `None` when the loaded profile lacks it).
     #[inline]
     pub fn c32(&self) -> ::core::option::Option<u32> {
         let off = self.ctx.layout.t_Wide.m_c32?;
-        <u32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <u32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `flag`: `bool` at offset 24 in `fixture_x64.pdb`.
     #[inline]
     pub fn flag(&self) -> ::core::option::Option<bool> {
         let off = self.ctx.layout.t_Wide.m_flag;
-        <bool as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <bool as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `big`: `enum Big (unsigned long long)` at offset 32 in `fixture_x64.pdb`.
     #[inline]
     pub fn big(&self) -> ::core::option::Option<Big> {
         let off = self.ctx.layout.t_Wide.m_big;
-        <u64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
-        .map(|v| Big::from_raw(v as i64))
+        <u64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
+            .map(|v| Big::from_raw(v as i64))
     }
     /// `n`: `enum Neg64 (long long)` at offset 40 in `fixture_x64.pdb`.
     #[inline]
     pub fn n(&self) -> ::core::option::Option<Neg64> {
         let off = self.ctx.layout.t_Wide.m_n;
-        <i64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
-        .map(Neg64::from_raw)
+        <i64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
+            .map(Neg64::from_raw)
     }
 }
 /// `Widget` (size 12 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2415,28 +2621,30 @@ impl<'a> Widget<'a> {
     #[inline]
     pub fn id(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Widget.m_id;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `inner`: `Widget::Inner` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn inner(&self) -> Widget__Inner<'a> {
         let off = self.ctx.layout.t_Widget.m_inner;
-        <Widget__Inner<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <Widget__Inner<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(off))
     }
     /// `weight`: `float` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn weight(&self) -> ::core::option::Option<f32> {
         let off = self.ctx.layout.t_Widget.m_weight;
-        <f32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <f32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `Widget::Inner` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2497,10 +2705,10 @@ impl<'a> Widget__Inner<'a> {
     #[inline]
     pub fn z(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t_Widget__Inner.m_z;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `__unnamed_1053` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2561,19 +2769,19 @@ impl<'a> __unnamed_1053<'a> {
     #[inline]
     pub fn a(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t___unnamed_1053.m_a;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `b`: `long` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn b(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t___unnamed_1053.m_b;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `__unnamed_1055` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2634,19 +2842,19 @@ impl<'a> __unnamed_1055<'a> {
     #[inline]
     pub fn as_float(&self) -> ::core::option::Option<f32> {
         let off = self.ctx.layout.t___unnamed_1055.m_as_float;
-        <f32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <f32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `as_int`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn as_int(&self) -> ::core::option::Option<i32> {
         let off = self.ctx.layout.t___unnamed_1055.m_as_int;
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// `__unnamed_1057` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2707,19 +2915,19 @@ impl<'a> __unnamed_1057<'a> {
     #[inline]
     pub fn lo(&self) -> ::core::option::Option<i16> {
         let off = self.ctx.layout.t___unnamed_1057.m_lo;
-        <i16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
     /// `hi`: `short` at offset 2 in `fixture_x64.pdb`.
     #[inline]
     pub fn hi(&self) -> ::core::option::Option<i16> {
         let off = self.ctx.layout.t___unnamed_1057.m_hi;
-        <i16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(off),
-        )
+        <i16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
 /// Enumeration `Big` of `fixture_x64.pdb`; values it does not name are kept.
@@ -2738,7 +2946,7 @@ impl<'a> __unnamed_1057<'a> {
     ::core::fmt::Debug,
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
-    ::core::hash::Hash,
+    ::core::hash::Hash
 )]
 pub enum Big {
     /// `Small` = 1
@@ -2787,7 +2995,7 @@ impl Big {
     ::core::fmt::Debug,
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
-    ::core::hash::Hash,
+    ::core::hash::Hash
 )]
 pub enum Color {
     /// `RED` = 0
@@ -2844,7 +3052,7 @@ impl Color {
     ::core::fmt::Debug,
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
-    ::core::hash::Hash,
+    ::core::hash::Hash
 )]
 pub enum Neg64 {
     /// `MinVal` = -8070450532247928832
@@ -2897,7 +3105,7 @@ impl Neg64 {
     ::core::fmt::Debug,
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
-    ::core::hash::Hash,
+    ::core::hash::Hash
 )]
 pub enum __unnamed_enum_1089 {
     /// `INNER_X` = 1
@@ -2983,12 +3191,8 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             AnonTypedef {
                 size: loader.size("AnonTypedef"),
-                m_q: loader
-                    .offset("AnonTypedef", &["q"], true)
-                    .unwrap_or_default(),
-                m_r: loader
-                    .offset("AnonTypedef", &["r"], true)
-                    .unwrap_or_default(),
+                m_q: loader.offset("AnonTypedef", &["q"], true).unwrap_or_default(),
+                m_r: loader.offset("AnonTypedef", &["r"], true).unwrap_or_default(),
             }
         }
     }
@@ -3007,9 +3211,7 @@ pub mod __private {
                 m_grid: loader.offset("Arrays", &["grid"], true).unwrap_or_default(),
                 m_name: loader.offset("Arrays", &["name"], true).unwrap_or_default(),
                 m_pts: loader.offset("Arrays", &["pts"], true).unwrap_or_default(),
-                m_empty: loader
-                    .offset("Arrays", &["empty"], true)
-                    .unwrap_or_default(),
+                m_empty: loader.offset("Arrays", &["empty"], true).unwrap_or_default(),
             }
         }
     }
@@ -3056,12 +3258,8 @@ pub mod __private {
                 m_a: loader.bits("Bits", &["a"], true, 4u8).unwrap_or_default(),
                 m_b: loader.bits("Bits", &["b"], true, 4u8).unwrap_or_default(),
                 m_c: loader.bits("Bits", &["c"], true, 4u8).unwrap_or_default(),
-                m_color: loader
-                    .bits("Bits", &["color"], true, 2u8)
-                    .unwrap_or_default(),
-                m_wide: loader
-                    .bits("Bits", &["wide"], true, 8u8)
-                    .unwrap_or_default(),
+                m_color: loader.bits("Bits", &["color"], true, 2u8).unwrap_or_default(),
+                m_wide: loader.bits("Bits", &["wide"], true, 8u8).unwrap_or_default(),
                 m_tail: loader.offset("Bits", &["tail"], true).unwrap_or_default(),
             }
         }
@@ -3079,9 +3277,7 @@ pub mod __private {
                 m_value: loader
                     .offset("Box<double>", &["value"], true)
                     .unwrap_or_default(),
-                m_next: loader
-                    .offset("Box<double>", &["next"], true)
-                    .unwrap_or_default(),
+                m_next: loader.offset("Box<double>", &["next"], true).unwrap_or_default(),
             }
         }
     }
@@ -3095,12 +3291,8 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Box_int_ {
                 size: loader.size("Box<int>"),
-                m_value: loader
-                    .offset("Box<int>", &["value"], true)
-                    .unwrap_or_default(),
-                m_next: loader
-                    .offset("Box<int>", &["next"], true)
-                    .unwrap_or_default(),
+                m_value: loader.offset("Box<int>", &["value"], true).unwrap_or_default(),
+                m_next: loader.offset("Box<int>", &["next"], true).unwrap_or_default(),
             }
         }
     }
@@ -3189,9 +3381,7 @@ pub mod __private {
             Point {
                 size: loader.size("Point"),
                 m_x: loader.offset("Point", &["x"], true).unwrap_or_default(),
-                m_y: loader
-                    .offset("Point", &["y", "py"], true)
-                    .unwrap_or_default(),
+                m_y: loader.offset("Point", &["y", "py"], true).unwrap_or_default(),
             }
         }
     }
@@ -3211,30 +3401,16 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Qualified {
                 size: loader.size("Qualified"),
-                m_ci: loader
-                    .offset("Qualified", &["ci"], true)
-                    .unwrap_or_default(),
-                m_vl: loader
-                    .offset("Qualified", &["vl"], true)
-                    .unwrap_or_default(),
-                m_name: loader
-                    .offset("Qualified", &["name"], true)
-                    .unwrap_or_default(),
-                m_pp: loader
-                    .offset("Qualified", &["pp"], true)
-                    .unwrap_or_default(),
-                m_pv: loader
-                    .offset("Qualified", &["pv"], true)
-                    .unwrap_or_default(),
-                m_ppp: loader
-                    .offset("Qualified", &["ppp"], true)
-                    .unwrap_or_default(),
+                m_ci: loader.offset("Qualified", &["ci"], true).unwrap_or_default(),
+                m_vl: loader.offset("Qualified", &["vl"], true).unwrap_or_default(),
+                m_name: loader.offset("Qualified", &["name"], true).unwrap_or_default(),
+                m_pp: loader.offset("Qualified", &["pp"], true).unwrap_or_default(),
+                m_pv: loader.offset("Qualified", &["pv"], true).unwrap_or_default(),
+                m_ppp: loader.offset("Qualified", &["ppp"], true).unwrap_or_default(),
                 m_bytes: loader
                     .offset("Qualified", &["bytes"], true)
                     .unwrap_or_default(),
-                m_ll: loader
-                    .offset("Qualified", &["ll"], true)
-                    .unwrap_or_default(),
+                m_ll: loader.offset("Qualified", &["ll"], true).unwrap_or_default(),
             }
         }
     }
@@ -3337,9 +3513,7 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             VirtDerived {
                 size: loader.size("VirtDerived"),
-                m_y: loader
-                    .offset("VirtDerived", &["y"], true)
-                    .unwrap_or_default(),
+                m_y: loader.offset("VirtDerived", &["y"], true).unwrap_or_default(),
             }
         }
     }
@@ -3378,12 +3552,8 @@ pub mod __private {
             Widget {
                 size: loader.size("Widget"),
                 m_id: loader.offset("Widget", &["id"], true).unwrap_or_default(),
-                m_inner: loader
-                    .offset("Widget", &["inner"], true)
-                    .unwrap_or_default(),
-                m_weight: loader
-                    .offset("Widget", &["weight"], true)
-                    .unwrap_or_default(),
+                m_inner: loader.offset("Widget", &["inner"], true).unwrap_or_default(),
+                m_weight: loader.offset("Widget", &["weight"], true).unwrap_or_default(),
             }
         }
     }
@@ -3396,9 +3566,7 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Widget__Inner {
                 size: loader.size("Widget::Inner"),
-                m_z: loader
-                    .offset("Widget::Inner", &["z"], true)
-                    .unwrap_or_default(),
+                m_z: loader.offset("Widget::Inner", &["z"], true).unwrap_or_default(),
             }
         }
     }
@@ -3412,12 +3580,8 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             __unnamed_1053 {
                 size: loader.size("__unnamed_1053"),
-                m_a: loader
-                    .offset("__unnamed_1053", &["a"], true)
-                    .unwrap_or_default(),
-                m_b: loader
-                    .offset("__unnamed_1053", &["b"], true)
-                    .unwrap_or_default(),
+                m_a: loader.offset("__unnamed_1053", &["a"], true).unwrap_or_default(),
+                m_b: loader.offset("__unnamed_1053", &["b"], true).unwrap_or_default(),
             }
         }
     }
@@ -3450,12 +3614,8 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             __unnamed_1057 {
                 size: loader.size("__unnamed_1057"),
-                m_lo: loader
-                    .offset("__unnamed_1057", &["lo"], true)
-                    .unwrap_or_default(),
-                m_hi: loader
-                    .offset("__unnamed_1057", &["hi"], true)
-                    .unwrap_or_default(),
+                m_lo: loader.offset("__unnamed_1057", &["lo"], true).unwrap_or_default(),
+                m_hi: loader.offset("__unnamed_1057", &["hi"], true).unwrap_or_default(),
             }
         }
     }

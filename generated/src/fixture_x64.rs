@@ -10,7 +10,10 @@
     clippy::should_implement_trait
 )]
 #[derive(
-    ::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::default::Default,
+    ::core::fmt::Debug,
+    ::core::clone::Clone,
+    ::core::marker::Copy,
+    ::core::default::Default
 )]
 pub struct Layout {
     _private: (),
@@ -36,7 +39,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Anon<'a> {
-        <Anon<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Anon<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -51,7 +59,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> AnonTypedef<'a> {
-        <AnonTypedef<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <AnonTypedef<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -66,7 +79,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Arrays<'a> {
-        <Arrays<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Arrays<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -81,7 +99,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Base1<'a> {
-        <Base1<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Base1<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -96,7 +119,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Base2<'a> {
-        <Base2<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Base2<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -111,7 +139,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Bits<'a> {
-        <Bits<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Bits<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -126,7 +159,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Box_double_<'a> {
-        <Box_double_<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Box_double_<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -141,7 +179,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Box_int_<'a> {
-        <Box_int_<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Box_int_<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -156,7 +199,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Derived<'a> {
-        <Derived<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Derived<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -171,7 +219,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Flex<'a> {
-        <Flex<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Flex<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -186,7 +239,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> FnPtrs<'a> {
-        <FnPtrs<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <FnPtrs<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -201,7 +259,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> HasAnonEnum<'a> {
-        <HasAnonEnum<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <HasAnonEnum<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -216,7 +279,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Point<'a> {
-        <Point<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Point<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -231,7 +299,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Qualified<'a> {
-        <Qualified<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Qualified<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -246,7 +319,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Same<'a> {
-        <Same<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Same<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -261,7 +339,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Same_2<'a> {
-        <Same_2<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Same_2<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -276,7 +359,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> VBase<'a> {
-        <VBase<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <VBase<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -291,7 +379,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> VDerived<'a> {
-        <VDerived<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <VDerived<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -306,7 +399,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Value<'a> {
-        <Value<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Value<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -321,7 +419,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> VirtBase<'a> {
-        <VirtBase<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <VirtBase<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -336,7 +439,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> VirtDerived<'a> {
-        <VirtDerived<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <VirtDerived<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -351,7 +459,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Wide<'a> {
-        <Wide<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Wide<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -366,7 +479,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Widget<'a> {
-        <Widget<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Widget<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -381,7 +499,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> Widget__Inner<'a> {
-        <Widget__Inner<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <Widget__Inner<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -396,7 +519,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> __unnamed_1053<'a> {
-        <__unnamed_1053<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <__unnamed_1053<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -411,7 +539,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> __unnamed_1055<'a> {
-        <__unnamed_1055<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <__unnamed_1055<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -426,7 +559,12 @@ impl Layout {
         space: &'a dyn ::profile_runtime::AddressSpace,
         addr: u64,
     ) -> __unnamed_1057<'a> {
-        <__unnamed_1057<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
+        <__unnamed_1057<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(
             ::profile_runtime::typed::Ctx {
                 space,
                 layout: self,
@@ -498,50 +636,52 @@ impl<'a> Anon<'a> {
     /// `kind`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn kind(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `as_float`: `float` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn as_float(&self) -> ::core::option::Option<f32> {
-        <f32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(4u64),
-        )
+        <f32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(4u64))
     }
     /// `as_int`: `int` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn as_int(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(4u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(4u64))
     }
     /// `lo`: `short` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn lo(&self) -> ::core::option::Option<i16> {
-        <i16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(8u64),
-        )
+        <i16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(8u64))
     }
     /// `hi`: `short` at offset 10 in `fixture_x64.pdb`.
     #[inline]
     pub fn hi(&self) -> ::core::option::Option<i16> {
-        <i16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(10u64),
-        )
+        <i16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(10u64))
     }
     /// `named_union`: `__unnamed_1053` at offset 12 in `fixture_x64.pdb`.
     #[inline]
     pub fn named_union(&self) -> __unnamed_1053<'a> {
-        <__unnamed_1053<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx,
-            self.addr.wrapping_add(12u64),
-        )
+        <__unnamed_1053<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(12u64))
     }
 }
 /// `AnonTypedef` (size 8 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -601,18 +741,18 @@ impl<'a> AnonTypedef<'a> {
     /// `q`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn q(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `r`: `short` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn r(&self) -> ::core::option::Option<i16> {
-        <i16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(4u64),
-        )
+        <i16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(4u64))
     }
 }
 /// `Arrays` (size 80 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -684,14 +824,20 @@ impl<'a> Arrays<'a> {
             Layout,
             ::profile_runtime::typed::Array<'a, Layout, i32, 4>,
             3,
-        > as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx, self.addr.wrapping_add(0u64)
-        )
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `name`: `String[16]` at offset 48 in `fixture_x64.pdb`.
     #[inline]
     pub fn name(&self) -> ::profile_runtime::typed::Array<'a, Layout, u8, 16> {
-        <::profile_runtime::typed::Array<'a, Layout, u8, 16> as ::profile_runtime::typed::View<
+        <::profile_runtime::typed::Array<
+            'a,
+            Layout,
+            u8,
+            16,
+        > as ::profile_runtime::typed::View<
             'a,
             Layout,
         >>::at(self.ctx, self.addr.wrapping_add(48u64))
@@ -712,7 +858,12 @@ impl<'a> Arrays<'a> {
     /// `empty`: `int[0]` at offset 80 in `fixture_x64.pdb`.
     #[inline]
     pub fn empty(&self) -> ::profile_runtime::typed::Array<'a, Layout, i32, 0> {
-        <::profile_runtime::typed::Array<'a, Layout, i32, 0> as ::profile_runtime::typed::View<
+        <::profile_runtime::typed::Array<
+            'a,
+            Layout,
+            i32,
+            0,
+        > as ::profile_runtime::typed::View<
             'a,
             Layout,
         >>::at(self.ctx, self.addr.wrapping_add(80u64))
@@ -775,10 +926,10 @@ impl<'a> Base1<'a> {
     /// `b1`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn b1(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
 }
 /// `Base2` (size 8 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -838,10 +989,10 @@ impl<'a> Base2<'a> {
     /// `b2`: `double` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn b2(&self) -> ::core::option::Option<f64> {
-        <f64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
 }
 /// `Bits` (size 24 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -902,49 +1053,49 @@ impl<'a> Bits<'a> {
     #[inline]
     pub fn a(&self) -> ::core::option::Option<u8> {
         ::profile_runtime::typed::read_bits(
-            self.ctx.space,
-            self.addr.wrapping_add(0u64),
-            4u8,
-            0u32,
-            3u32,
-        )
-        .map(|v| v as u8)
+                self.ctx.space,
+                self.addr.wrapping_add(0u64),
+                4u8,
+                0u32,
+                3u32,
+            )
+            .map(|v| v as u8)
     }
     /// `b`: `bits 3..8` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn b(&self) -> ::core::option::Option<u8> {
         ::profile_runtime::typed::read_bits(
-            self.ctx.space,
-            self.addr.wrapping_add(0u64),
-            4u8,
-            3u32,
-            5u32,
-        )
-        .map(|v| v as u8)
+                self.ctx.space,
+                self.addr.wrapping_add(0u64),
+                4u8,
+                3u32,
+                5u32,
+            )
+            .map(|v| v as u8)
     }
     /// `c`: `bits 8..12` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn c(&self) -> ::core::option::Option<u8> {
         ::profile_runtime::typed::read_bits(
-            self.ctx.space,
-            self.addr.wrapping_add(0u64),
-            4u8,
-            8u32,
-            4u32,
-        )
-        .map(|v| v as u8)
+                self.ctx.space,
+                self.addr.wrapping_add(0u64),
+                4u8,
+                8u32,
+                4u32,
+            )
+            .map(|v| v as u8)
     }
     /// `color`: `enum Color (bits 12..14)` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn color(&self) -> ::core::option::Option<Color> {
         ::profile_runtime::typed::read_bits(
-            self.ctx.space,
-            self.addr.wrapping_add(0u64),
-            2u8,
-            12u32,
-            2u32,
-        )
-        .map(|v| Color::from_raw(v as i64))
+                self.ctx.space,
+                self.addr.wrapping_add(0u64),
+                2u8,
+                12u32,
+                2u32,
+            )
+            .map(|v| Color::from_raw(v as i64))
     }
     /// `wide`: `bits 0..40` at offset 8 in `fixture_x64.pdb`.
     #[inline]
@@ -960,10 +1111,10 @@ impl<'a> Bits<'a> {
     /// `tail`: `unsigned char` at offset 16 in `fixture_x64.pdb`.
     #[inline]
     pub fn tail(&self) -> ::core::option::Option<u8> {
-        <u8 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(16u64),
-        )
+        <u8 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(16u64))
     }
 }
 /// `Box<double>` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1023,16 +1174,18 @@ impl<'a> Box_double_<'a> {
     /// `value`: `double` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn value(&self) -> ::core::option::Option<f64> {
-        <f64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `next`: `Box<double> *` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn next(
         &self,
-    ) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, Box_double_<'a>>> {
+    ) -> ::core::option::Option<
+        ::profile_runtime::typed::Ptr<'a, Layout, Box_double_<'a>>,
+    > {
         <::profile_runtime::typed::Ptr<
             'a,
             Layout,
@@ -1100,16 +1253,18 @@ impl<'a> Box_int_<'a> {
     /// `value`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn value(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `next`: `Box<int> *` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn next(
         &self,
-    ) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, Box_int_<'a>>> {
+    ) -> ::core::option::Option<
+        ::profile_runtime::typed::Ptr<'a, Layout, Box_int_<'a>>,
+    > {
         <::profile_runtime::typed::Ptr<
             'a,
             Layout,
@@ -1177,26 +1332,30 @@ impl<'a> Derived<'a> {
     /// `__base_Base1`: `Base1` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn __base_Base1(&self) -> Base1<'a> {
-        <Base1<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <Base1<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `__base_Base2`: `Base2` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn __base_Base2(&self) -> Base2<'a> {
-        <Base2<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx,
-            self.addr.wrapping_add(8u64),
-        )
+        <Base2<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(8u64))
     }
     /// `d`: `char` at offset 16 in `fixture_x64.pdb`.
     #[inline]
     pub fn d(&self) -> ::core::option::Option<i8> {
-        <i8 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(16u64),
-        )
+        <i8 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(16u64))
     }
 }
 /// `Flex` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1256,15 +1415,20 @@ impl<'a> Flex<'a> {
     /// `n`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn n(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `data`: `int[0]` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn data(&self) -> ::profile_runtime::typed::Array<'a, Layout, i32, 0> {
-        <::profile_runtime::typed::Array<'a, Layout, i32, 0> as ::profile_runtime::typed::View<
+        <::profile_runtime::typed::Array<
+            'a,
+            Layout,
+            i32,
+            0,
+        > as ::profile_runtime::typed::View<
             'a,
             Layout,
         >>::at(self.ctx, self.addr.wrapping_add(4u64))
@@ -1329,7 +1493,11 @@ impl<'a> FnPtrs<'a> {
     pub fn callback(
         &self,
     ) -> ::core::option::Option<
-        ::profile_runtime::typed::Ptr<'a, Layout, ::profile_runtime::typed::Opaque<'a, Layout>>,
+        ::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            ::profile_runtime::typed::Opaque<'a, Layout>,
+        >,
     > {
         <::profile_runtime::typed::Ptr<
             'a,
@@ -1347,17 +1515,26 @@ impl<'a> FnPtrs<'a> {
     ) -> ::profile_runtime::typed::Array<
         'a,
         Layout,
-        ::profile_runtime::typed::Ptr<'a, Layout, ::profile_runtime::typed::Opaque<'a, Layout>>,
+        ::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            ::profile_runtime::typed::Opaque<'a, Layout>,
+        >,
         4,
     > {
         <::profile_runtime::typed::Array<
             'a,
             Layout,
-            ::profile_runtime::typed::Ptr<'a, Layout, ::profile_runtime::typed::Opaque<'a, Layout>>,
+            ::profile_runtime::typed::Ptr<
+                'a,
+                Layout,
+                ::profile_runtime::typed::Opaque<'a, Layout>,
+            >,
             4,
-        > as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx, self.addr.wrapping_add(8u64)
-        )
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(8u64))
     }
 }
 /// `HasAnonEnum` (size 8 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1417,19 +1594,19 @@ impl<'a> HasAnonEnum<'a> {
     /// `before`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn before(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `inner`: `enum __unnamed_enum_1089 (int)` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn inner(&self) -> ::core::option::Option<__unnamed_enum_1089> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(4u64),
-        )
-        .map(|v| __unnamed_enum_1089::from_raw(i64::from(v)))
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(4u64))
+            .map(|v| __unnamed_enum_1089::from_raw(i64::from(v)))
     }
 }
 /// `Point` (size 8 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1489,18 +1666,18 @@ impl<'a> Point<'a> {
     /// `x`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn x(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `y`: `int` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn y(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(4u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(4u64))
     }
 }
 /// `Qualified` (size 56 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1560,23 +1737,29 @@ impl<'a> Qualified<'a> {
     /// `ci`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn ci(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `vl`: `unsigned long` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn vl(&self) -> ::core::option::Option<u32> {
-        <u32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(4u64),
-        )
+        <u32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(4u64))
     }
     /// `name`: `char *` at offset 8 in `fixture_x64.pdb`.
     #[inline]
-    pub fn name(&self) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, i8>> {
-        <::profile_runtime::typed::Ptr<'a, Layout, i8> as ::profile_runtime::typed::Load<
+    pub fn name(
+        &self,
+    ) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, i8>> {
+        <::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            i8,
+        > as ::profile_runtime::typed::Load<
             'a,
             Layout,
         >>::load(self.ctx, self.addr.wrapping_add(8u64))
@@ -1586,7 +1769,11 @@ impl<'a> Qualified<'a> {
     pub fn pp(
         &self,
     ) -> ::core::option::Option<
-        ::profile_runtime::typed::Ptr<'a, Layout, ::profile_runtime::typed::Ptr<'a, Layout, i32>>,
+        ::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            ::profile_runtime::typed::Ptr<'a, Layout, i32>,
+        >,
     > {
         <::profile_runtime::typed::Ptr<
             'a,
@@ -1602,7 +1789,11 @@ impl<'a> Qualified<'a> {
     pub fn pv(
         &self,
     ) -> ::core::option::Option<
-        ::profile_runtime::typed::Ptr<'a, Layout, ::profile_runtime::typed::Opaque<'a, Layout>>,
+        ::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            ::profile_runtime::typed::Opaque<'a, Layout>,
+        >,
     > {
         <::profile_runtime::typed::Ptr<
             'a,
@@ -1628,15 +1819,21 @@ impl<'a> Qualified<'a> {
             'a,
             Layout,
             ::profile_runtime::typed::Ptr<'a, Layout, Point<'a>>,
-        > as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(32u64),
-        )
+        > as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(32u64))
     }
     /// `bytes`: `unsigned char *` at offset 40 in `fixture_x64.pdb`.
     #[inline]
-    pub fn bytes(&self) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, u8>> {
-        <::profile_runtime::typed::Ptr<'a, Layout, u8> as ::profile_runtime::typed::Load<
+    pub fn bytes(
+        &self,
+    ) -> ::core::option::Option<::profile_runtime::typed::Ptr<'a, Layout, u8>> {
+        <::profile_runtime::typed::Ptr<
+            'a,
+            Layout,
+            u8,
+        > as ::profile_runtime::typed::Load<
             'a,
             Layout,
         >>::load(self.ctx, self.addr.wrapping_add(40u64))
@@ -1644,10 +1841,10 @@ impl<'a> Qualified<'a> {
     /// `ll`: `long long` at offset 48 in `fixture_x64.pdb`.
     #[inline]
     pub fn ll(&self) -> ::core::option::Option<i64> {
-        <i64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(48u64),
-        )
+        <i64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(48u64))
     }
 }
 /// `Same` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1707,10 +1904,10 @@ impl<'a> Same<'a> {
     /// `only`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn only(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
 }
 /// `Same@2` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1770,18 +1967,18 @@ impl<'a> Same_2<'a> {
     /// `x`: `double` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn x(&self) -> ::core::option::Option<f64> {
-        <f64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `y`: `double` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn y(&self) -> ::core::option::Option<f64> {
-        <f64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(8u64),
-        )
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(8u64))
     }
 }
 /// `VBase` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1841,10 +2038,10 @@ impl<'a> VBase<'a> {
     /// `vb`: `int` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn vb(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(8u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(8u64))
     }
 }
 /// `VDerived` (size 24 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1904,18 +2101,20 @@ impl<'a> VDerived<'a> {
     /// `__base_VBase`: `VBase` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn __base_VBase(&self) -> VBase<'a> {
-        <VBase<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <VBase<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `vd`: `int` at offset 16 in `fixture_x64.pdb`.
     #[inline]
     pub fn vd(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(16u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(16u64))
     }
 }
 /// `Value` (size 8 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -1975,7 +2174,12 @@ impl<'a> Value<'a> {
     /// `bytes`: `unsigned char[8]` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn bytes(&self) -> ::profile_runtime::typed::Array<'a, Layout, u8, 8> {
-        <::profile_runtime::typed::Array<'a, Layout, u8, 8> as ::profile_runtime::typed::View<
+        <::profile_runtime::typed::Array<
+            'a,
+            Layout,
+            u8,
+            8,
+        > as ::profile_runtime::typed::View<
             'a,
             Layout,
         >>::at(self.ctx, self.addr.wrapping_add(0u64))
@@ -1983,26 +2187,26 @@ impl<'a> Value<'a> {
     /// `d`: `double` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn d(&self) -> ::core::option::Option<f64> {
-        <f64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `f`: `float` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn f(&self) -> ::core::option::Option<f32> {
-        <f32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <f32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `i`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn i(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
 }
 /// `VirtBase` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2062,10 +2266,10 @@ impl<'a> VirtBase<'a> {
     /// `x`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn x(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
 }
 /// `VirtDerived` (size 24 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2125,10 +2329,10 @@ impl<'a> VirtDerived<'a> {
     /// `y`: `int` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn y(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(8u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(8u64))
     }
 }
 /// `Wide` (size 48 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2188,7 +2392,12 @@ impl<'a> Wide<'a> {
     /// `name`: `UnicodeString[16]` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn name(&self) -> ::profile_runtime::typed::Array<'a, Layout, u16, 8> {
-        <::profile_runtime::typed::Array<'a, Layout, u16, 8> as ::profile_runtime::typed::View<
+        <::profile_runtime::typed::Array<
+            'a,
+            Layout,
+            u16,
+            8,
+        > as ::profile_runtime::typed::View<
             'a,
             Layout,
         >>::at(self.ctx, self.addr.wrapping_add(0u64))
@@ -2196,44 +2405,44 @@ impl<'a> Wide<'a> {
     /// `c16`: `char16_t` at offset 16 in `fixture_x64.pdb`.
     #[inline]
     pub fn c16(&self) -> ::core::option::Option<u16> {
-        <u16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(16u64),
-        )
+        <u16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(16u64))
     }
     /// `c32`: `char32_t` at offset 20 in `fixture_x64.pdb`.
     #[inline]
     pub fn c32(&self) -> ::core::option::Option<u32> {
-        <u32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(20u64),
-        )
+        <u32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(20u64))
     }
     /// `flag`: `bool` at offset 24 in `fixture_x64.pdb`.
     #[inline]
     pub fn flag(&self) -> ::core::option::Option<bool> {
-        <bool as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(24u64),
-        )
+        <bool as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(24u64))
     }
     /// `big`: `enum Big (unsigned long long)` at offset 32 in `fixture_x64.pdb`.
     #[inline]
     pub fn big(&self) -> ::core::option::Option<Big> {
-        <u64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(32u64),
-        )
-        .map(|v| Big::from_raw(v as i64))
+        <u64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(32u64))
+            .map(|v| Big::from_raw(v as i64))
     }
     /// `n`: `enum Neg64 (long long)` at offset 40 in `fixture_x64.pdb`.
     #[inline]
     pub fn n(&self) -> ::core::option::Option<Neg64> {
-        <i64 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(40u64),
-        )
-        .map(Neg64::from_raw)
+        <i64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(40u64))
+            .map(Neg64::from_raw)
     }
 }
 /// `Widget` (size 12 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2293,26 +2502,28 @@ impl<'a> Widget<'a> {
     /// `id`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn id(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `inner`: `Widget::Inner` at offset 4 in `fixture_x64.pdb`.
     #[inline]
     pub fn inner(&self) -> Widget__Inner<'a> {
-        <Widget__Inner<'a> as ::profile_runtime::typed::View<'a, Layout>>::at(
-            self.ctx,
-            self.addr.wrapping_add(4u64),
-        )
+        <Widget__Inner<
+            'a,
+        > as ::profile_runtime::typed::View<
+            'a,
+            Layout,
+        >>::at(self.ctx, self.addr.wrapping_add(4u64))
     }
     /// `weight`: `float` at offset 8 in `fixture_x64.pdb`.
     #[inline]
     pub fn weight(&self) -> ::core::option::Option<f32> {
-        <f32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(8u64),
-        )
+        <f32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(8u64))
     }
 }
 /// `Widget::Inner` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2372,10 +2583,10 @@ impl<'a> Widget__Inner<'a> {
     /// `z`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn z(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
 }
 /// `__unnamed_1053` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2435,18 +2646,18 @@ impl<'a> __unnamed_1053<'a> {
     /// `a`: `long` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn a(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `b`: `long` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn b(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
 }
 /// `__unnamed_1055` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2506,18 +2717,18 @@ impl<'a> __unnamed_1055<'a> {
     /// `as_float`: `float` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn as_float(&self) -> ::core::option::Option<f32> {
-        <f32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <f32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `as_int`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn as_int(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i32 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
 }
 /// `__unnamed_1057` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
@@ -2577,18 +2788,18 @@ impl<'a> __unnamed_1057<'a> {
     /// `lo`: `short` at offset 0 in `fixture_x64.pdb`.
     #[inline]
     pub fn lo(&self) -> ::core::option::Option<i16> {
-        <i16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(0u64),
-        )
+        <i16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
     /// `hi`: `short` at offset 2 in `fixture_x64.pdb`.
     #[inline]
     pub fn hi(&self) -> ::core::option::Option<i16> {
-        <i16 as ::profile_runtime::typed::Load<'a, Layout>>::load(
-            self.ctx,
-            self.addr.wrapping_add(2u64),
-        )
+        <i16 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(2u64))
     }
 }
 /// Enumeration `Big` of `fixture_x64.pdb`; values it does not name are kept.
@@ -2607,7 +2818,7 @@ impl<'a> __unnamed_1057<'a> {
     ::core::fmt::Debug,
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
-    ::core::hash::Hash,
+    ::core::hash::Hash
 )]
 pub enum Big {
     /// `Small` = 1
@@ -2656,7 +2867,7 @@ impl Big {
     ::core::fmt::Debug,
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
-    ::core::hash::Hash,
+    ::core::hash::Hash
 )]
 pub enum Color {
     /// `RED` = 0
@@ -2713,7 +2924,7 @@ impl Color {
     ::core::fmt::Debug,
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
-    ::core::hash::Hash,
+    ::core::hash::Hash
 )]
 pub enum Neg64 {
     /// `MinVal` = -8070450532247928832
@@ -2766,7 +2977,7 @@ impl Neg64 {
     ::core::fmt::Debug,
     ::core::cmp::PartialEq,
     ::core::cmp::Eq,
-    ::core::hash::Hash,
+    ::core::hash::Hash
 )]
 pub enum __unnamed_enum_1089 {
     /// `INNER_X` = 1
