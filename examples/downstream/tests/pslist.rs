@@ -93,9 +93,20 @@ fn walks_tasks_of_a_real_profile_layout_behind_page_tables() {
             write_task(&mut m.mem, pas[i], &o, TASKS[i].0, TASKS[i].1, next, prev);
         }
         let phys: Space = Arc::new(BufferSpace::new(m.mem));
-        let kernel = Amd64Paging::new(phys, t.pml4);
+        let kernel: Space = Arc::new(Amd64Paging::new(phys, t.pml4));
         // The symbol is masked to 48 bits in the profile: paging takes it as is.
-        let list = tasks(&layout, &kernel, init_sym.wrapping_add(shift)).unwrap();
+        let list = tasks(&layout, &*kernel, init_sym.wrapping_add(shift)).unwrap();
+        // The typed reads equal the runtime's string-named reads.
+        for t in &list {
+            let o = session.object("task_struct", t.address, &kernel);
+            assert_eq!(Some(i64::from(t.pid)), o.member("pid").as_i64());
+            assert_eq!(Some(t.comm.clone()), o.member("comm").as_string());
+            let typed = layout.task_struct(&*kernel, t.address);
+            assert_eq!(
+                typed.tasks().next().map(|p| p.address()),
+                o.get("tasks.next").as_u64()
+            );
+        }
         let want: Vec<(i32, String)> = TASKS.iter().map(|(p, c)| (*p, c.to_string())).collect();
         assert_eq!(expected(&list), want, "shift {shift:#x}");
         assert_eq!(list[1].address, direct);
