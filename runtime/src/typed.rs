@@ -538,3 +538,110 @@ impl<'s> Loader<'s> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{BufferSpace, LazyProfile};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    struct L(u8);
+    impl LayoutInfo for L {
+        fn pointer_size(&self) -> u8 {
+            self.0
+        }
+    }
+
+    fn ctx<'a>(space: &'a BufferSpace, l: &'a L) -> Ctx<'a, L> {
+        Ctx { space, layout: l }
+    }
+
+    #[test]
+    fn natives_bits_and_bounds() {
+        let mut mem = vec![0u8; 32];
+        mem[0..8].copy_from_slice(&0x8877_6655_4433_2211u64.to_le_bytes());
+        mem[8..12].copy_from_slice(b"ab\0c");
+        let space = BufferSpace::new(mem);
+        let l = L(8);
+        let c = ctx(&space, &l);
+        assert_eq!(<u32 as Load<'_, L>>::load(c, 0), Some(0x4433_2211));
+        assert_eq!(<i8 as Load<'_, L>>::load(c, 7), Some(0x88u8 as i8));
+        // Partly beyond the end: None, not zero-filled.
+        assert_eq!(<u64 as Load<'_, L>>::load(c, 28), None);
+        assert_eq!(read_bits(&space, 0, 8, 60, 4), Some(0x8));
+        assert_eq!(read_bits(&space, 0, 8, 0, 64), Some(0x8877_6655_4433_2211));
+        assert_eq!(read_bits(&space, 0, 2, 4, 8), Some(0x21));
+        assert_eq!(read_bits(&space, 0, 1, 200, 3), Some(0));
+        let a: Array<'_, L, u8, 4> = View::at(c, 8);
+        assert_eq!(a.to_string_lossy().as_deref(), Some("ab"));
+        assert_eq!(a.get(3), Some(b'c'));
+        assert_eq!(a.get(4), None);
+        assert_eq!(<Array<'_, L, u16, 3> as Load<'_, L>>::size(c), 6);
+    }
+
+    #[test]
+    fn pointers_follow_the_layout_pointer_size() {
+        let mut mem = vec![0u8; 32];
+        mem[0..8].copy_from_slice(&0x0000_0010_0000_0010u64.to_le_bytes());
+        mem[16..20].copy_from_slice(&7u32.to_le_bytes());
+        let space = BufferSpace::new(mem);
+        let (l4, l8) = (L(4), L(8));
+        let p4 = <Ptr<'_, L, u32> as Load<'_, L>>::load(ctx(&space, &l4), 0).unwrap();
+        assert_eq!(p4.address(), 0x10);
+        assert_eq!(p4.deref(), Some(7));
+        let p8 = <Ptr<'_, L, u32> as Load<'_, L>>::load(ctx(&space, &l8), 0).unwrap();
+        assert_eq!(p8.address(), 0x10_0000_0010);
+        assert_eq!(p8.deref(), None, "unreadable target");
+        let null = <Ptr<'_, L, u32> as Load<'_, L>>::load(ctx(&space, &l8), 24).unwrap();
+        assert!(null.is_null() && null.deref().is_none());
+    }
+
+    #[test]
+    fn long_double_reads_as_f64() {
+        // 1.5 as x87 extended: mantissa 0xC000..., exponent 0x3FFF.
+        let mut mem = vec![0u8; 16];
+        mem[0..8].copy_from_slice(&0xC000_0000_0000_0000u64.to_le_bytes());
+        mem[8..10].copy_from_slice(&0x3FFFu16.to_le_bytes());
+        let space = BufferSpace::new(mem);
+        let l = L(8);
+        assert_eq!(
+            <LongDouble<16> as Load<'_, L>>::load(ctx(&space, &l), 0),
+            Some(1.5)
+        );
+    }
+
+    #[test]
+    fn loader_lists_every_missing_member_once() {
+        let json = br#"{"$METADATA": {"ProfileClass": "Linux", "arch": "AMD64"},
+          "$STRUCTS": {"s": [8, {"a": [0, ["int"]], "old": [4, ["int"]],
+                                  "f": [0, ["BitField", {"start_bit": 3, "end_bit": 5, "target": "unsigned short"}]]}]}}"#;
+        let p = Arc::new(LazyProfile::from_bytes(json.to_vec(), "t.json").unwrap());
+        let session = Session::new(p);
+        let mut l = Loader::new(&session);
+        assert_eq!(l.size("s"), 8);
+        assert_eq!(l.offset("s", &["a"], true), Some(0));
+        assert_eq!(l.offset("s", &["new", "old"], true), Some(4));
+        assert_eq!(
+            l.bits("s", &["f"], true, 4),
+            Some(BitPos {
+                offset: 0,
+                unit: 2,
+                shift: 3,
+                bits: 2
+            })
+        );
+        assert_eq!(l.offset("s", &["opt"], false), None);
+        assert_eq!(l.offset("s", &["gone"], true), None);
+        assert_eq!(l.size("t"), 0);
+        let err = l.finish().unwrap_err();
+        assert_eq!(
+            err.missing,
+            vec!["s.gone".to_string(), "t (struct)".to_string()]
+        );
+        assert_eq!(
+            err.to_string(),
+            "t.json: profile lacks required members: s.gone, t (struct)"
+        );
+    }
+}
