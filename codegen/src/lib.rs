@@ -698,7 +698,16 @@ impl Gen<'_> {
                     };
                     quote!(loader.bits(#s, &[#(#names),*], #req, #unit))
                 } else {
-                    quote!(loader.offset(#s, &[#(#names),*], #req))
+                    let kind = match self.resolve(m.descriptor, 0) {
+                        Ty::Int { size, .. } | Ty::Float(size) => {
+                            let n = Literal::u8_suffixed(size);
+                            quote!(#rt::typed::Kind::Scalar(#n))
+                        }
+                        Ty::Bool => quote!(#rt::typed::Kind::Scalar(1u8)),
+                        Ty::Ptr(_) => quote!(#rt::typed::Kind::Pointer),
+                        _ => quote!(#rt::typed::Kind::Any),
+                    };
+                    quote!(loader.offset_as(#s, &[#(#names),*], #req, #kind))
                 };
                 if opt {
                     quote!(#f: #call,)

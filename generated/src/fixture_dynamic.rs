@@ -3168,15 +3168,53 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Anon {
                 size: loader.size("Anon"),
-                m_kind: loader.offset("Anon", &["kind"], true).unwrap_or_default(),
-                m_as_float: loader
-                    .offset("Anon", &["as_float"], true)
+                m_kind: loader
+                    .offset_as(
+                        "Anon",
+                        &["kind"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
                     .unwrap_or_default(),
-                m_as_int: loader.offset("Anon", &["as_int"], true).unwrap_or_default(),
-                m_lo: loader.offset("Anon", &["lo"], true).unwrap_or_default(),
-                m_hi: loader.offset("Anon", &["hi"], true).unwrap_or_default(),
+                m_as_float: loader
+                    .offset_as(
+                        "Anon",
+                        &["as_float"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
+                m_as_int: loader
+                    .offset_as(
+                        "Anon",
+                        &["as_int"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
+                m_lo: loader
+                    .offset_as(
+                        "Anon",
+                        &["lo"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(2u8),
+                    )
+                    .unwrap_or_default(),
+                m_hi: loader
+                    .offset_as(
+                        "Anon",
+                        &["hi"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(2u8),
+                    )
+                    .unwrap_or_default(),
                 m_named_union: loader
-                    .offset("Anon", &["named_union"], true)
+                    .offset_as(
+                        "Anon",
+                        &["named_union"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
                     .unwrap_or_default(),
             }
         }
@@ -3191,8 +3229,22 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             AnonTypedef {
                 size: loader.size("AnonTypedef"),
-                m_q: loader.offset("AnonTypedef", &["q"], true).unwrap_or_default(),
-                m_r: loader.offset("AnonTypedef", &["r"], true).unwrap_or_default(),
+                m_q: loader
+                    .offset_as(
+                        "AnonTypedef",
+                        &["q"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
+                m_r: loader
+                    .offset_as(
+                        "AnonTypedef",
+                        &["r"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(2u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3208,10 +3260,38 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Arrays {
                 size: loader.size("Arrays"),
-                m_grid: loader.offset("Arrays", &["grid"], true).unwrap_or_default(),
-                m_name: loader.offset("Arrays", &["name"], true).unwrap_or_default(),
-                m_pts: loader.offset("Arrays", &["pts"], true).unwrap_or_default(),
-                m_empty: loader.offset("Arrays", &["empty"], true).unwrap_or_default(),
+                m_grid: loader
+                    .offset_as(
+                        "Arrays",
+                        &["grid"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
+                    .unwrap_or_default(),
+                m_name: loader
+                    .offset_as(
+                        "Arrays",
+                        &["name"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
+                    .unwrap_or_default(),
+                m_pts: loader
+                    .offset_as(
+                        "Arrays",
+                        &["pts"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
+                    .unwrap_or_default(),
+                m_empty: loader
+                    .offset_as(
+                        "Arrays",
+                        &["empty"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3224,7 +3304,14 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Base1 {
                 size: loader.size("Base1"),
-                m_b1: loader.offset("Base1", &["b1"], true).unwrap_or_default(),
+                m_b1: loader
+                    .offset_as(
+                        "Base1",
+                        &["b1"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3237,7 +3324,14 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Base2 {
                 size: loader.size("Base2"),
-                m_b2: loader.offset("Base2", &["b2"], true).unwrap_or_default(),
+                m_b2: loader
+                    .offset_as(
+                        "Base2",
+                        &["b2"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(8u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3260,7 +3354,14 @@ pub mod __private {
                 m_c: loader.bits("Bits", &["c"], true, 4u8).unwrap_or_default(),
                 m_color: loader.bits("Bits", &["color"], true, 2u8).unwrap_or_default(),
                 m_wide: loader.bits("Bits", &["wide"], true, 8u8).unwrap_or_default(),
-                m_tail: loader.offset("Bits", &["tail"], true).unwrap_or_default(),
+                m_tail: loader
+                    .offset_as(
+                        "Bits",
+                        &["tail"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(1u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3275,9 +3376,21 @@ pub mod __private {
             Box_double_ {
                 size: loader.size("Box<double>"),
                 m_value: loader
-                    .offset("Box<double>", &["value"], true)
+                    .offset_as(
+                        "Box<double>",
+                        &["value"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(8u8),
+                    )
                     .unwrap_or_default(),
-                m_next: loader.offset("Box<double>", &["next"], true).unwrap_or_default(),
+                m_next: loader
+                    .offset_as(
+                        "Box<double>",
+                        &["next"],
+                        true,
+                        ::profile_runtime::typed::Kind::Pointer,
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3291,8 +3404,22 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Box_int_ {
                 size: loader.size("Box<int>"),
-                m_value: loader.offset("Box<int>", &["value"], true).unwrap_or_default(),
-                m_next: loader.offset("Box<int>", &["next"], true).unwrap_or_default(),
+                m_value: loader
+                    .offset_as(
+                        "Box<int>",
+                        &["value"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
+                m_next: loader
+                    .offset_as(
+                        "Box<int>",
+                        &["next"],
+                        true,
+                        ::profile_runtime::typed::Kind::Pointer,
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3308,12 +3435,29 @@ pub mod __private {
             Derived {
                 size: loader.size("Derived"),
                 m___base_Base1: loader
-                    .offset("Derived", &["__base_Base1"], true)
+                    .offset_as(
+                        "Derived",
+                        &["__base_Base1"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
                     .unwrap_or_default(),
                 m___base_Base2: loader
-                    .offset("Derived", &["__base_Base2"], true)
+                    .offset_as(
+                        "Derived",
+                        &["__base_Base2"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
                     .unwrap_or_default(),
-                m_d: loader.offset("Derived", &["d"], true).unwrap_or_default(),
+                m_d: loader
+                    .offset_as(
+                        "Derived",
+                        &["d"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(1u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3327,8 +3471,22 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Flex {
                 size: loader.size("Flex"),
-                m_n: loader.offset("Flex", &["n"], true).unwrap_or_default(),
-                m_data: loader.offset("Flex", &["data"], true).unwrap_or_default(),
+                m_n: loader
+                    .offset_as(
+                        "Flex",
+                        &["n"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
+                m_data: loader
+                    .offset_as(
+                        "Flex",
+                        &["data"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3343,10 +3501,20 @@ pub mod __private {
             FnPtrs {
                 size: loader.size("FnPtrs"),
                 m_callback: loader
-                    .offset("FnPtrs", &["callback"], true)
+                    .offset_as(
+                        "FnPtrs",
+                        &["callback"],
+                        true,
+                        ::profile_runtime::typed::Kind::Pointer,
+                    )
                     .unwrap_or_default(),
                 m_handlers: loader
-                    .offset("FnPtrs", &["handlers"], true)
+                    .offset_as(
+                        "FnPtrs",
+                        &["handlers"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
                     .unwrap_or_default(),
             }
         }
@@ -3362,10 +3530,20 @@ pub mod __private {
             HasAnonEnum {
                 size: loader.size("HasAnonEnum"),
                 m_before: loader
-                    .offset("HasAnonEnum", &["before"], true)
+                    .offset_as(
+                        "HasAnonEnum",
+                        &["before"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
                     .unwrap_or_default(),
                 m_inner: loader
-                    .offset("HasAnonEnum", &["inner"], true)
+                    .offset_as(
+                        "HasAnonEnum",
+                        &["inner"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
                     .unwrap_or_default(),
             }
         }
@@ -3380,8 +3558,22 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Point {
                 size: loader.size("Point"),
-                m_x: loader.offset("Point", &["x"], true).unwrap_or_default(),
-                m_y: loader.offset("Point", &["y", "py"], true).unwrap_or_default(),
+                m_x: loader
+                    .offset_as(
+                        "Point",
+                        &["x"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
+                m_y: loader
+                    .offset_as(
+                        "Point",
+                        &["y", "py"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3401,16 +3593,70 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Qualified {
                 size: loader.size("Qualified"),
-                m_ci: loader.offset("Qualified", &["ci"], true).unwrap_or_default(),
-                m_vl: loader.offset("Qualified", &["vl"], true).unwrap_or_default(),
-                m_name: loader.offset("Qualified", &["name"], true).unwrap_or_default(),
-                m_pp: loader.offset("Qualified", &["pp"], true).unwrap_or_default(),
-                m_pv: loader.offset("Qualified", &["pv"], true).unwrap_or_default(),
-                m_ppp: loader.offset("Qualified", &["ppp"], true).unwrap_or_default(),
-                m_bytes: loader
-                    .offset("Qualified", &["bytes"], true)
+                m_ci: loader
+                    .offset_as(
+                        "Qualified",
+                        &["ci"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
                     .unwrap_or_default(),
-                m_ll: loader.offset("Qualified", &["ll"], true).unwrap_or_default(),
+                m_vl: loader
+                    .offset_as(
+                        "Qualified",
+                        &["vl"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
+                m_name: loader
+                    .offset_as(
+                        "Qualified",
+                        &["name"],
+                        true,
+                        ::profile_runtime::typed::Kind::Pointer,
+                    )
+                    .unwrap_or_default(),
+                m_pp: loader
+                    .offset_as(
+                        "Qualified",
+                        &["pp"],
+                        true,
+                        ::profile_runtime::typed::Kind::Pointer,
+                    )
+                    .unwrap_or_default(),
+                m_pv: loader
+                    .offset_as(
+                        "Qualified",
+                        &["pv"],
+                        true,
+                        ::profile_runtime::typed::Kind::Pointer,
+                    )
+                    .unwrap_or_default(),
+                m_ppp: loader
+                    .offset_as(
+                        "Qualified",
+                        &["ppp"],
+                        true,
+                        ::profile_runtime::typed::Kind::Pointer,
+                    )
+                    .unwrap_or_default(),
+                m_bytes: loader
+                    .offset_as(
+                        "Qualified",
+                        &["bytes"],
+                        true,
+                        ::profile_runtime::typed::Kind::Pointer,
+                    )
+                    .unwrap_or_default(),
+                m_ll: loader
+                    .offset_as(
+                        "Qualified",
+                        &["ll"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(8u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3423,7 +3669,14 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Same {
                 size: loader.size("Same"),
-                m_only: loader.offset("Same", &["only"], true).unwrap_or_default(),
+                m_only: loader
+                    .offset_as(
+                        "Same",
+                        &["only"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3437,8 +3690,22 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Same_2 {
                 size: loader.size("Same@2"),
-                m_x: loader.offset("Same@2", &["x"], true).unwrap_or_default(),
-                m_y: loader.offset("Same@2", &["y"], true).unwrap_or_default(),
+                m_x: loader
+                    .offset_as(
+                        "Same@2",
+                        &["x"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(8u8),
+                    )
+                    .unwrap_or_default(),
+                m_y: loader
+                    .offset_as(
+                        "Same@2",
+                        &["y"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(8u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3451,7 +3718,14 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             VBase {
                 size: loader.size("VBase"),
-                m_vb: loader.offset("VBase", &["vb"], true).unwrap_or_default(),
+                m_vb: loader
+                    .offset_as(
+                        "VBase",
+                        &["vb"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3466,9 +3740,21 @@ pub mod __private {
             VDerived {
                 size: loader.size("VDerived"),
                 m___base_VBase: loader
-                    .offset("VDerived", &["__base_VBase"], true)
+                    .offset_as(
+                        "VDerived",
+                        &["__base_VBase"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
                     .unwrap_or_default(),
-                m_vd: loader.offset("VDerived", &["vd"], true).unwrap_or_default(),
+                m_vd: loader
+                    .offset_as(
+                        "VDerived",
+                        &["vd"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3484,10 +3770,38 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Value {
                 size: loader.size("Value"),
-                m_bytes: loader.offset("Value", &["bytes"], true).unwrap_or_default(),
-                m_d: loader.offset("Value", &["d"], true).unwrap_or_default(),
-                m_f: loader.offset("Value", &["f"], true).unwrap_or_default(),
-                m_i: loader.offset("Value", &["i"], true).unwrap_or_default(),
+                m_bytes: loader
+                    .offset_as(
+                        "Value",
+                        &["bytes"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
+                    .unwrap_or_default(),
+                m_d: loader
+                    .offset_as(
+                        "Value",
+                        &["d"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(8u8),
+                    )
+                    .unwrap_or_default(),
+                m_f: loader
+                    .offset_as(
+                        "Value",
+                        &["f"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
+                m_i: loader
+                    .offset_as(
+                        "Value",
+                        &["i"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3500,7 +3814,14 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             VirtBase {
                 size: loader.size("VirtBase"),
-                m_x: loader.offset("VirtBase", &["x"], true).unwrap_or_default(),
+                m_x: loader
+                    .offset_as(
+                        "VirtBase",
+                        &["x"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3513,7 +3834,14 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             VirtDerived {
                 size: loader.size("VirtDerived"),
-                m_y: loader.offset("VirtDerived", &["y"], true).unwrap_or_default(),
+                m_y: loader
+                    .offset_as(
+                        "VirtDerived",
+                        &["y"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3531,12 +3859,53 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Wide {
                 size: loader.size("Wide"),
-                m_name: loader.offset("Wide", &["name"], true).unwrap_or_default(),
-                m_c16: loader.offset("Wide", &["c16"], true).unwrap_or_default(),
-                m_c32: loader.offset("Wide", &["c32"], false),
-                m_flag: loader.offset("Wide", &["flag"], true).unwrap_or_default(),
-                m_big: loader.offset("Wide", &["big"], true).unwrap_or_default(),
-                m_n: loader.offset("Wide", &["n"], true).unwrap_or_default(),
+                m_name: loader
+                    .offset_as(
+                        "Wide",
+                        &["name"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
+                    .unwrap_or_default(),
+                m_c16: loader
+                    .offset_as(
+                        "Wide",
+                        &["c16"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(2u8),
+                    )
+                    .unwrap_or_default(),
+                m_c32: loader
+                    .offset_as(
+                        "Wide",
+                        &["c32"],
+                        false,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    ),
+                m_flag: loader
+                    .offset_as(
+                        "Wide",
+                        &["flag"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(1u8),
+                    )
+                    .unwrap_or_default(),
+                m_big: loader
+                    .offset_as(
+                        "Wide",
+                        &["big"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(8u8),
+                    )
+                    .unwrap_or_default(),
+                m_n: loader
+                    .offset_as(
+                        "Wide",
+                        &["n"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(8u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3551,9 +3920,30 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Widget {
                 size: loader.size("Widget"),
-                m_id: loader.offset("Widget", &["id"], true).unwrap_or_default(),
-                m_inner: loader.offset("Widget", &["inner"], true).unwrap_or_default(),
-                m_weight: loader.offset("Widget", &["weight"], true).unwrap_or_default(),
+                m_id: loader
+                    .offset_as(
+                        "Widget",
+                        &["id"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
+                m_inner: loader
+                    .offset_as(
+                        "Widget",
+                        &["inner"],
+                        true,
+                        ::profile_runtime::typed::Kind::Any,
+                    )
+                    .unwrap_or_default(),
+                m_weight: loader
+                    .offset_as(
+                        "Widget",
+                        &["weight"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3566,7 +3956,14 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Widget__Inner {
                 size: loader.size("Widget::Inner"),
-                m_z: loader.offset("Widget::Inner", &["z"], true).unwrap_or_default(),
+                m_z: loader
+                    .offset_as(
+                        "Widget::Inner",
+                        &["z"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3580,8 +3977,22 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             __unnamed_1053 {
                 size: loader.size("__unnamed_1053"),
-                m_a: loader.offset("__unnamed_1053", &["a"], true).unwrap_or_default(),
-                m_b: loader.offset("__unnamed_1053", &["b"], true).unwrap_or_default(),
+                m_a: loader
+                    .offset_as(
+                        "__unnamed_1053",
+                        &["a"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
+                m_b: loader
+                    .offset_as(
+                        "__unnamed_1053",
+                        &["b"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }
@@ -3596,10 +4007,20 @@ pub mod __private {
             __unnamed_1055 {
                 size: loader.size("__unnamed_1055"),
                 m_as_float: loader
-                    .offset("__unnamed_1055", &["as_float"], true)
+                    .offset_as(
+                        "__unnamed_1055",
+                        &["as_float"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
                     .unwrap_or_default(),
                 m_as_int: loader
-                    .offset("__unnamed_1055", &["as_int"], true)
+                    .offset_as(
+                        "__unnamed_1055",
+                        &["as_int"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                    )
                     .unwrap_or_default(),
             }
         }
@@ -3614,8 +4035,22 @@ pub mod __private {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             __unnamed_1057 {
                 size: loader.size("__unnamed_1057"),
-                m_lo: loader.offset("__unnamed_1057", &["lo"], true).unwrap_or_default(),
-                m_hi: loader.offset("__unnamed_1057", &["hi"], true).unwrap_or_default(),
+                m_lo: loader
+                    .offset_as(
+                        "__unnamed_1057",
+                        &["lo"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(2u8),
+                    )
+                    .unwrap_or_default(),
+                m_hi: loader
+                    .offset_as(
+                        "__unnamed_1057",
+                        &["hi"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(2u8),
+                    )
+                    .unwrap_or_default(),
             }
         }
     }

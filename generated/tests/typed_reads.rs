@@ -373,6 +373,23 @@ fn dynamic_load_names_every_missing_required_member() {
 }
 
 #[test]
+fn dynamic_load_rejects_members_of_another_type() {
+    let mut p = common::fixture_profile("x64");
+    let point = p.structs.get_mut("Point").unwrap();
+    point.fields.get_mut("x").unwrap().descriptor = Descriptor::named("long long");
+    let q = p.structs.get_mut("Qualified").unwrap();
+    q.fields.get_mut("pv").unwrap().descriptor = Descriptor::named("int");
+    let err = fixture_dynamic::Layout::load(&session(&p)).unwrap_err();
+    assert_eq!(
+        err.missing,
+        vec![
+            "Point.x (expected a 4-byte scalar, found a 8-byte scalar)".to_string(),
+            "Qualified.pv (expected a pointer, found a 4-byte scalar)".to_string(),
+        ]
+    );
+}
+
+#[test]
 fn dynamic_optional_members_and_aliases() {
     let mut p = common::fixture_profile("x64");
     // Optional `Wide.c32` absent: the load succeeds and the read is `None`.

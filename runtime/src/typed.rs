@@ -392,7 +392,9 @@ pub fn container_of<'a, L: ?Sized + 'a, T: View<'a, L>, M: View<'a, L>>(
 pub struct LoadError {
     /// The profile's name.
     pub profile: String,
-    /// Every required `struct.member` (or `struct` for a size) not found.
+    /// Every required `struct.member` (or `struct (struct)` for a size)
+    /// not found, and every member whose type differs from the generated
+    /// one (`struct.member (expected ..., found ...)`).
     pub missing: Vec<String>,
 }
 
@@ -400,7 +402,7 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: profile lacks required members: {}",
+            "{}: profile lacks required members (or has them with another type): {}",
             self.profile,
             self.missing.join(", ")
         )
@@ -408,6 +410,28 @@ impl fmt::Display for LoadError {
 }
 
 impl std::error::Error for LoadError {}
+
+/// What generated code expects a member to be, checked when a dynamic
+/// table is loaded (the Rust types were fixed at generation time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Anything (structs, arrays, opaque members).
+    Any,
+    /// A scalar (integer, enumeration, float, bool) of this many bytes.
+    Scalar(u8),
+    /// A pointer.
+    Pointer,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Kind::Any => f.write_str("any type"),
+            Kind::Scalar(n) => write!(f, "a {n}-byte scalar"),
+            Kind::Pointer => f.write_str("a pointer"),
+        }
+    }
+}
 
 /// Fills a dynamic-mode table from a session's profile (used by generated
 /// `Layout::load`): records every missing required member, then
@@ -471,6 +495,51 @@ impl<'s> Loader<'s> {
             self.miss(ty, names, required);
         }
         off
+    }
+
+    /// As [`Loader::offset`], also checking the member is `kind` (a
+    /// member of another kind is reported like a missing one).
+    pub fn offset_as(
+        &mut self,
+        ty: &str,
+        names: &[&str],
+        required: bool,
+        kind: Kind,
+    ) -> Option<u64> {
+        let Some(f) = self.field(ty, names) else {
+            self.miss(ty, names, required);
+            return None;
+        };
+        if kind != Kind::Any {
+            let found = self.kind_of(&f.descriptor, 0);
+            if found != Some(kind) {
+                let n = names.first().copied().unwrap_or("");
+                let found = found.map_or_else(|| "another type".to_string(), |k| k.to_string());
+                self.missing
+                    .push(format!("{ty}.{n} (expected {kind}, found {found})"));
+                return None;
+            }
+        }
+        f.offset
+    }
+
+    fn kind_of(&self, d: &crate::Descriptor, depth: usize) -> Option<Kind> {
+        use crate::Descriptor as D;
+        if depth > 8 {
+            return None;
+        }
+        match d {
+            D::Pointer { .. } => Some(Kind::Pointer),
+            D::Enumeration { target, .. } => self.kind_of(target, depth + 1),
+            D::Named(n) => match n.as_str() {
+                "UnixTimeStamp" => Some(Kind::Scalar(4)),
+                "WinFileTime" => Some(Kind::Scalar(8)),
+                _ if self.session.has_struct(n) => None,
+                _ => crate::native::Native::from_name(n, &self.session.data_model())
+                    .map(|n| Kind::Scalar(n.size)),
+            },
+            _ => None,
+        }
     }
 
     /// The position of a bit field (its storage unit, first bit and width).
@@ -631,6 +700,7 @@ mod tests {
                 bits: 2
             })
         );
+        assert_eq!(l.offset_as("s", &["a"], true, Kind::Scalar(4)), Some(0));
         assert_eq!(l.offset("s", &["opt"], false), None);
         assert_eq!(l.offset("s", &["gone"], true), None);
         assert_eq!(l.size("t"), 0);
@@ -641,7 +711,7 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            "t.json: profile lacks required members: s.gone, t (struct)"
+            "t.json: profile lacks required members (or has them with another type): s.gone, t (struct)"
         );
     }
 }
