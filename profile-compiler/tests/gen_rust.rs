@@ -85,3 +85,32 @@ fn gen_rust_unknown_type_is_one_line_naming_it() {
     assert!(err.contains("no_such_struct"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn gen_rust_members_restricts_what_is_generated() {
+    let Some(shared) = support::shared("gen_rust_members_restricts_what_is_generated") else {
+        return;
+    };
+    let profile = shared.join("fixtures/rekall/Linux/6.1.0-56-amd64.dwarf4.rekall.json");
+    let r = profc()
+        .arg("gen_rust")
+        .arg(&profile)
+        .args([
+            "--types",
+            "task_struct",
+            "--members",
+            "task_struct=pid/comm/tasks",
+            "--mode",
+            "static",
+        ])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let code = String::from_utf8(r.stdout).unwrap();
+    assert!(code.contains("pub fn pid(&self) -> ::core::option::Option<i32>"));
+    assert!(code.contains("pub fn tasks(&self) -> list_head<'a>"));
+    assert!(!code.contains("pub fn mm("));
+    // Only what the chosen members embed comes along.
+    assert!(code.contains("pub struct list_head<'a>"));
+    assert!(!code.contains("pub struct sched_entity<'a>"));
+}
