@@ -65,6 +65,7 @@ mod native;
 mod object;
 mod session;
 mod space;
+pub mod typed;
 mod types;
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod build_local_profile;
 mod convert_profile;
 mod diff;
 mod fetch_pdb;
+mod gen_rust;
 mod inspect;
 mod parse_pdb;
 mod peinfo;
@@ -57,6 +58,9 @@ enum Command {
     BuildLocalProfile(build_local_profile::Args),
     /// Maintain profile repositories and look profiles up in them.
     Repo(repo::Args),
+    /// Generate typed Rust accessors (static or dynamic offsets) from a profile.
+    #[command(name = "gen_rust", alias = "gen-rust")]
+    GenRust(gen_rust::Args),
 }
 
 /// Arguments of `export`.
@@ -86,6 +90,7 @@ pub fn main() -> ExitCode {
         }),
         Command::Export(a) => export(a, cli.verbose),
         Command::Peinfo(a) => peinfo::run(a),
+        Command::GenRust(a) => gen_rust::run(a),
         Command::FetchPdb(a) => fetch_pdb::run(a),
         Command::VersionScan(a) => version_scan::run(a),
         Command::BuildLocalProfile(a) => build_local_profile::run(a, cli.verbose),
