@@ -9,11 +9,11 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::native::NativeKind;
-use crate::session::{Session, MAX_DEPTH};
-use crate::space::Space;
+use crate::session::{Session, StructInfo, MAX_DEPTH};
+use crate::space::{ReadStatus, Space};
 use crate::types::{Choices, Count, Type};
 
 /// Most elements [`Object::iter`] yields (a guard against absurd counts).
@@ -216,7 +216,69 @@ struct Live {
     addr: u64,
     /// Resolved: never `Type::Named`, counts fixed.
     ty: Type,
-    name: Arc<str>,
+    name: Name,
+    /// For a struct: its layout with members resolved (so member access
+    /// needs no session lookup).
+    info: Option<Arc<StructInfo>>,
+}
+
+/// An object's name (the path it was reached by), built only when asked
+/// for: a member's name is its parent's name and the member name, joined
+/// with a `.` on first use, so member access allocates nothing.
+#[derive(Clone)]
+pub(crate) struct Name {
+    /// The whole name, or the parent's when `leaf` is set.
+    base: Arc<str>,
+    leaf: Option<Arc<str>>,
+    joined: OnceLock<Arc<str>>,
+}
+
+impl Name {
+    fn whole(name: Arc<str>) -> Name {
+        Name {
+            base: name,
+            leaf: None,
+            joined: OnceLock::new(),
+        }
+    }
+
+    fn member(parent: &Name, leaf: Arc<str>) -> Name {
+        Name {
+            base: parent.to_arc(),
+            leaf: Some(leaf),
+            joined: OnceLock::new(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match &self.leaf {
+            None => &self.base,
+            Some(leaf) => self
+                .joined
+                .get_or_init(|| format!("{}.{leaf}", self.base).into()),
+        }
+    }
+
+    fn to_arc(&self) -> Arc<str> {
+        match &self.leaf {
+            None => Arc::clone(&self.base),
+            Some(_) => {
+                self.as_str();
+                self.joined
+                    .get()
+                    .map_or_else(|| Arc::clone(&self.base), Arc::clone)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.leaf {
+            None => f.write_str(&self.base),
+            Some(leaf) => write!(f, "{}.{leaf}", self.base),
+        }
+    }
 }
 
 impl fmt::Debug for Object {
@@ -241,16 +303,47 @@ impl From<NoneObject> for Object {
     }
 }
 
-fn read_at(space: &Space, addr: u64, len: usize, what: &str) -> Result<Vec<u8>, NoneObject> {
+/// Reads a native value of `len <= 16` bytes into a stack buffer.
+fn read_small(
+    space: &Space,
+    addr: u64,
+    len: usize,
+    what: &Name,
+) -> Result<[u8; 16], NoneObject> {
+    let mut buf = [0u8; 16];
+    let Some(dst) = buf.get_mut(..len) else {
+        return Err(NoneObject::new(format!(
+            "{what}: {len} bytes is too wide for a native value"
+        )));
+    };
+    let status = space.read(addr, dst);
+    if status.is_complete() {
+        Ok(buf)
+    } else {
+        Err(unreadable(what, len, addr, status))
+    }
+}
+
+#[cold]
+fn unreadable(what: &dyn fmt::Display, len: usize, addr: u64, status: ReadStatus) -> NoneObject {
+    NoneObject::new(format!(
+        "{what}: cannot read {len} bytes at {addr:#x} (invalid from {:#x})",
+        status.first_invalid.unwrap_or(addr)
+    ))
+}
+
+fn read_at(
+    space: &Space,
+    addr: u64,
+    len: usize,
+    what: &dyn fmt::Display,
+) -> Result<Vec<u8>, NoneObject> {
     let mut buf = vec![0u8; len];
     let status = space.read(addr, &mut buf);
     if status.is_complete() {
         Ok(buf)
     } else {
-        Err(NoneObject::new(format!(
-            "{what}: cannot read {len} bytes at {addr:#x} (invalid from {:#x})",
-            status.first_invalid.unwrap_or(addr)
-        )))
+        Err(unreadable(what, len, addr, status))
     }
 }
 
@@ -263,14 +356,15 @@ impl Object {
         addr: u64,
         ty: Type,
         parent: Option<&Object>,
-        name: Option<Arc<str>>,
+        name: Option<Name>,
     ) -> Object {
-        let name = name.unwrap_or_else(|| ty.to_string().into());
+        let name = name.unwrap_or_else(|| Name::whole(ty.to_string().into()));
         let ty = session.resolve(&ty);
+        let mut info = None;
         let ty = match ty {
             Type::Computed(f) => {
                 return match parent {
-                    Some(p) => Object(Repr::Value(f(p), name)),
+                    Some(p) => Object(Repr::Value(f(p), name.to_arc())),
                     None => NoneObject::new(format!("{name}: a computed member needs its struct"))
                         .into(),
                 }
@@ -318,8 +412,11 @@ impl Object {
                         .into()
                 }
             },
-            Type::Struct(s) => match session.layout(&s) {
-                Ok(_) => Type::Struct(s),
+            Type::Struct(s) => match session.struct_info(&s) {
+                Ok(i) => {
+                    info = Some(i);
+                    Type::Struct(s)
+                }
                 Err(e) => return NoneObject::new(format!("{name}: {}", e.reason())).into(),
             },
             t => t,
@@ -330,6 +427,7 @@ impl Object {
             addr,
             ty,
             name,
+            info,
         }))
     }
 
@@ -372,7 +470,7 @@ impl Object {
     /// The object's name: the path it was reached by (`task_struct.comm`).
     pub fn name(&self) -> &str {
         match &self.0 {
-            Repr::Live(l) => &l.name,
+            Repr::Live(l) => l.name.as_str(),
             Repr::Value(_, n) => n,
             Repr::None(_) => "None",
         }
@@ -449,34 +547,44 @@ impl Object {
             Ok(l) => l,
             Err(n) => return n.into(),
         };
-        let sname = match &l.ty {
-            Type::Struct(s) => Arc::clone(s),
-            Type::Pointer(_) => return self.deref().member(name),
-            other => {
+        let (sname, info) = match (&l.ty, &l.info) {
+            (Type::Struct(s), Some(info)) => (s, info),
+            (Type::Pointer(_), _) => return self.deref().member(name),
+            (other, _) => {
                 return Object::none(format!(
                     "{}: {other} has no members (asked for {name})",
                     l.name
                 ))
             }
         };
-        let layout = match l.session.layout(&sname) {
-            Ok(layout) => layout,
-            Err(n) => return n.into(),
-        };
-        let Some(m) = layout.members.get(name) else {
+        let Some(m) = info.member(name) else {
             return Object::none(format!("{}: {sname} has no member {name}", l.name));
         };
-        let path: Arc<str> = format!("{}.{name}", l.name).into();
+        let path = Name::member(&l.name, Arc::clone(&m.name));
         if let Type::Computed(f) = &m.ty {
-            return Object(Repr::Value(f(self), path));
+            return Object(Repr::Value(f(self), path.to_arc()));
         }
-        let offset = match m.offset.as_ref().and_then(|o| o.eval(Some(self))) {
+        let offset = match m.fixed_offset {
             Some(o) => o,
-            None => return Object::none(format!("{path}: the member's offset is unknown")),
+            None => match m.offset.as_ref().and_then(|o| o.eval(Some(self))) {
+                Some(o) => o,
+                None => return Object::none(format!("{path}: the member's offset is unknown")),
+            },
         };
         let Some(addr) = l.addr.checked_add(offset) else {
             return Object::none(format!("{path}: address overflows"));
         };
+        if let Some(ty) = &m.resolved {
+            // Resolved when the layout was built: no lookup needed.
+            return Object(Repr::Live(Live {
+                session: l.session.clone(),
+                space: Arc::clone(&l.space),
+                addr,
+                ty: ty.clone(),
+                name: path,
+                info: None,
+            }));
+        }
         Object::new(
             l.session.clone(),
             Arc::clone(&l.space),
@@ -532,10 +640,10 @@ impl Object {
     }
 
     fn read_pointer(&self, l: &Live) -> Result<u64, NoneObject> {
-        let size = usize::from(l.session.data_model().pointer_size);
-        let b = read_at(&l.space, l.addr, size, &l.name)?;
+        let size = usize::from(l.session.data_model().pointer_size).min(8);
+        let b = read_small(&l.space, l.addr, size, &l.name)?;
         let mut v = [0u8; 8];
-        v[..size.min(8)].copy_from_slice(&b[..size.min(8)]);
+        v.copy_from_slice(&b[..8]);
         Ok(u64::from_le_bytes(v))
     }
 
@@ -565,7 +673,7 @@ impl Object {
             p,
             (**target).clone(),
             None,
-            Some(Arc::clone(&l.name)),
+            Some(l.name.clone()),
         )
     }
 
@@ -617,7 +725,7 @@ impl Object {
             addr,
             (**target).clone(),
             None,
-            Some(format!("{}[{i}]", l.name).into()),
+            Some(Name::whole(format!("{}[{i}]", l.name).into())),
         )
     }
 
@@ -644,7 +752,7 @@ impl Object {
             l.addr,
             ty,
             None,
-            Some(Arc::clone(&l.name)),
+            Some(l.name.clone()),
         )
     }
 
@@ -723,8 +831,9 @@ impl Object {
                         NativeKind::Signed | NativeKind::Unsigned | NativeKind::Bool
                     ) =>
             {
-                let b = read_at(&l.space, l.addr, usize::from(n.size), &l.name)?;
-                Ok((n.decode_int(&b), n.size))
+                let len = usize::from(n.size);
+                let b = read_small(&l.space, l.addr, len, &l.name)?;
+                Ok((n.decode_int(&b[..len]), n.size))
             }
             Type::Enumeration { storage, .. } => self.read_int(l, &storage),
             other => Err(NoneObject::new(format!(
@@ -736,15 +845,23 @@ impl Object {
 
     fn read_value(&self, l: &Live) -> Result<Value, NoneObject> {
         Ok(match &l.ty {
-            Type::Native(n) => {
-                let b = read_at(&l.space, l.addr, usize::from(n.size), &l.name)?;
+            Type::Native(n) if n.size <= 16 => {
+                let len = usize::from(n.size);
+                let buf = read_small(&l.space, l.addr, len, &l.name)?;
+                let b = &buf[..len];
                 match n.kind {
                     NativeKind::Bool => Value::Bool(b.iter().any(|x| *x != 0)),
-                    NativeKind::Float => Value::Float(n.decode_float(&b).ok_or_else(|| {
+                    NativeKind::Float => Value::Float(n.decode_float(b).ok_or_else(|| {
                         NoneObject::new(format!("{}: unsupported float size {}", l.name, n.size))
                     })?),
-                    _ => Value::Int(n.decode_int(&b)),
+                    _ => Value::Int(n.decode_int(b)),
                 }
+            }
+            Type::Native(n) => {
+                return Err(NoneObject::new(format!(
+                    "{}: native size {} is not supported",
+                    l.name, n.size
+                )))
             }
             Type::Pointer(_) => Value::Pointer(self.read_pointer(l)?),
             Type::BitField {
@@ -1043,7 +1160,7 @@ impl Walk {
     fn link_at(&self, entry: u64) -> Result<u64, NoneObject> {
         let size = usize::from(self.session.data_model().pointer_size);
         let at = entry.wrapping_add(self.link_offset);
-        let b = read_at(&self.space, at, size, "list link")?;
+        let b = read_at(&self.space, at, size, &"list link")?;
         let mut v = [0u8; 8];
         v[..size.min(8)].copy_from_slice(&b[..size.min(8)]);
         Ok(u64::from_le_bytes(v))
