@@ -211,8 +211,9 @@ enum Repr {
 
 #[derive(Clone)]
 struct Live {
-    session: Session,
-    space: Space,
+    /// The session and space, shared by every object reached from one root
+    /// (one reference count to bump per member access, not two).
+    ctx: Arc<Ctx>,
     addr: u64,
     /// Resolved: never `Type::Named`, counts fixed.
     ty: Type,
@@ -220,6 +221,24 @@ struct Live {
     /// For a struct: its layout with members resolved (so member access
     /// needs no session lookup).
     info: Option<Arc<StructInfo>>,
+}
+
+/// What objects reached from one another share.
+pub(crate) struct Ctx {
+    session: Session,
+    space: Space,
+}
+
+impl fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} over {:?}", self.session, self.space)
+    }
+}
+
+impl Ctx {
+    pub(crate) fn new(session: Session, space: Space) -> Arc<Ctx> {
+        Arc::new(Ctx { session, space })
+    }
 }
 
 /// An object's name (the path it was reached by), built only when asked
@@ -351,14 +370,14 @@ impl Object {
     /// Makes an object, resolving `ty` (named types, counts that depend on
     /// the enclosing struct `parent`). Unresolvable types give a NoneObject.
     pub(crate) fn new(
-        session: Session,
-        space: Space,
+        ctx: Arc<Ctx>,
         addr: u64,
         ty: Type,
         parent: Option<&Object>,
         name: Option<Name>,
     ) -> Object {
         let name = name.unwrap_or_else(|| Name::whole(ty.to_string().into()));
+        let session = &ctx.session;
         let ty = session.resolve(&ty);
         let mut info = None;
         let ty = match ty {
@@ -422,8 +441,7 @@ impl Object {
             t => t,
         };
         Object(Repr::Live(Live {
-            session,
-            space,
+            ctx,
             addr,
             ty,
             name,
@@ -504,7 +522,7 @@ impl Object {
     /// The session this object was made by.
     pub fn session(&self) -> Option<&Session> {
         match &self.0 {
-            Repr::Live(l) => Some(&l.session),
+            Repr::Live(l) => Some(&l.ctx.session),
             _ => None,
         }
     }
@@ -512,7 +530,7 @@ impl Object {
     /// The address space the object lives in.
     pub fn space(&self) -> Option<&Space> {
         match &self.0 {
-            Repr::Live(l) => Some(&l.space),
+            Repr::Live(l) => Some(&l.ctx.space),
             _ => None,
         }
     }
@@ -520,7 +538,7 @@ impl Object {
     /// The object's size in bytes.
     pub fn size(&self) -> Option<u64> {
         let Repr::Live(l) = &self.0 else { return None };
-        l.session.size_of_type(&l.ty, None, Some(self))
+        l.ctx.session.size_of_type(&l.ty, None, Some(self))
     }
 
     fn live(&self) -> Result<&Live, NoneObject> {
@@ -536,7 +554,7 @@ impl Object {
     /// Reads `len` bytes at the object's address.
     pub fn read_bytes(&self, len: usize) -> Result<Vec<u8>, NoneObject> {
         let l = self.live()?;
-        read_at(&l.space, l.addr, len, &l.name)
+        read_at(&l.ctx.space, l.addr, len, &l.name)
     }
 
     /// The member `name` of a struct (through a pointer to a struct, which is
@@ -560,7 +578,13 @@ impl Object {
         let Some(m) = info.member(name) else {
             return Object::none(format!("{}: {sname} has no member {name}", l.name));
         };
-        let path = Name::member(&l.name, Arc::clone(&m.name));
+        // An object named after its type (a root object) names its members
+        // with the struct's precomputed `type.member`: one shared string.
+        let path = if l.name.leaf.is_none() && *l.name.base == **sname {
+            Name::whole(Arc::clone(&m.full_name))
+        } else {
+            Name::member(&l.name, Arc::clone(&m.name))
+        };
         if let Type::Computed(f) = &m.ty {
             return Object(Repr::Value(f(self), path.to_arc()));
         }
@@ -577,8 +601,7 @@ impl Object {
         if let Some(ty) = &m.resolved {
             // Resolved when the layout was built: no lookup needed.
             return Object(Repr::Live(Live {
-                session: l.session.clone(),
-                space: Arc::clone(&l.space),
+                ctx: Arc::clone(&l.ctx),
                 addr,
                 ty: ty.clone(),
                 name: path,
@@ -586,8 +609,7 @@ impl Object {
             }));
         }
         Object::new(
-            l.session.clone(),
-            Arc::clone(&l.space),
+            Arc::clone(&l.ctx),
             addr,
             m.ty.clone(),
             Some(self),
@@ -598,14 +620,15 @@ impl Object {
     /// Follows a dotted path of members, with optional indexes:
     /// `"mm.pgd"`, `"comm[0]"`, `"ActiveProcessLinks.Flink"`.
     pub fn get(&self, path: &str) -> Object {
-        let mut cur = self.clone();
+        // `None`: still at `self` (not cloned unless the path is empty).
+        let mut cur: Option<Object> = None;
         for part in path.split('.').take(MAX_DEPTH) {
             let (name, mut rest) = match part.find('[') {
                 Some(i) => (&part[..i], &part[i..]),
                 None => (part, ""),
             };
             if !name.is_empty() {
-                cur = cur.member(name);
+                cur = Some(cur.as_ref().unwrap_or(self).member(name));
             }
             while let Some(r) = rest.strip_prefix('[') {
                 let Some(end) = r.find(']') else {
@@ -614,14 +637,14 @@ impl Object {
                 let Ok(i) = r[..end].trim().parse::<u64>() else {
                     return Object::none(format!("bad index in path {path:?}"));
                 };
-                cur = cur.index(i);
+                cur = Some(cur.as_ref().unwrap_or(self).index(i));
                 rest = &r[end + 1..];
             }
-            if cur.is_none() {
+            if cur.as_ref().is_some_and(Object::is_none) {
                 break;
             }
         }
-        cur
+        cur.unwrap_or_else(|| self.clone())
     }
 
     /// The member names of a struct (after overlays), sorted.
@@ -631,7 +654,7 @@ impl Object {
         };
         match &l.ty {
             Type::Struct(s) => l
-                .session
+                .ctx.session
                 .layout(s)
                 .map(|layout| layout.members.keys().cloned().collect())
                 .unwrap_or_default(),
@@ -640,8 +663,8 @@ impl Object {
     }
 
     fn read_pointer(&self, l: &Live) -> Result<u64, NoneObject> {
-        let size = usize::from(l.session.data_model().pointer_size).min(8);
-        let b = read_small(&l.space, l.addr, size, &l.name)?;
+        let size = usize::from(l.ctx.session.data_model().pointer_size).min(8);
+        let b = read_small(&l.ctx.space, l.addr, size, &l.name)?;
         let mut v = [0u8; 8];
         v.copy_from_slice(&b[..8]);
         Ok(u64::from_le_bytes(v))
@@ -664,12 +687,11 @@ impl Object {
         if p == 0 {
             return Object::none(format!("{}: NULL pointer", l.name));
         }
-        if !l.space.is_valid(p) {
+        if !l.ctx.space.is_valid(p) {
             return Object::none(format!("{}: pointer to invalid address {p:#x}", l.name));
         }
         Object::new(
-            l.session.clone(),
-            Arc::clone(&l.space),
+            Arc::clone(&l.ctx),
             p,
             (**target).clone(),
             None,
@@ -713,15 +735,14 @@ impl Object {
                 bound.unwrap_or(0)
             ));
         }
-        let Some(esize) = l.session.size_of_type(target, None, None) else {
+        let Some(esize) = l.ctx.session.size_of_type(target, None, None) else {
             return Object::none(format!("{}: the element size is unknown", l.name));
         };
         let Some(addr) = i.checked_mul(esize).and_then(|o| base.checked_add(o)) else {
             return Object::none(format!("{}[{i}]: address overflows", l.name));
         };
         Object::new(
-            l.session.clone(),
-            Arc::clone(&l.space),
+            Arc::clone(&l.ctx),
             addr,
             (**target).clone(),
             None,
@@ -747,8 +768,7 @@ impl Object {
             Err(n) => return n.into(),
         };
         Object::new(
-            l.session.clone(),
-            Arc::clone(&l.space),
+            Arc::clone(&l.ctx),
             l.addr,
             ty,
             None,
@@ -763,13 +783,13 @@ impl Object {
             Ok(l) => l,
             Err(n) => return n.into(),
         };
-        let Some(off) = l.session.offset_of(type_name, member_path) else {
+        let Some(off) = l.ctx.session.offset_of(type_name, member_path) else {
             return Object::none(format!("{type_name}.{member_path}: no fixed offset"));
         };
         let Some(addr) = l.addr.checked_sub(off) else {
             return Object::none(format!("{}: container address underflows", l.name));
         };
-        l.session.object(type_name, addr, &l.space)
+        l.ctx.session.object(type_name, addr, &l.ctx.space)
     }
 
     /// Follows a chain of pointers: from this struct (or the struct this
@@ -823,7 +843,7 @@ impl Object {
     }
 
     fn read_int(&self, l: &Live, ty: &Type) -> Result<(i128, u8), NoneObject> {
-        match l.session.resolve(ty) {
+        match l.ctx.session.resolve(ty) {
             Type::Native(n)
                 if n.size <= 16
                     && matches!(
@@ -832,7 +852,7 @@ impl Object {
                     ) =>
             {
                 let len = usize::from(n.size);
-                let b = read_small(&l.space, l.addr, len, &l.name)?;
+                let b = read_small(&l.ctx.space, l.addr, len, &l.name)?;
                 Ok((n.decode_int(&b[..len]), n.size))
             }
             Type::Enumeration { storage, .. } => self.read_int(l, &storage),
@@ -847,7 +867,7 @@ impl Object {
         Ok(match &l.ty {
             Type::Native(n) if n.size <= 16 => {
                 let len = usize::from(n.size);
-                let buf = read_small(&l.space, l.addr, len, &l.name)?;
+                let buf = read_small(&l.ctx.space, l.addr, len, &l.name)?;
                 let b = &buf[..len];
                 match n.kind {
                     NativeKind::Bool => Value::Bool(b.iter().any(|x| *x != 0)),
@@ -887,7 +907,7 @@ impl Object {
                 let (v, _) = self.read_int(l, storage)?;
                 let name = match choices {
                     Choices::Inline(c) => c.get(&v).cloned(),
-                    Choices::Named(e) => l.session.enum_name(e, v).map(str::to_owned),
+                    Choices::Named(e) => l.ctx.session.enum_name(e, v).map(str::to_owned),
                 };
                 Value::Enum { value: v, name }
             }
@@ -906,7 +926,7 @@ impl Object {
                 Value::String(self.read_text(l)?)
             }
             Type::UnixTimeStamp => {
-                let b = read_at(&l.space, l.addr, 4, &l.name)?;
+                let b = read_at(&l.ctx.space, l.addr, 4, &l.name)?;
                 let secs = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                 Value::Time(Timestamp {
                     unix_seconds: i64::from(secs),
@@ -914,13 +934,13 @@ impl Object {
                 })
             }
             Type::WinFileTime => {
-                let b = read_at(&l.space, l.addr, 8, &l.name)?;
+                let b = read_at(&l.ctx.space, l.addr, 8, &l.name)?;
                 let mut a = [0u8; 8];
                 a.copy_from_slice(&b);
                 Value::Time(Timestamp::from_filetime(u64::from_le_bytes(a)))
             }
             Type::Struct(s) => {
-                if let Some(class) = l.session.class_of(s) {
+                if let Some(class) = l.ctx.session.class_of(s) {
                     if let Some(v) = class.value(self) {
                         return Ok(v);
                     }
@@ -944,7 +964,7 @@ impl Object {
     }
 
     fn is_char_array(&self, l: &Live, target: &Type) -> bool {
-        let t = l.session.resolve(target);
+        let t = l.ctx.session.resolve(target);
         matches!(target, Type::Named(n) if n.as_ref() == "char" || n.as_ref() == "unsigned char" || n.as_ref() == "signed char")
             && matches!(t, Type::Native(n) if n.size == 1)
     }
@@ -962,7 +982,7 @@ impl Object {
         };
         let len = len.min(MAX_STRING_BYTES) as usize;
         let mut buf = vec![0u8; len];
-        let status = l.space.read(l.addr, &mut buf);
+        let status = l.ctx.space.read(l.addr, &mut buf);
         if let Some(bad) = status.first_invalid {
             if bad == l.addr && len > 0 {
                 return Err(NoneObject::new(format!(
@@ -1082,11 +1102,10 @@ pub struct ListIter {
 
 #[derive(Debug)]
 struct Walk {
-    session: Session,
-    space: Space,
+    ctx: Arc<Ctx>,
     head: u64,
     link_offset: u64,
-    container: String,
+    container: Type,
     container_offset: u64,
     next: Result<u64, NoneObject>,
     visited: HashSet<u64>,
@@ -1121,9 +1140,9 @@ impl Walk {
                 l.name, l.ty
             )));
         };
-        let layout = l.session.layout(sname)?;
+        let layout = l.ctx.session.layout(sname)?;
         let link = l
-            .session
+            .ctx.session
             .class_of(sname)
             .and_then(|c| c.list_link().map(str::to_owned))
             .or_else(|| {
@@ -1136,18 +1155,17 @@ impl Walk {
                 NoneObject::new(format!("{}: {sname} has no list link member", l.name))
             })?;
         let link_offset = l
-            .session
+            .ctx.session
             .offset_of(sname, &link)
             .ok_or_else(|| NoneObject::new(format!("{sname}.{link}: no fixed offset")))?;
-        let container_offset = l.session.offset_of(container, member_path).ok_or_else(|| {
+        let container_offset = l.ctx.session.offset_of(container, member_path).ok_or_else(|| {
             NoneObject::new(format!("{container}.{member_path}: no fixed offset"))
         })?;
         let mut w = Walk {
-            session: l.session.clone(),
-            space: Arc::clone(&l.space),
+            ctx: Arc::clone(&l.ctx),
             head: l.addr,
             link_offset,
-            container: container.to_owned(),
+            container: Type::named(container),
             container_offset,
             next: Ok(0),
             visited: HashSet::new(),
@@ -1158,9 +1176,9 @@ impl Walk {
     }
 
     fn link_at(&self, entry: u64) -> Result<u64, NoneObject> {
-        let size = usize::from(self.session.data_model().pointer_size);
+        let size = usize::from(self.ctx.session.data_model().pointer_size);
         let at = entry.wrapping_add(self.link_offset);
-        let b = read_at(&self.space, at, size, &"list link")?;
+        let b = read_at(&self.ctx.space, at, size, &"list link")?;
         let mut v = [0u8; 8];
         v[..size.min(8)].copy_from_slice(&b[..size.min(8)]);
         Ok(u64::from_le_bytes(v))
@@ -1197,7 +1215,13 @@ impl Walk {
             )))
         })?);
         let addr = cur.wrapping_sub(self.container_offset);
-        Ok(self.session.object(&self.container, addr, &self.space))
+        Ok(Object::new(
+            Arc::clone(&self.ctx),
+            addr,
+            self.container.clone(),
+            None,
+            None,
+        ))
     }
 }
 

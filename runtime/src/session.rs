@@ -49,6 +49,9 @@ pub(crate) struct StructInfo {
 pub(crate) struct MemberInfo {
     /// The member's name (shared by every object reached through it).
     pub(crate) name: Arc<str>,
+    /// `struct.member`: the name of this member of an object named after its
+    /// struct type (as `Session::object` names them), shared likewise.
+    pub(crate) full_name: Arc<str>,
     /// The offset as the layout gives it.
     pub(crate) offset: Option<Count>,
     /// The offset when it is a constant.
@@ -92,6 +95,7 @@ impl StructInfo {
                 };
                 let info = MemberInfo {
                     name: name.as_str().into(),
+                    full_name: format!("{}.{name}", layout.name).into(),
                     offset: m.offset.clone(),
                     fixed_offset: m.offset.as_ref().and_then(Count::fixed),
                     ty: m.ty.clone(),
@@ -381,7 +385,13 @@ impl Session {
 
     /// An object of `ty` at `addr` in `space`.
     pub fn object_of(&self, ty: Type, addr: u64, space: &Space) -> Object {
-        Object::new(self.clone(), Arc::clone(space), addr, ty, None, None)
+        Object::new(
+            crate::object::Ctx::new(self.clone(), Arc::clone(space)),
+            addr,
+            ty,
+            None,
+            None,
+        )
     }
 
     /// An object of the named type at a symbol's address (see
