@@ -106,9 +106,10 @@ fn main() {
         ("plain", &plain, "open(F, 'rb')"),
     ] {
         println!("{kind}:");
-        let (rust_min, rust_med) = time("rust in-process: open + offset_of(task_struct.pid)", || {
-            open_and_read(path)
-        });
+        let (rust_min, rust_med) =
+            time("rust in-process: open + offset_of(task_struct.pid)", || {
+                open_and_read(path)
+            });
         let bytes = std::fs::read(path).expect("read");
         time("  stage: read file", || {
             std::fs::read(path).expect("read").len().to_string()
@@ -120,7 +121,10 @@ fn main() {
                 .to_string()
         });
         time("  stage: UTF-8 check", || {
-            std::str::from_utf8(&text).map(str::len).unwrap_or(0).to_string()
+            std::str::from_utf8(&text)
+                .map(str::len)
+                .unwrap_or(0)
+                .to_string()
         });
         time("  stage: LazyProfile::from_bytes (all of the open)", || {
             LazyProfile::from_bytes(bytes.clone(), "p")

@@ -59,7 +59,11 @@ pub struct MemberHandle {
 
 impl fmt::Debug for MemberHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MemberHandle({} @ +{:#x}: {})", self.path, self.offset, self.ty)
+        write!(
+            f,
+            "MemberHandle({} @ +{:#x}: {})",
+            self.path, self.offset, self.ty
+        )
     }
 }
 
@@ -210,7 +214,11 @@ impl MemberHandle {
 
     /// Reads a 1-byte integer member of the struct at `base`.
     #[inline]
-    pub fn read_u8<S: AddressSpace + ?Sized>(&self, space: &S, base: u64) -> Result<u8, NoneObject> {
+    pub fn read_u8<S: AddressSpace + ?Sized>(
+        &self,
+        space: &S,
+        base: u64,
+    ) -> Result<u8, NoneObject> {
         self.check_int(1)?;
         self.bytes::<S, 1>(space, base).map(u8::from_le_bytes)
     }

@@ -62,9 +62,8 @@ impl LazyProfile {
             context: what.to_owned(),
             source,
         };
-        let scan_err = |e: crate::scan::ScanError| {
-            Error::format(what, format!("not valid JSON: {e}"))
-        };
+        let scan_err =
+            |e: crate::scan::ScanError| Error::format(what, format!("not valid JSON: {e}"));
         // One structural pass: the top-level sections and the `$STRUCTS`
         // entries, as byte ranges; nothing else is parsed (see `scan`).
         let mut sections: BTreeMap<String, Range<usize>> = BTreeMap::new();
@@ -90,7 +89,8 @@ impl LazyProfile {
                     let r = s.skip()?;
                     if is_structs {
                         let raw = text.get(r.clone()).unwrap_or_default();
-                        structs_not_object = (raw != "null").then(|| raw.chars().take(40).collect::<String>());
+                        structs_not_object =
+                            (raw != "null").then(|| raw.chars().take(40).collect::<String>());
                         struct_index.clear();
                     }
                     r

@@ -323,12 +323,7 @@ impl From<NoneObject> for Object {
 }
 
 /// Reads a native value of `len <= 16` bytes into a stack buffer.
-fn read_small(
-    space: &Space,
-    addr: u64,
-    len: usize,
-    what: &Name,
-) -> Result<[u8; 16], NoneObject> {
+fn read_small(space: &Space, addr: u64, len: usize, what: &Name) -> Result<[u8; 16], NoneObject> {
     let mut buf = [0u8; 16];
     let Some(dst) = buf.get_mut(..len) else {
         return Err(NoneObject::new(format!(
@@ -654,7 +649,8 @@ impl Object {
         };
         match &l.ty {
             Type::Struct(s) => l
-                .ctx.session
+                .ctx
+                .session
                 .layout(s)
                 .map(|layout| layout.members.keys().cloned().collect())
                 .unwrap_or_default(),
@@ -767,13 +763,7 @@ impl Object {
             Ok(l) => l,
             Err(n) => return n.into(),
         };
-        Object::new(
-            Arc::clone(&l.ctx),
-            l.addr,
-            ty,
-            None,
-            Some(l.name.clone()),
-        )
+        Object::new(Arc::clone(&l.ctx), l.addr, ty, None, Some(l.name.clone()))
     }
 
     /// The struct `type_name` that contains this object as its member
@@ -1142,7 +1132,8 @@ impl Walk {
         };
         let layout = l.ctx.session.layout(sname)?;
         let link = l
-            .ctx.session
+            .ctx
+            .session
             .class_of(sname)
             .and_then(|c| c.list_link().map(str::to_owned))
             .or_else(|| {
@@ -1155,12 +1146,17 @@ impl Walk {
                 NoneObject::new(format!("{}: {sname} has no list link member", l.name))
             })?;
         let link_offset = l
-            .ctx.session
+            .ctx
+            .session
             .offset_of(sname, &link)
             .ok_or_else(|| NoneObject::new(format!("{sname}.{link}: no fixed offset")))?;
-        let container_offset = l.ctx.session.offset_of(container, member_path).ok_or_else(|| {
-            NoneObject::new(format!("{container}.{member_path}: no fixed offset"))
-        })?;
+        let container_offset =
+            l.ctx
+                .session
+                .offset_of(container, member_path)
+                .ok_or_else(|| {
+                    NoneObject::new(format!("{container}.{member_path}: no fixed offset"))
+                })?;
         let mut w = Walk {
             ctx: Arc::clone(&l.ctx),
             head: l.addr,

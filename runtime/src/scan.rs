@@ -128,7 +128,16 @@ impl<'a> Scanner<'a> {
                 while let Some(c) = self.peek() {
                     if matches!(
                         c,
-                        b',' | b'}' | b']' | b':' | b' ' | b'\n' | b'\r' | b'\t' | b'"' | b'{' | b'['
+                        b',' | b'}'
+                            | b']'
+                            | b':'
+                            | b' '
+                            | b'\n'
+                            | b'\r'
+                            | b'\t'
+                            | b'"'
+                            | b'{'
+                            | b'['
                     ) {
                         break;
                     }

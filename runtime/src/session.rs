@@ -34,8 +34,11 @@ struct Inner {
     model: DataModel,
     overlays: Vec<Arc<Overlay>>,
     classes: HashMap<String, Arc<dyn Class>>,
-    layouts: RwLock<FxHashMap<Box<str>, std::result::Result<Arc<StructInfo>, NoneObject>>>,
+    layouts: RwLock<FxHashMap<Box<str>, InfoResult>>,
 }
+
+/// A cached struct: prepared, or why it cannot be.
+type InfoResult = std::result::Result<Arc<StructInfo>, NoneObject>;
 
 /// A merged struct layout prepared for fast member access: members hashed
 /// by name (FxHash), fixed offsets unwrapped, and each member type resolved

@@ -824,7 +824,9 @@ fn member_handles_read_what_objects_read() {
     let sp = space(m);
     let o = s.object("scalars", base as u64, &sp);
     let b = base as u64;
-    for name in ["u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "long", "color"] {
+    for name in [
+        "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "long", "color",
+    ] {
         let h = s.member_handle("scalars", name).unwrap();
         assert_eq!(
             Some(h.read_int(&sp, b).unwrap()),
@@ -835,20 +837,48 @@ fn member_handles_read_what_objects_read() {
         assert_eq!(h.value(&sp, b), o.member(name).value(), "{name}");
     }
     let h = |n: &str| s.member_handle("scalars", n).unwrap();
-    assert_eq!(Some(u64::from(h("u8").read_u8(&sp, b).unwrap())), o.member("u8").as_u64());
-    assert_eq!(Some(u64::from(h("u16").read_u16(&sp, b).unwrap())), o.member("u16").as_u64());
-    assert_eq!(Some(u64::from(h("u32").read_u32(&sp, b).unwrap())), o.member("u32").as_u64());
-    assert_eq!(Some(h("i32").read_i32(&sp, b).unwrap() as i64), o.member("i32").as_i64());
-    assert_eq!(Some(h("u64").read_u64(&sp, b).unwrap()), o.member("u64").as_u64());
-    assert_eq!(Some(h("i64").read_i64(&sp, b).unwrap()), o.member("i64").as_i64());
-    assert_eq!(h("color").read_i32(&sp, b), Ok(-1), "an enumeration reads its storage");
+    assert_eq!(
+        Some(u64::from(h("u8").read_u8(&sp, b).unwrap())),
+        o.member("u8").as_u64()
+    );
+    assert_eq!(
+        Some(u64::from(h("u16").read_u16(&sp, b).unwrap())),
+        o.member("u16").as_u64()
+    );
+    assert_eq!(
+        Some(u64::from(h("u32").read_u32(&sp, b).unwrap())),
+        o.member("u32").as_u64()
+    );
+    assert_eq!(
+        Some(h("i32").read_i32(&sp, b).unwrap() as i64),
+        o.member("i32").as_i64()
+    );
+    assert_eq!(
+        Some(h("u64").read_u64(&sp, b).unwrap()),
+        o.member("u64").as_u64()
+    );
+    assert_eq!(
+        Some(h("i64").read_i64(&sp, b).unwrap()),
+        o.member("i64").as_i64()
+    );
+    assert_eq!(
+        h("color").read_i32(&sp, b),
+        Ok(-1),
+        "an enumeration reads its storage"
+    );
     // The same handle, over a space given by reference to the concrete type.
     let concrete = BufferSpace::new(sp.read_exact(0, 256).unwrap());
     assert_eq!(h("u32").read_u32(&concrete, b), Ok(0xdead_beef));
     // Width and type are checked, not guessed.
     let e = h("u32").read_u64(&sp, b).unwrap_err();
-    assert!(e.reason().contains("scalars.u32") && e.reason().contains("8-byte"), "{e}");
-    assert!(h("f32").read_u32(&sp, b).is_err(), "a float is not an integer");
+    assert!(
+        e.reason().contains("scalars.u32") && e.reason().contains("8-byte"),
+        "{e}"
+    );
+    assert!(
+        h("f32").read_u32(&sp, b).is_err(),
+        "a float is not an integer"
+    );
     assert!(h("f32").read_int(&sp, b).is_err());
     // Unreadable memory and overflowing addresses are errors, not panics.
     let e = h("u32").read_u32(&sp, 4096).unwrap_err();
@@ -881,18 +911,30 @@ fn member_handles_follow_paths_and_name_what_is_missing() {
     let err = |t: &str, p: &str| s.member_handle(t, p).unwrap_err().reason().to_owned();
     assert_eq!(err("node", "nope"), "node has no member nope");
     assert_eq!(err("node", "list.nope"), "list_head has no member nope");
-    assert!(err("node", "value.x").contains("node.value: int32 has no members"), "{}", err("node", "value.x"));
-    assert!(err("no_such", "x").contains("no_such"), "{}", err("no_such", "x"));
+    assert!(
+        err("node", "value.x").contains("node.value: int32 has no members"),
+        "{}",
+        err("node", "value.x")
+    );
+    assert!(
+        err("no_such", "x").contains("no_such"),
+        "{}",
+        err("no_such", "x")
+    );
     // A pointer is not crossed: that needs a read.
-    assert!(err("node", "bad.value").contains("node.bad"), "{}", err("node", "bad.value"));
+    assert!(
+        err("node", "bad.value").contains("node.bad"),
+        "{}",
+        err("node", "bad.value")
+    );
     // A member whose offset a closure computes has no handle.
-    let o = s.with_overlay(Overlay::new().member(
-        "node",
-        "value",
-        Count::computed(|_| Some(4)),
-        None,
-    ));
-    assert!(o.member_handle("node", "value").unwrap_err().reason().contains("no fixed offset"));
+    let o =
+        s.with_overlay(Overlay::new().member("node", "value", Count::computed(|_| Some(4)), None));
+    assert!(o
+        .member_handle("node", "value")
+        .unwrap_err()
+        .reason()
+        .contains("no fixed offset"));
     // A session's handles follow its overlays.
     let o = s.with_overlay(Overlay::new().member("node", "value", Count::Fixed(16), None));
     assert_eq!(o.member_handle("node", "value").unwrap().offset(), 16);
