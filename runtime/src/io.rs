@@ -30,7 +30,9 @@ pub fn read_maybe_gzip(bytes: Vec<u8>, what: &str, limit: u64) -> Result<Vec<u8>
         .and_then(|at| bytes.get(at..))
         .and_then(|t| <[u8; 4]>::try_from(t).ok())
         .map(u32::from_le_bytes)
-        .map_or(0, |n| n as usize);
+        .map_or(0, |n| n as usize)
+        // Deflate expands at most about 1032:1: a trailer claiming more lies.
+        .min(bytes.len().saturating_mul(1032));
     let guess = trailer.max(bytes.len().saturating_mul(4));
     let cap = usize::try_from(limit).map_or(guess, |l| guess.min(l.saturating_add(1)));
     let mut out = Vec::with_capacity(cap);

@@ -72,16 +72,15 @@ impl LazyProfile {
         let mut scanner = Scanner::new(text.as_bytes());
         scanner
             .object(|key, s| {
-                let name = key.text(&text).unwrap_or_default();
+                let name = key.text(&text).ok_or_else(|| key.bad_escape())?;
                 let is_structs = name == "$STRUCTS";
                 let range = if is_structs && s.next_byte() == Some(b'{') {
                     let start = s.position();
                     struct_index.clear();
                     s.object(|k, s| {
                         let r = s.skip()?;
-                        if let Some(k) = k.text(&text) {
-                            struct_index.insert(k.into_owned(), r);
-                        }
+                        let name = k.text(&text).ok_or_else(|| k.bad_escape())?;
+                        struct_index.insert(name.into_owned(), r);
                         Ok(())
                     })?;
                     start..s.position()
@@ -381,8 +380,46 @@ mod tests {
             b"{\"$STRUCTS\": 5}",
             b"\xff\xfe",
             b"{\"$METADATA\": 1}",
+            b"{\"$STRUCTS\": {\"a\\q\": [1, {}]}}",
+            b"{\"$STRUCTS\": {\"a\": [1, {]}}",
+            b"{\"$CONSTANTS\": {\"a\": 1}} {}",
         ] {
-            assert!(LazyProfile::from_bytes(doc.to_vec(), "t").is_err());
+            let e = LazyProfile::from_bytes(doc.to_vec(), "t.json").unwrap_err();
+            assert!(e.to_string().starts_with("t.json: "), "{e}");
         }
+        // Inside a struct the grammar is checked when the struct is parsed.
+        let p = LazyProfile::from_bytes(
+            br#"{"$STRUCTS": {"a": [1, {"x": [0, ["int"]]}], "b": [1x, {}]}}"#.to_vec(),
+            "t.json",
+        )
+        .unwrap();
+        assert!(p.get_struct("a").unwrap().is_some());
+        let e = p.get_struct("b").unwrap_err().to_string();
+        assert!(e.contains("$STRUCTS.b"), "{e}");
+    }
+
+    #[test]
+    fn escaped_keys_are_decoded() {
+        let p = LazyProfile::from_bytes(
+            br#"{"$STRUCTS": {"a\u0041\"q": [4, {}]}, "$ME\u0054ADATA": {"arch": "AMD64"}}"#
+                .to_vec(),
+            "t",
+        )
+        .unwrap();
+        assert!(p.has_struct("aA\"q"));
+        assert_eq!(p.metadata_str("arch"), Some("AMD64"));
+    }
+
+    #[test]
+    fn a_lying_gzip_trailer_is_harmless() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(br#"{"$STRUCTS": {"a": [4, {}]}}"#).unwrap();
+        let mut gz = enc.finish().unwrap();
+        let n = gz.len();
+        gz[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        // The size in the trailer is only a capacity hint; the checksum is
+        // still verified (the size field is checked by the decoder too).
+        let _ = LazyProfile::from_bytes(gz, "t");
     }
 }

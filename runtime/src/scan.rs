@@ -37,6 +37,14 @@ pub(crate) struct Key {
 }
 
 impl Key {
+    /// The error for a key whose escapes are invalid.
+    pub(crate) fn bad_escape(&self) -> ScanError {
+        ScanError {
+            message: "invalid escape in a key",
+            at: self.raw.start,
+        }
+    }
+
     /// The key's text: borrowed when it has no escapes, decoded otherwise
     /// (`None` when the escapes are invalid).
     pub(crate) fn text<'a>(&self, text: &'a str) -> Option<std::borrow::Cow<'a, str>> {
