@@ -21,8 +21,23 @@ pub fn read_maybe_gzip(bytes: Vec<u8>, what: &str, limit: u64) -> Result<Vec<u8>
     if !is_gzip(&bytes) {
         return Ok(bytes);
     }
-    let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(limit as usize));
-    let decoder = flate2::read::MultiGzDecoder::new(&bytes[..]);
+    // The gzip trailer holds the inflated size modulo 2^32 (exact for one
+    // member under 4 GiB): reserve that, so the output is never copied while
+    // it grows. A hostile trailer only costs a capacity up to `limit`.
+    let trailer = bytes
+        .len()
+        .checked_sub(4)
+        .and_then(|at| bytes.get(at..))
+        .and_then(|t| <[u8; 4]>::try_from(t).ok())
+        .map(u32::from_le_bytes)
+        .map_or(0, |n| n as usize)
+        // Deflate expands at most about 1032:1: a trailer claiming more lies.
+        .min(bytes.len().saturating_mul(1032));
+    let guess = trailer.max(bytes.len().saturating_mul(4));
+    let cap = usize::try_from(limit).map_or(guess, |l| guess.min(l.saturating_add(1)));
+    let mut out = Vec::with_capacity(cap);
+    // `bufread` over the slice: the inflater reads the input in place.
+    let decoder = flate2::bufread::MultiGzDecoder::new(&bytes[..]);
     decoder
         .take(limit.saturating_add(1))
         .read_to_end(&mut out)

@@ -7,13 +7,13 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::descriptor::EnumChoices;
 use crate::error::{Error, Result};
 use crate::io::read_maybe_gzip;
 use crate::profile::{Profile, StructDef, MAX_PROFILE_BYTES};
+use crate::scan::Scanner;
 
 /// A profile opened lazily.
 ///
@@ -62,16 +62,51 @@ impl LazyProfile {
             context: what.to_owned(),
             source,
         };
-        let base = text.as_ptr() as usize;
-        let range_of = |raw: &RawValue| {
-            let start = (raw.get().as_ptr() as usize).saturating_sub(base);
-            start..start.saturating_add(raw.get().len())
-        };
-        let top: BTreeMap<String, &RawValue> = serde_json::from_str(&text).map_err(json_err)?;
-        let sections: BTreeMap<String, Range<usize>> =
-            top.iter().map(|(k, v)| (k.clone(), range_of(v))).collect();
-        let metadata = match top.get("$METADATA") {
-            Some(raw) => match serde_json::from_str::<Value>(raw.get()).map_err(json_err)? {
+        let scan_err =
+            |e: crate::scan::ScanError| Error::format(what, format!("not valid JSON: {e}"));
+        // One structural pass: the top-level sections and the `$STRUCTS`
+        // entries, as byte ranges; nothing else is parsed (see `scan`).
+        let mut sections: BTreeMap<String, Range<usize>> = BTreeMap::new();
+        let mut struct_index: HashMap<String, Range<usize>> = HashMap::new();
+        let mut structs_not_object = None;
+        let mut scanner = Scanner::new(text.as_bytes());
+        scanner
+            .object(|key, s| {
+                let name = key.text(&text).ok_or_else(|| key.bad_escape())?;
+                let is_structs = name == "$STRUCTS";
+                let range = if is_structs && s.next_byte() == Some(b'{') {
+                    let start = s.position();
+                    struct_index.clear();
+                    s.object(|k, s| {
+                        let r = s.skip()?;
+                        let name = k.text(&text).ok_or_else(|| k.bad_escape())?;
+                        struct_index.insert(name.into_owned(), r);
+                        Ok(())
+                    })?;
+                    start..s.position()
+                } else {
+                    let r = s.skip()?;
+                    if is_structs {
+                        let raw = text.get(r.clone()).unwrap_or_default();
+                        structs_not_object =
+                            (raw != "null").then(|| raw.chars().take(40).collect::<String>());
+                        struct_index.clear();
+                    }
+                    r
+                };
+                sections.insert(name.into_owned(), range);
+                Ok(())
+            })
+            .map_err(scan_err)?;
+        scanner.end().map_err(scan_err)?;
+        if let Some(raw) = structs_not_object {
+            return Err(Error::format(
+                what,
+                format!("$STRUCTS is not an object: {raw}"),
+            ));
+        }
+        let metadata = match sections.get("$METADATA").and_then(|r| text.get(r.clone())) {
+            Some(raw) => match serde_json::from_str::<Value>(raw).map_err(json_err)? {
                 Value::Object(m) => m,
                 Value::Null => Map::new(),
                 other => {
@@ -86,15 +121,6 @@ impl LazyProfile {
             },
             None => Map::new(),
         };
-        let struct_index = match top.get("$STRUCTS") {
-            Some(raw) if raw.get() != "null" => {
-                let index: HashMap<String, &RawValue> = serde_json::from_str(raw.get())
-                    .map_err(|e| Error::format(what, format!("$STRUCTS is not an object: {e}")))?;
-                index.into_iter().map(|(k, v)| (k, range_of(v))).collect()
-            }
-            _ => HashMap::new(),
-        };
-        drop(top);
         Ok(LazyProfile {
             what: what.to_owned(),
             text,
@@ -354,8 +380,46 @@ mod tests {
             b"{\"$STRUCTS\": 5}",
             b"\xff\xfe",
             b"{\"$METADATA\": 1}",
+            b"{\"$STRUCTS\": {\"a\\q\": [1, {}]}}",
+            b"{\"$STRUCTS\": {\"a\": [1, {]}}",
+            b"{\"$CONSTANTS\": {\"a\": 1}} {}",
         ] {
-            assert!(LazyProfile::from_bytes(doc.to_vec(), "t").is_err());
+            let e = LazyProfile::from_bytes(doc.to_vec(), "t.json").unwrap_err();
+            assert!(e.to_string().starts_with("t.json: "), "{e}");
         }
+        // Inside a struct the grammar is checked when the struct is parsed.
+        let p = LazyProfile::from_bytes(
+            br#"{"$STRUCTS": {"a": [1, {"x": [0, ["int"]]}], "b": [1x, {}]}}"#.to_vec(),
+            "t.json",
+        )
+        .unwrap();
+        assert!(p.get_struct("a").unwrap().is_some());
+        let e = p.get_struct("b").unwrap_err().to_string();
+        assert!(e.contains("$STRUCTS.b"), "{e}");
+    }
+
+    #[test]
+    fn escaped_keys_are_decoded() {
+        let p = LazyProfile::from_bytes(
+            br#"{"$STRUCTS": {"a\u0041\"q": [4, {}]}, "$ME\u0054ADATA": {"arch": "AMD64"}}"#
+                .to_vec(),
+            "t",
+        )
+        .unwrap();
+        assert!(p.has_struct("aA\"q"));
+        assert_eq!(p.metadata_str("arch"), Some("AMD64"));
+    }
+
+    #[test]
+    fn a_lying_gzip_trailer_is_harmless() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(br#"{"$STRUCTS": {"a": [4, {}]}}"#).unwrap();
+        let mut gz = enc.finish().unwrap();
+        let n = gz.len();
+        gz[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        // The size in the trailer is only a capacity hint; the checksum is
+        // still verified (the size field is checked by the decoder too).
+        let _ = LazyProfile::from_bytes(gz, "t");
     }
 }

@@ -50,6 +50,7 @@
 
 mod descriptor;
 mod error;
+mod handle;
 mod io;
 mod profile;
 
@@ -63,6 +64,7 @@ pub mod class;
 mod lazy;
 mod native;
 mod object;
+mod scan;
 mod session;
 mod space;
 pub mod typed;
@@ -72,6 +74,7 @@ mod types;
 mod tests;
 
 pub use class::{value_class, AnsiStringClass, Class, ListEntryClass, UnicodeStringClass};
+pub use handle::MemberHandle;
 pub use lazy::LazyProfile;
 pub use native::{DataModel, Native, NativeKind};
 pub use object::{

@@ -9,11 +9,11 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::native::NativeKind;
-use crate::session::{Session, MAX_DEPTH};
-use crate::space::Space;
+use crate::session::{Session, StructInfo, MAX_DEPTH};
+use crate::space::{ReadStatus, Space};
 use crate::types::{Choices, Count, Type};
 
 /// Most elements [`Object::iter`] yields (a guard against absurd counts).
@@ -211,12 +211,93 @@ enum Repr {
 
 #[derive(Clone)]
 struct Live {
-    session: Session,
-    space: Space,
+    /// The session and space, shared by every object reached from one root
+    /// (one reference count to bump per member access, not two).
+    ctx: Arc<Ctx>,
     addr: u64,
     /// Resolved: never `Type::Named`, counts fixed.
     ty: Type,
-    name: Arc<str>,
+    name: Name,
+    /// For a struct: its layout with members resolved (so member access
+    /// needs no session lookup).
+    info: Option<Arc<StructInfo>>,
+}
+
+/// What objects reached from one another share.
+pub(crate) struct Ctx {
+    session: Session,
+    space: Space,
+}
+
+impl fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} over {:?}", self.session, self.space)
+    }
+}
+
+impl Ctx {
+    pub(crate) fn new(session: Session, space: Space) -> Arc<Ctx> {
+        Arc::new(Ctx { session, space })
+    }
+}
+
+/// An object's name (the path it was reached by), built only when asked
+/// for: a member's name is its parent's name and the member name, joined
+/// with a `.` on first use, so member access allocates nothing.
+#[derive(Clone)]
+pub(crate) struct Name {
+    /// The whole name, or the parent's when `leaf` is set.
+    base: Arc<str>,
+    leaf: Option<Arc<str>>,
+    joined: OnceLock<Arc<str>>,
+}
+
+impl Name {
+    fn whole(name: Arc<str>) -> Name {
+        Name {
+            base: name,
+            leaf: None,
+            joined: OnceLock::new(),
+        }
+    }
+
+    fn member(parent: &Name, leaf: Arc<str>) -> Name {
+        Name {
+            base: parent.to_arc(),
+            leaf: Some(leaf),
+            joined: OnceLock::new(),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match &self.leaf {
+            None => &self.base,
+            Some(leaf) => self
+                .joined
+                .get_or_init(|| format!("{}.{leaf}", self.base).into()),
+        }
+    }
+
+    fn to_arc(&self) -> Arc<str> {
+        match &self.leaf {
+            None => Arc::clone(&self.base),
+            Some(_) => {
+                self.as_str();
+                self.joined
+                    .get()
+                    .map_or_else(|| Arc::clone(&self.base), Arc::clone)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.leaf {
+            None => f.write_str(&self.base),
+            Some(leaf) => write!(f, "{}.{leaf}", self.base),
+        }
+    }
 }
 
 impl fmt::Debug for Object {
@@ -241,16 +322,42 @@ impl From<NoneObject> for Object {
     }
 }
 
-fn read_at(space: &Space, addr: u64, len: usize, what: &str) -> Result<Vec<u8>, NoneObject> {
+/// Reads a native value of `len <= 16` bytes into a stack buffer.
+fn read_small(space: &Space, addr: u64, len: usize, what: &Name) -> Result<[u8; 16], NoneObject> {
+    let mut buf = [0u8; 16];
+    let Some(dst) = buf.get_mut(..len) else {
+        return Err(NoneObject::new(format!(
+            "{what}: {len} bytes is too wide for a native value"
+        )));
+    };
+    let status = space.read(addr, dst);
+    if status.is_complete() {
+        Ok(buf)
+    } else {
+        Err(unreadable(what, len, addr, status))
+    }
+}
+
+#[cold]
+fn unreadable(what: &dyn fmt::Display, len: usize, addr: u64, status: ReadStatus) -> NoneObject {
+    NoneObject::new(format!(
+        "{what}: cannot read {len} bytes at {addr:#x} (invalid from {:#x})",
+        status.first_invalid.unwrap_or(addr)
+    ))
+}
+
+fn read_at(
+    space: &Space,
+    addr: u64,
+    len: usize,
+    what: &dyn fmt::Display,
+) -> Result<Vec<u8>, NoneObject> {
     let mut buf = vec![0u8; len];
     let status = space.read(addr, &mut buf);
     if status.is_complete() {
         Ok(buf)
     } else {
-        Err(NoneObject::new(format!(
-            "{what}: cannot read {len} bytes at {addr:#x} (invalid from {:#x})",
-            status.first_invalid.unwrap_or(addr)
-        )))
+        Err(unreadable(what, len, addr, status))
     }
 }
 
@@ -258,19 +365,20 @@ impl Object {
     /// Makes an object, resolving `ty` (named types, counts that depend on
     /// the enclosing struct `parent`). Unresolvable types give a NoneObject.
     pub(crate) fn new(
-        session: Session,
-        space: Space,
+        ctx: Arc<Ctx>,
         addr: u64,
         ty: Type,
         parent: Option<&Object>,
-        name: Option<Arc<str>>,
+        name: Option<Name>,
     ) -> Object {
-        let name = name.unwrap_or_else(|| ty.to_string().into());
+        let name = name.unwrap_or_else(|| Name::whole(ty.to_string().into()));
+        let session = &ctx.session;
         let ty = session.resolve(&ty);
+        let mut info = None;
         let ty = match ty {
             Type::Computed(f) => {
                 return match parent {
-                    Some(p) => Object(Repr::Value(f(p), name)),
+                    Some(p) => Object(Repr::Value(f(p), name.to_arc())),
                     None => NoneObject::new(format!("{name}: a computed member needs its struct"))
                         .into(),
                 }
@@ -318,18 +426,21 @@ impl Object {
                         .into()
                 }
             },
-            Type::Struct(s) => match session.layout(&s) {
-                Ok(_) => Type::Struct(s),
+            Type::Struct(s) => match session.struct_info(&s) {
+                Ok(i) => {
+                    info = Some(i);
+                    Type::Struct(s)
+                }
                 Err(e) => return NoneObject::new(format!("{name}: {}", e.reason())).into(),
             },
             t => t,
         };
         Object(Repr::Live(Live {
-            session,
-            space,
+            ctx,
             addr,
             ty,
             name,
+            info,
         }))
     }
 
@@ -372,7 +483,7 @@ impl Object {
     /// The object's name: the path it was reached by (`task_struct.comm`).
     pub fn name(&self) -> &str {
         match &self.0 {
-            Repr::Live(l) => &l.name,
+            Repr::Live(l) => l.name.as_str(),
             Repr::Value(_, n) => n,
             Repr::None(_) => "None",
         }
@@ -406,7 +517,7 @@ impl Object {
     /// The session this object was made by.
     pub fn session(&self) -> Option<&Session> {
         match &self.0 {
-            Repr::Live(l) => Some(&l.session),
+            Repr::Live(l) => Some(&l.ctx.session),
             _ => None,
         }
     }
@@ -414,7 +525,7 @@ impl Object {
     /// The address space the object lives in.
     pub fn space(&self) -> Option<&Space> {
         match &self.0 {
-            Repr::Live(l) => Some(&l.space),
+            Repr::Live(l) => Some(&l.ctx.space),
             _ => None,
         }
     }
@@ -422,7 +533,7 @@ impl Object {
     /// The object's size in bytes.
     pub fn size(&self) -> Option<u64> {
         let Repr::Live(l) = &self.0 else { return None };
-        l.session.size_of_type(&l.ty, None, Some(self))
+        l.ctx.session.size_of_type(&l.ty, None, Some(self))
     }
 
     fn live(&self) -> Result<&Live, NoneObject> {
@@ -438,7 +549,7 @@ impl Object {
     /// Reads `len` bytes at the object's address.
     pub fn read_bytes(&self, len: usize) -> Result<Vec<u8>, NoneObject> {
         let l = self.live()?;
-        read_at(&l.space, l.addr, len, &l.name)
+        read_at(&l.ctx.space, l.addr, len, &l.name)
     }
 
     /// The member `name` of a struct (through a pointer to a struct, which is
@@ -449,37 +560,51 @@ impl Object {
             Ok(l) => l,
             Err(n) => return n.into(),
         };
-        let sname = match &l.ty {
-            Type::Struct(s) => Arc::clone(s),
-            Type::Pointer(_) => return self.deref().member(name),
-            other => {
+        let (sname, info) = match (&l.ty, &l.info) {
+            (Type::Struct(s), Some(info)) => (s, info),
+            (Type::Pointer(_), _) => return self.deref().member(name),
+            (other, _) => {
                 return Object::none(format!(
                     "{}: {other} has no members (asked for {name})",
                     l.name
                 ))
             }
         };
-        let layout = match l.session.layout(&sname) {
-            Ok(layout) => layout,
-            Err(n) => return n.into(),
-        };
-        let Some(m) = layout.members.get(name) else {
+        let Some(m) = info.member(name) else {
             return Object::none(format!("{}: {sname} has no member {name}", l.name));
         };
-        let path: Arc<str> = format!("{}.{name}", l.name).into();
+        // An object named after its type (a root object) names its members
+        // with the struct's precomputed `type.member`: one shared string.
+        let path = if l.name.leaf.is_none() && *l.name.base == **sname {
+            Name::whole(Arc::clone(&m.full_name))
+        } else {
+            Name::member(&l.name, Arc::clone(&m.name))
+        };
         if let Type::Computed(f) = &m.ty {
-            return Object(Repr::Value(f(self), path));
+            return Object(Repr::Value(f(self), path.to_arc()));
         }
-        let offset = match m.offset.as_ref().and_then(|o| o.eval(Some(self))) {
+        let offset = match m.fixed_offset {
             Some(o) => o,
-            None => return Object::none(format!("{path}: the member's offset is unknown")),
+            None => match m.offset.as_ref().and_then(|o| o.eval(Some(self))) {
+                Some(o) => o,
+                None => return Object::none(format!("{path}: the member's offset is unknown")),
+            },
         };
         let Some(addr) = l.addr.checked_add(offset) else {
             return Object::none(format!("{path}: address overflows"));
         };
+        if let Some(ty) = &m.resolved {
+            // Resolved when the layout was built: no lookup needed.
+            return Object(Repr::Live(Live {
+                ctx: Arc::clone(&l.ctx),
+                addr,
+                ty: ty.clone(),
+                name: path,
+                info: None,
+            }));
+        }
         Object::new(
-            l.session.clone(),
-            Arc::clone(&l.space),
+            Arc::clone(&l.ctx),
             addr,
             m.ty.clone(),
             Some(self),
@@ -490,14 +615,15 @@ impl Object {
     /// Follows a dotted path of members, with optional indexes:
     /// `"mm.pgd"`, `"comm[0]"`, `"ActiveProcessLinks.Flink"`.
     pub fn get(&self, path: &str) -> Object {
-        let mut cur = self.clone();
+        // `None`: still at `self` (not cloned unless the path is empty).
+        let mut cur: Option<Object> = None;
         for part in path.split('.').take(MAX_DEPTH) {
             let (name, mut rest) = match part.find('[') {
                 Some(i) => (&part[..i], &part[i..]),
                 None => (part, ""),
             };
             if !name.is_empty() {
-                cur = cur.member(name);
+                cur = Some(cur.as_ref().unwrap_or(self).member(name));
             }
             while let Some(r) = rest.strip_prefix('[') {
                 let Some(end) = r.find(']') else {
@@ -506,14 +632,14 @@ impl Object {
                 let Ok(i) = r[..end].trim().parse::<u64>() else {
                     return Object::none(format!("bad index in path {path:?}"));
                 };
-                cur = cur.index(i);
+                cur = Some(cur.as_ref().unwrap_or(self).index(i));
                 rest = &r[end + 1..];
             }
-            if cur.is_none() {
+            if cur.as_ref().is_some_and(Object::is_none) {
                 break;
             }
         }
-        cur
+        cur.unwrap_or_else(|| self.clone())
     }
 
     /// The member names of a struct (after overlays), sorted.
@@ -523,6 +649,7 @@ impl Object {
         };
         match &l.ty {
             Type::Struct(s) => l
+                .ctx
                 .session
                 .layout(s)
                 .map(|layout| layout.members.keys().cloned().collect())
@@ -532,10 +659,10 @@ impl Object {
     }
 
     fn read_pointer(&self, l: &Live) -> Result<u64, NoneObject> {
-        let size = usize::from(l.session.data_model().pointer_size);
-        let b = read_at(&l.space, l.addr, size, &l.name)?;
+        let size = usize::from(l.ctx.session.data_model().pointer_size).min(8);
+        let b = read_small(&l.ctx.space, l.addr, size, &l.name)?;
         let mut v = [0u8; 8];
-        v[..size.min(8)].copy_from_slice(&b[..size.min(8)]);
+        v.copy_from_slice(&b[..8]);
         Ok(u64::from_le_bytes(v))
     }
 
@@ -556,16 +683,15 @@ impl Object {
         if p == 0 {
             return Object::none(format!("{}: NULL pointer", l.name));
         }
-        if !l.space.is_valid(p) {
+        if !l.ctx.space.is_valid(p) {
             return Object::none(format!("{}: pointer to invalid address {p:#x}", l.name));
         }
         Object::new(
-            l.session.clone(),
-            Arc::clone(&l.space),
+            Arc::clone(&l.ctx),
             p,
             (**target).clone(),
             None,
-            Some(Arc::clone(&l.name)),
+            Some(l.name.clone()),
         )
     }
 
@@ -605,19 +731,18 @@ impl Object {
                 bound.unwrap_or(0)
             ));
         }
-        let Some(esize) = l.session.size_of_type(target, None, None) else {
+        let Some(esize) = l.ctx.session.size_of_type(target, None, None) else {
             return Object::none(format!("{}: the element size is unknown", l.name));
         };
         let Some(addr) = i.checked_mul(esize).and_then(|o| base.checked_add(o)) else {
             return Object::none(format!("{}[{i}]: address overflows", l.name));
         };
         Object::new(
-            l.session.clone(),
-            Arc::clone(&l.space),
+            Arc::clone(&l.ctx),
             addr,
             (**target).clone(),
             None,
-            Some(format!("{}[{i}]", l.name).into()),
+            Some(Name::whole(format!("{}[{i}]", l.name).into())),
         )
     }
 
@@ -638,14 +763,7 @@ impl Object {
             Ok(l) => l,
             Err(n) => return n.into(),
         };
-        Object::new(
-            l.session.clone(),
-            Arc::clone(&l.space),
-            l.addr,
-            ty,
-            None,
-            Some(Arc::clone(&l.name)),
-        )
+        Object::new(Arc::clone(&l.ctx), l.addr, ty, None, Some(l.name.clone()))
     }
 
     /// The struct `type_name` that contains this object as its member
@@ -655,13 +773,13 @@ impl Object {
             Ok(l) => l,
             Err(n) => return n.into(),
         };
-        let Some(off) = l.session.offset_of(type_name, member_path) else {
+        let Some(off) = l.ctx.session.offset_of(type_name, member_path) else {
             return Object::none(format!("{type_name}.{member_path}: no fixed offset"));
         };
         let Some(addr) = l.addr.checked_sub(off) else {
             return Object::none(format!("{}: container address underflows", l.name));
         };
-        l.session.object(type_name, addr, &l.space)
+        l.ctx.session.object(type_name, addr, &l.ctx.space)
     }
 
     /// Follows a chain of pointers: from this struct (or the struct this
@@ -715,7 +833,7 @@ impl Object {
     }
 
     fn read_int(&self, l: &Live, ty: &Type) -> Result<(i128, u8), NoneObject> {
-        match l.session.resolve(ty) {
+        match l.ctx.session.resolve(ty) {
             Type::Native(n)
                 if n.size <= 16
                     && matches!(
@@ -723,8 +841,9 @@ impl Object {
                         NativeKind::Signed | NativeKind::Unsigned | NativeKind::Bool
                     ) =>
             {
-                let b = read_at(&l.space, l.addr, usize::from(n.size), &l.name)?;
-                Ok((n.decode_int(&b), n.size))
+                let len = usize::from(n.size);
+                let b = read_small(&l.ctx.space, l.addr, len, &l.name)?;
+                Ok((n.decode_int(&b[..len]), n.size))
             }
             Type::Enumeration { storage, .. } => self.read_int(l, &storage),
             other => Err(NoneObject::new(format!(
@@ -736,15 +855,23 @@ impl Object {
 
     fn read_value(&self, l: &Live) -> Result<Value, NoneObject> {
         Ok(match &l.ty {
-            Type::Native(n) => {
-                let b = read_at(&l.space, l.addr, usize::from(n.size), &l.name)?;
+            Type::Native(n) if n.size <= 16 => {
+                let len = usize::from(n.size);
+                let buf = read_small(&l.ctx.space, l.addr, len, &l.name)?;
+                let b = &buf[..len];
                 match n.kind {
                     NativeKind::Bool => Value::Bool(b.iter().any(|x| *x != 0)),
-                    NativeKind::Float => Value::Float(n.decode_float(&b).ok_or_else(|| {
+                    NativeKind::Float => Value::Float(n.decode_float(b).ok_or_else(|| {
                         NoneObject::new(format!("{}: unsupported float size {}", l.name, n.size))
                     })?),
-                    _ => Value::Int(n.decode_int(&b)),
+                    _ => Value::Int(n.decode_int(b)),
                 }
+            }
+            Type::Native(n) => {
+                return Err(NoneObject::new(format!(
+                    "{}: native size {} is not supported",
+                    l.name, n.size
+                )))
             }
             Type::Pointer(_) => Value::Pointer(self.read_pointer(l)?),
             Type::BitField {
@@ -770,7 +897,7 @@ impl Object {
                 let (v, _) = self.read_int(l, storage)?;
                 let name = match choices {
                     Choices::Inline(c) => c.get(&v).cloned(),
-                    Choices::Named(e) => l.session.enum_name(e, v).map(str::to_owned),
+                    Choices::Named(e) => l.ctx.session.enum_name(e, v).map(str::to_owned),
                 };
                 Value::Enum { value: v, name }
             }
@@ -789,7 +916,7 @@ impl Object {
                 Value::String(self.read_text(l)?)
             }
             Type::UnixTimeStamp => {
-                let b = read_at(&l.space, l.addr, 4, &l.name)?;
+                let b = read_at(&l.ctx.space, l.addr, 4, &l.name)?;
                 let secs = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                 Value::Time(Timestamp {
                     unix_seconds: i64::from(secs),
@@ -797,13 +924,13 @@ impl Object {
                 })
             }
             Type::WinFileTime => {
-                let b = read_at(&l.space, l.addr, 8, &l.name)?;
+                let b = read_at(&l.ctx.space, l.addr, 8, &l.name)?;
                 let mut a = [0u8; 8];
                 a.copy_from_slice(&b);
                 Value::Time(Timestamp::from_filetime(u64::from_le_bytes(a)))
             }
             Type::Struct(s) => {
-                if let Some(class) = l.session.class_of(s) {
+                if let Some(class) = l.ctx.session.class_of(s) {
                     if let Some(v) = class.value(self) {
                         return Ok(v);
                     }
@@ -827,7 +954,7 @@ impl Object {
     }
 
     fn is_char_array(&self, l: &Live, target: &Type) -> bool {
-        let t = l.session.resolve(target);
+        let t = l.ctx.session.resolve(target);
         matches!(target, Type::Named(n) if n.as_ref() == "char" || n.as_ref() == "unsigned char" || n.as_ref() == "signed char")
             && matches!(t, Type::Native(n) if n.size == 1)
     }
@@ -845,7 +972,7 @@ impl Object {
         };
         let len = len.min(MAX_STRING_BYTES) as usize;
         let mut buf = vec![0u8; len];
-        let status = l.space.read(l.addr, &mut buf);
+        let status = l.ctx.space.read(l.addr, &mut buf);
         if let Some(bad) = status.first_invalid {
             if bad == l.addr && len > 0 {
                 return Err(NoneObject::new(format!(
@@ -965,11 +1092,10 @@ pub struct ListIter {
 
 #[derive(Debug)]
 struct Walk {
-    session: Session,
-    space: Space,
+    ctx: Arc<Ctx>,
     head: u64,
     link_offset: u64,
-    container: String,
+    container: Type,
     container_offset: u64,
     next: Result<u64, NoneObject>,
     visited: HashSet<u64>,
@@ -1004,8 +1130,9 @@ impl Walk {
                 l.name, l.ty
             )));
         };
-        let layout = l.session.layout(sname)?;
+        let layout = l.ctx.session.layout(sname)?;
         let link = l
+            .ctx
             .session
             .class_of(sname)
             .and_then(|c| c.list_link().map(str::to_owned))
@@ -1019,18 +1146,22 @@ impl Walk {
                 NoneObject::new(format!("{}: {sname} has no list link member", l.name))
             })?;
         let link_offset = l
+            .ctx
             .session
             .offset_of(sname, &link)
             .ok_or_else(|| NoneObject::new(format!("{sname}.{link}: no fixed offset")))?;
-        let container_offset = l.session.offset_of(container, member_path).ok_or_else(|| {
-            NoneObject::new(format!("{container}.{member_path}: no fixed offset"))
-        })?;
+        let container_offset =
+            l.ctx
+                .session
+                .offset_of(container, member_path)
+                .ok_or_else(|| {
+                    NoneObject::new(format!("{container}.{member_path}: no fixed offset"))
+                })?;
         let mut w = Walk {
-            session: l.session.clone(),
-            space: Arc::clone(&l.space),
+            ctx: Arc::clone(&l.ctx),
             head: l.addr,
             link_offset,
-            container: container.to_owned(),
+            container: Type::named(container),
             container_offset,
             next: Ok(0),
             visited: HashSet::new(),
@@ -1041,9 +1172,9 @@ impl Walk {
     }
 
     fn link_at(&self, entry: u64) -> Result<u64, NoneObject> {
-        let size = usize::from(self.session.data_model().pointer_size);
+        let size = usize::from(self.ctx.session.data_model().pointer_size);
         let at = entry.wrapping_add(self.link_offset);
-        let b = read_at(&self.space, at, size, "list link")?;
+        let b = read_at(&self.ctx.space, at, size, &"list link")?;
         let mut v = [0u8; 8];
         v[..size.min(8)].copy_from_slice(&b[..size.min(8)]);
         Ok(u64::from_le_bytes(v))
@@ -1080,7 +1211,13 @@ impl Walk {
             )))
         })?);
         let addr = cur.wrapping_sub(self.container_offset);
-        Ok(self.session.object(&self.container, addr, &self.space))
+        Ok(Object::new(
+            Arc::clone(&self.ctx),
+            addr,
+            self.container.clone(),
+            None,
+            None,
+        ))
     }
 }
 

@@ -6,6 +6,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
+use rustc_hash::FxHashMap;
+
 use crate::class::{self, Class};
 use crate::error::Result;
 use crate::lazy::LazyProfile;
@@ -32,7 +34,87 @@ struct Inner {
     model: DataModel,
     overlays: Vec<Arc<Overlay>>,
     classes: HashMap<String, Arc<dyn Class>>,
-    layouts: RwLock<HashMap<String, std::result::Result<Arc<Layout>, NoneObject>>>,
+    layouts: RwLock<FxHashMap<Box<str>, InfoResult>>,
+}
+
+/// A cached struct: prepared, or why it cannot be.
+type InfoResult = std::result::Result<Arc<StructInfo>, NoneObject>;
+
+/// A merged struct layout prepared for fast member access: members hashed
+/// by name (FxHash), fixed offsets unwrapped, and each member type resolved
+/// once when that needs nothing of the enclosing object.
+pub(crate) struct StructInfo {
+    pub(crate) layout: Arc<Layout>,
+    members: FxHashMap<Box<str>, MemberInfo>,
+}
+
+/// One member of a [`StructInfo`].
+pub(crate) struct MemberInfo {
+    /// The member's name (shared by every object reached through it).
+    pub(crate) name: Arc<str>,
+    /// `struct.member`: the name of this member of an object named after its
+    /// struct type (as `Session::object` names them), shared likewise.
+    pub(crate) full_name: Arc<str>,
+    /// The offset as the layout gives it.
+    pub(crate) offset: Option<Count>,
+    /// The offset when it is a constant.
+    pub(crate) fixed_offset: Option<u64>,
+    /// The type as the layout gives it.
+    pub(crate) ty: Type,
+    /// The type resolved for an object (as `Object::new` would), when that
+    /// does not depend on the enclosing object nor need a struct lookup.
+    pub(crate) resolved: Option<Type>,
+}
+
+impl StructInfo {
+    fn new(session: &Session, layout: Arc<Layout>) -> StructInfo {
+        let members = layout
+            .members
+            .iter()
+            .map(|(name, m)| {
+                let resolved = match session.resolve(&m.ty) {
+                    t @ (Type::Native(_)
+                    | Type::Pointer(_)
+                    | Type::BitField { .. }
+                    | Type::Enumeration { .. }
+                    | Type::Flags { .. }
+                    | Type::UnixTimeStamp
+                    | Type::WinFileTime
+                    | Type::Void
+                    | Type::Function) => Some(t),
+                    t @ (Type::Array {
+                        count: Count::Fixed(_),
+                        ..
+                    }
+                    | Type::String {
+                        length: Count::Fixed(_),
+                        ..
+                    }
+                    | Type::UnicodeString {
+                        length: Count::Fixed(_),
+                        ..
+                    }) => Some(t),
+                    _ => None,
+                };
+                let info = MemberInfo {
+                    name: name.as_str().into(),
+                    full_name: format!("{}.{name}", layout.name).into(),
+                    offset: m.offset.clone(),
+                    fixed_offset: m.offset.as_ref().and_then(Count::fixed),
+                    ty: m.ty.clone(),
+                    resolved,
+                };
+                (name.as_str().into(), info)
+            })
+            .collect();
+        StructInfo { layout, members }
+    }
+
+    /// The member `name`.
+    #[inline]
+    pub(crate) fn member(&self, name: &str) -> Option<&MemberInfo> {
+        self.members.get(name)
+    }
 }
 
 impl fmt::Debug for Session {
@@ -87,7 +169,7 @@ impl Session {
             model,
             overlays: Vec::new(),
             classes,
-            layouts: RwLock::new(HashMap::new()),
+            layouts: RwLock::new(FxHashMap::default()),
         }))
     }
 
@@ -102,7 +184,7 @@ impl Session {
             model: self.0.model,
             overlays: self.0.overlays.clone(),
             classes: self.0.classes.clone(),
-            layouts: RwLock::new(HashMap::new()),
+            layouts: RwLock::new(FxHashMap::default()),
         };
         f(&mut inner);
         Session(Arc::new(inner))
@@ -148,14 +230,24 @@ impl Session {
 
     /// The merged layout of struct `name` (profile + overlays), cached.
     pub fn layout(&self, name: &str) -> std::result::Result<Arc<Layout>, NoneObject> {
+        self.struct_info(name).map(|i| Arc::clone(&i.layout))
+    }
+
+    /// The merged layout of struct `name` prepared for member access, cached.
+    pub(crate) fn struct_info(
+        &self,
+        name: &str,
+    ) -> std::result::Result<Arc<StructInfo>, NoneObject> {
         if let Ok(cache) = self.0.layouts.read() {
             if let Some(l) = cache.get(name) {
                 return l.clone();
             }
         }
-        let built = self.build_layout(name);
+        let built = self
+            .build_layout(name)
+            .map(|l| Arc::new(StructInfo::new(self, l)));
         if let Ok(mut cache) = self.0.layouts.write() {
-            cache.insert(name.to_owned(), built.clone());
+            cache.insert(name.into(), built.clone());
         }
         built
     }
@@ -296,7 +388,13 @@ impl Session {
 
     /// An object of `ty` at `addr` in `space`.
     pub fn object_of(&self, ty: Type, addr: u64, space: &Space) -> Object {
-        Object::new(self.clone(), Arc::clone(space), addr, ty, None, None)
+        Object::new(
+            crate::object::Ctx::new(self.clone(), Arc::clone(space)),
+            addr,
+            ty,
+            None,
+            None,
+        )
     }
 
     /// An object of the named type at a symbol's address (see

@@ -90,6 +90,27 @@ pub trait AddressSpace: Send + Sync + fmt::Debug {
 /// A shared, type-erased address space, as objects hold them.
 pub type Space = Arc<dyn AddressSpace>;
 
+/// A shared space reads as the space it holds, so a [`Space`] can be passed
+/// where `&impl AddressSpace` is asked for.
+impl<T: AddressSpace + ?Sized> AddressSpace for Arc<T> {
+    #[inline]
+    fn read(&self, addr: u64, buf: &mut [u8]) -> ReadStatus {
+        (**self).read(addr, buf)
+    }
+    fn vtop(&self, addr: u64) -> Option<u64> {
+        (**self).vtop(addr)
+    }
+    fn ranges(&self) -> Vec<Run> {
+        (**self).ranges()
+    }
+    fn is_valid(&self, addr: u64) -> bool {
+        (**self).is_valid(addr)
+    }
+    fn read_exact(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        (**self).read_exact(addr, len)
+    }
+}
+
 /// Copies from `data` (a flat space starting at 0) into `buf`, zero-filling
 /// what lies beyond its end.
 fn read_flat(data: &[u8], addr: u64, buf: &mut [u8]) -> ReadStatus {

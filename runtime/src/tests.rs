@@ -807,3 +807,156 @@ fn mutated_profiles_never_panic() {
         "only {opened} mutated documents were valid JSON"
     );
 }
+
+#[test]
+fn member_handles_read_what_objects_read() {
+    let s = session();
+    let mut m = vec![0u8; 256];
+    let base = 64usize;
+    put(&mut m, base, &[0xfe, 0x80]);
+    put(&mut m, base + 2, &0xfffeu16.to_le_bytes());
+    put(&mut m, base + 4, &(-3i16).to_le_bytes());
+    put(&mut m, base + 8, &0xdead_beefu32.to_le_bytes());
+    put(&mut m, base + 12, &(-5i32).to_le_bytes());
+    put(&mut m, base + 16, &0x0123_4567_89ab_cdefu64.to_le_bytes());
+    put(&mut m, base + 24, &i64::MIN.to_le_bytes());
+    put(&mut m, base + 52, &(-1i32).to_le_bytes());
+    let sp = space(m);
+    let o = s.object("scalars", base as u64, &sp);
+    let b = base as u64;
+    for name in [
+        "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "long", "color",
+    ] {
+        let h = s.member_handle("scalars", name).unwrap();
+        assert_eq!(
+            Some(h.read_int(&sp, b).unwrap()),
+            o.member(name).as_i64(),
+            "{name}"
+        );
+        assert_eq!(Some(h.offset()), s.offset_of("scalars", name));
+        assert_eq!(h.value(&sp, b), o.member(name).value(), "{name}");
+    }
+    let h = |n: &str| s.member_handle("scalars", n).unwrap();
+    assert_eq!(
+        Some(u64::from(h("u8").read_u8(&sp, b).unwrap())),
+        o.member("u8").as_u64()
+    );
+    assert_eq!(
+        Some(u64::from(h("u16").read_u16(&sp, b).unwrap())),
+        o.member("u16").as_u64()
+    );
+    assert_eq!(
+        Some(u64::from(h("u32").read_u32(&sp, b).unwrap())),
+        o.member("u32").as_u64()
+    );
+    assert_eq!(
+        Some(h("i32").read_i32(&sp, b).unwrap() as i64),
+        o.member("i32").as_i64()
+    );
+    assert_eq!(
+        Some(h("u64").read_u64(&sp, b).unwrap()),
+        o.member("u64").as_u64()
+    );
+    assert_eq!(
+        Some(h("i64").read_i64(&sp, b).unwrap()),
+        o.member("i64").as_i64()
+    );
+    assert_eq!(
+        h("color").read_i32(&sp, b),
+        Ok(-1),
+        "an enumeration reads its storage"
+    );
+    // The same handle, over a space given by reference to the concrete type.
+    let concrete = BufferSpace::new(sp.read_exact(0, 256).unwrap());
+    assert_eq!(h("u32").read_u32(&concrete, b), Ok(0xdead_beef));
+    // Width and type are checked, not guessed.
+    let e = h("u32").read_u64(&sp, b).unwrap_err();
+    assert!(
+        e.reason().contains("scalars.u32") && e.reason().contains("8-byte"),
+        "{e}"
+    );
+    assert!(
+        h("f32").read_u32(&sp, b).is_err(),
+        "a float is not an integer"
+    );
+    assert!(h("f32").read_int(&sp, b).is_err());
+    // Unreadable memory and overflowing addresses are errors, not panics.
+    let e = h("u32").read_u32(&sp, 4096).unwrap_err();
+    assert!(e.reason().contains("cannot read 4 bytes at 0x1008"), "{e}");
+    assert!(h("u64").read_u64(&sp, u64::MAX - 4).is_err());
+}
+
+#[test]
+fn member_handles_follow_paths_and_name_what_is_missing() {
+    let s = session();
+    let mut m = vec![0u8; 256];
+    put(&mut m, 32 + 8, &0x1234u64.to_le_bytes()); // node.list.next
+    put(&mut m, 32 + 16, &0x5678u64.to_le_bytes()); // node.list.prev
+    let sp = space(m);
+    let next = s.member_handle("node", "list.next").unwrap();
+    assert_eq!(next.offset(), 8);
+    assert_eq!(next.path(), "node.list.next");
+    assert_eq!(next.read_pointer(&sp, 32), Ok(0x1234));
+    assert_eq!(
+        Some(next.read_pointer(&sp, 32).unwrap()),
+        s.object("node", 32, &sp).get("list.next").as_u64()
+    );
+    let prev = s.member_handle("node", "list.prev").unwrap();
+    assert_eq!(prev.read_pointer(&sp, 32), Ok(0x5678));
+    assert!(prev.read_u32(&sp, 32).is_err(), "a pointer is not a u32");
+    // Non-scalar members are read through objects.
+    let name = s.member_handle("node", "name").unwrap();
+    assert_eq!(name.object(&sp, 32).len(), Some(4));
+
+    let err = |t: &str, p: &str| s.member_handle(t, p).unwrap_err().reason().to_owned();
+    assert_eq!(err("node", "nope"), "node has no member nope");
+    assert_eq!(err("node", "list.nope"), "list_head has no member nope");
+    assert!(
+        err("node", "value.x").contains("node.value: int32 has no members"),
+        "{}",
+        err("node", "value.x")
+    );
+    assert!(
+        err("no_such", "x").contains("no_such"),
+        "{}",
+        err("no_such", "x")
+    );
+    // A pointer is not crossed: that needs a read.
+    assert!(
+        err("node", "bad.value").contains("node.bad"),
+        "{}",
+        err("node", "bad.value")
+    );
+    // A member whose offset a closure computes has no handle.
+    let o =
+        s.with_overlay(Overlay::new().member("node", "value", Count::computed(|_| Some(4)), None));
+    assert!(o
+        .member_handle("node", "value")
+        .unwrap_err()
+        .reason()
+        .contains("no fixed offset"));
+    // A session's handles follow its overlays.
+    let o = s.with_overlay(Overlay::new().member("node", "value", Count::Fixed(16), None));
+    assert_eq!(o.member_handle("node", "value").unwrap().offset(), 16);
+    assert_eq!(s.member_handle("node", "value").unwrap().offset(), 0);
+}
+
+#[test]
+fn member_access_after_the_fast_path_keeps_names_and_overlays() {
+    let s = session();
+    let mut m = vec![0u8; 128];
+    put(&mut m, 8, &0x20u64.to_le_bytes()); // node.list.next -> 0x20
+    let sp = space(m);
+    let n = s.object("node", 0, &sp);
+    assert_eq!(n.member("value").name(), "node.value");
+    assert_eq!(n.get("list.next").name(), "node.list.next");
+    assert_eq!(n.get("list.next.next").name(), "node.list.next.next");
+    assert_eq!(
+        n.member("nope").none_reason(),
+        Some("node: node has no member nope")
+    );
+    // A member overlaid with a closure still goes through the closure.
+    let o = s.with_overlay(Overlay::new().computed_value("node", "value", |_| Value::Int(99)));
+    assert_eq!(o.object("node", 0, &sp).member("value").as_i64(), Some(99));
+    assert_eq!(n.member("value").as_i64(), Some(0));
+}
