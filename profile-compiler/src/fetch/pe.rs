@@ -418,25 +418,12 @@ const DIRECTORY_NAMES: [&str; 16] = [
 
 /// `seconds` since 1970 as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn format_utc(seconds: u32) -> String {
-    let secs = i64::from(seconds);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (proleptic Gregorian).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
+    let t = profile_runtime::Timestamp {
+        unix_seconds: i64::from(seconds),
+        nanos: 0,
+    }
+    .to_string();
+    format!("{} UTC", t.trim_end_matches('Z'))
 }
 
 /// The text `profc peinfo` prints.

@@ -380,27 +380,13 @@ pub fn profile_class(pdb_file: &str) -> String {
     }
 }
 
-/// A Unix time as `YYYY-MM-DD HH:MM:SSZ` (UTC).
+/// A Unix time as `YYYY-MM-DD HH:MM:SSZ` (UTC), Rekall's `Timestamp` form.
 pub fn timestamp(secs: u32) -> String {
-    let secs = i64::from(secs);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    profile_runtime::Timestamp {
+        unix_seconds: i64::from(secs),
+        nanos: 0,
+    }
+    .to_string()
 }
 
 #[cfg(test)]
