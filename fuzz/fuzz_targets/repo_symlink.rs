@@ -31,7 +31,9 @@ fuzz_target!(|data: &[u8]| {
         let Ok(name) = std::str::from_utf8(&chunk[..nl]) else {
             continue;
         };
-        let Ok(path) = repo.file_of(name) else { continue };
+        let Ok(path) = repo.file_of(name) else {
+            continue;
+        };
         if let Some(parent) = path.parent() {
             if std::fs::create_dir_all(parent).is_err() {
                 continue;

@@ -9,7 +9,11 @@ use std::path::Path;
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let _ = dsymutil::parse(&text);
-    let pointer_size = if data.first().is_some_and(|b| b & 1 == 1) { 4 } else { 8 };
+    let pointer_size = if data.first().is_some_and(|b| b & 1 == 1) {
+        4
+    } else {
+        8
+    };
     let mut ir = Ir::default();
     if vtypes::parse_into(&text, Path::new("fuzz.vtypes"), &mut ir, pointer_size).is_ok() {
         let _ = emit(&ir, EmitOptions::default());
