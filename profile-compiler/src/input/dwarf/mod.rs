@@ -97,7 +97,18 @@ pub fn read_file(path: &Path) -> Result<Ir> {
 pub fn read_bytes(bytes: &[u8], path: &Path) -> Result<Ir> {
     match detect(bytes) {
         InputKind::Elf | InputKind::MachO => {}
-        InputKind::MachOFat => return read_bytes(fat_slice(bytes, path)?, path),
+        InputKind::MachOFat => {
+            // A slice is read as a thin file: a slice that is itself fat
+            // (possibly the whole file again, at offset 0) would loop.
+            let slice = fat_slice(bytes, path)?;
+            if detect(slice) == InputKind::MachOFat {
+                return Err(Error::input(
+                    path,
+                    "malformed fat Mach-O file: an architecture slice is itself a fat file",
+                ));
+            }
+            return read_bytes(slice, path);
+        }
         _ => return Err(Error::input(path, "not an ELF or Mach-O file")),
     }
     let file = object::File::parse(bytes)
@@ -436,6 +447,25 @@ mod tests {
         assert!(read_bytes(b"\x7fELF\x02\x01\x01", p).is_err());
         assert!(read_bytes(b"\xcf\xfa\xed\xfe\x07", p).is_err());
         assert!(read_bytes(b"\xca\xfe\xba\xbe\x00\x00\x00\x02\xff", p).is_err());
+    }
+
+    /// Fuzzing regression (fuzz target `dwarf`): a fat Mach-O whose only
+    /// slice starts at offset 0 is itself fat; reading it used to loop
+    /// forever. Minimised from the fuzzer's input.
+    #[test]
+    fn fat_slice_that_is_the_fat_file_itself_is_an_error() {
+        let mut bytes = vec![0u8; 0x1000];
+        bytes[..28].copy_from_slice(&[
+            0xca, 0xfe, 0xba, 0xbe, // FAT_MAGIC
+            0, 0, 0, 1, // one architecture
+            0x01, 0, 0, 7, // cputype x86-64
+            0, 0, 0, 3, // cpusubtype
+            0, 0, 0, 0, // offset 0: the fat header again
+            0, 0, 0x10, 0, // size 0x1000
+            0, 0, 0, 12, // align
+        ]);
+        let err = read_bytes(&bytes, Path::new("loop.fat")).unwrap_err();
+        assert!(err.to_string().contains("itself a fat file"), "{err}");
     }
 }
 

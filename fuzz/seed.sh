@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# Builds the seed corpora fuzz/corpus/<target>/ from the project's fixtures
+# (tests/fixtures and, when present, the shared real fixtures in
+# $PROFC_SHARED or ../shared). Large files are trimmed or skipped so every
+# seed stays under ~256 KiB; fuzz/corpus is gitignored. Re-running is safe.
+set -euo pipefail
+cd "$(dirname "$0")"
+root=..
+shared="${PROFC_SHARED:-../../shared}"
+fx="$shared/fixtures"
+c=corpus
+mkdir -p "$c"
+for t in pdb dwarf btf system_map vol2_dwarfdump vol2_vtypes vol2_zip isf \
+         profile_json cab pe repo_symlink runtime_session; do
+  mkdir -p "$c/$t"
+done
+MAX=262144
+small() { [ "$(stat -c %s "$1")" -le "$MAX" ]; }
+
+# PDB and PE
+for f in "$root"/tests/fixtures/pdb/*.pdb; do cp "$f" "$c/pdb/"; done
+for f in "$root"/tests/fixtures/pdb/*.dll; do cp "$f" "$c/pe/"; done
+if [ -d "$fx/pdb" ]; then
+  find "$fx/pdb" -type f -name '*.pdb' | while read -r f; do small "$f" && cp "$f" "$c/pdb/" || true; done
+  find "$fx/pdb" -type f \( -name '*.dll' -o -name '*.exe' \) | while read -r f; do small "$f" && cp "$f" "$c/pe/" || true; done
+fi
+
+# ELF / Mach-O with DWARF; BTF
+cp "$root"/tests/fixtures/elf/out/* "$c/dwarf/"
+cp "$root"/tests/fixtures/btf/btf_types.btf "$root"/tests/fixtures/btf/btf_types.o "$c/btf/"
+cp "$root"/tests/fixtures/elf/out/types.gcc.dwarf5.o "$c/btf/"
+
+python3 - "$fx" "$c" <<'PY'
+import gzip, io, json, os, struct, sys, zipfile
+fx, c = sys.argv[1], sys.argv[2]
+
+def put(target, name, data):
+    with open(os.path.join(c, target, name), "wb") as f:
+        f.write(data)
+
+def head_lines(data, n):
+    return b"\n".join(data.split(b"\n")[:n]) + b"\n"
+
+# Shared zips: trimmed members as text seeds and as small zips.
+dwarfdump = sysmap = ko = config = None
+p = os.path.join(fx, "vol2", "Debian8.zip")
+if os.path.exists(p):
+    z = zipfile.ZipFile(p)
+    dwarfdump = head_lines(z.read("module.dwarf"), 3000)
+    sysmap = head_lines(z.read("boot/System.map-3.16.0-4-amd64"), 2000)
+p = os.path.join(fx, "linux", "6.1.0-56-amd64.zip")
+if os.path.exists(p):
+    z = zipfile.ZipFile(p)
+    for n in z.namelist():
+        if n.endswith(".ko") and z.getinfo(n).file_size <= 600000:
+            ko = z.read(n)
+        elif "System.map" in n and sysmap is None:
+            sysmap = head_lines(z.read(n), 2000)
+        elif "config-" in n:
+            config = head_lines(z.read(n), 400)
+if ko:
+    put("dwarf", "module_dwarf.ko", ko)
+if sysmap is None:
+    sysmap = (b"ffffffff81000000 T _text\nffffffff81000040 T startup_64\n"
+              b"ffffffff82a1aa40 D init_task\n0000000000000000 A fixed_percpu_data\n"
+              b"ffffffffc0000000 t foo\t[mod]\n")
+put("system_map", "System.map", sysmap)
+if dwarfdump is None:
+    dwarfdump = (b"<0><0x0000000b><DW_TAG_compile_unit>\n"
+                 b"<1><0x0000002d><DW_TAG_structure_type> DW_AT_name<task_struct> DW_AT_byte_size<0x00000010>\n"
+                 b"<2><0x00000035><DW_TAG_member> DW_AT_name<pid> DW_AT_type<<0x00000050>> DW_AT_data_member_location<DW_OP_plus_uconst 0>\n"
+                 b"<1><0x00000050><DW_TAG_base_type> DW_AT_name<int> DW_AT_byte_size<0x00000004> DW_AT_encoding<DW_ATE_signed>\n")
+put("vol2_dwarfdump", "module.dwarf", dwarfdump)
+
+vtypes_linux = b"""linux_types = {
+  'task_struct' : [ 0x20, {
+    'pid' : [ 0x0, ['int']],
+    'comm' : [ 0x4, ['array', 16, ['char']]],
+    'tasks' : [ 0x18, ['list_head']],
+    'flags' : [ 0x14, ['BitField', dict(start_bit = 0, end_bit = 3, native_type = 'unsigned int')]],
+}],
+  'list_head' : [ 0x10, {
+    'next' : [ 0x0, ['pointer', ['list_head']]],
+    'prev' : [ 0x8, ['pointer', ['list_head']]],
+}],
+}
+"""
+vtypes_mac = b"""mac_types = {
+ 'proc' : [ 0x28, {
+   'p_pid' : [ 0x10, ['int']],
+   'p_comm' : [ 0x18, ['array', 17, ['char']]],
+   'p_list' : [ 0x0, ['__unnamed_0x1']],
+   'p_flag' : [0x14, ['Enumeration', {'target': 'int', 'choices': {0: 'A', 1: 'B'}}]],
+ }],
+ '__unnamed_0x1' : [ 0x10, {
+   'le_next' : [ 0x0, ['pointer', ['proc']]],
+   'le_prev' : [ 0x8, ['pointer', ['pointer', ['proc']]]],
+ }],
+}
+"""
+dsym = b"""----------------------------------------------------------------------
+Symbol table for: '/mach_kernel' (x86_64)
+----------------------------------------------------------------------
+Index    n_type             n_sect n_desc n_value            n_strx     name
+======== ================== ====== ====== ================== ========== =========
+[     0] 0f (     SECT EXT) 01     0000   ffffff8000200000 '_kernproc'
+[     1] 0f (     SECT EXT) 01     0000   ffffff8000201000 '_allproc'
+"""
+put("vol2_vtypes", "linux.vtypes", vtypes_linux)
+put("vol2_vtypes", "mac.vtypes", vtypes_mac)
+put("vol2_vtypes", "mac.dsymutil", dsym)
+
+def mkzip(name, members):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, d in members:
+            z.writestr(n, d)
+    put("vol2_zip", name, b.getvalue())
+mkzip("debian.zip", [("module.dwarf", dwarfdump[:65536]), ("boot/System.map-3.16.0-4-amd64", sysmap[:16384])])
+mkzip("linux_vtypes.zip", [("linux.vtypes", vtypes_linux), ("boot/System.map-4.0", sysmap[:4096])])
+mkzip("mac.zip", [("10.9.vtypes", vtypes_mac), ("10.9.dsymutil", dsym)])
+if ko:
+    mkzip("rekall_linux.zip", [("module_dwarf.ko", ko), ("boot/System.map-6.1.0-56-amd64", sysmap[:8192]),
+                               ("boot/config-6.1.0-56-amd64", config or b"CONFIG_X86_64=y\n")])
+
+# Rekall profiles (plain and gzip), trimmed-size picks only.
+small_profile = {
+  "$METADATA": {"Type": "Profile", "ProfileClass": "Linux", "arch": "AMD64"},
+  "$STRUCTS": {
+    "list_head": [16, {"next": [0, ["Pointer", {"target": "list_head"}]],
+                       "prev": [8, ["Pointer", {"target": "list_head"}]]}],
+    "task_struct": [64, {
+      "pid": [0, ["int", {}]],
+      "flags": [4, ["BitField", {"start_bit": 1, "end_bit": 5, "target": "unsigned int"}]],
+      "state": [8, ["Enumeration", {"enum_name": "state", "target": "long"}]],
+      "tasks": [16, ["list_head", {}]],
+      "comm": [32, ["String", {"length": 16}]],
+      "name": [48, ["UnicodeString", {"length": 8}]],
+      "vals": [56, ["Array", {"count": 2, "target": "unsigned short"}]],
+      "parent": [60, ["pointer", ["task_struct"]]],
+      "legacy": [0, ["array", 4, ["char"]]]}]},
+  "$ENUMS": {"state": {"0": "RUNNING", "1": "SLEEPING"}},
+  "$REVENUMS": {"state": {"RUNNING": 0, "SLEEPING": 1}},
+  "$CONSTANTS": {"init_task": 0x10},
+  "$FUNCTIONS": {"start": 0x20},
+  "$CONFIG": {"CONFIG_X86_64": "y"},
+}
+sp = json.dumps(small_profile, sort_keys=True).encode()
+put("profile_json", "small.json", sp)
+put("profile_json", "small.json.gz", gzip.compress(sp, mtime=0))
+rp = os.path.join(fx, "rekall", "parse_pdb")
+if os.path.isdir(rp):
+    for n in sorted(os.listdir(rp)):
+        if os.path.getsize(os.path.join(rp, n)) <= 100000:
+            d = open(os.path.join(rp, n), "rb").read()
+            put("profile_json", n, d)
+            put("profile_json", n + ".gz", gzip.compress(d, mtime=0))
+
+# Runtime: PROFILE \0 MEMORY
+mem = bytearray(256)
+mem[0:4] = (1234).to_bytes(4, "little")
+mem[16:24] = (16).to_bytes(8, "little")
+mem[24:32] = (16).to_bytes(8, "little")
+mem[32:40] = b"swapper\0"
+put("runtime_session", "small", sp + b"\0" + bytes(mem))
+
+# ISF
+isf = {
+  "metadata": {"format": "6.2.0", "producer": {"name": "profc", "version": "0.1.0"},
+               "linux": {"symbols": []}},
+  "base_types": {"int": {"kind": "int", "size": 4, "signed": True, "endian": "little"},
+                 "pointer": {"kind": "int", "size": 8, "signed": False, "endian": "little"},
+                 "char": {"kind": "char", "size": 1, "signed": True, "endian": "little"}},
+  "user_types": {"task_struct": {"kind": "struct", "size": 40, "fields": {
+      "pid": {"offset": 0, "type": {"kind": "base", "name": "int"}},
+      "flags": {"offset": 4, "type": {"kind": "bitfield", "bit_position": 1, "bit_length": 3,
+                "type": {"kind": "base", "name": "int"}}},
+      "next": {"offset": 8, "type": {"kind": "pointer", "subtype": {"kind": "struct", "name": "task_struct"}}},
+      "comm": {"offset": 16, "type": {"kind": "array", "count": 16, "subtype": {"kind": "base", "name": "char"}}},
+      "st": {"offset": 32, "type": {"kind": "enum", "name": "state"}}}},
+    "u": {"kind": "union", "size": 8, "fields": {"a": {"offset": 0, "type": {"kind": "base", "name": "int"}}}}},
+  "enums": {"state": {"size": 4, "base": "int", "constants": {"RUNNING": 0, "SLEEPING": 1}}},
+  "symbols": {"init_task": {"address": 0xffffffff82a1aa40, "type": {"kind": "struct", "name": "task_struct"}},
+              "start": {"address": 4096}},
+}
+d = json.dumps(isf).encode()
+put("isf", "small.json", d)
+put("isf", "small.json.gz", gzip.compress(d, mtime=0))
+try:
+    import lzma
+    put("isf", "small.json.xz", lzma.compress(d))
+except ImportError:
+    pass
+
+# Repository: NAME\nCONTENT chunks separated by \n@@\n
+def sym(t):
+    return json.dumps({"$METADATA": {"Type": "Symlink", "Target": t}}).encode()
+chunks = [b"nt/GUID/ABC1\n" + gzip.compress(sp, mtime=0), b"Latest\n" + sym("nt/GUID/ABC1"),
+          b"Alias\n" + sym("Latest")]
+put("repo_symlink", "chain", b"\n@@\n".join(chunks))
+put("repo_symlink", "cycle", b"\n@@\n".join([b"a\n" + sym("b"), b"b\n" + sym("a")]))
+put("repo_symlink", "escape", b"\n@@\n".join([b"a\n" + sym("../../etc/passwd"), b"c\n" + sym("missing")]))
+
+# CAB: one uncompressed (type 0) folder holding one file.
+def cab(name, payload):
+    fname = name.encode() + b"\0"
+    hdr_len, folder_len = 36, 8
+    files_off = hdr_len + folder_len
+    file_len = 16 + len(fname)
+    data_off = files_off + file_len
+    data = struct.pack("<IHH", 0, len(payload), len(payload)) + payload
+    total = data_off + len(data)
+    h = b"MSCF" + struct.pack("<IIIIIBBHHHHH", 0, total, 0, files_off, 0, 3, 1, 1, 1, 0, 0, 0)
+    fo = struct.pack("<IHH", data_off, 1, 0)
+    fe = struct.pack("<IIHHHH", len(payload), 0, 0, 0, 0, 0x20) + fname
+    return h + fo + fe + data
+put("cab", "one.cab", cab("ntkrnlmp.pdb", b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0" + bytes(64)))
+PY
+
+# PE and RSDS text bits
+printf 'RSDS\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x01\x00\x00\x00C:\\ntkrnlmp.pdb\0' > "$c/pe/rsds"
+
+for t in "$c"/*/; do
+  printf '%-18s %3d files\n' "$(basename "$t")" "$(find "$t" -type f | wc -l)"
+done
