@@ -275,3 +275,43 @@ fn diff_of_real_kernels() {
     assert!(task["added"].get("__state").is_some(), "{task}");
     assert!(task["removed"].get("state").is_some(), "{task}");
 }
+
+#[test]
+fn convert_profile_writes_isf_with_source_hashes() {
+    let Some(shared) = support::shared("convert_profile_writes_isf_with_source_hashes") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let zip = shared.join("fixtures/linux/6.1.0-56-amd64.zip");
+    let out = dir.path().join("linux.json.xz");
+    let (ok, _, err) = profc(&[
+        "convert_profile",
+        zip.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--format",
+        "isf",
+    ]);
+    assert!(ok, "{err}");
+    let bytes =
+        profile_compiler::input::isf::decompress(std::fs::read(&out).unwrap(), &out).unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let types = &doc["metadata"]["linux"]["types"][0];
+    assert_eq!(types["kind"], "dwarf");
+    assert_eq!(types["name"], "6.1.0-56-amd64.zip");
+    // An independent sha256 of the input (coreutils).
+    let sum = Command::new("sha256sum").arg(&zip).output().unwrap();
+    let expected = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(types["hash_value"], expected.as_str());
+    // Full kernel addresses (Volatility 3 needs them), not Rekall's 48-bit ones.
+    assert_eq!(
+        doc["symbols"]["init_task"]["address"].as_u64().unwrap(),
+        0xffff_ffff_82a1_aa40
+    );
+    if let Some(report) = validate_with_volatility(&out, &["task_struct.tasks"]) {
+        assert!(report.contains("task_struct.tasks "), "{report}");
+    }
+}

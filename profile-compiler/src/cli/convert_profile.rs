@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use super::{write_profile, OutputArgs};
+use super::OutputArgs;
 use crate::emit::meta;
 use crate::input::dwarf::{self, InputKind};
 use crate::input::{system_map, vol2};
@@ -205,7 +205,18 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     ir.metadata
         .entry("ProfileClass".into())
         .or_insert_with(|| meta("Linux"));
-    write_profile(&ir, &args.out, &args.out_args, verbose)
+    // Volatility 3 records the hashes of the debug information and of the
+    // symbol table an ISF was made from.
+    let types_kind = if ir.metadata.contains_key("PDBFile") {
+        "symtab"
+    } else {
+        "dwarf"
+    };
+    let mut inputs = vec![(types_kind, args.source.as_path())];
+    if let Some(map) = &args.system_map {
+        inputs.push(("system-map", map.as_path()));
+    }
+    super::write_profile_from(&ir, &args.out, &args.out_args, verbose, inputs)
         .with_context(|| format!("writing {}", args.out.display()))?;
     Ok(())
 }

@@ -163,6 +163,18 @@ pub(crate) fn write_profile(
     opts: &OutputArgs,
     verbose: bool,
 ) -> anyhow::Result<Profile> {
+    write_profile_from(ir, out, opts, verbose, Vec::new())
+}
+
+/// [`write_profile`] naming the input files, whose sha256 an ISF output
+/// records (Volatility 3's `metadata.linux.symbols/types`).
+pub(crate) fn write_profile_from(
+    ir: &crate::ir::Ir,
+    out: &Path,
+    opts: &OutputArgs,
+    verbose: bool,
+    inputs: Vec<(&'static str, &Path)>,
+) -> anyhow::Result<Profile> {
     let emitted = crate::emit::emit(
         ir,
         crate::emit::EmitOptions {
@@ -174,9 +186,18 @@ pub(crate) fn write_profile(
         profile.set_metadata("ProfileClass", class.as_str());
     }
     report_warnings(&emitted.warnings, verbose);
+    let mut sources = Vec::new();
+    if opts.format == Format::Isf {
+        for (kind, path) in inputs {
+            let name = path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            sources.push((kind.to_owned(), name, sha256_file(path)?));
+        }
+    }
     let isf = crate::emit::isf::IsfOptions {
         unions: Some(emitted.unions),
-        sources: Vec::new(),
+        sources,
     };
     save_as(&profile, out, opts, &isf, verbose)?;
     Ok(profile)
@@ -280,4 +301,31 @@ pub(crate) fn check_output(out: &Path, overwrite: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The sha256 of a file, in lower-case hex, read in chunks.
+fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).map_err(|source| crate::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|source| crate::Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
