@@ -203,9 +203,43 @@ impl Profile {
 
     /// Serialises the profile canonically: keys sorted at every level, no
     /// insignificant white space, integers only, empty-dict entries dropped.
+    ///
+    /// A large profile's `$STRUCTS` section is serialised on a second thread
+    /// while this one writes the other sections; the bytes are the same as a
+    /// serial run's.
     pub fn write_canonical_json(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let mut ser = serde_json::Serializer::new(out);
-        self.serialize(&mut ser).map_err(std::io::Error::other)
+        let sections = self.sections();
+        std::thread::scope(|scope| {
+            let mut structs = (self.structs.len() >= PARALLEL_STRUCTS).then(|| {
+                scope.spawn(|| {
+                    let mut json = Vec::new();
+                    section_to(&Section::Structs(&self.structs), &mut json).map(|()| json)
+                })
+            });
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, out);
+            w.write_all(b"{")?;
+            for (i, (key, section)) in sections.iter().enumerate() {
+                if i > 0 {
+                    w.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut w, key)?;
+                w.write_all(b":")?;
+                match structs.take() {
+                    Some(handle) if matches!(section, Section::Structs(_)) => {
+                        let json = handle
+                            .join()
+                            .map_err(|_| std::io::Error::other("serialiser thread panicked"))??;
+                        w.write_all(&json)?;
+                    }
+                    pending => {
+                        structs = pending;
+                        section_to(section, &mut w)?;
+                    }
+                }
+            }
+            w.write_all(b"}")?;
+            w.flush()
+        })
     }
 
     /// The canonical JSON bytes (see [`Profile::write_canonical_json`]).
@@ -225,12 +259,9 @@ impl Profile {
             .mtime(0)
             .operating_system(255)
             .write(out, flate2::Compression::default());
-        // serde_json writes many small pieces; flate2 prepares its whole
-        // output buffer on every write, so feed it in large chunks.
-        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut gz);
-        self.write_canonical_json(&mut buffered)?;
-        buffered.flush()?;
-        drop(buffered);
+        // write_canonical_json feeds flate2 in large chunks (flate2 prepares
+        // its whole output buffer on every write).
+        self.write_canonical_json(&mut gz)?;
         gz.finish()?;
         Ok(())
     }
@@ -351,8 +382,13 @@ enum Section<'a> {
     Other(&'a Value),
 }
 
-impl Serialize for Profile {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+/// Profiles with at least this many structs serialise `$STRUCTS` on a
+/// thread of its own.
+const PARALLEL_STRUCTS: usize = 256;
+
+impl Profile {
+    /// The sections to write, by key (sorted), empty ones left out.
+    fn sections(&self) -> BTreeMap<&str, Section<'_>> {
         let mut sections: BTreeMap<&str, Section<'_>> = BTreeMap::new();
         sections.insert("$METADATA", Section::Metadata(&self.metadata));
         if !self.structs.is_empty() {
@@ -378,18 +414,37 @@ impl Serialize for Profile {
                 sections.insert(k, Section::Other(v));
             }
         }
+        sections
+    }
+}
+
+impl Serialize for Section<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Section::Metadata(m) => Canonical::Map(m).serialize(s),
+            Section::Config(m) => Canonical::Map(m).serialize(s),
+            Section::Structs(m) => m.serialize(s),
+            Section::Enums(m) => EnumsSer(m).serialize(s),
+            Section::RevEnums(m) => m.serialize(s),
+            Section::Symbols(m) => m.serialize(s),
+            Section::Other(v) => Canonical::Value(v).serialize(s),
+        }
+    }
+}
+
+/// Writes one section's value as canonical JSON.
+fn section_to<W: Write>(section: &Section<'_>, w: W) -> std::io::Result<()> {
+    section
+        .serialize(&mut serde_json::Serializer::new(w))
+        .map_err(std::io::Error::from)
+}
+
+impl Serialize for Profile {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let sections = self.sections();
         let mut map = s.serialize_map(Some(sections.len()))?;
         for (k, v) in &sections {
-            map.serialize_key(k)?;
-            match v {
-                Section::Metadata(m) => map.serialize_value(&Canonical::Map(m))?,
-                Section::Config(m) => map.serialize_value(&Canonical::Map(m))?,
-                Section::Structs(m) => map.serialize_value(m)?,
-                Section::Enums(m) => map.serialize_value(&EnumsSer(m))?,
-                Section::RevEnums(m) => map.serialize_value(m)?,
-                Section::Symbols(m) => map.serialize_value(m)?,
-                Section::Other(v) => map.serialize_value(&Canonical::Value(v))?,
-            }
+            map.serialize_entry(k, v)?;
         }
         map.end()
     }
@@ -585,6 +640,37 @@ mod tests {
             out,
             r#"{"$CONSTANTS":{"big":18446743523966342668},"$CUSTOM":{"a":{"k":[]},"z":1},"$ENUMS":{"e":{"-1":"NEG","10":"TEN","2":"TWO"}},"$METADATA":{"Type":"Profile"},"$STRUCTS":{"a":[0,{}],"b":[8,{"x":[0,["Pointer",{"target":"a"}]],"y":[4,["int",{}]]}]}}"#
         );
+    }
+
+    #[test]
+    fn parallel_structs_section_gives_the_serial_bytes() {
+        // Enough structs for the second thread, sections on both sides of
+        // `$STRUCTS`, and a name that needs escaping.
+        let mut p = Profile::new();
+        for i in 0..PARALLEL_STRUCTS + 3 {
+            let mut s = StructDef {
+                size: Some(i as u64),
+                ..Default::default()
+            };
+            s.fields.insert(
+                format!("f\"{i}"),
+                Field {
+                    offset: Some(0),
+                    descriptor: Descriptor::pointer(Descriptor::named("x")),
+                },
+            );
+            p.structs.insert(format!("s{i}"), s);
+        }
+        p.constants.insert("c".into(), 1);
+        p.other.insert("$ZZZ".into(), json!({"k": 1}));
+        let parallel = p.to_canonical_json();
+        let serial = serde_json::to_vec(&p).unwrap();
+        assert_eq!(
+            String::from_utf8(parallel).unwrap(),
+            String::from_utf8(serial).unwrap()
+        );
+        let back = Profile::from_bytes(p.to_canonical_json(), "t").unwrap();
+        assert_eq!(back, p);
     }
 
     #[test]

@@ -18,7 +18,9 @@
 
 pub mod isf;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use profile_runtime::{Descriptor, Field, Profile, StructDef};
 use serde_json::Value;
@@ -46,28 +48,52 @@ pub struct Emitted {
 }
 
 /// Builds the profile for `ir`.
+///
+/// Three threads share the work: the symbol sections (independent of the
+/// types) from the start; once every record and enum has its final name,
+/// `$ENUMS`/`$REVENUMS` on one and `$STRUCTS` on another.
 pub fn emit(ir: &Ir, options: EmitOptions) -> Emitted {
     let mut e = Emitter::new(ir);
-    e.name_records();
-    e.name_enums();
-    let mut profile = Profile::new();
-    for (k, v) in &ir.metadata {
-        profile.metadata.insert(k.clone(), v.clone());
-    }
-    profile.config = ir.config.clone();
-    let unions = e.structs(&mut profile);
-    e.enums(&mut profile);
-    if !options.concise {
-        profile.derive_revenums();
-    }
-    symbols(ir, &mut profile);
-    let mut warnings = ir.warnings.clone();
-    warnings.append(&mut e.warnings);
-    Emitted {
-        profile,
-        warnings,
-        unions,
-    }
+    std::thread::scope(|scope| {
+        let symbols = scope.spawn(|| symbols(ir));
+        e.name_records();
+        e.name_enums();
+        let records = std::mem::take(&mut e.emitted);
+        let mut warnings = ir.warnings.clone();
+        warnings.append(&mut e.warnings);
+        let e = &e;
+        let enums = scope.spawn(move || {
+            let mut p = Profile {
+                enums: e.enums(),
+                ..Profile::default()
+            };
+            if !options.concise {
+                p.derive_revenums();
+            }
+            (p.enums, p.revenums)
+        });
+        let (structs, unions) = e.structs(records, &mut warnings);
+        let mut profile = Profile::new();
+        for (k, v) in &ir.metadata {
+            profile.metadata.insert(k.clone(), v.clone());
+        }
+        profile.config = ir.config.clone();
+        profile.structs = structs;
+        (profile.enums, profile.revenums) = join(enums);
+        (profile.constants, profile.functions) = join(symbols);
+        Emitted {
+            profile,
+            warnings,
+            unions,
+        }
+    })
+}
+
+/// A scoped thread's result; its panic goes on in this thread.
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 struct Emitter<'a> {
@@ -117,8 +143,8 @@ struct Interner<'a> {
 impl Interner<'_> {
     fn new(n: usize) -> Self {
         Interner {
-            shapes: HashMap::new(),
-            keys: HashMap::new(),
+            shapes: HashMap::default(),
+            keys: HashMap::default(),
             shape_memo: vec![None; n],
             key_memo: vec![None; n],
         }
@@ -127,7 +153,7 @@ impl Interner<'_> {
 
 impl<'a> Emitter<'a> {
     fn new(ir: &'a Ir) -> Self {
-        let mut typedef_names = HashMap::new();
+        let mut typedef_names = HashMap::default();
         for t in &ir.types {
             if let Type::Typedef { name, target } = t {
                 let target = ir.resolve(*target);
@@ -143,10 +169,10 @@ impl<'a> Emitter<'a> {
         }
         Emitter {
             ir,
-            names: HashMap::new(),
+            names: HashMap::default(),
             emitted: BTreeMap::new(),
             typedef_names,
-            enum_names: HashMap::new(),
+            enum_names: HashMap::default(),
             warnings: Vec::new(),
         }
     }
@@ -164,7 +190,7 @@ impl<'a> Emitter<'a> {
         let ir = self.ir;
         let mut interner = Interner::new(ir.types.len());
         // Name -> list of (shape id, representative id), in input order.
-        let mut by_name: HashMap<String, Vec<(u32, TypeId)>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<(u32, TypeId)>> = HashMap::default();
         let mut order: Vec<String> = Vec::new();
         for (i, t) in ir.types.iter().enumerate() {
             let id = TypeId(i as u32);
@@ -302,24 +328,28 @@ impl<'a> Emitter<'a> {
         k
     }
 
-    fn structs(&mut self, profile: &mut Profile) -> BTreeSet<String> {
-        let emitted: Vec<(String, TypeId)> =
-            self.emitted.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    /// `$STRUCTS` from the named records, and which of them are unions.
+    fn structs(
+        &self,
+        records: BTreeMap<String, TypeId>,
+        warnings: &mut Vec<String>,
+    ) -> (BTreeMap<String, StructDef>, BTreeSet<String>) {
         let mut unions = BTreeSet::new();
-        for (name, id) in emitted {
+        let mut structs = Vec::with_capacity(records.len());
+        for (name, id) in records {
             let Type::Record(r) = &self.ir.types[id.index()] else {
                 continue;
             };
             if r.kind == crate::ir::RecordKind::Union {
                 unions.insert(name.clone());
             }
-            let def = self.struct_def(r);
-            profile.structs.insert(name, def);
+            structs.push((name, self.struct_def(r, warnings)));
         }
-        unions
+        // In key order already: a bulk build.
+        (structs.into_iter().collect(), unions)
     }
 
-    fn struct_def(&mut self, r: &Record) -> StructDef {
+    fn struct_def(&self, r: &Record, warnings: &mut Vec<String>) -> StructDef {
         let mut fields = BTreeMap::new();
         let mut anon = 0;
         let mut lifted: Vec<(String, Field)> = Vec::new();
@@ -342,7 +372,7 @@ impl<'a> Emitter<'a> {
                 descriptor,
             };
             if fields.contains_key(&name) {
-                self.warnings.push(format!(
+                warnings.push(format!(
                     "duplicate member {name} at offset {} dropped",
                     m.offset
                 ));
@@ -362,7 +392,7 @@ impl<'a> Emitter<'a> {
     /// Collects the members of anonymous record `ty` (recursively through
     /// nested anonymous members) at absolute offsets.
     fn lift(
-        &mut self,
+        &self,
         ty: TypeId,
         base: u64,
         out: &mut Vec<(String, Field)>,
@@ -401,7 +431,7 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn bitfield(&mut self, ty: TypeId, bit_offset: u32, bit_size: u32) -> Descriptor {
+    fn bitfield(&self, ty: TypeId, bit_offset: u32, bit_size: u32) -> Descriptor {
         let id = self.ir.resolve(ty);
         let bf = |target: Option<Box<Descriptor>>| Descriptor::BitField {
             start_bit: bit_offset,
@@ -432,7 +462,7 @@ impl<'a> Emitter<'a> {
             .unwrap_or_else(|| format!("__unnamed_enum_{:x}", e.origin))
     }
 
-    fn descriptor(&mut self, ty: TypeId, depth: u32) -> Descriptor {
+    fn descriptor(&self, ty: TypeId, depth: u32) -> Descriptor {
         if depth > 64 {
             return Descriptor::Void;
         }
@@ -495,7 +525,7 @@ impl<'a> Emitter<'a> {
     /// enumerators (a forward declaration) takes the first definition.
     fn name_enums(&mut self) {
         let ir = self.ir;
-        let mut by_name: HashMap<String, Vec<EnumChoicesKey>> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<EnumChoicesKey>> = HashMap::default();
         let mut empty: Vec<(TypeId, String)> = Vec::new();
         for (i, t) in ir.types.iter().enumerate() {
             let Type::Enum(e) = t else { continue };
@@ -535,22 +565,21 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn enums(&mut self, profile: &mut Profile) {
-        let ir = self.ir;
-        for (i, t) in ir.types.iter().enumerate() {
+    /// `$ENUMS`: one entry per final enum name (a forward declaration
+    /// without enumerators never replaces a definition).
+    fn enums(&self) -> BTreeMap<String, EnumChoicesKey> {
+        let mut enums: BTreeMap<String, EnumChoicesKey> = BTreeMap::new();
+        for (i, t) in self.ir.types.iter().enumerate() {
             let Type::Enum(e) = t else { continue };
             let name = self.enum_name(TypeId(i as u32), e);
-            if e.values.is_empty() && profile.enums.contains_key(&name) {
-                continue;
-            }
-            let choices = enum_choices(e);
-            match profile.enums.get(&name) {
-                Some(existing) if !existing.is_empty() => {}
+            match enums.get(&name) {
+                Some(existing) if !existing.is_empty() || e.values.is_empty() => {}
                 _ => {
-                    profile.enums.insert(name, choices);
+                    enums.insert(name, enum_choices(e));
                 }
             }
         }
+        enums
     }
 }
 
@@ -584,14 +613,16 @@ pub fn integer_name(size: u64, signed: bool) -> &'static str {
 
 /// `$CONSTANTS` and `$FUNCTIONS`; duplicate names get `_1`, `_2`... in
 /// address order (the lowest address keeps the plain name).
-fn symbols(ir: &Ir, profile: &mut Profile) {
+fn symbols(ir: &Ir) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let mut constants = BTreeMap::new();
+    let mut functions = BTreeMap::new();
     let mut sorted: Vec<_> = ir.symbols.iter().collect();
     sorted.sort_by(|a, b| (a.kind, &a.name, a.address).cmp(&(b.kind, &b.name, b.address)));
     sorted.dedup_by(|a, b| a.kind == b.kind && a.name == b.name && a.address == b.address);
     for kind in [SymbolKind::Data, SymbolKind::Function] {
         let map = match kind {
-            SymbolKind::Data => &mut profile.constants,
-            SymbolKind::Function => &mut profile.functions,
+            SymbolKind::Data => &mut constants,
+            SymbolKind::Function => &mut functions,
         };
         let mut i = 0;
         let list: Vec<_> = sorted.iter().filter(|s| s.kind == kind).collect();
@@ -620,6 +651,7 @@ fn symbols(ir: &Ir, profile: &mut Profile) {
             i = j;
         }
     }
+    (constants, functions)
 }
 
 /// Converts a metadata string.

@@ -37,17 +37,35 @@ pub const PROFILE_CLASSES: &[&str] = &[
     "Lsasrv", "Wdigest", "Livessp",
 ];
 
-/// Reads a PDB file into the IR.
+/// Reads a PDB file into the IR. A regular file is memory-mapped (only the
+/// pages of the streams the reader needs are touched); anything else (a
+/// pipe, a device) is read into memory.
 pub fn read_file(path: &Path) -> Result<Ir> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    read_bytes(path, bytes)
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return read_bytes(path, std::fs::read(path).map_err(io)?);
+    }
+    if meta.len() == 0 {
+        return Err(Error::input(path, "empty file (not a PDB)"));
+    }
+    // SAFETY: a read-only private map; the bytes are parsed as untrusted.
+    // As with any reader of mapped files, another process truncating the
+    // file while it is read could fault.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    read_source(path, Bytes::Mapped(map))
 }
 
 /// Reads a PDB held in memory; `path` names it in errors and metadata.
 pub fn read_bytes(path: &Path, bytes: Vec<u8>) -> Result<Ir> {
+    read_source(path, Bytes::Owned(bytes))
+}
+
+fn read_source(path: &Path, bytes: Bytes) -> Result<Ir> {
     if bytes.is_empty() {
         return Err(Error::input(path, "empty file (not a PDB)"));
     }
@@ -70,16 +88,33 @@ pub fn read_bytes(path: &Path, bytes: Vec<u8>) -> Result<Ir> {
     }
 }
 
+/// The PDB's bytes: mapped from a file or owned.
+#[derive(Debug)]
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
 /// A pdb2 source over the file's bytes in memory that hands out streams
 /// without copying when their pages are contiguous (the common case:
 /// linkers write streams page after page), and copies them together
 /// otherwise. (pdb2's views must be `'static`, hence the shared buffer.)
 #[derive(Debug)]
-struct MemorySource(Arc<Vec<u8>>);
+struct MemorySource(Arc<Bytes>);
 
 #[derive(Debug)]
 enum MemoryView {
-    Shared(Arc<Vec<u8>>, std::ops::Range<usize>),
+    Shared(Arc<Bytes>, std::ops::Range<usize>),
     Owned(Vec<u8>),
 }
 
@@ -138,7 +173,7 @@ pub fn is_pdb(head: &[u8]) -> bool {
     head.starts_with(MSF7)
 }
 
-fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
+fn read_pdb(pdb_name: &str, bytes: Bytes) -> std::result::Result<Ir, String> {
     let has_magic = is_pdb(&bytes);
     let mut pdb = pdb2::PDB::open(MemorySource(Arc::new(bytes))).map_err(|e| match e {
         pdb2::Error::UnrecognizedFileFormat if has_magic => {
@@ -219,58 +254,68 @@ fn read_pdb(pdb_name: &str, bytes: Vec<u8>) -> std::result::Result<Ir, String> {
     meta.insert("Version".into(), Value::from(version));
     ir.conventions.string_arrays = true;
 
-    // Types, then symbols (S_UDT typedefs name anonymous types).
-    let mut syms = symbols::Symbols::default();
+    // The symbol streams are read on a second thread while this one converts
+    // the types; then the S_UDT typedefs (which name anonymous types) are
+    // applied, in stream order, as a serial run would.
+    let mut globals = None;
     let mut sym_warnings = Vec::new();
-    if let Some(dbi) = &dbi {
-        syms.absolute_sections = absolute_sections(dbi);
-    }
-    {
+    let symbols = std::thread::scope(|scope| {
+        let (pdb, globals, warnings) = (&mut pdb, &mut globals, &mut sym_warnings);
+        let reader = scope.spawn(move || read_symbols(pdb, dbi, globals, warnings));
         let mut types = types::Types::new(&ts, &mut ir, ptr_size);
         types.convert_all();
-        match (dbi.is_some(), pdb.address_map()) {
-            (false, _) => {}
-            (true, Err(e)) => sym_warnings.push(format!("no section map ({e}): symbols left out")),
-            (true, Ok(map)) => {
-                match pdb.global_symbols() {
-                    Ok(table) => {
-                        if let Err(e) = syms.read(table.iter(), &map, Some(&mut types), false) {
-                            sym_warnings.push(format!(
-                                "global symbol stream: {e}; later symbols are missing"
-                            ));
-                        }
-                    }
-                    Err(e) => sym_warnings.push(format!("no global symbol stream ({e})")),
-                }
-                if let Some(dbi) = &dbi {
-                    module_procedures(&mut pdb, dbi, &map, &mut syms, &mut sym_warnings);
-                }
-            }
+        // A panic in pdb2 on the other thread is re-raised here and caught
+        // by `read_source`.
+        let (udts, symbols) = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        for (name, ti) in udts {
+            types.typedef(name, ti);
         }
         types.finish();
-    }
-    if syms.untranslated_count > 0 {
-        sym_warnings.push(format!(
-            "{} symbols have no RVA (section:offset outside the image's sections) and were left out, e.g. {}",
-            syms.untranslated_count,
-            syms.untranslated.join(", ")
-        ));
-    }
-    if syms.unparsed > 0 {
-        sym_warnings.push(format!(
-            "{} malformed symbol records were skipped",
-            syms.unparsed
-        ));
-    }
-    let (symbols, shadowed) = syms.finish();
-    if shadowed > 0 {
-        sym_warnings.push(format!(
-            "{shadowed} data/procedure symbols share a public symbol's name at another address and were left out"
-        ));
-    }
-    ir.warnings.append(&mut sym_warnings);
+        symbols
+    });
     ir.symbols = symbols;
+    ir.warnings.append(&mut sym_warnings);
     Ok(ir)
+}
+
+/// The symbols (publics and global data from the global stream, procedures
+/// from the module streams) and the `S_UDT` typedefs (name, type index), in
+/// stream order; the global stream is kept in `globals` (the names borrow
+/// from it).
+fn read_symbols<'s, 'g, S: pdb2::Source<'s> + Send + 's>(
+    pdb: &mut pdb2::PDB<'s, S>,
+    dbi: Option<pdb2::DebugInformation<'s>>,
+    globals: &'g mut Option<pdb2::SymbolTable<'s>>,
+    warnings: &mut Vec<String>,
+) -> (Vec<(&'g [u8], u32)>, Vec<crate::ir::Symbol>) {
+    let mut syms = symbols::Symbols::default();
+    let mut udts = Vec::new();
+    let map = match (&dbi, pdb.address_map()) {
+        (None, _) => None,
+        (Some(_), Err(e)) => {
+            warnings.push(format!("no section map ({e}): symbols left out"));
+            None
+        }
+        (Some(_), Ok(map)) => Some(map),
+    };
+    if let (Some(dbi), Some(map)) = (&dbi, &map) {
+        syms.absolute_sections = absolute_sections(dbi);
+        match pdb.global_symbols() {
+            Ok(table) => {
+                let table = globals.insert(table);
+                if let Err(e) = syms.read(table.iter(), map, Some(&mut udts), false) {
+                    warnings.push(format!(
+                        "global symbol stream: {e}; later symbols are missing"
+                    ));
+                }
+            }
+            Err(e) => warnings.push(format!("no global symbol stream ({e})")),
+        }
+        module_procedures(pdb, dbi, map, &mut syms, warnings);
+    }
+    (udts, syms.finish(warnings))
 }
 
 /// pdb2's errors in words a user can act on.

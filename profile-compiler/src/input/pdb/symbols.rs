@@ -1,10 +1,9 @@
 //! Symbols: publics, global/static data and procedures, as RVAs.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use pdb2::{FallibleIterator, PdbInternalSectionOffset, SymbolData};
 
-use super::types::Types;
 use crate::ir::{Symbol, SymbolKind};
 
 // Symbol kinds (cvinfo.h) the reader parses; every other kind is skipped
@@ -59,7 +58,7 @@ impl Symbols {
         match address {
             Some(address) => {
                 let sym = Symbol {
-                    name: String::from_utf8_lossy(name).into_owned(),
+                    name: super::types::text(name),
                     address,
                     kind,
                 };
@@ -84,12 +83,13 @@ impl Symbols {
     }
 
     /// Reads one symbol stream: publics, global/static data and typedefs
-    /// (global stream) or procedures (module streams). `S_UDT` typedefs go to `types`.
-    pub(crate) fn read(
+    /// (global stream) or procedures (module streams). `S_UDT` typedefs
+    /// (name, type index) go to `udts`, in stream order.
+    pub(crate) fn read<'t>(
         &mut self,
-        mut iter: pdb2::SymbolIter<'_>,
+        mut iter: pdb2::SymbolIter<'t>,
         map: &pdb2::AddressMap<'_>,
-        mut types: Option<&mut Types<'_, '_>>,
+        mut udts: Option<&mut Vec<(&'t [u8], u32)>>,
         module: bool,
     ) -> pdb2::Result<()> {
         while let Some(sym) = iter.next()? {
@@ -130,8 +130,8 @@ impl Symbols {
                     map,
                 ),
                 Ok(SymbolData::UserDefinedType(u)) => {
-                    if let Some(t) = types.as_deref_mut() {
-                        t.typedef(u.name.as_bytes(), u.type_index.0);
+                    if let Some(udts) = udts.as_deref_mut() {
+                        udts.push((u.name.as_bytes(), u.type_index.0));
                     }
                 }
                 Ok(_) => {}
@@ -143,12 +143,26 @@ impl Symbols {
 }
 
 impl Symbols {
-    /// All symbols. A public symbol's name belongs to it: a data or
-    /// procedure record with the same (undecorated) name at another address
-    /// (x86's `_exit` procedure vs. the public `_exit` of `exit`) is left out
-    /// and counted in the second value.
-    pub(crate) fn finish(self) -> (Vec<Symbol>, usize) {
-        let mut public: HashMap<&str, Vec<u64>> = HashMap::new();
+    /// All symbols, with one warning line per kind of symbol left out. A
+    /// public symbol's name belongs to it: a data or procedure record with
+    /// the same (undecorated) name at another address (x86's `_exit`
+    /// procedure vs. the public `_exit` of `exit`) is left out.
+    pub(crate) fn finish(self, warnings: &mut Vec<String>) -> Vec<Symbol> {
+        if self.untranslated_count > 0 {
+            warnings.push(format!(
+                "{} symbols have no RVA (section:offset outside the image's sections) and were left out, e.g. {}",
+                self.untranslated_count,
+                self.untranslated.join(", ")
+            ));
+        }
+        if self.unparsed > 0 {
+            warnings.push(format!(
+                "{} malformed symbol records were skipped",
+                self.unparsed
+            ));
+        }
+        let mut public: HashMap<&str, Vec<u64>> =
+            HashMap::with_capacity_and_hasher(self.publics.len(), Default::default());
         for p in &self.publics {
             public.entry(p.name.as_str()).or_default().push(p.address);
         }
@@ -162,8 +176,19 @@ impl Symbols {
             }
         }
         drop(public);
+        if dropped > 0 {
+            warnings.push(format!(
+                "{dropped} data/procedure symbols share a public symbol's name at another address and were left out"
+            ));
+        }
         let mut all = self.publics;
         all.extend(keep);
-        (all, dropped)
+        // In the emitter's order (it sorts again, in linear time on sorted
+        // input): sorted here, on the symbol thread, while the types are
+        // converted.
+        all.sort_unstable_by(|a, b| {
+            (a.kind, &a.name, a.address).cmp(&(b.kind, &b.name, b.address))
+        });
+        all
     }
 }

@@ -9,8 +9,6 @@
 //!    arrays, modifiers, ...) are converted on demand and memoised, with a
 //!    bounded recursion depth so hostile cycles end.
 
-use std::collections::HashMap;
-
 use super::leaf::{self, FieldEntry, FieldIter, Leaf};
 use crate::ir::{BitField, Enum, Ir, Member, Record, RecordKind, Type, TypeId};
 
@@ -158,29 +156,9 @@ pub(crate) fn text(bytes: &[u8]) -> String {
     }
 }
 
-/// FNV-1a: a fast hasher for the name maps (keys come from the file, but a
+/// The name maps hash with FxHash (keys come from the file, but a
 /// collision-heavy file only slows the reader down).
-#[derive(Default)]
-pub(crate) struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+type FxMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Rekall's name, size and signedness of a direct primitive type
 /// (the low byte of a primitive type index), for Windows' LLP64 model.
@@ -236,7 +214,7 @@ pub(crate) struct Types<'a, 'ir> {
     ptr_size: u64,
     /// IR id per record (or [`NONE`] / [`BUSY`]).
     ids: Vec<u32>,
-    primitives: HashMap<u32, TypeId>,
+    primitives: FxMap<u32, TypeId>,
     function: Option<TypeId>,
     /// Definitions whose members remain to be read: (IR id, field list, name).
     pending: Vec<(TypeId, u32)>,
@@ -261,7 +239,7 @@ impl<'a, 'ir> Types<'a, 'ir> {
             ir,
             ptr_size,
             ids: vec![NONE; ts.len()],
-            primitives: HashMap::new(),
+            primitives: FxMap::default(),
             function: None,
             pending: Vec::new(),
             warnings: Vec::new(),
@@ -304,8 +282,11 @@ impl<'a, 'ir> Types<'a, 'ir> {
     /// or become declarations.
     fn definitions(&mut self) {
         let ts = self.ts;
-        let mut by_unique: FnvMap<(bool, &[u8]), u32> = FnvMap::default();
-        let mut by_name: FnvMap<(bool, &[u8]), u32> = FnvMap::default();
+        let n = ts.records.len();
+        let mut by_unique: FxMap<(bool, &[u8]), u32> =
+            FxMap::with_capacity_and_hasher(n, Default::default());
+        let mut by_name: FxMap<(bool, &[u8]), u32> =
+            FxMap::with_capacity_and_hasher(n, Default::default());
         let mut forward: Vec<usize> = Vec::new();
         for (i, &(kind, body)) in ts.records.iter().enumerate() {
             let ti = ts.min + i as u32;
