@@ -15,21 +15,26 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use pdb2::FallibleIterator;
-use profile_compiler::emit::{emit, EmitOptions};
+use profile_compiler::emit::{emit, emit_with, EmitOptions};
+use profile_compiler::ir::Ir;
+use profile_runtime::Profile;
 
 /// The allocator `profc` uses (src/main.rs), for the floor and profc's code alike.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// (minimum, median) of `runs` timings of `f` (after one warm-up run). The
-/// minimum is the figure to compare on a shared, busy machine.
-fn median(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
-    f();
+/// minimum is the figure to compare on a shared, busy machine. What `f`
+/// returns is dropped after the clock stops.
+fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, Duration) {
+    drop(f());
     let mut t: Vec<Duration> = (0..runs)
         .map(|_| {
             let start = Instant::now();
-            f();
-            start.elapsed()
+            let out = f();
+            let elapsed = start.elapsed();
+            drop(out);
+            elapsed
         })
         .collect();
     t.sort();
@@ -76,13 +81,16 @@ fn floor(path: &Path, parse: bool) -> usize {
 }
 
 /// What `profc parse_pdb` does, minus process start-up and the file system:
-/// read, emit, serialise. The IR and the profile are dropped here, which the
-/// command (exiting next) does not do; `PROFC_BENCH_FORGET=1` leaks them as
-/// the command does (then every run allocates fresh, page-faulting memory,
-/// as a new process would).
-fn end_to_end(path: &Path, gzip: bool) -> usize {
-    let ir = profile_compiler::input::pdb::read_file(path).expect("parse");
-    let profile = emit(&ir, EmitOptions::default()).profile;
+/// read (the symbol sections built on the reader's symbol thread), emit,
+/// serialise. Returns the output's size with the IR and the profile, which
+/// the command never frees (it exits next and leaves them to the OS); the
+/// caller decides whether freeing them is timed.
+fn end_to_end(path: &Path, gzip: bool) -> (usize, (Ir, Profile)) {
+    let (ir, symbols) = profile_compiler::input::pdb::read_file_with(path, |symbols| {
+        profile_compiler::emit::symbol_sections(symbols, false)
+    })
+    .expect("parse");
+    let profile = emit_with(&ir, EmitOptions::default(), Some(symbols)).profile;
     let n = if gzip {
         let mut out = Vec::new();
         profile.write_canonical_gzip(&mut out).expect("gzip");
@@ -90,10 +98,7 @@ fn end_to_end(path: &Path, gzip: bool) -> usize {
     } else {
         profile.to_canonical_json().len()
     };
-    if std::env::var_os("PROFC_BENCH_FORGET").is_some() {
-        std::mem::forget((ir, profile));
-    }
-    n
+    (n, (ir, profile))
 }
 
 fn main() {
@@ -130,7 +135,7 @@ fn main() {
                 ),
                 "emit" => black_box(emit(&ir, EmitOptions::default()).profile.structs.len()),
                 "floor" => black_box(floor(path, false)),
-                other => black_box(end_to_end(path, other == "gzip")),
+                other => black_box(end_to_end(path, other == "gzip").0),
             };
         }
         return;
@@ -150,27 +155,19 @@ fn main() {
             black_box(floor(&path, true));
         });
         let read = median(runs, || {
-            black_box(
-                profile_compiler::input::pdb::read_file(&path)
-                    .expect("parse")
-                    .types
-                    .len(),
-            );
+            black_box(profile_compiler::input::pdb::read_file(&path).expect("parse"))
         });
         let ir = profile_compiler::input::pdb::read_file(&path).expect("parse");
-        let em = median(runs, || {
-            black_box(emit(&ir, EmitOptions::default()).profile.structs.len());
+        let em = median(runs, || black_box(emit(&ir, EmitOptions::default())));
+        let json = median(runs, || black_box(end_to_end(&path, false)));
+        let json_freed = median(runs, || {
+            black_box(end_to_end(&path, false).0);
         });
-        let json = median(runs, || {
-            black_box(end_to_end(&path, false));
-        });
-        let gz = median(runs, || {
-            black_box(end_to_end(&path, true));
-        });
+        let gz = median(runs, || black_box(end_to_end(&path, true)));
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let row = |what: &str, (min, med): (Duration, Duration)| {
             println!(
-                "  {what:<42} min {:7.2} ms  median {:7.2} ms  (min {:.2}x floor)",
+                "  {what:<44} min {:7.2} ms  median {:7.2} ms  (min {:.2}x floor)",
                 ms(min),
                 ms(med),
                 ms(min) / ms(f.0)
@@ -182,6 +179,7 @@ fn main() {
         row("read_file (PDB -> IR)", read);
         row("emit (IR -> profile model)", em);
         row("end to end, canonical JSON in memory", json);
+        row("the same, freeing the IR and profile too", json_freed);
         row("end to end, canonical gzip in memory", gz);
     }
 }

@@ -190,11 +190,12 @@ impl Profile {
             .enums
             .iter()
             .map(|(name, choices)| {
-                let mut m = BTreeMap::new();
-                for (v, n) in choices {
-                    // The first (lowest) value wins when names repeat.
-                    m.entry(n.clone()).or_insert(*v);
-                }
+                let mut m: Vec<(&String, i128)> = choices.iter().map(|(v, n)| (n, *v)).collect();
+                // Stable, from value order: the first (lowest) value wins
+                // when names repeat.
+                m.sort_by(|a, b| a.0.cmp(b.0));
+                m.dedup_by(|later, first| later.0 == first.0);
+                let m = m.into_iter().map(|(n, v)| (n.clone(), v)).collect();
                 (name.clone(), m)
             })
             .collect();
@@ -244,7 +245,7 @@ impl Profile {
 
     /// The canonical JSON bytes (see [`Profile::write_canonical_json`]).
     pub fn to_canonical_json(&self) -> Vec<u8> {
-        let mut v = Vec::new();
+        let mut v = Vec::with_capacity(self.estimated_json_len());
         // Writing to a Vec cannot fail, and every value in the model is
         // serialisable (string keys, integers, strings).
         self.write_canonical_json(&mut v)
@@ -264,6 +265,16 @@ impl Profile {
         self.write_canonical_json(&mut gz)?;
         gz.finish()?;
         Ok(())
+    }
+
+    /// A rough size of the canonical JSON (within about a third either way
+    /// for real profiles), to reserve memory once instead of growing.
+    fn estimated_json_len(&self) -> usize {
+        let fields: usize = self.structs.values().map(|s| s.fields.len()).sum();
+        let values: usize = self.enums.values().map(BTreeMap::len).sum();
+        let revenums = if self.revenums.is_some() { values } else { 0 };
+        let symbols = self.constants.len() + self.functions.len();
+        4096 + fields * 64 + self.structs.len() * 48 + (values + revenums) * 40 + symbols * 56
     }
 
     /// Saves the profile atomically to `path`: plain JSON when the name ends in
@@ -544,9 +555,7 @@ impl Serialize for ArgsOf<'_> {
             } => {
                 let mut map = s.serialize_map(None)?;
                 if let Some(c) = choices {
-                    let sorted: BTreeMap<String, &String> =
-                        c.iter().map(|(k, v)| (k.to_string(), v)).collect();
-                    map.serialize_entry("choices", &sorted)?;
+                    map.serialize_entry("choices", &ChoicesSer(&sorted_choices(c)))?;
                 }
                 if let Some(n) = enum_name {
                     map.serialize_entry("enum_name", n)?;
@@ -569,10 +578,61 @@ impl Serialize for EnumsSer<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (name, choices) in self.0 {
-            // Keys are decimal strings, sorted as strings.
-            let sorted: BTreeMap<String, &String> =
-                choices.iter().map(|(k, v)| (k.to_string(), v)).collect();
-            map.serialize_entry(name, &sorted)?;
+            map.serialize_entry(name, &ChoicesSer(&sorted_choices(choices)))?;
+        }
+        map.end()
+    }
+}
+
+/// An enum's choices with their keys as decimal strings, sorted as strings
+/// (Rekall's JSON keys); formatted into inline buffers, no allocation per key.
+fn sorted_choices(choices: &EnumChoices) -> Vec<(DecimalKey, &String)> {
+    let mut keys: Vec<(DecimalKey, &String)> = choices
+        .iter()
+        .map(|(k, v)| (DecimalKey::new(*k), v))
+        .collect();
+    keys.sort_unstable_by(|a, b| a.0.bytes().cmp(b.0.bytes()));
+    keys
+}
+
+/// An `i128` as decimal text, kept inline.
+#[derive(Clone, Copy)]
+struct DecimalKey {
+    buf: [u8; 40],
+    len: u8,
+}
+
+impl DecimalKey {
+    fn new(value: i128) -> Self {
+        let mut buf = [0u8; 40];
+        let mut digits = itoa::Buffer::new();
+        let text = digits.format(value).as_bytes();
+        // An i128 takes at most 40 characters ("-" and 39 digits).
+        buf[..text.len()].copy_from_slice(text);
+        DecimalKey {
+            buf,
+            len: text.len() as u8,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and '-' were written.
+        std::str::from_utf8(self.bytes()).unwrap_or_default()
+    }
+}
+
+/// One enum's choices, keys already sorted as strings.
+struct ChoicesSer<'a>(&'a [(DecimalKey, &'a String)]);
+
+impl Serialize for ChoicesSer<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k.as_str(), v)?;
         }
         map.end()
     }

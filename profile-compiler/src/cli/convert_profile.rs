@@ -216,7 +216,7 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     if let Some(map) = &args.system_map {
         inputs.push(("system-map", map.as_path()));
     }
-    super::write_profile_from(&ir, &args.out, &args.out_args, verbose, inputs)
+    super::write_profile_from(&ir, None, &args.out, &args.out_args, verbose, inputs)
         .with_context(|| format!("writing {}", args.out.display()))?;
     Ok(())
 }

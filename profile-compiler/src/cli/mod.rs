@@ -163,23 +163,37 @@ pub(crate) fn write_profile(
     opts: &OutputArgs,
     verbose: bool,
 ) -> anyhow::Result<Profile> {
-    write_profile_from(ir, out, opts, verbose, Vec::new())
+    write_profile_from(ir, None, out, opts, verbose, Vec::new())
+}
+
+/// [`write_profile`] with the symbol sections built ahead
+/// ([`crate::emit::symbol_sections`]).
+pub(crate) fn write_profile_with(
+    ir: &crate::ir::Ir,
+    symbols: Option<crate::emit::SymbolSections>,
+    out: &Path,
+    opts: &OutputArgs,
+    verbose: bool,
+) -> anyhow::Result<Profile> {
+    write_profile_from(ir, symbols, out, opts, verbose, Vec::new())
 }
 
 /// [`write_profile`] naming the input files, whose sha256 an ISF output
 /// records (Volatility 3's `metadata.linux.symbols/types`).
 pub(crate) fn write_profile_from(
     ir: &crate::ir::Ir,
+    symbols: Option<crate::emit::SymbolSections>,
     out: &Path,
     opts: &OutputArgs,
     verbose: bool,
     inputs: Vec<(&'static str, &Path)>,
 ) -> anyhow::Result<Profile> {
-    let emitted = crate::emit::emit(
+    let emitted = crate::emit::emit_with(
         ir,
         crate::emit::EmitOptions {
             concise: opts.concise,
         },
+        symbols,
     );
     let mut profile = emitted.profile;
     if let Some(class) = &opts.profile_class {

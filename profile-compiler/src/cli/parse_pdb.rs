@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{default_output, write_profile, OutputArgs};
+use super::{default_output, OutputArgs};
 
 /// Arguments of `parse_pdb`.
 #[derive(Debug, clap::Args)]
@@ -24,8 +24,12 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
         .unwrap_or_else(|| default_output(&args.pdb, "json"));
     // Fail before the (possibly long) parse when the output cannot be written.
     super::check_output(&out, args.out.overwrite)?;
-    let ir = crate::input::pdb::read_file(&args.pdb)?;
-    let profile = write_profile(&ir, &out, &args.out, verbose)?;
+    // The symbol sections are built on the reader's symbol thread while it
+    // converts the types.
+    let (ir, symbols) = crate::input::pdb::read_file_with(&args.pdb, |symbols| {
+        crate::emit::symbol_sections(symbols, false)
+    })?;
+    let profile = super::write_profile_with(&ir, Some(symbols), &out, &args.out, verbose)?;
     // The process exits next: the OS takes the IR and the profile back at
     // once, where freeing their many small allocations one by one would
     // cost as much as serialising the profile.

@@ -18,6 +18,7 @@
 
 pub mod isf;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rustc_hash::FxHashMap as HashMap;
@@ -53,18 +54,51 @@ pub struct Emitted {
 /// types) from the start; once every record and enum has its final name,
 /// `$ENUMS`/`$REVENUMS` on one and `$STRUCTS` on another.
 pub fn emit(ir: &Ir, options: EmitOptions) -> Emitted {
+    emit_with(ir, options, None)
+}
+
+/// `$CONSTANTS` and `$FUNCTIONS`, built from the symbols alone.
+#[derive(Debug, Default)]
+pub struct SymbolSections {
+    /// `$CONSTANTS`.
+    pub constants: BTreeMap<String, u64>,
+    /// `$FUNCTIONS`.
+    pub functions: BTreeMap<String, u64>,
+    /// Whether the addresses were masked to 48 bits
+    /// ([`crate::ir::Conventions::mask48`]).
+    pub mask48: bool,
+}
+
+/// Builds the symbol sections as [`emit`] does, from the symbols alone: a
+/// reader can have it done on its symbol thread while the types are still
+/// being read (see `input::pdb::read_file_with`), then pass the result to
+/// [`emit_with`].
+pub fn symbol_sections(symbols: &[crate::ir::Symbol], mask48: bool) -> SymbolSections {
+    let (constants, functions) = symbols_of(symbols, mask48);
+    SymbolSections {
+        constants,
+        functions,
+        mask48,
+    }
+}
+
+/// [`emit`], with the symbol sections already built from `ir.symbols` by
+/// [`symbol_sections`] (sections built with another address mask than the
+/// IR's are built again).
+pub fn emit_with(ir: &Ir, options: EmitOptions, symbols: Option<SymbolSections>) -> Emitted {
+    let symbols = symbols.filter(|s| s.mask48 == ir.conventions.mask48);
     let mut e = Emitter::new(ir);
+    let (enum_names, enum_warnings) = e.name_enums();
+    e.enum_names = enum_names;
     std::thread::scope(|scope| {
-        let symbols = scope.spawn(|| symbols(ir));
-        e.name_records();
-        e.name_enums();
-        let records = std::mem::take(&mut e.emitted);
-        let mut warnings = ir.warnings.clone();
-        warnings.append(&mut e.warnings);
-        let e = &e;
+        let symbols = match symbols {
+            Some(done) => Ok(done),
+            None => Err(scope.spawn(|| symbol_sections(&ir.symbols, ir.conventions.mask48))),
+        };
+        let names = e.enum_names.clone();
         let enums = scope.spawn(move || {
             let mut p = Profile {
-                enums: e.enums(),
+                enums: enums(ir, &names),
                 ..Profile::default()
             };
             if !options.concise {
@@ -72,19 +106,26 @@ pub fn emit(ir: &Ir, options: EmitOptions) -> Emitted {
             }
             (p.enums, p.revenums)
         });
-        let (structs, unions) = e.structs(records, &mut warnings);
+        let records = e.name_records();
+        let mut warnings = ir.warnings.clone();
+        warnings.append(&mut e.warnings);
+        warnings.extend(enum_warnings);
+        let e = &e;
+        let (structs, unions) = e.structs(&records, &mut warnings);
         let mut profile = Profile::new();
         for (k, v) in &ir.metadata {
             profile.metadata.insert(k.clone(), v.clone());
         }
         profile.config = ir.config.clone();
-        profile.structs = structs;
+        // In name order already: bulk builds.
+        profile.structs = structs.into_iter().collect();
         (profile.enums, profile.revenums) = join(enums);
-        (profile.constants, profile.functions) = join(symbols);
+        let symbols = symbols.unwrap_or_else(join);
+        (profile.constants, profile.functions) = (symbols.constants, symbols.functions);
         Emitted {
             profile,
             warnings,
-            unions,
+            unions: unions.into_iter().collect(),
         }
     })
 }
@@ -98,14 +139,13 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
 
 struct Emitter<'a> {
     ir: &'a Ir,
-    /// Final name of each record / enum type id that is emitted.
-    names: HashMap<TypeId, String>,
-    /// Canonical representative of each emitted record name.
-    emitted: BTreeMap<String, TypeId>,
+    /// Final name of each record and enum, by type id (`NAME@N` for
+    /// different same-name definitions); borrowed from the IR when it can be.
+    names: Vec<Option<Cow<'a, str>>>,
+    /// Final name of each enum (`NAME@N` for different same-name enums).
+    enum_names: HashMap<TypeId, Cow<'a, str>>,
     /// Typedef names of anonymous records/enums (first typedef wins).
     typedef_names: HashMap<TypeId, &'a str>,
-    /// Final names of enums (`NAME@N` for different same-name enums).
-    enum_names: HashMap<TypeId, String>,
     warnings: Vec<String>,
 }
 
@@ -169,64 +209,84 @@ impl<'a> Emitter<'a> {
         }
         Emitter {
             ir,
-            names: HashMap::default(),
-            emitted: BTreeMap::new(),
-            typedef_names,
+            names: vec![None; ir.types.len()],
             enum_names: HashMap::default(),
+            typedef_names,
             warnings: Vec::new(),
         }
     }
 
-    fn base_name(&self, id: TypeId, r: &Record) -> String {
-        r.name
-            .clone()
-            .or_else(|| self.typedef_names.get(&id).map(|n| (*n).to_owned()))
-            .unwrap_or_else(|| format!("__unnamed_{:x}", r.origin))
+    fn base_name(&self, id: TypeId, r: &'a Record) -> Cow<'a, str> {
+        match (&r.name, self.typedef_names.get(&id)) {
+            (Some(n), _) => Cow::Borrowed(n),
+            (None, Some(n)) => Cow::Borrowed(n),
+            (None, None) => Cow::Owned(format!("__unnamed_{:x}", r.origin)),
+        }
+    }
+
+    /// The final name of a record or enum: its assigned name, else `base`.
+    fn name_of(&self, id: TypeId, base: impl FnOnce() -> Cow<'a, str>) -> String {
+        match self.names.get(id.index()) {
+            Some(Some(n)) => n.to_string(),
+            _ => base().into_owned(),
+        }
     }
 
     /// Assigns final names: identical definitions share one name; different
-    /// definitions under one name get `@N` suffixes.
-    fn name_records(&mut self) {
+    /// definitions under one name get `@N` suffixes. Returns the records to
+    /// emit (one representative per final name), sorted by name.
+    fn name_records(&mut self) -> Vec<(Cow<'a, str>, TypeId)> {
         let ir = self.ir;
-        let mut interner = Interner::new(ir.types.len());
-        // Name -> list of (shape id, representative id), in input order.
-        let mut by_name: HashMap<String, Vec<(u32, TypeId)>> = HashMap::default();
-        let mut order: Vec<String> = Vec::new();
+        // Definitions grouped by name, groups in order of first appearance:
+        // (name, first definition, later ones). Most names have one
+        // definition, which needs no structural comparison at all.
+        let mut by_name: HashMap<Cow<'a, str>, usize> = HashMap::default();
+        let mut groups: Vec<(Cow<'a, str>, TypeId, Vec<TypeId>)> = Vec::new();
         for (i, t) in ir.types.iter().enumerate() {
             let id = TypeId(i as u32);
             let Type::Record(r) = t else { continue };
             if r.declaration {
                 continue;
             }
-            let name = self.base_name(id, r);
-            let shape = self.shape(id, &mut interner, 0);
-            let defs = by_name.entry(name.clone()).or_insert_with(|| {
-                order.push(name.clone());
-                Vec::new()
-            });
-            let n = match defs.iter().position(|(s, _)| *s == shape) {
-                Some(n) => n,
-                None => {
-                    defs.push((shape, id));
-                    defs.len() - 1
+            match by_name.entry(self.base_name(id, r)) {
+                std::collections::hash_map::Entry::Occupied(o) => groups[*o.get()].2.push(id),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    groups.push((v.key().clone(), id, Vec::new()));
+                    v.insert(groups.len() - 1);
                 }
-            };
-            let final_name = if n == 0 {
-                name
-            } else {
-                format!("{name}@{}", n + 1)
-            };
-            self.names.insert(id, final_name);
+            }
         }
-        for name in order {
-            let defs = &by_name[&name];
-            for (n, (_, id)) in defs.iter().enumerate() {
-                let final_name = if n == 0 {
+        drop(by_name);
+        let mut interner = None;
+        let mut emitted = Vec::with_capacity(groups.len());
+        for (name, first, more) in groups {
+            if more.is_empty() {
+                self.names[first.index()] = Some(name.clone());
+                emitted.push((name, first));
+                continue;
+            }
+            // Distinct shapes under this name, in input order: (shape, representative).
+            let interner = interner.get_or_insert_with(|| Interner::new(ir.types.len()));
+            let mut defs: Vec<(u32, TypeId)> = Vec::new();
+            for id in std::iter::once(first).chain(more) {
+                let shape = self.shape(id, interner, 0);
+                let n = match defs.iter().position(|(s, _)| *s == shape) {
+                    Some(n) => n,
+                    None => {
+                        defs.push((shape, id));
+                        defs.len() - 1
+                    }
+                };
+                self.names[id.index()] = Some(if n == 0 {
                     name.clone()
                 } else {
-                    format!("{name}@{}", n + 1)
-                };
-                self.emitted.insert(final_name, *id);
+                    Cow::Owned(format!("{name}@{}", n + 1))
+                });
+            }
+            for (_, id) in &defs {
+                if let Some(Some(n)) = self.names.get(id.index()) {
+                    emitted.push((n.clone(), *id));
+                }
             }
             if defs.len() > 1 && !name.starts_with("__unnamed_") {
                 self.warnings.push(format!(
@@ -240,11 +300,22 @@ impl<'a> Emitter<'a> {
         for (i, t) in ir.types.iter().enumerate() {
             if let Type::Record(r) = t {
                 if r.declaration {
-                    let name = self.base_name(TypeId(i as u32), r);
-                    self.names.insert(TypeId(i as u32), name);
+                    self.names[i] = Some(self.base_name(TypeId(i as u32), r));
                 }
             }
         }
+        // One record per name; a name given twice (a record literally named
+        // `X@2` meeting a renamed `X`) goes to the later one, as a map
+        // filled in this order would have it.
+        emitted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(Cow<'a, str>, TypeId)> = Vec::with_capacity(emitted.len());
+        for (name, id) in emitted {
+            match out.last_mut() {
+                Some(last) if last.0 == name => last.1 = id,
+                _ => out.push((name, id)),
+            }
+        }
+        out
     }
 
     /// Interned structural identity of a record: two records with the same
@@ -329,24 +400,25 @@ impl<'a> Emitter<'a> {
     }
 
     /// `$STRUCTS` from the named records, and which of them are unions.
+    /// `$STRUCTS` entries of `records` (in their order), and the names of
+    /// those that are unions.
     fn structs(
         &self,
-        records: BTreeMap<String, TypeId>,
+        records: &[(Cow<'a, str>, TypeId)],
         warnings: &mut Vec<String>,
-    ) -> (BTreeMap<String, StructDef>, BTreeSet<String>) {
-        let mut unions = BTreeSet::new();
+    ) -> (Vec<(String, StructDef)>, Vec<String>) {
+        let mut unions = Vec::new();
         let mut structs = Vec::with_capacity(records.len());
         for (name, id) in records {
             let Type::Record(r) = &self.ir.types[id.index()] else {
                 continue;
             };
             if r.kind == crate::ir::RecordKind::Union {
-                unions.insert(name.clone());
+                unions.push(name.to_string());
             }
-            structs.push((name, self.struct_def(r, warnings)));
+            structs.push((name.to_string(), self.struct_def(r, warnings)));
         }
-        // In key order already: a bulk build.
-        (structs.into_iter().collect(), unions)
+        (structs, unions)
     }
 
     fn struct_def(&self, r: &Record, warnings: &mut Vec<String>) -> StructDef {
@@ -371,14 +443,16 @@ impl<'a> Emitter<'a> {
                 offset: Some(m.offset),
                 descriptor,
             };
-            if fields.contains_key(&name) {
-                warnings.push(format!(
-                    "duplicate member {name} at offset {} dropped",
+            match fields.entry(name) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(field);
+                }
+                std::collections::btree_map::Entry::Occupied(o) => warnings.push(format!(
+                    "duplicate member {} at offset {} dropped",
+                    o.key(),
                     m.offset
-                ));
-                continue;
+                )),
             }
-            fields.insert(name, field);
         }
         for (name, field) in lifted {
             fields.entry(name).or_insert(field);
@@ -448,18 +522,19 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn enum_name(&self, id: TypeId, e: &crate::ir::Enum) -> String {
-        if let Some(n) = self.enum_names.get(&id) {
-            return n.clone();
+    fn enum_name(&self, id: TypeId, e: &'a crate::ir::Enum) -> String {
+        match self.enum_names.get(&id) {
+            Some(n) => n.to_string(),
+            None => self.enum_base_name(id, e).into_owned(),
         }
-        self.enum_base_name(id, e)
     }
 
-    fn enum_base_name(&self, id: TypeId, e: &crate::ir::Enum) -> String {
-        e.name
-            .clone()
-            .or_else(|| self.typedef_names.get(&id).map(|n| (*n).to_owned()))
-            .unwrap_or_else(|| format!("__unnamed_enum_{:x}", e.origin))
+    fn enum_base_name(&self, id: TypeId, e: &'a crate::ir::Enum) -> Cow<'a, str> {
+        match (&e.name, self.typedef_names.get(&id)) {
+            (Some(n), _) => Cow::Borrowed(n),
+            (None, Some(n)) => Cow::Borrowed(n),
+            (None, None) => Cow::Owned(format!("__unnamed_enum_{:x}", e.origin)),
+        }
     }
 
     fn descriptor(&self, ty: TypeId, depth: u32) -> Descriptor {
@@ -495,14 +570,7 @@ impl<'a> Emitter<'a> {
                 }
                 Descriptor::array(*count, self.descriptor(*element, depth + 1))
             }
-            Some(Type::Record(r)) => {
-                let name = self
-                    .names
-                    .get(&id)
-                    .cloned()
-                    .unwrap_or_else(|| self.base_name(id, r));
-                Descriptor::Named(name)
-            }
+            Some(Type::Record(r)) => Descriptor::Named(self.name_of(id, || self.base_name(id, r))),
             Some(Type::Enum(e)) => {
                 let target = integer_name(e.size, e.signed);
                 Descriptor::Enumeration {
@@ -523,19 +591,20 @@ impl<'a> Emitter<'a> {
     /// Like records: identical enums share a name, different enums under
     /// one name are kept apart as `NAME@2`, ...; an enum without
     /// enumerators (a forward declaration) takes the first definition.
-    fn name_enums(&mut self) {
+    /// Returns the final names and the warnings.
+    fn name_enums(&self) -> (HashMap<TypeId, Cow<'a, str>>, Vec<String>) {
         let ir = self.ir;
-        let mut by_name: HashMap<String, Vec<EnumChoicesKey>> = HashMap::default();
-        let mut empty: Vec<(TypeId, String)> = Vec::new();
+        let mut names = HashMap::default();
+        let mut by_name: HashMap<Cow<'a, str>, Vec<ChoicesKey<'a>>> = HashMap::default();
         for (i, t) in ir.types.iter().enumerate() {
             let Type::Enum(e) = t else { continue };
             let id = TypeId(i as u32);
             let name = self.enum_base_name(id, e);
             if e.values.is_empty() {
-                empty.push((id, name));
+                names.insert(id, name);
                 continue;
             }
-            let key = enum_choices(e);
+            let key = choices_key(e);
             let defs = by_name.entry(name.clone()).or_default();
             let n = match defs.iter().position(|d| *d == key) {
                 Some(n) => n,
@@ -544,53 +613,73 @@ impl<'a> Emitter<'a> {
                     defs.len() - 1
                 }
             };
-            let final_name = if n == 0 {
-                name
-            } else {
-                format!("{name}@{}", n + 1)
-            };
-            self.enum_names.insert(id, final_name);
-        }
-        for (id, name) in empty {
-            self.enum_names.insert(id, name);
+            names.insert(
+                id,
+                if n == 0 {
+                    name
+                } else {
+                    Cow::Owned(format!("{name}@{}", n + 1))
+                },
+            );
         }
         let mut renamed: Vec<_> = by_name.iter().filter(|(_, d)| d.len() > 1).collect();
-        renamed.sort();
-        for (name, defs) in renamed {
-            self.warnings.push(format!(
-                "{} different definitions of enum {name}: the first keeps the name, the others are {}",
-                defs.len(),
-                (2..=defs.len()).map(|n| format!("{name}@{n}")).collect::<Vec<_>>().join(", ")
-            ));
-        }
+        renamed.sort_by(|a, b| a.0.cmp(b.0));
+        let warnings = renamed
+            .into_iter()
+            .map(|(name, defs)| {
+                format!(
+                    "{} different definitions of enum {name}: the first keeps the name, the others are {}",
+                    defs.len(),
+                    (2..=defs.len()).map(|n| format!("{name}@{n}")).collect::<Vec<_>>().join(", ")
+                )
+            })
+            .collect();
+        (names, warnings)
     }
+}
 
-    /// `$ENUMS`: one entry per final enum name (a forward declaration
-    /// without enumerators never replaces a definition).
-    fn enums(&self) -> BTreeMap<String, EnumChoicesKey> {
-        let mut enums: BTreeMap<String, EnumChoicesKey> = BTreeMap::new();
-        for (i, t) in self.ir.types.iter().enumerate() {
-            let Type::Enum(e) = t else { continue };
-            let name = self.enum_name(TypeId(i as u32), e);
-            match enums.get(&name) {
-                Some(existing) if !existing.is_empty() || e.values.is_empty() => {}
-                _ => {
-                    enums.insert(name, enum_choices(e));
-                }
-            }
-        }
-        enums
-    }
+/// `$ENUMS`: one entry per final enum name, from the first enum of that
+/// name with enumerators (a forward declaration without enumerators never
+/// replaces a definition).
+fn enums(ir: &Ir, names: &HashMap<TypeId, Cow<'_, str>>) -> BTreeMap<String, EnumChoicesKey> {
+    // (final name, has enumerators, type id), best first per name.
+    let mut list: Vec<(&str, bool, usize)> = names
+        .iter()
+        .filter_map(|(id, name)| match ir.types.get(id.index()) {
+            Some(Type::Enum(e)) => Some((name.as_ref(), !e.values.is_empty(), id.index())),
+            _ => None,
+        })
+        .collect();
+    list.sort_unstable_by(|a, b| a.0.cmp(b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    list.dedup_by(|later, first| later.0 == first.0);
+    list.into_iter()
+        .filter_map(|(name, _, i)| match &ir.types[i] {
+            Type::Enum(e) => Some((name.to_owned(), enum_choices(e))),
+            _ => None,
+        })
+        .collect()
 }
 
 type EnumChoicesKey = BTreeMap<i128, String>;
 
+/// An enum's value -> name map, borrowed and sorted by value: equal keys,
+/// equal `$ENUMS` entries.
+type ChoicesKey<'a> = Vec<(i128, &'a str)>;
+
+/// Value -> name, sorted by value; the first enumerator of a value wins.
+fn choices_key(e: &crate::ir::Enum) -> ChoicesKey<'_> {
+    let mut v: Vec<(i128, &str)> = e.values.iter().map(|(n, v)| (*v, n.as_str())).collect();
+    // Stable: enumerators of one value stay in declaration order.
+    v.sort_by_key(|(value, _)| *value);
+    v.dedup_by_key(|(value, _)| *value);
+    v
+}
+
 /// Value -> name; the first enumerator of a value wins.
 fn enum_choices(e: &crate::ir::Enum) -> EnumChoicesKey {
-    e.values
-        .iter()
-        .rev()
-        .map(|(n, v)| (*v, n.clone()))
+    choices_key(e)
+        .into_iter()
+        .map(|(v, n)| (v, n.to_owned()))
         .collect()
 }
 
@@ -613,45 +702,78 @@ pub fn integer_name(size: u64, signed: bool) -> &'static str {
 
 /// `$CONSTANTS` and `$FUNCTIONS`; duplicate names get `_1`, `_2`... in
 /// address order (the lowest address keeps the plain name).
-fn symbols(ir: &Ir) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
-    let mut constants = BTreeMap::new();
-    let mut functions = BTreeMap::new();
-    let mut sorted: Vec<_> = ir.symbols.iter().collect();
-    sorted.sort_by(|a, b| (a.kind, &a.name, a.address).cmp(&(b.kind, &b.name, b.address)));
+fn symbols_of(
+    symbols: &[crate::ir::Symbol],
+    mask48: bool,
+) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    // Sorted by (kind, name, address), most comparisons settled by a key
+    // of the kind and the name's first 15 bytes (names share long prefixes
+    // less often than not; ties fall back to the full comparison).
+    let mut keyed: Vec<(u128, &crate::ir::Symbol)> = symbols
+        .iter()
+        .map(|s| {
+            let mut prefix = [0u8; 16];
+            prefix[0] = s.kind as u8;
+            let n = s.name.len().min(15);
+            prefix[1..=n].copy_from_slice(&s.name.as_bytes()[..n]);
+            (u128::from_be_bytes(prefix), s)
+        })
+        .collect();
+    keyed.sort_unstable_by(|(ka, a), (kb, b)| {
+        ka.cmp(kb)
+            .then_with(|| (&a.name, a.address).cmp(&(&b.name, b.address)))
+    });
+    let mut sorted: Vec<&crate::ir::Symbol> = keyed.into_iter().map(|(_, s)| s).collect();
     sorted.dedup_by(|a, b| a.kind == b.kind && a.name == b.name && a.address == b.address);
-    for kind in [SymbolKind::Data, SymbolKind::Function] {
-        let map = match kind {
-            SymbolKind::Data => &mut constants,
-            SymbolKind::Function => &mut functions,
-        };
-        let mut i = 0;
-        let list: Vec<_> = sorted.iter().filter(|s| s.kind == kind).collect();
-        while i < list.len() {
-            let mut j = i + 1;
-            while j < list.len() && list[j].name == list[i].name {
-                j += 1;
+    let split = sorted.partition_point(|s| s.kind == SymbolKind::Data);
+    let mask = |address: u64| {
+        if mask48 {
+            address & ((1 << 48) - 1)
+        } else {
+            address
+        }
+    };
+    (
+        symbol_section(&sorted[..split], mask),
+        symbol_section(&sorted[split..], mask),
+    )
+}
+
+/// One symbol section from symbols sorted by name, then address. Names are
+/// given in that order, first come first served: a suffixed name that is
+/// taken (by a real symbol or another suffixed name) gets more `_`s, and so
+/// does a real symbol whose name a suffixed one took before it.
+fn symbol_section(
+    sorted: &[&crate::ir::Symbol],
+    mask: impl Fn(u64) -> u64,
+) -> BTreeMap<String, u64> {
+    let mut out: Vec<(String, u64)> = Vec::with_capacity(sorted.len());
+    // The names given other than as a symbol's own name (usually few). A
+    // group's candidates (`NAME_1`, `NAME_1_`, ...) sort after every own
+    // name given before them, so only these can be in their way; and an
+    // own name can only meet one of these (own names are distinct).
+    let mut extra: rustc_hash::FxHashSet<String> = Default::default();
+    for group in sorted.chunk_by(|a, b| a.name == b.name) {
+        for (n, s) in group.iter().enumerate() {
+            let address = mask(s.address);
+            if n == 0 && (extra.is_empty() || !extra.contains(s.name.as_str())) {
+                out.push((s.name.clone(), address));
+                continue;
             }
-            for (n, s) in list[i..j].iter().enumerate() {
-                let mut name = if n == 0 {
-                    s.name.clone()
-                } else {
-                    format!("{}_{n}", s.name)
-                };
-                // A suffixed name may clash with a real symbol: keep suffixing.
-                while map.contains_key(&name) {
-                    name.push('_');
-                }
-                let address = if ir.conventions.mask48 {
-                    s.address & ((1 << 48) - 1)
-                } else {
-                    s.address
-                };
-                map.insert(name, address);
+            let mut name = if n == 0 {
+                s.name.clone()
+            } else {
+                format!("{}_{n}", s.name)
+            };
+            while extra.contains(&name) {
+                name.push('_');
             }
-            i = j;
+            extra.insert(name.clone());
+            out.push((name, address));
         }
     }
-    (constants, functions)
+    // Sorted but for the suffixed names: a linear sort and a bulk build.
+    out.into_iter().collect()
 }
 
 /// Converts a metadata string.
@@ -854,6 +976,90 @@ mod tests {
         assert_eq!(p.functions["f"], 0xffff_8100_0000);
         let concise = emit(&ir, EmitOptions { concise: true }).profile;
         assert!(concise.revenums.is_none());
+    }
+
+    /// The naming rule as first written (a map filled in order, every name
+    /// checked against it): the reference for the faster `symbol_section`.
+    fn reference_section(sorted: &[&Symbol]) -> BTreeMap<String, u64> {
+        let mut map = BTreeMap::new();
+        for group in sorted.chunk_by(|a, b| a.name == b.name) {
+            for (n, s) in group.iter().enumerate() {
+                let mut name = if n == 0 {
+                    s.name.clone()
+                } else {
+                    format!("{}_{n}", s.name)
+                };
+                while map.contains_key(&name) {
+                    name.push('_');
+                }
+                map.insert(name, s.address);
+            }
+        }
+        map
+    }
+
+    #[test]
+    fn suffixed_symbol_names_follow_first_come_first_served() {
+        // Names built to collide: `a` twice gives `a_1`, which is also a real
+        // symbol (renamed `a_1_`), which is also real, and so on.
+        let pool = [
+            "a", "a_1", "a_1_", "a_1__", "a_2", "a__", "a_", "b", "b_1", "b_1_1", "c",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..300 {
+            let mut syms = Vec::new();
+            for i in 0..(round % 40 + 1) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                syms.push(Symbol {
+                    name: pool[(seed % pool.len() as u64) as usize].to_string(),
+                    address: (seed >> 8) % 64 + i,
+                    kind: SymbolKind::Data,
+                });
+            }
+            let mut sorted: Vec<&Symbol> = syms.iter().collect();
+            sorted.sort_by(|a, b| (&a.name, a.address).cmp(&(&b.name, b.address)));
+            sorted.dedup_by(|a, b| a.name == b.name && a.address == b.address);
+            assert_eq!(
+                symbol_section(&sorted, |a| a),
+                reference_section(&sorted),
+                "round {round}: {:?}",
+                sorted
+                    .iter()
+                    .map(|s| (&s.name, s.address))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn symbol_sections_built_ahead_give_the_same_profile() {
+        let mut ir = Ir::default();
+        for (i, name) in ["b", "a", "b", "c_1", "c", "c"].iter().enumerate() {
+            ir.symbols.push(Symbol {
+                name: (*name).into(),
+                address: 0xffff_8000_0000_0000 + (i as u64) * 16,
+                kind: if i == 0 {
+                    SymbolKind::Function
+                } else {
+                    SymbolKind::Data
+                },
+            });
+        }
+        ir.conventions.mask48 = true;
+        let serial = emit(&ir, EmitOptions::default()).profile;
+        let ahead = symbol_sections(&ir.symbols, true);
+        let piped = emit_with(&ir, EmitOptions::default(), Some(ahead)).profile;
+        assert_eq!(piped.to_canonical_json(), serial.to_canonical_json());
+        // The suffixed `c_1` came first: the real `c_1` moves aside.
+        assert_eq!(serial.constants["c_1"], 0x8000_0000_0050);
+        assert_eq!(serial.constants["c_1_"], 0x8000_0000_0030);
+        // Sections built with another mask than the IR's are built again.
+        let unmasked = symbol_sections(&ir.symbols, false);
+        assert_eq!(unmasked.functions["b"], 0xffff_8000_0000_0000);
+        let rebuilt = emit_with(&ir, EmitOptions::default(), Some(unmasked)).profile;
+        assert_eq!(rebuilt.functions["b"], 0x8000_0000_0000);
     }
 
     #[test]

@@ -41,6 +41,18 @@ pub const PROFILE_CLASSES: &[&str] = &[
 /// pages of the streams the reader needs are touched); anything else (a
 /// pipe, a device) is read into memory.
 pub fn read_file(path: &Path) -> Result<Ir> {
+    read_file_with(path, |_| ()).map(|(ir, ())| ir)
+}
+
+/// [`read_file`], running `on_symbols` on the reader's symbol thread as
+/// soon as the symbols are read (they also go to the IR), while the types
+/// are still being converted; its result comes back with the IR. `profc
+/// parse_pdb` builds the symbol sections there
+/// ([`crate::emit::symbol_sections`]).
+pub fn read_file_with<T: Send>(
+    path: &Path,
+    on_symbols: impl FnOnce(&[crate::ir::Symbol]) -> T + Send,
+) -> Result<(Ir, T)> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -48,7 +60,8 @@ pub fn read_file(path: &Path) -> Result<Ir> {
     let file = std::fs::File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
-        return read_bytes(path, std::fs::read(path).map_err(io)?);
+        let bytes = std::fs::read(path).map_err(io)?;
+        return read_source(path, Bytes::Owned(bytes), on_symbols);
     }
     if meta.len() == 0 {
         return Err(Error::input(path, "empty file (not a PDB)"));
@@ -57,15 +70,19 @@ pub fn read_file(path: &Path) -> Result<Ir> {
     // As with any reader of mapped files, another process truncating the
     // file while it is read could fault.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    read_source(path, Bytes::Mapped(map))
+    read_source(path, Bytes::Mapped(map), on_symbols)
 }
 
 /// Reads a PDB held in memory; `path` names it in errors and metadata.
 pub fn read_bytes(path: &Path, bytes: Vec<u8>) -> Result<Ir> {
-    read_source(path, Bytes::Owned(bytes))
+    read_source(path, Bytes::Owned(bytes), |_| ()).map(|(ir, ())| ir)
 }
 
-fn read_source(path: &Path, bytes: Bytes) -> Result<Ir> {
+fn read_source<T: Send>(
+    path: &Path,
+    bytes: Bytes,
+    on_symbols: impl FnOnce(&[crate::ir::Symbol]) -> T + Send,
+) -> Result<(Ir, T)> {
     if bytes.is_empty() {
         return Err(Error::input(path, "empty file (not a PDB)"));
     }
@@ -78,8 +95,10 @@ fn read_source(path: &Path, bytes: Bytes) -> Result<Ir> {
     // symbol records). The reader avoids them where it can (it parses only
     // the symbol kinds it needs and decodes type records itself); a panic
     // that still happens becomes an input error here.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_pdb(&name, bytes))) {
-        Ok(Ok(ir)) => Ok(ir),
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_pdb(&name, bytes, on_symbols)
+    })) {
+        Ok(Ok(read)) => Ok(read),
         Ok(Err(message)) => Err(Error::input(path, message)),
         Err(_) => Err(Error::input(
             path,
@@ -173,7 +192,11 @@ pub fn is_pdb(head: &[u8]) -> bool {
     head.starts_with(MSF7)
 }
 
-fn read_pdb(pdb_name: &str, bytes: Bytes) -> std::result::Result<Ir, String> {
+fn read_pdb<T: Send>(
+    pdb_name: &str,
+    bytes: Bytes,
+    on_symbols: impl FnOnce(&[crate::ir::Symbol]) -> T + Send,
+) -> std::result::Result<(Ir, T), String> {
     let has_magic = is_pdb(&bytes);
     let mut pdb = pdb2::PDB::open(MemorySource(Arc::new(bytes))).map_err(|e| match e {
         pdb2::Error::UnrecognizedFileFormat if has_magic => {
@@ -206,30 +229,69 @@ fn read_pdb(pdb_name: &str, bytes: Bytes) -> std::result::Result<Ir, String> {
             ))
         }
     };
-    let ts = types::TypeStream::parse(&tpi, &mut ir.warnings)?;
-
     let machine = dbi
         .as_ref()
         .and_then(|d| d.machine_type().ok())
         .unwrap_or(MachineType::Unknown);
-    let (arch, ptr_size) = match machine {
-        MachineType::X86 => ("I386", 4),
-        MachineType::Amd64 => ("AMD64", 8),
-        MachineType::Arm64 => ("ARM64", 8),
-        MachineType::Arm | MachineType::ArmNT | MachineType::Thumb => ("ARM", 4),
-        MachineType::Ia64 => ("IA64", 8),
-        _ => {
-            let size = ts.guess_pointer_size().unwrap_or(4);
-            ir.warnings.push(format!(
-                "unknown machine type {machine}: arch guessed from the pointer size ({size} bytes)"
-            ));
-            (if size == 8 { "AMD64" } else { "I386" }, size)
-        }
-    };
-
-    // Metadata.
-    let (d1, d2, d3, d4) = info.guid.as_fields();
     let age = dbi.as_ref().and_then(|d| d.age()).unwrap_or(info.age);
+
+    // The symbol streams are read on a second thread while this one splits
+    // and converts the types; then the S_UDT typedefs (which name anonymous
+    // types) are applied, in stream order, as a serial run would.
+    let mut globals = None;
+    let mut sym_warnings = Vec::new();
+    let (symbols, done, ts) = std::thread::scope(|scope| {
+        let (pdb, globals, warnings) = (&mut pdb, &mut globals, &mut sym_warnings);
+        let reader = scope.spawn(move || {
+            let (udts, symbols) = read_symbols(pdb, dbi, globals, warnings);
+            let done = on_symbols(&symbols);
+            (udts, symbols, done)
+        });
+        let ts = types::TypeStream::parse(&tpi, &mut ir.warnings)?;
+        let (arch, ptr_size) = match machine {
+            MachineType::X86 => ("I386", 4),
+            MachineType::Amd64 => ("AMD64", 8),
+            MachineType::Arm64 => ("ARM64", 8),
+            MachineType::Arm | MachineType::ArmNT | MachineType::Thumb => ("ARM", 4),
+            MachineType::Ia64 => ("IA64", 8),
+            _ => {
+                let size = ts.guess_pointer_size().unwrap_or(4);
+                ir.warnings.push(format!(
+                    "unknown machine type {machine}: arch guessed from the pointer size ({size} bytes)"
+                ));
+                (if size == 8 { "AMD64" } else { "I386" }, size)
+            }
+        };
+        metadata(&mut ir, pdb_name, &info, age, arch);
+        let mut types = types::Types::new(&ts, &mut ir, ptr_size);
+        types.convert_all();
+        // A panic in pdb2 on the other thread is re-raised here and caught
+        // by `read_source`.
+        let (udts, symbols, done) = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        for (name, ti) in udts {
+            types.typedef(name, ti);
+        }
+        types.finish();
+        Ok::<_, String>((symbols, done, ts))
+    })?;
+    ir.symbols = symbols;
+    ir.warnings.append(&mut sym_warnings);
+    // The streams and the mapping are released off the caller's path (the
+    // unmapping and the frees cost as much as a tenth of the reading); if no
+    // thread can be started, here (a failed spawn drops what it was given).
+    drop(ts);
+    let leftovers = (pdb, tpi, info, globals);
+    let _ = std::thread::Builder::new()
+        .name("pdb-release".into())
+        .spawn(move || drop(leftovers));
+    Ok((ir, done))
+}
+
+/// `$METADATA` from the PDB information stream and the DBI age.
+fn metadata(ir: &mut Ir, pdb_name: &str, info: &pdb2::PDBInformation<'_>, age: u32, arch: &str) {
+    let (d1, d2, d3, d4) = info.guid.as_fields();
     let mut guid_age = format!("{d1:08X}{d2:04X}{d3:04X}");
     for b in d4 {
         guid_age.push_str(&format!("{b:02X}"));
@@ -253,31 +315,6 @@ fn read_pdb(pdb_name: &str, bytes: Bytes) -> std::result::Result<Ir, String> {
     meta.insert("Timestamp".into(), Value::from(timestamp(info.signature)));
     meta.insert("Version".into(), Value::from(version));
     ir.conventions.string_arrays = true;
-
-    // The symbol streams are read on a second thread while this one converts
-    // the types; then the S_UDT typedefs (which name anonymous types) are
-    // applied, in stream order, as a serial run would.
-    let mut globals = None;
-    let mut sym_warnings = Vec::new();
-    let symbols = std::thread::scope(|scope| {
-        let (pdb, globals, warnings) = (&mut pdb, &mut globals, &mut sym_warnings);
-        let reader = scope.spawn(move || read_symbols(pdb, dbi, globals, warnings));
-        let mut types = types::Types::new(&ts, &mut ir, ptr_size);
-        types.convert_all();
-        // A panic in pdb2 on the other thread is re-raised here and caught
-        // by `read_source`.
-        let (udts, symbols) = reader
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        for (name, ti) in udts {
-            types.typedef(name, ti);
-        }
-        types.finish();
-        symbols
-    });
-    ir.symbols = symbols;
-    ir.warnings.append(&mut sym_warnings);
-    Ok(ir)
 }
 
 /// The symbols (publics and global data from the global stream, procedures

@@ -161,34 +161,36 @@ impl Symbols {
                 self.unparsed
             ));
         }
-        let mut public: HashMap<&str, Vec<u64>> =
+        // A public name's first address, and any further ones (rare).
+        let mut public: HashMap<&str, u64> =
             HashMap::with_capacity_and_hasher(self.publics.len(), Default::default());
+        let mut more: rustc_hash::FxHashSet<(&str, u64)> = Default::default();
         for p in &self.publics {
-            public.entry(p.name.as_str()).or_default().push(p.address);
-        }
-        let mut dropped = 0;
-        let mut keep = Vec::with_capacity(self.others.len());
-        for s in &self.others {
-            match public.get(s.name.as_str()) {
-                Some(addrs) if !addrs.contains(&s.address) => dropped += 1,
-                Some(_) => {} // the same symbol as the public
-                None => keep.push(s.clone()),
+            let first = *public.entry(p.name.as_str()).or_insert(p.address);
+            if first != p.address {
+                more.insert((p.name.as_str(), p.address));
             }
         }
-        drop(public);
+        let mut dropped = 0;
+        let mut others = self.others;
+        others.retain(|s| match public.get(s.name.as_str()) {
+            None => true,
+            // The same symbol as the public.
+            Some(&a) if a == s.address || more.contains(&(s.name.as_str(), s.address)) => false,
+            Some(_) => {
+                dropped += 1;
+                false
+            }
+        });
+        drop((public, more));
         if dropped > 0 {
             warnings.push(format!(
                 "{dropped} data/procedure symbols share a public symbol's name at another address and were left out"
             ));
         }
+        // In stream order; the emitter sorts.
         let mut all = self.publics;
-        all.extend(keep);
-        // In the emitter's order (it sorts again, in linear time on sorted
-        // input): sorted here, on the symbol thread, while the types are
-        // converted.
-        all.sort_unstable_by(|a, b| {
-            (a.kind, &a.name, a.address).cmp(&(b.kind, &b.name, b.address))
-        });
+        all.append(&mut others);
         all
     }
 }

@@ -282,7 +282,15 @@ impl<'a, 'ir> Types<'a, 'ir> {
     /// or become declarations.
     fn definitions(&mut self) {
         let ts = self.ts;
-        let n = ts.records.len();
+        // Sized for the records and enums (a few thousand of a PDB's tens of
+        // thousands of records): no rehashing, and no table far larger than
+        // needed to allocate and fault in.
+        let n = ts
+            .records
+            .iter()
+            .filter(|(kind, _)| leaf::is_record(*kind) || leaf::is_enum(*kind))
+            .count();
+        self.ir.types.reserve(ts.records.len());
         let mut by_unique: FxMap<(bool, &[u8]), u32> =
             FxMap::with_capacity_and_hasher(n, Default::default());
         let mut by_name: FxMap<(bool, &[u8]), u32> =
