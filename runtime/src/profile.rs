@@ -213,7 +213,7 @@ impl Profile {
         std::thread::scope(|scope| {
             let mut structs = (self.structs.len() >= PARALLEL_STRUCTS).then(|| {
                 scope.spawn(|| {
-                    let mut json = Vec::new();
+                    let mut json = Vec::with_capacity(self.estimated_structs_len());
                     section_to(&Section::Structs(&self.structs), &mut json).map(|()| json)
                 })
             });
@@ -270,11 +270,16 @@ impl Profile {
     /// A rough size of the canonical JSON (within about a third either way
     /// for real profiles), to reserve memory once instead of growing.
     fn estimated_json_len(&self) -> usize {
-        let fields: usize = self.structs.values().map(|s| s.fields.len()).sum();
         let values: usize = self.enums.values().map(BTreeMap::len).sum();
         let revenums = if self.revenums.is_some() { values } else { 0 };
         let symbols = self.constants.len() + self.functions.len();
-        4096 + fields * 64 + self.structs.len() * 48 + (values + revenums) * 40 + symbols * 56
+        4096 + self.estimated_structs_len() + (values + revenums) * 40 + symbols * 56
+    }
+
+    /// The part of [`Profile::estimated_json_len`] that is `$STRUCTS`.
+    fn estimated_structs_len(&self) -> usize {
+        let fields: usize = self.structs.values().map(|s| s.fields.len()).sum();
+        fields * 64 + self.structs.len() * 48
     }
 
     /// Saves the profile atomically to `path`: plain JSON when the name ends in

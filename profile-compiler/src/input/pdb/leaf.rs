@@ -154,7 +154,7 @@ impl<'a> Leaf<'a> {
             return self.take(usize::from(n));
         }
         let rest = self.data.get(self.pos..)?;
-        let len = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+        let len = memchr::memchr(0, rest).unwrap_or(rest.len());
         let s = &rest[..len];
         self.pos += (len + 1).min(rest.len());
         Some(s)
