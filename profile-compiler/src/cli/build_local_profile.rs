@@ -25,8 +25,10 @@ pub struct Args {
 pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     let (name, id) = key_from_executable(&args.executable)?;
     let got = fetch_one(&args.source, &name, &id)?;
-    let ir = crate::input::pdb::read_file(&got.path)?;
-    write_profile(&ir, &args.output, &args.out, verbose)
+    let (ir, symbols) = crate::input::pdb::read_file_with(&got.path, |symbols| {
+        crate::emit::symbol_sections(symbols, false)
+    })?;
+    write_profile(&ir, Some(symbols), &args.output, &args.out, verbose)
         .with_context(|| format!("writing {}", args.output.display()))?;
     eprintln!("profc: wrote {}", args.output.display());
     Ok(())

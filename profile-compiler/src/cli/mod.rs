@@ -156,19 +156,9 @@ impl OutputArgs {
 }
 
 /// Emits `ir` and writes the profile to `out` (gzipped unless it ends in
-/// `.json`); reports warnings on stderr.
+/// `.json`); reports warnings on stderr. `symbols`: the symbol sections when
+/// the reader built them ahead ([`crate::emit::symbol_sections`]).
 pub(crate) fn write_profile(
-    ir: &crate::ir::Ir,
-    out: &Path,
-    opts: &OutputArgs,
-    verbose: bool,
-) -> anyhow::Result<Profile> {
-    write_profile_from(ir, None, out, opts, verbose, Vec::new())
-}
-
-/// [`write_profile`] with the symbol sections built ahead
-/// ([`crate::emit::symbol_sections`]).
-pub(crate) fn write_profile_with(
     ir: &crate::ir::Ir,
     symbols: Option<crate::emit::SymbolSections>,
     out: &Path,

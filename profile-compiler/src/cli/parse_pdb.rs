@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{default_output, OutputArgs};
+use super::{default_output, write_profile, OutputArgs};
 
 /// Arguments of `parse_pdb`.
 #[derive(Debug, clap::Args)]
@@ -29,7 +29,7 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     let (ir, symbols) = crate::input::pdb::read_file_with(&args.pdb, |symbols| {
         crate::emit::symbol_sections(symbols, false)
     })?;
-    let profile = super::write_profile_with(&ir, Some(symbols), &out, &args.out, verbose)?;
+    let profile = write_profile(&ir, Some(symbols), &out, &args.out, verbose)?;
     // The process exits next: the OS takes the IR and the profile back at
     // once, where freeing their many small allocations one by one would
     // cost as much as serialising the profile.

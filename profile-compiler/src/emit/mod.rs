@@ -50,9 +50,9 @@ pub struct Emitted {
 
 /// Builds the profile for `ir`.
 ///
-/// Three threads share the work: the symbol sections (independent of the
-/// types) from the start; once every record and enum has its final name,
-/// `$ENUMS`/`$REVENUMS` on one and `$STRUCTS` on another.
+/// The enums are named first; then `$ENUMS`/`$REVENUMS` are built on a
+/// second thread and the symbol sections (independent of the types) on a
+/// third, while this one names the records and builds `$STRUCTS`.
 pub fn emit(ir: &Ir, options: EmitOptions) -> Emitted {
     emit_with(ir, options, None)
 }
@@ -95,6 +95,8 @@ pub fn emit_with(ir: &Ir, options: EmitOptions, symbols: Option<SymbolSections>)
             Some(done) => Ok(done),
             None => Err(scope.spawn(|| symbol_sections(&ir.symbols, ir.conventions.mask48))),
         };
+        // The enum thread gets its own copy of the names (mostly borrowed
+        // `Cow`s): this thread goes on to fill the record names.
         let names = e.enum_names.clone();
         let enums = scope.spawn(move || {
             let mut p = Profile {
@@ -110,7 +112,6 @@ pub fn emit_with(ir: &Ir, options: EmitOptions, symbols: Option<SymbolSections>)
         let mut warnings = ir.warnings.clone();
         warnings.append(&mut e.warnings);
         warnings.extend(enum_warnings);
-        let e = &e;
         let (structs, unions) = e.structs(&records, &mut warnings);
         let mut profile = Profile::new();
         for (k, v) in &ir.metadata {
