@@ -198,6 +198,7 @@ fn read_pdb<T: Send>(
     on_symbols: impl FnOnce(&[crate::ir::Symbol]) -> T + Send,
 ) -> std::result::Result<(Ir, T), String> {
     let has_magic = is_pdb(&bytes);
+    let mapped = matches!(bytes, Bytes::Mapped(_));
     let mut pdb = pdb2::PDB::open(MemorySource(Arc::new(bytes))).map_err(|e| match e {
         pdb2::Error::UnrecognizedFileFormat if has_magic => {
             "not a readable PDB file: the MSF header is truncated or corrupt".to_string()
@@ -247,7 +248,15 @@ fn read_pdb<T: Send>(
             let done = on_symbols(&symbols);
             (udts, symbols, done)
         });
-        let ts = types::TypeStream::parse(&tpi, &mut ir.warnings)?;
+        let ts = match types::TypeStream::parse(&tpi, &mut ir.warnings) {
+            Ok(ts) => ts,
+            Err(e) => {
+                // Joined before returning, so no thread outlives the read
+                // (its own outcome does not matter any more).
+                let _ = reader.join();
+                return Err(e);
+            }
+        };
         let (arch, ptr_size) = match machine {
             MachineType::X86 => ("I386", 4),
             MachineType::Amd64 => ("AMD64", 8),
@@ -278,14 +287,16 @@ fn read_pdb<T: Send>(
     })?;
     ir.symbols = symbols;
     ir.warnings.append(&mut sym_warnings);
-    // The streams and the mapping are released off the caller's path (the
+    // A mapping and its streams are released off the caller's path (the
     // unmapping and the frees cost as much as a tenth of the reading); if no
     // thread can be started, here (a failed spawn drops what it was given).
     drop(ts);
     let leftovers = (pdb, tpi, info, globals);
-    let _ = std::thread::Builder::new()
-        .name("pdb-release".into())
-        .spawn(move || drop(leftovers));
+    if mapped {
+        let _ = std::thread::Builder::new()
+            .name("pdb-release".into())
+            .spawn(move || drop(leftovers));
+    }
     Ok((ir, done))
 }
 
