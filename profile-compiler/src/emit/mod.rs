@@ -140,8 +140,8 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
 
 struct Emitter<'a> {
     ir: &'a Ir,
-    /// Final name of each record and enum, by type id (`NAME@N` for
-    /// different same-name definitions); borrowed from the IR when it can be.
+    /// Final name of each record, by type id (`NAME@N` for different
+    /// same-name definitions); borrowed from the IR when it can be.
     names: Vec<Option<Cow<'a, str>>>,
     /// Final name of each enum (`NAME@N` for different same-name enums).
     enum_names: HashMap<TypeId, Cow<'a, str>>,
@@ -217,20 +217,24 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn base_name(&self, id: TypeId, r: &'a Record) -> Cow<'a, str> {
-        match (&r.name, self.typedef_names.get(&id)) {
+    /// A record's or enum's own name, else its typedef's, else
+    /// `<unnamed>_<origin>`; borrowed from the IR unless made up.
+    fn given_name(
+        &self,
+        id: TypeId,
+        name: &'a Option<String>,
+        unnamed: &str,
+        origin: u64,
+    ) -> Cow<'a, str> {
+        match (name, self.typedef_names.get(&id)) {
             (Some(n), _) => Cow::Borrowed(n),
             (None, Some(n)) => Cow::Borrowed(n),
-            (None, None) => Cow::Owned(format!("__unnamed_{:x}", r.origin)),
+            (None, None) => Cow::Owned(format!("{unnamed}_{origin:x}")),
         }
     }
 
-    /// The final name of a record or enum: its assigned name, else `base`.
-    fn name_of(&self, id: TypeId, base: impl FnOnce() -> Cow<'a, str>) -> String {
-        match self.names.get(id.index()) {
-            Some(Some(n)) => n.to_string(),
-            _ => base().into_owned(),
-        }
+    fn base_name(&self, id: TypeId, r: &'a Record) -> Cow<'a, str> {
+        self.given_name(id, &r.name, "__unnamed", r.origin)
     }
 
     /// Assigns final names: identical definitions share one name; different
@@ -531,11 +535,7 @@ impl<'a> Emitter<'a> {
     }
 
     fn enum_base_name(&self, id: TypeId, e: &'a crate::ir::Enum) -> Cow<'a, str> {
-        match (&e.name, self.typedef_names.get(&id)) {
-            (Some(n), _) => Cow::Borrowed(n),
-            (None, Some(n)) => Cow::Borrowed(n),
-            (None, None) => Cow::Owned(format!("__unnamed_enum_{:x}", e.origin)),
-        }
+        self.given_name(id, &e.name, "__unnamed_enum", e.origin)
     }
 
     fn descriptor(&self, ty: TypeId, depth: u32) -> Descriptor {
@@ -571,7 +571,10 @@ impl<'a> Emitter<'a> {
                 }
                 Descriptor::array(*count, self.descriptor(*element, depth + 1))
             }
-            Some(Type::Record(r)) => Descriptor::Named(self.name_of(id, || self.base_name(id, r))),
+            Some(Type::Record(r)) => Descriptor::Named(match self.names.get(id.index()) {
+                Some(Some(n)) => n.to_string(),
+                _ => self.base_name(id, r).into_owned(),
+            }),
             Some(Type::Enum(e)) => {
                 let target = integer_name(e.size, e.signed);
                 Descriptor::Enumeration {
