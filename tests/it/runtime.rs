@@ -93,6 +93,7 @@ fn emitted_profiles_read_back_through_the_runtime() {
         name: "the_thing".into(),
         address: 0xffff_8100_0040,
         kind: SymbolKind::Data,
+        ty: None,
     });
     let emitted = emit(&ir, EmitOptions::default());
     let session = Session::new(Arc::new(

@@ -935,16 +935,19 @@ mod tests {
             name: "dup".into(),
             address: 0x20,
             kind: SymbolKind::Data,
+            ty: None,
         });
         ir.symbols.push(Symbol {
             name: "dup".into(),
             address: 0x10,
             kind: SymbolKind::Data,
+            ty: None,
         });
         ir.symbols.push(Symbol {
             name: "f".into(),
             address: 0xffff_ffff_8100_0000,
             kind: SymbolKind::Function,
+            ty: None,
         });
         ir.conventions = Conventions {
             string_arrays: false,
@@ -1020,6 +1023,7 @@ mod tests {
                     name: pool[(seed % pool.len() as u64) as usize].to_string(),
                     address: (seed >> 8) % 64 + i,
                     kind: SymbolKind::Data,
+                    ty: None,
                 });
             }
             let mut sorted: Vec<&Symbol> = syms.iter().collect();
@@ -1049,6 +1053,7 @@ mod tests {
                 } else {
                     SymbolKind::Data
                 },
+                ty: None,
             });
         }
         ir.conventions.mask48 = true;

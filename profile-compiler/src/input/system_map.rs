@@ -138,12 +138,14 @@ pub fn add_to_ir(ir: &mut Ir, map: &SystemMap, with_modules: bool) {
             name: s.name.clone(),
             address: s.address,
             kind: SymbolKind::Data,
+            ty: None,
         });
         if matches!(s.kind, 'T' | 't' | 'W' | 'w') {
             ir.symbols.push(Symbol {
                 name: s.name.clone(),
                 address: s.address,
                 kind: SymbolKind::Function,
+                ty: None,
             });
         }
     }

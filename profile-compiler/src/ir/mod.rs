@@ -213,6 +213,9 @@ pub struct Symbol {
     pub address: u64,
     /// Data or code.
     pub kind: SymbolKind,
+    /// The type of a data symbol, when the input knows it (DWARF variables,
+    /// BTF `VAR`, PDB data symbols); `None` for functions and untyped symbols.
+    pub ty: Option<TypeId>,
 }
 
 /// Options that shape how types become descriptors, chosen per input family.

@@ -392,12 +392,14 @@ fn add_symbols(file: &object::File<'_>, ir: &mut Ir) {
             name: name.to_owned(),
             address: s.address(),
             kind: SymbolKind::Data,
+            ty: None,
         });
         if kind == object::SymbolKind::Text {
             ir.symbols.push(Symbol {
                 name: name.to_owned(),
                 address: s.address(),
                 kind: SymbolKind::Function,
+                ty: None,
             });
         }
     }

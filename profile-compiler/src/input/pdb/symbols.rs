@@ -61,6 +61,7 @@ impl Symbols {
                     name: super::types::text(name),
                     address,
                     kind,
+                    ty: None,
                 };
                 if public {
                     self.publics.push(sym);

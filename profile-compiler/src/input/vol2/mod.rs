@@ -284,6 +284,7 @@ fn mac(
                     name,
                     address,
                     kind: SymbolKind::Data,
+                    ty: None,
                 });
             }
         }
