@@ -795,7 +795,7 @@ impl Gen<'_> {
         let d = doc(format!(
             "`{}`: `{}` at offset {} in `{}`{}.",
             m.name,
-            describe(m.descriptor),
+            doc_type(m.descriptor),
             m.offset,
             self.opts.source_name,
             if opt {
@@ -995,11 +995,11 @@ impl Gen<'_> {
     }
 }
 
-fn describe(d: &Descriptor) -> String {
+fn doc_type(d: &Descriptor) -> String {
     match d {
         Descriptor::Named(n) => n.clone(),
-        Descriptor::Pointer { target } => format!("{} *", describe(target)),
-        Descriptor::Array { count, target } => format!("{}[{count}]", describe(target)),
+        Descriptor::Pointer { target } => format!("{} *", doc_type(target)),
+        Descriptor::Array { count, target } => format!("{}[{count}]", doc_type(target)),
         Descriptor::BitField {
             start_bit, end_bit, ..
         } => format!("bits {start_bit}..{end_bit}"),
@@ -1009,7 +1009,7 @@ fn describe(d: &Descriptor) -> String {
             format!(
                 "enum {} ({})",
                 enum_name.as_deref().unwrap_or("inline"),
-                describe(target)
+                doc_type(target)
             )
         }
         Descriptor::String { length } => format!("String[{length}]"),

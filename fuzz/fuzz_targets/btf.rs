@@ -1,8 +1,8 @@
 //! Raw BTF and ELF files carrying a `.BTF` section -> IR -> profile.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use profile_compiler::emit::{emit, EmitOptions};
-use profile_compiler::input::btf;
+use profile_compiler::{emit, EmitOptions};
+use profile_compiler::__private::btf;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

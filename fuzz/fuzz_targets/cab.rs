@@ -1,7 +1,7 @@
 //! Symbol-server cabinets (`NAM.pd_`): extraction with a size cap.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use profile_compiler::fetch::cabinet;
+use profile_compiler::__private::cabinet;
 use std::io::Write;
 
 /// Extraction cap used here (the fetcher's default is 2 GiB).

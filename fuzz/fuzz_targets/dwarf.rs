@@ -1,8 +1,8 @@
 //! ELF / Mach-O (thin or fat) bytes with DWARF -> IR -> profile.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use profile_compiler::emit::{emit, EmitOptions};
-use profile_compiler::input::dwarf;
+use profile_compiler::{emit, EmitOptions};
+use profile_compiler::__private::dwarf;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,8 +1,8 @@
 //! Volatility 3 ISF JSON (plain, gzip or xz) -> profile, and back to ISF.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use profile_compiler::emit::isf::{to_isf, IsfOptions};
-use profile_compiler::input::isf;
+use profile_compiler::__private::{to_isf, IsfOptions};
+use profile_compiler::__private::isf;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,6 +14,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(profile) = isf::from_json(&doc) {
-        let _ = to_isf(&profile, &IsfOptions::default());
+        let _ = to_isf(&profile.profile, &IsfOptions::default());
     }
 });

@@ -1,8 +1,8 @@
 //! PDB bytes -> IR -> profile.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use profile_compiler::emit::{emit, EmitOptions};
-use profile_compiler::input::pdb;
+use profile_compiler::{emit, EmitOptions};
+use profile_compiler::__private::pdb;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {

@@ -2,7 +2,7 @@
 //! raw-memory RSDS scanner.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use profile_compiler::fetch::{codeview, pe};
+use profile_compiler::{codeview, pe};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(info) = pe::parse(data) {

@@ -1,8 +1,8 @@
 //! System.map text -> symbols -> IR -> profile.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use profile_compiler::emit::{emit, EmitOptions};
-use profile_compiler::input::system_map;
+use profile_compiler::{emit, EmitOptions};
+use profile_compiler::__private::system_map;
 use profile_compiler::ir::Ir;
 use std::path::Path;
 

@@ -1,8 +1,8 @@
 //! Volatility 2 `.vtypes` (Python literal) and `.dsymutil` text -> IR -> profile.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use profile_compiler::emit::{emit, EmitOptions};
-use profile_compiler::input::vol2::{dsymutil, vtypes};
+use profile_compiler::{emit, EmitOptions};
+use profile_compiler::__private::vol2::{dsymutil, vtypes};
 use profile_compiler::ir::Ir;
 use std::path::Path;
 

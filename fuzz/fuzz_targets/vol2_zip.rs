@@ -3,8 +3,8 @@
 //! The zip readers take a path, so the bytes go to a temporary file.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use profile_compiler::emit::{emit, EmitOptions};
-use profile_compiler::input::{dwarf, vol2};
+use profile_compiler::{emit, EmitOptions};
+use profile_compiler::__private::{dwarf, vol2};
 use std::io::Write;
 
 fuzz_target!(|data: &[u8]| {

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use pdb2::FallibleIterator;
-use profile_compiler::emit::{emit, emit_with, EmitOptions};
+use profile_compiler::__private::{emit_with, pdb, symbol_sections};
+use profile_compiler::{emit, EmitOptions};
 use profile_compiler::ir::Ir;
 use profile_runtime::Profile;
 
@@ -86,8 +87,8 @@ fn floor(path: &Path, parse: bool) -> usize {
 /// the command never frees (it exits next and leaves them to the OS); the
 /// caller decides whether freeing them is timed.
 fn end_to_end(path: &Path, gzip: bool) -> (usize, (Ir, Profile)) {
-    let (ir, symbols) = profile_compiler::input::pdb::read_file_with(path, |symbols| {
-        profile_compiler::emit::symbol_sections(symbols, false)
+    let (ir, symbols) = pdb::read_file_with(path, |symbols| {
+        symbol_sections(symbols, false)
     })
     .expect("parse");
     let profile = emit_with(&ir, EmitOptions::default(), Some(symbols)).profile;
@@ -124,11 +125,11 @@ fn main() {
     // `PROFC_BENCH_LOOP=read|emit|json|gzip` repeats one stage (for perf).
     if let Ok(stage) = std::env::var("PROFC_BENCH_LOOP") {
         let path = &inputs[0];
-        let ir = profile_compiler::input::pdb::read_file(path).expect("parse");
+        let ir = pdb::read_file(path).expect("parse");
         for _ in 0..100 {
             match stage.as_str() {
                 "read" => black_box(
-                    profile_compiler::input::pdb::read_file(path)
+                    pdb::read_file(path)
                         .expect("parse")
                         .types
                         .len(),
@@ -155,9 +156,9 @@ fn main() {
             black_box(floor(&path, true));
         });
         let read = median(runs, || {
-            black_box(profile_compiler::input::pdb::read_file(&path).expect("parse"))
+            black_box(pdb::read_file(&path).expect("parse"))
         });
-        let ir = profile_compiler::input::pdb::read_file(&path).expect("parse");
+        let ir = pdb::read_file(&path).expect("parse");
         let em = median(runs, || black_box(emit(&ir, EmitOptions::default())));
         let json = median(runs, || black_box(end_to_end(&path, false)));
         let json_freed = median(runs, || {

@@ -10,8 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use profile_compiler::emit::{emit, EmitOptions};
-use profile_compiler::input::vol2::read_zip;
+use profile_compiler::ir::Ir;
+use profile_compiler::{emit, EmitOptions, Input, InputKind, Options};
+
+/// A Volatility 2 zip read into the IR through the compiler's pipeline.
+fn read_zip(zip: &Path) -> profile_compiler::Result<Ir> {
+    profile_compiler::read(&Input::with_kind(zip, InputKind::Vol2Zip)?, &Options::new())
+}
 use profile_runtime::{Profile, WriteMode};
 
 /// Converts `zip` and saves the profile as `dir/out.json`.
@@ -497,7 +502,7 @@ fn mutate(base: &[u8], rng: &mut Lcg) -> Vec<u8> {
 /// the emitter: each gives an error or a profile.
 #[test]
 fn mutated_inputs_never_panic() {
-    use profile_compiler::input::vol2::{dwarfdump, vtypes};
+    use profile_compiler::__private::vol2::{dwarfdump, vtypes};
     use profile_compiler::ir::Ir;
 
     let mut rng = Lcg(0x5eed);
@@ -552,7 +557,7 @@ fn mutated_inputs_never_panic() {
 /// A Linux vtypes zip (`linux_types = {...}` + System.map) is a Linux profile.
 #[test]
 fn linux_vtypes_zip_is_a_linux_profile() {
-    use profile_compiler::input::vol2::is_vol2_zip;
+    use profile_compiler::__private::vol2::is_vol2_zip;
     assert!(is_vol2_zip(&[
         "Ubuntu/module.dwarf".into(),
         "boot/System.map-3.2".into()

@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use profile_repository::build::{self, BuildOptions, Source, SourceKind};
-use profile_repository::{Layout, Location, Query, Repository, SearchPath};
+use profile_repository::build::{self, BuildOptions, Built, BuildSource};
+use profile_repository::{Naming, Location, Query, Repository, SearchPath};
 use profile_runtime::{Descriptor, Field, Profile, StructDef, WriteMode};
 
 fn profile(i: usize, structs: usize) -> Profile {
@@ -134,9 +134,9 @@ fn build_bench(dir: &Path) {
     for i in 0..SOURCES {
         let path = src.join(format!("s{i}.json"));
         profile(i, 15000).save(&path, WriteMode::Overwrite).unwrap();
-        sources.push(Source {
+        sources.push(BuildSource {
             key: format!("file:{}", path.display()),
-            kind: SourceKind::Profile,
+            kind: "profile".into(),
             path: Some(path),
             pdb: None,
             guid: None,
@@ -157,10 +157,12 @@ fn build_bench(dir: &Path) {
     // storing (the progress report), to see whether two are in flight at once.
     let spans = std::sync::Mutex::new(std::collections::HashMap::<String, (f64, f64)>::new());
     let t0 = Instant::now();
-    let compile = |s: &Source| {
+    let compile = |s: &BuildSource| {
         let a = t0.elapsed().as_secs_f64();
         spans.lock().unwrap().insert(s.key.clone(), (a, a));
-        Profile::load(s.path.as_ref().unwrap()).map_err(|e| e.to_string())
+        Profile::load(s.path.as_ref().unwrap())
+            .map(|profile| Built { profile })
+            .map_err(|e| e.into())
     };
     let progress = |r: &build::SourceResult| {
         if let Some(span) = spans.lock().unwrap().get_mut(&r.key) {
@@ -170,7 +172,7 @@ fn build_bench(dir: &Path) {
     for jobs in [1, 2] {
         let repo = Repository::create(dir.join(format!("built{jobs}"))).unwrap();
         let opts = BuildOptions {
-            layout: Layout::Rekall,
+            layout: Naming::Rekall,
             jobs: Some(jobs),
             force: true,
         };
@@ -212,7 +214,7 @@ fn build_bench(dir: &Path) {
     }
     let repo = Repository::open(dir.join("built2")).unwrap();
     let opts = BuildOptions {
-        layout: Layout::Rekall,
+        layout: Naming::Rekall,
         jobs: Some(2),
         force: false,
     };

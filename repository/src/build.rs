@@ -8,7 +8,7 @@
 //!
 //! [[source]]
 //! path = "pdbs"                # a file, or a folder: every file in it
-//! kind = "auto"                # auto | profile | pdb | executable | linux | vol2 | guid
+//! kind = "auto"                # auto | guid | an input kind: pdb, executable, linux, vol2, btf, ...
 //! symlinks = ["Win7SP1x64"]    # optional human names (single-file sources)
 //!
 //! [[source]]
@@ -30,41 +30,34 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inventory::sha256_hex;
-use crate::layout::{default_name, input_stem, Layout};
+use crate::layout::{default_name, input_stem, Naming};
 use crate::name::{is_guid_age, validate_name};
 use crate::repo::{encode, Repository};
 
 /// The build state file at the repository root (hidden: not a profile).
 pub const STATE_FILE: &str = ".build-state.json";
 
-/// What a source is; `Auto` decides by content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SourceKind {
-    /// Decide by content (PDB magic, profile JSON/gzip, zip, ELF, PE).
-    #[default]
-    Auto,
-    /// A profile (JSON or gzipped JSON), stored as it is (canonicalised).
-    Profile,
-    /// A Windows PDB.
-    Pdb,
-    /// A PE executable: its PDB is fetched from the symbol server.
-    Executable,
-    /// A Linux profile zip (Rekall's: module with DWARF + System.map) or a vmlinux.
-    Linux,
-    /// A Volatility 2 profile zip.
-    Vol2,
-    /// A PDB named by file name and GUID_AGE, fetched from the symbol server.
-    Guid,
+/// The `kind` of a source that names a PDB by file name and GUID_AGE
+/// (fetched from the symbol server) instead of a file.
+pub const GUID_KIND: &str = "guid";
+
+/// The default `kind`: decide by content.
+pub const AUTO_KIND: &str = "auto";
+
+fn auto_kind() -> String {
+    AUTO_KIND.to_owned()
 }
 
 /// One `[[source]]` table of the configuration.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
-    /// What the source is (default `auto`).
-    #[serde(default)]
-    pub kind: SourceKind,
+    /// What the source is: `auto` (the default: decided by content),
+    /// `guid`, or an input kind of the compiler (`pdb`, `executable`,
+    /// `dwarf`, `btf`, `linux-zip`, `vol2`, `system-map`, `profile`, `isf`,
+    /// `linux` for any Linux input...), which the converter checks.
+    #[serde(default = "auto_kind")]
+    pub kind: String,
     /// A file, or a folder whose files (not recursive) are each a source.
     /// Relative to the configuration file's folder.
     pub path: Option<PathBuf>,
@@ -87,39 +80,19 @@ pub struct SourceSpec {
 pub struct Config {
     /// Naming scheme for profiles without an explicit name.
     #[serde(default)]
-    pub layout: LayoutName,
+    pub layout: Naming,
     /// The sources, in order.
     #[serde(default, rename = "source")]
     pub sources: Vec<SourceSpec>,
 }
 
-/// [`Layout`] as spelt in a configuration file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LayoutName {
-    /// [`Layout::Rekall`].
-    #[default]
-    Rekall,
-    /// [`Layout::Readable`].
-    Readable,
-}
-
-impl From<LayoutName> for Layout {
-    fn from(l: LayoutName) -> Layout {
-        match l {
-            LayoutName::Rekall => Layout::Rekall,
-            LayoutName::Readable => Layout::Readable,
-        }
-    }
-}
-
 /// One expanded source: a single file or a single GUID.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
+pub struct BuildSource {
     /// Stable identity in the state file (`file:<path>` or `guid:<pdb>/<GUID_AGE>`).
     pub key: String,
-    /// What it is.
-    pub kind: SourceKind,
+    /// What it is ([`SourceSpec::kind`]).
+    pub kind: String,
     /// The input file (not for `guid`).
     pub path: Option<PathBuf>,
     /// PDB file name (`guid`).
@@ -147,7 +120,7 @@ impl Config {
 
     /// The sources, folders expanded (sorted by file name), paths made
     /// relative to `base_dir`; every spec is checked.
-    pub fn expand(&self, config_path: &Path) -> Result<Vec<Source>> {
+    pub fn expand(&self, config_path: &Path) -> Result<Vec<BuildSource>> {
         let base_dir = config_path
             .parent()
             .map(Path::to_path_buf)
@@ -164,7 +137,7 @@ impl Config {
             for l in &spec.symlinks {
                 validate_name(l).map_err(|e| cfg_err(i, e.to_string()))?;
             }
-            if spec.kind == SourceKind::Guid {
+            if spec.kind.eq_ignore_ascii_case(GUID_KIND) {
                 let (Some(pdb), Some(guid)) = (&spec.pdb, &spec.guid) else {
                     return Err(cfg_err(i, "a guid source needs `pdb` and `guid`".into()));
                 };
@@ -177,9 +150,9 @@ impl Config {
                 if pdb.contains(['/', '\\']) || pdb.starts_with('.') {
                     return Err(cfg_err(i, format!("{pdb:?} is not a plain PDB file name")));
                 }
-                out.push(Source {
+                out.push(BuildSource {
                     key: format!("guid:{pdb}/{}", guid.to_ascii_uppercase()),
-                    kind: SourceKind::Guid,
+                    kind: GUID_KIND.to_owned(),
                     path: None,
                     pdb: Some(pdb.clone()),
                     guid: Some(guid.to_ascii_uppercase()),
@@ -219,9 +192,9 @@ impl Config {
             };
             for f in files {
                 let abs = std::path::absolute(&f).unwrap_or_else(|_| f.clone());
-                out.push(Source {
+                out.push(BuildSource {
                     key: format!("file:{}", abs.display()),
-                    kind: spec.kind,
+                    kind: spec.kind.clone(),
                     path: Some(f),
                     pdb: None,
                     guid: None,
@@ -258,7 +231,7 @@ pub enum Outcome {
 /// The outcome of one source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceResult {
-    /// [`Source::key`].
+    /// [`BuildSource::key`].
     pub key: String,
     /// What happened.
     pub outcome: Outcome,
@@ -289,7 +262,7 @@ impl BuildReport {
 /// The state file: what each source last produced.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct State {
-    /// By [`Source::key`].
+    /// By [`BuildSource::key`].
     #[serde(default)]
     pub sources: BTreeMap<String, SourceState>,
 }
@@ -328,18 +301,16 @@ impl State {
 }
 
 /// Hash of a source's content, streamed.
-fn source_hash(s: &Source) -> std::result::Result<String, String> {
+fn source_hash(s: &BuildSource) -> Result<String> {
     use sha2::Digest;
     let Some(path) = &s.path else {
         return Ok(sha256_hex(s.key.as_bytes()));
     };
-    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
         if n == 0 {
             break;
         }
@@ -352,15 +323,25 @@ fn source_hash(s: &Source) -> std::result::Result<String, String> {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BuildOptions {
     /// Naming scheme for sources without a name.
-    pub layout: Layout,
+    pub layout: Naming,
     /// Worker threads (`None`: rayon's default, one per core).
     pub jobs: Option<usize>,
     /// Rebuild every source, changed or not.
     pub force: bool,
 }
 
+/// An error of the converter, as it gives it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What the converter gives for one source.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The profile, stored in the Rekall tree.
+    pub profile: Profile,
+}
+
 /// The converter a build calls for each source: compiles it into a profile.
-pub type Compile<'a> = dyn Fn(&Source) -> std::result::Result<Profile, String> + Sync + 'a;
+pub type Compile<'a> = dyn Fn(&BuildSource) -> std::result::Result<Built, BoxError> + Sync + 'a;
 
 /// Builds `sources` into `repo`: each changed source is compiled (in
 /// parallel), stored under its name (overwriting the previous build), its
@@ -369,7 +350,7 @@ pub type Compile<'a> = dyn Fn(&Source) -> std::result::Result<Profile, String> +
 /// inventory is rebuilt once at the end.
 pub fn build(
     repo: &Repository,
-    sources: &[Source],
+    sources: &[BuildSource],
     options: BuildOptions,
     compile: &Compile<'_>,
     progress: &(dyn Fn(&SourceResult) + Sync),
@@ -381,7 +362,7 @@ pub fn build(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
 
-    let work = |s: &Source| -> (SourceResult, Option<SourceState>) {
+    let work = |s: &BuildSource| -> (SourceResult, Option<SourceState>) {
         let (outcome, state) =
             build_one(repo, s, options, compile, &old_state, &guard, &claimed, now);
         let r = SourceResult {
@@ -415,10 +396,25 @@ pub fn build(
     Ok(report)
 }
 
+/// An error and its causes on one line.
+fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
+
 #[allow(clippy::too_many_arguments)]
 fn build_one(
     repo: &Repository,
-    s: &Source,
+    s: &BuildSource,
     options: BuildOptions,
     compile: &Compile<'_>,
     old: &State,
@@ -440,7 +436,7 @@ fn build_one(
     };
     let hash = match source_hash(s) {
         Ok(h) => h,
-        Err(e) => return fail(String::new(), e),
+        Err(e) => return fail(String::new(), e.to_string()),
     };
     if !options.force {
         if let Some(prev) = old.sources.get(&s.key) {
@@ -469,11 +465,11 @@ fn build_one(
             .cloned()
             .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown".into());
-        Err(format!("the converter crashed: {msg}"))
+        Err(format!("the converter crashed: {msg}").into())
     });
     let profile = match compiled {
-        Ok(p) => p,
-        Err(e) => return fail(hash, e),
+        Ok(b) => b.profile,
+        Err(e) => return fail(hash, error_line(&*e)),
     };
     let stem = s
         .path

@@ -7,8 +7,9 @@ use crate::error::{Error, Result};
 use crate::name::{is_guid_age, validate_name};
 
 /// Which naming scheme [`default_name`] follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Layout {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Naming {
     /// Rekall's public repository: `nt/GUID/<GUID_AGE>`,
     /// `<module>/GUID/<GUID_AGE>`, `Linux/<version>`, `OSX/<name>`.
     #[default]
@@ -124,7 +125,7 @@ fn component(s: &str) -> String {
 /// readable layout.
 pub fn default_name(
     p: &Profile,
-    layout: Layout,
+    layout: Naming,
     stem: Option<&str>,
     file_version: Option<&str>,
 ) -> Result<String> {
@@ -139,8 +140,8 @@ pub fn default_name(
             let guid = guid.to_ascii_uppercase();
             let pdb = p.metadata_str("PDBFile").unwrap_or("unknown.pdb");
             match layout {
-                Layout::Rekall => format!("{}/GUID/{guid}", component(&module_of(pdb))),
-                Layout::Readable => {
+                Naming::Rekall => format!("{}/GUID/{guid}", component(&module_of(pdb))),
+                Naming::Readable => {
                     let module = module_of(pdb);
                     let image = p
                         .metadata_str("ImageName")
@@ -210,20 +211,20 @@ mod tests {
         let g = "3844DBB920174967BE7AA4A2C20430FA2";
         let p = pdb_profile("ntkrnlmp.pdb", g);
         assert_eq!(
-            default_name(&p, Layout::Rekall, None, None).unwrap(),
+            default_name(&p, Naming::Rekall, None, None).unwrap(),
             format!("nt/GUID/{g}")
         );
         assert_eq!(
-            default_name(&p, Layout::Readable, None, Some("6.1.7601.17514")).unwrap(),
+            default_name(&p, Naming::Readable, None, Some("6.1.7601.17514")).unwrap(),
             format!("ntoskrnl.exe/AMD64/6.1.7601.17514/{g}")
         );
         let p = pdb_profile("tcpip.pdb", &g.to_lowercase());
         assert_eq!(
-            default_name(&p, Layout::Rekall, None, None).unwrap(),
+            default_name(&p, Naming::Rekall, None, None).unwrap(),
             format!("tcpip/GUID/{g}")
         );
         let p = pdb_profile("x.pdb", "-1");
-        assert!(default_name(&p, Layout::Rekall, None, None)
+        assert!(default_name(&p, Naming::Rekall, None, None)
             .unwrap_err()
             .to_string()
             .contains("--name"));
@@ -234,7 +235,7 @@ mod tests {
         let mut p = Profile::new();
         p.set_metadata("ProfileClass", "Linux");
         assert_eq!(
-            default_name(&p, Layout::Rekall, Some("Debian8"), None).unwrap(),
+            default_name(&p, Naming::Rekall, Some("Debian8"), None).unwrap(),
             "Linux/Debian8"
         );
         p.set_metadata(
@@ -242,7 +243,7 @@ mod tests {
             "Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP",
         );
         assert_eq!(
-            default_name(&p, Layout::Rekall, Some("x"), None).unwrap(),
+            default_name(&p, Naming::Rekall, Some("x"), None).unwrap(),
             "Linux/6.1.0-56-amd64"
         );
         let mut d = Profile::new();
@@ -250,13 +251,13 @@ mod tests {
         assert_eq!(
             default_name(
                 &d,
-                Layout::Rekall,
+                Naming::Rekall,
                 Some(&input_stem("HighSierra_10.13.3_17D47.json")),
                 None
             )
             .unwrap(),
             "OSX/HighSierra_10.13.3_17D47"
         );
-        assert!(default_name(&Profile::new(), Layout::Rekall, Some("x"), None).is_err());
+        assert!(default_name(&Profile::new(), Naming::Rekall, Some("x"), None).is_err());
     }
 }

@@ -20,8 +20,8 @@ mod repo;
 
 pub use error::{Error, Result};
 pub use inventory::{Entry, EntryExt, Inventory, INVENTORY_FILE};
-pub use layout::{default_name, input_stem, Layout};
-pub use lookup::{Found, Location, Query, SearchPath};
+pub use layout::{default_name, input_stem, Naming};
+pub use lookup::{default_cache_dir, Found, Location, Query, SearchPath};
 pub use name::{is_guid_age, validate_name};
 pub use repo::{
     describe_entry, encode, symlink_document, Problem, Repository, Stored, WriteGuard, LOCK_FILE,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::inventory::{make_entry, sha256_hex, Entry, EntryExt, Inventory, INVENTORY_FILE};
 use crate::name::{is_guid_age, validate_name};
-use crate::remote::{is_url, join_url, Fetched, Http};
+use crate::remote::{is_url, join_url, Response, Http};
 use crate::repo::{Repository, Stored, MAX_SYMLINK_DEPTH};
 
 /// One entry of a search path.
@@ -91,6 +91,19 @@ pub struct Found {
     /// Things worth telling the user (a remote unreachable, the cache used
     /// instead, ...).
     pub notes: Vec<String>,
+}
+
+/// The default cache folder for remote repositories: `$PROFC_CACHE_DIR`,
+/// else `$XDG_CACHE_HOME/profc`, else `~/.cache/profc`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("PROFC_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("profc")))
+        .or_else(|| env("HOME").map(|p| p.join(".cache").join("profc")))
 }
 
 /// A search path of repositories, searched in order.
@@ -305,13 +318,13 @@ impl SearchPath {
         } else {
             let url = join_url(base, INVENTORY_FILE);
             match self.http()?.get(&url) {
-                Ok(Fetched::Body(bytes)) => {
+                Ok(Response::Body(bytes)) => {
                     let inv = Inventory::from_bytes(bytes.clone(), &url)?;
                     std::fs::create_dir_all(&cache).map_err(|e| Error::io(&cache, e))?;
                     write_atomic(&cached_path, WriteMode::Overwrite, |w| w.write_all(&bytes))?;
                     Some(inv)
                 }
-                Ok(Fetched::Missing) => {
+                Ok(Response::Missing) => {
                     return Err(Error::NotFound {
                         name: INVENTORY_FILE.into(),
                         searched: base.to_owned(),
@@ -443,8 +456,8 @@ impl SearchPath {
         }
         let url = join_url(base, &format!("{name}.gz"));
         let bytes = match self.http()?.get(&url)? {
-            Fetched::Body(b) => b,
-            Fetched::Missing => {
+            Response::Body(b) => b,
+            Response::Missing => {
                 return Err(Error::NotFound {
                     name,
                     searched: base.to_owned(),

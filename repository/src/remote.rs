@@ -16,7 +16,7 @@ pub(crate) struct Http {
 
 /// The outcome of a GET.
 #[derive(Debug)]
-pub(crate) enum Fetched {
+pub(crate) enum Response {
     /// 200 with the body.
     Body(Vec<u8>),
     /// 404 or 410.
@@ -37,8 +37,8 @@ impl Http {
         Ok(Http { client })
     }
 
-    /// GETs `url`. Network failures are errors; 404/410 are [`Fetched::Missing`].
-    pub(crate) fn get(&self, url: &str) -> Result<Fetched> {
+    /// GETs `url`. Network failures are errors; 404/410 are [`Response::Missing`].
+    pub(crate) fn get(&self, url: &str) -> Result<Response> {
         let http_err = |message: String| Error::Http {
             url: url.to_owned(),
             message,
@@ -50,7 +50,7 @@ impl Http {
             .map_err(|e| http_err(error_chain(&e)))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
-            return Ok(Fetched::Missing);
+            return Ok(Response::Missing);
         }
         if !status.is_success() {
             return Err(http_err(format!("HTTP status {status}")));
@@ -65,7 +65,7 @@ impl Http {
         if body.len() as u64 > MAX_DOWNLOAD {
             return Err(http_err(format!("larger than {MAX_DOWNLOAD} bytes")));
         }
-        Ok(Fetched::Body(body))
+        Ok(Response::Body(body))
     }
 }
 

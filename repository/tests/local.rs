@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use profile_repository::build::{self, BuildOptions, Config, Outcome};
 use profile_repository::{
-    default_name, EntryExt, Error, Layout, Location, Query, Repository, SearchPath, Stored,
+    default_name, EntryExt, Error, Naming, Location, Query, Repository, SearchPath, Stored,
     INVENTORY_FILE,
 };
 use profile_runtime::{Descriptor, Field, Profile, StructDef};
@@ -67,7 +67,7 @@ fn store_symlink_and_load() {
     let d = tmp();
     let repo = Repository::create(d.path().join("r")).unwrap();
     let p = kernel_profile(G1, 1);
-    let name = default_name(&p, Layout::Rekall, None, None).unwrap();
+    let name = default_name(&p, Naming::Rekall, None, None).unwrap();
     assert_eq!(name, format!("nt/GUID/{G1}"));
     let w = repo.lock().unwrap();
     w.put_profile(&name, &p, false).unwrap();
@@ -374,11 +374,13 @@ guid = "3844DBB920174967BE7AA4A2C20430FA2"
     assert_eq!(sources.len(), 14);
     let repo = Repository::create(d.path().join("r")).unwrap();
     let calls = AtomicUsize::new(0);
-    let compile = |s: &build::Source| {
+    let compile = |s: &build::BuildSource| {
         calls.fetch_add(1, Ordering::SeqCst);
         match &s.path {
-            Some(p) => Profile::load(p).map_err(|e| e.to_string()),
-            None => Err("symbol server not available in this test".to_string()),
+            Some(p) => Profile::load(p)
+                .map(|profile| build::Built { profile })
+                .map_err(|e| e.into()),
+            None => Err("symbol server not available in this test".into()),
         }
     };
     let seen = AtomicUsize::new(0);
@@ -386,7 +388,7 @@ guid = "3844DBB920174967BE7AA4A2C20430FA2"
         seen.fetch_add(1, Ordering::SeqCst);
     };
     let opts = BuildOptions {
-        layout: Layout::Rekall,
+        layout: Naming::Rekall,
         jobs: Some(2),
         force: false,
     };

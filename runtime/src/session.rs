@@ -14,7 +14,7 @@ use crate::lazy::LazyProfile;
 use crate::native::{DataModel, Native};
 use crate::object::{NoneObject, Object};
 use crate::space::Space;
-use crate::types::{Count, Layout, Overlay, Type};
+use crate::types::{Count, StructLayout, Overlay, Type};
 
 /// Deepest nesting of types (arrays of arrays...) or member paths followed.
 pub const MAX_DEPTH: usize = 64;
@@ -44,7 +44,7 @@ type InfoResult = std::result::Result<Arc<StructInfo>, NoneObject>;
 /// by name (FxHash), fixed offsets unwrapped, and each member type resolved
 /// once when that needs nothing of the enclosing object.
 pub(crate) struct StructInfo {
-    pub(crate) layout: Arc<Layout>,
+    pub(crate) layout: Arc<StructLayout>,
     members: FxHashMap<Box<str>, MemberInfo>,
 }
 
@@ -67,7 +67,7 @@ pub(crate) struct MemberInfo {
 }
 
 impl StructInfo {
-    fn new(session: &Session, layout: Arc<Layout>) -> StructInfo {
+    fn new(session: &Session, layout: Arc<StructLayout>) -> StructInfo {
         let members = layout
             .members
             .iter()
@@ -229,7 +229,7 @@ impl Session {
     }
 
     /// The merged layout of struct `name` (profile + overlays), cached.
-    pub fn layout(&self, name: &str) -> std::result::Result<Arc<Layout>, NoneObject> {
+    pub fn layout(&self, name: &str) -> std::result::Result<Arc<StructLayout>, NoneObject> {
         self.struct_info(name).map(|i| Arc::clone(&i.layout))
     }
 
@@ -252,16 +252,16 @@ impl Session {
         built
     }
 
-    fn build_layout(&self, name: &str) -> std::result::Result<Arc<Layout>, NoneObject> {
+    fn build_layout(&self, name: &str) -> std::result::Result<Arc<StructLayout>, NoneObject> {
         let base = self
             .0
             .base
             .get_struct(name)
             .map_err(|e| NoneObject::new(format!("struct {name} cannot be read: {e}")))?;
-        let mut layout = base.map(|d| Layout::from_struct_def(name, &d));
+        let mut layout = base.map(|d| StructLayout::from_struct_def(name, &d));
         for o in &self.0.overlays {
             if let Some(so) = o.structs.get(name) {
-                layout.get_or_insert_with(|| Layout::empty(name)).merge(so);
+                layout.get_or_insert_with(|| StructLayout::empty(name)).merge(so);
             }
         }
         layout

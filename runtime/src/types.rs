@@ -454,7 +454,7 @@ pub struct Member {
 /// A struct as the runtime sees it: the profile's definition with every
 /// overlay of the session merged in.
 #[derive(Debug, Clone)]
-pub struct Layout {
+pub struct StructLayout {
     /// The struct name.
     pub name: Arc<str>,
     /// Size in bytes (`None`: unknown).
@@ -595,10 +595,10 @@ impl Overlay {
     }
 }
 
-impl Layout {
+impl StructLayout {
     /// The layout of a profile struct, before overlays.
-    pub fn from_struct_def(name: &str, def: &crate::profile::StructDef) -> Layout {
-        Layout {
+    pub fn from_struct_def(name: &str, def: &crate::profile::StructDef) -> StructLayout {
+        StructLayout {
             name: name.into(),
             size: def.size.map(Count::Fixed),
             members: def
@@ -618,8 +618,8 @@ impl Layout {
     }
 
     /// An empty layout (a struct only an overlay defines).
-    pub fn empty(name: &str) -> Layout {
-        Layout {
+    pub fn empty(name: &str) -> StructLayout {
+        StructLayout {
             name: name.into(),
             size: None,
             members: BTreeMap::new(),

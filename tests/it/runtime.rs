@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use profile_compiler::emit::{emit, EmitOptions};
+use profile_compiler::{emit, EmitOptions};
 use profile_compiler::ir::{
     BitField, Enum, Ir, Member, Record, RecordKind, Symbol, SymbolKind, Type,
 };

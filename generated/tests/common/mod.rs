@@ -16,8 +16,11 @@ pub fn root() -> PathBuf {
 /// compiler's PDB reader and emitter.
 pub fn fixture_profile(arch: &str) -> Profile {
     let pdb = root().join(format!("tests/fixtures/pdb/fixture_{arch}.pdb"));
-    let ir = profile_compiler::input::pdb::read_file(&pdb).expect("fixture PDB reads");
-    profile_compiler::emit::emit(&ir, profile_compiler::emit::EmitOptions::default()).profile
+    let input = profile_compiler::Input::with_kind(&pdb, profile_compiler::InputKind::Pdb)
+        .expect("fixture PDB opens");
+    profile_compiler::compile(&input, &profile_compiler::Options::new())
+        .expect("fixture PDB reads")
+        .profile
 }
 
 /// Every checked-in module: (file under generated/src, PDB arch, options).

@@ -24,7 +24,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use rustc_hash::FxHashMap as HashMap;
 
 use profile_runtime::{Descriptor, Field, Profile, StructDef};
-use serde_json::Value;
 
 use crate::ir::{Ir, Record, SymbolKind, Type, TypeId};
 
@@ -46,6 +45,9 @@ pub struct Emitted {
     /// Names of the emitted records that are unions (Rekall's format does not
     /// say; the ISF export needs it).
     pub unions: BTreeSet<String>,
+    /// The types of the data symbols that have one, by their final names
+    /// (Rekall's format has no place for them; the ISF export writes them).
+    pub symbol_types: BTreeMap<String, Descriptor>,
 }
 
 /// Builds the profile for `ir`.
@@ -127,6 +129,7 @@ pub fn emit_with(ir: &Ir, options: EmitOptions, symbols: Option<SymbolSections>)
             profile,
             warnings,
             unions: unions.into_iter().collect(),
+            symbol_types: BTreeMap::new(),
         }
     })
 }
@@ -778,11 +781,6 @@ fn symbol_section(
     }
     // Sorted but for the suffixed names: a linear sort and a bulk build.
     out.into_iter().collect()
-}
-
-/// Converts a metadata string.
-pub fn meta(s: impl Into<String>) -> Value {
-    Value::String(s.into())
 }
 
 #[cfg(test)]

@@ -13,27 +13,34 @@
 //! the same PDB is served from the cache without any network access.
 
 pub mod cabinet;
-pub mod codeview;
-pub mod pe;
 pub mod verify;
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, IsTerminal, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-pub use codeview::{PdbId, Rsds};
+pub use crate::codeview::{PdbId, Rsds};
+use crate::progress::Progress;
+use crate::{Error, Result};
 
-/// Runs `f`, turning a panic inside a third-party decoder into `Err(msg)`
-/// (without printing the panic), so that corrupt input never takes the
-/// process down with temporary files around.
-pub(crate) fn contain<T>(msg: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    std::panic::set_hook(previous);
-    result.unwrap_or_else(|_| Err(msg.to_owned()))
+/// Runs `f`, turning a panic inside a third-party decoder into an error,
+/// so that corrupt input never takes the process down with temporary files
+/// around. The panic hook is left alone (swapping it would race with other
+/// threads): the binary decides how a panic is reported.
+pub(crate) fn contain<T>(
+    format: &'static str,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::malformed(
+            format,
+            None,
+            "the decoder failed on it",
+        ))
+    })
 }
 
 /// Microsoft's public symbol server, used when no source is configured.
@@ -50,7 +57,7 @@ pub const BACKOFF_START: Duration = Duration::from_millis(500);
 
 /// Where PDBs are looked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub enum SymbolSource {
     /// An HTTP or HTTPS symbol server (base URL).
     Http(String),
     /// A symbol store on a file system (a local directory or a mounted
@@ -58,11 +65,11 @@ pub enum Source {
     Local(PathBuf),
 }
 
-impl fmt::Display for Source {
+impl fmt::Display for SymbolSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Source::Http(u) => f.write_str(u),
-            Source::Local(p) => write!(f, "{}", p.display()),
+            SymbolSource::Http(u) => f.write_str(u),
+            SymbolSource::Local(p) => write!(f, "{}", p.display()),
         }
     }
 }
@@ -71,7 +78,7 @@ impl fmt::Display for Source {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SymbolPath {
     /// Sources, in search order.
-    pub sources: Vec<Source>,
+    pub sources: Vec<SymbolSource>,
     /// The first downstream store named (`srv*CACHE*URL` or `cache*DIR`),
     /// used as the cache.
     pub cache: Option<PathBuf>,
@@ -107,7 +114,7 @@ impl SymbolPath {
                     continue;
                 }
                 _ => {
-                    sp.sources.push(Source::Local(PathBuf::from(element)));
+                    sp.sources.push(SymbolSource::Local(PathBuf::from(element)));
                     continue;
                 }
             };
@@ -118,16 +125,16 @@ impl SymbolPath {
                 if sp.cache.is_none() {
                     sp.cache = Some(PathBuf::from(store));
                 } else if sp.cache.as_deref() != Some(Path::new(store)) {
-                    sp.sources.push(Source::Local(PathBuf::from(store)));
+                    sp.sources.push(SymbolSource::Local(PathBuf::from(store)));
                 }
             }
             if target.is_empty() {
                 continue;
             }
             sp.sources.push(if is_url(target) {
-                Source::Http(target.trim_end_matches('/').to_owned())
+                SymbolSource::Http(target.trim_end_matches('/').to_owned())
             } else {
-                Source::Local(PathBuf::from(target))
+                SymbolSource::Local(PathBuf::from(target))
             });
         }
         sp
@@ -153,7 +160,7 @@ pub fn default_cache() -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
     /// Sources, tried in order.
-    pub sources: Vec<Source>,
+    pub sources: Vec<SymbolSource>,
     /// The cache (a symbol store the results are written to).
     pub cache: PathBuf,
     /// Connect timeout, and the longest wait for any read.
@@ -163,20 +170,63 @@ pub struct FetchOptions {
     pub retries: u32,
     /// Largest download and largest decompressed PDB accepted.
     pub max_size: u64,
-    /// Show a progress bar (only drawn when stderr is a terminal).
-    pub progress: bool,
+    /// Told about downloads (start, bytes received, retries, end); the
+    /// binary draws a progress bar with it.
+    pub progress: Option<Arc<dyn Progress>>,
 }
 
 impl FetchOptions {
+    /// The options a user's environment asks for: the sources and cache of
+    /// `$_NT_SYMBOL_PATH`, else Microsoft's public symbol server and
+    /// [`default_cache`].
+    pub fn from_env() -> Result<FetchOptions> {
+        FetchOptions::resolve(&[], None, None)
+    }
+
+    /// Options from explicit servers (base URLs, tried first and in order),
+    /// a `_NT_SYMBOL_PATH`-style path (default: `$_NT_SYMBOL_PATH` when no
+    /// server is given) and a cache folder (default: the symbol path's
+    /// first store, else [`default_cache`]). Without any source,
+    /// Microsoft's public symbol server.
+    pub fn resolve(
+        servers: &[String],
+        symbol_path: Option<&str>,
+        cache: Option<PathBuf>,
+    ) -> Result<FetchOptions> {
+        let mut sources = Vec::new();
+        for s in servers {
+            if !is_url(s) {
+                return Err(Error::input(s, "not an http(s) URL"));
+            }
+            sources.push(SymbolSource::Http(s.trim_end_matches('/').to_owned()));
+        }
+        let env;
+        let path_text = match symbol_path {
+            Some(p) => Some(p),
+            None if servers.is_empty() => {
+                env = std::env::var("_NT_SYMBOL_PATH").ok();
+                env.as_deref()
+            }
+            None => None,
+        };
+        let sp = path_text.map(SymbolPath::parse).unwrap_or_default();
+        sources.extend(sp.sources);
+        if sources.is_empty() {
+            sources.push(SymbolSource::Http(DEFAULT_SERVER.to_owned()));
+        }
+        let cache = cache.or(sp.cache).unwrap_or_else(default_cache);
+        Ok(FetchOptions::new(sources, cache))
+    }
+
     /// Options with defaults for everything but the sources and cache.
-    pub fn new(sources: Vec<Source>, cache: PathBuf) -> Self {
+    pub fn new(sources: Vec<SymbolSource>, cache: PathBuf) -> Self {
         FetchOptions {
             sources,
             cache,
             timeout: DEFAULT_TIMEOUT,
             retries: DEFAULT_RETRIES,
             max_size: DEFAULT_MAX_SIZE,
-            progress: true,
+            progress: None,
         }
     }
 }
@@ -190,50 +240,16 @@ pub struct Attempt {
     pub cause: String,
 }
 
-/// Errors of the symbol-server client.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// The PDB name cannot be used as a file name.
-    #[error("{0:?} is not a usable PDB file name")]
-    BadName(String),
-    /// No source is configured.
-    #[error("no symbol source configured (use --server or --symbol-path)")]
-    NoSources,
-    /// A local file-system error in the cache or output directory.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
-    },
-    /// The HTTP client could not be set up.
-    #[error("HTTP client: {0}")]
-    Client(String),
-    /// Every source failed.
-    #[error("cannot fetch {name} {key}: {}", render_attempts(.attempts))]
-    NotFound {
-        /// The PDB name.
-        name: String,
-        /// Its `GUID_AGE`.
-        key: String,
-        /// What each source said.
-        attempts: Vec<Attempt>,
-    },
-}
-
-fn render_attempts(a: &[Attempt]) -> String {
+/// The attempts of a failed fetch, on one line.
+pub(crate) fn render_attempts(a: &[Attempt]) -> String {
     a.iter()
         .map(|a| format!("{}: {}", a.source, a.cause))
         .collect::<Vec<_>>()
         .join("; ")
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FetchError + '_ {
-    move |source| FetchError::Io {
-        path: path.to_owned(),
-        source,
-    }
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |source| Error::io(path, source)
 }
 
 /// A PDB found by [`Fetcher::fetch`].
@@ -251,6 +267,27 @@ pub struct Fetched {
     pub failed: Vec<Attempt>,
 }
 
+impl Fetched {
+    /// What happened, in lines for the user: the sources that failed, then
+    /// where the PDB came from.
+    pub fn describe(&self, name: &str, id: &PdbId) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .failed
+            .iter()
+            .map(|a| format!("{}: {}", a.source, a.cause))
+            .collect();
+        lines.push(if self.downloaded {
+            format!(
+                "{name} {id}: fetched from {} ({} bytes), verified",
+                self.origin, self.size
+            )
+        } else {
+            format!("{name} {id}: found in the cache, verified")
+        });
+        lines
+    }
+}
+
 /// Whether `name` can be used as a PDB file name in URLs and paths.
 pub fn is_valid_pdb_name(name: &str) -> bool {
     cabinet::is_safe_name(name) && name.len() <= 255 && !name.starts_with('.')
@@ -264,51 +301,91 @@ pub fn compressed_name(name: &str) -> String {
     s
 }
 
-/// How one transfer failed.
+/// How one transfer (or one source) failed.
 #[derive(Debug)]
 enum Failure {
     /// Nothing at that address (HTTP 404/410, or no such file).
     Missing,
     /// Worth retrying (timeout, connection, 5xx...).
+    #[cfg_attr(not(feature = "fetch"), allow(dead_code))]
     Transient(String),
     /// Not worth retrying; the source is given up.
     Fatal(String),
+}
+
+impl Failure {
+    /// The cause with `what` in front (`NAME: cause`).
+    fn about(self, what: &str) -> Failure {
+        match self {
+            Failure::Missing => Failure::Fatal(format!("{what}: not found")),
+            Failure::Transient(e) | Failure::Fatal(e) => Failure::Fatal(format!("{what}: {e}")),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Missing => f.write_str("not found"),
+            Failure::Transient(e) | Failure::Fatal(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Fatal(e.to_string())
+    }
 }
 
 /// The symbol-server client.
 #[derive(Debug)]
 pub struct Fetcher {
     opts: FetchOptions,
+    #[cfg(feature = "fetch")]
     client: Option<reqwest::blocking::Client>,
 }
 
 impl Fetcher {
     /// A client for `opts`. Proxies are taken from `HTTPS_PROXY`,
-    /// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either case).
-    pub fn new(opts: FetchOptions) -> Result<Fetcher, FetchError> {
+    /// `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` (either case). Without the
+    /// `fetch` feature, HTTP sources are refused here.
+    pub fn new(opts: FetchOptions) -> Result<Fetcher> {
         if opts.sources.is_empty() {
-            return Err(FetchError::NoSources);
+            return Err(Error::NoSources);
         }
-        let needs_http = opts.sources.iter().any(|s| matches!(s, Source::Http(_)));
-        let client = if needs_http {
-            let c = reqwest::blocking::Client::builder()
-                .user_agent(concat!(
-                    "profc/",
-                    env!("CARGO_PKG_VERSION"),
-                    " (Microsoft-Symbol-Server compatible)"
-                ))
-                .connect_timeout(opts.timeout)
-                // In the blocking client this bounds every wait: the
-                // response head and each read of the body.
-                .timeout(opts.timeout)
-                .redirect(reqwest::redirect::Policy::limited(5))
-                .build()
-                .map_err(|e| FetchError::Client(chain(&e)))?;
-            Some(c)
-        } else {
-            None
-        };
-        Ok(Fetcher { opts, client })
+        let needs_http = opts.sources.iter().any(|s| matches!(s, SymbolSource::Http(_)));
+        #[cfg(feature = "fetch")]
+        {
+            let client = if needs_http {
+                let c = reqwest::blocking::Client::builder()
+                    .user_agent(concat!(
+                        "profc/",
+                        env!("CARGO_PKG_VERSION"),
+                        " (Microsoft-Symbol-Server compatible)"
+                    ))
+                    .connect_timeout(opts.timeout)
+                    // In the blocking client this bounds every wait: the
+                    // response head and each read of the body.
+                    .timeout(opts.timeout)
+                    .redirect(reqwest::redirect::Policy::limited(5))
+                    .build()
+                    .map_err(|e| Error::Http(chain(&e)))?;
+                Some(c)
+            } else {
+                None
+            };
+            Ok(Fetcher { opts, client })
+        }
+        #[cfg(not(feature = "fetch"))]
+        {
+            if needs_http {
+                return Err(Error::Http(
+                    "this build has no network support (the `fetch` feature)".into(),
+                ));
+            }
+            Ok(Fetcher { opts })
+        }
     }
 
     /// The options in force.
@@ -324,9 +401,9 @@ impl Fetcher {
     /// Finds the PDB `name` with identity `id`: from the cache if it is
     /// there and verifies, else from the sources in order. The result is
     /// always a verified file in the cache.
-    pub fn fetch(&self, name: &str, id: &PdbId) -> Result<Fetched, FetchError> {
+    pub fn fetch(&self, name: &str, id: &PdbId) -> Result<Fetched> {
         if !is_valid_pdb_name(name) {
-            return Err(FetchError::BadName(name.to_owned()));
+            return Err(Error::BadPdbName(name.to_owned()));
         }
         let key = id.key();
         let target = self.cache_path(name, id);
@@ -349,7 +426,7 @@ impl Fetcher {
                 }),
                 Err(e) => attempts.push(Attempt {
                     source: format!("cache {}", self.opts.cache.display()),
-                    cause: format!("cached file is unusable ({e}), replacing it"),
+                    cause: format!("cached file is unusable ({}), replacing it", cause_of(&e)),
                 }),
             }
         }
@@ -367,11 +444,11 @@ impl Fetcher {
                 }
                 Err(cause) => attempts.push(Attempt {
                     source: source.to_string(),
-                    cause,
+                    cause: cause.to_string(),
                 }),
             }
         }
-        Err(FetchError::NotFound {
+        Err(Error::NotFound {
             name: name.to_owned(),
             key,
             attempts,
@@ -381,11 +458,11 @@ impl Fetcher {
     /// Tries `NAME`, `NAM_` and `file.ptr` at one source.
     fn try_source(
         &self,
-        source: &Source,
+        source: &SymbolSource,
         name: &str,
         id: &PdbId,
         target: &Path,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, Failure> {
         let key = id.key();
         let packed = compressed_name(name);
         for (file, compressed) in [(name, false), (packed.as_str(), true)] {
@@ -394,12 +471,10 @@ impl Fetcher {
                 Ok(_) => {
                     return self
                         .accept(tmp, compressed, name, id, target)
-                        .map_err(|e| format!("{file}: {e}"))
+                        .map_err(|e| e.about(file))
                 }
                 Err(Failure::Missing) => continue,
-                Err(Failure::Transient(e) | Failure::Fatal(e)) => {
-                    return Err(format!("{file}: {e}"))
-                }
+                Err(e) => return Err(e.about(file)),
             }
         }
         // A redirection.
@@ -407,59 +482,60 @@ impl Fetcher {
         match self.transfer(source, &[name, &key, "file.ptr"], tmp.as_file_mut()) {
             Ok(_) => {}
             Err(Failure::Missing) => {
-                return Err("not found (no PDB, no compressed PDB, no file.ptr)".into())
+                return Err(Failure::Fatal(
+                    "not found (no PDB, no compressed PDB, no file.ptr)".into(),
+                ))
             }
-            Err(Failure::Transient(e) | Failure::Fatal(e)) => return Err(format!("file.ptr: {e}")),
+            Err(e) => return Err(e.about("file.ptr")),
         }
         let mut text = String::new();
         let f = tmp.as_file_mut();
-        f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+        f.seek(SeekFrom::Start(0))
+            .map_err(|e| Failure::Fatal(e.to_string()))?;
         f.take(64 * 1024)
             .read_to_string(&mut text)
-            .map_err(|e| format!("file.ptr is not text: {e}"))?;
+            .map_err(|e| Failure::Fatal(format!("file.ptr is not text: {e}")))?;
         let text = text.trim();
         if let Some(msg) = text.strip_prefix("MSG:") {
-            return Err(format!("server says: {}", msg.trim()));
+            return Err(Failure::Fatal(format!("server says: {}", msg.trim())));
         }
         let Some(loc) = text.strip_prefix("PATH:").map(str::trim) else {
-            return Err(format!(
+            return Err(Failure::Fatal(format!(
                 "file.ptr is neither PATH: nor MSG: ({:?})",
                 text.chars().take(80).collect::<String>()
-            ));
+            )));
         };
         // From an HTTP server only URLs are followed: a remote server must not
         // make us read local files.
         let redirect = if is_url(loc) {
-            Source::Http(loc.to_owned())
-        } else if matches!(source, Source::Local(_)) {
-            Source::Local(PathBuf::from(loc))
+            SymbolSource::Http(loc.to_owned())
+        } else if matches!(source, SymbolSource::Local(_)) {
+            SymbolSource::Local(PathBuf::from(loc))
         } else {
-            return Err(format!(
+            return Err(Failure::Fatal(format!(
                 "file.ptr -> {loc}: a server may only redirect to http(s) URLs"
-            ));
+            )));
         };
         let compressed = loc.ends_with('_');
         let mut tmp = self.temp()?;
+        let what = format!("file.ptr -> {loc}");
         match self.transfer(&redirect, &[], tmp.as_file_mut()) {
             Ok(_) => self
                 .accept(tmp, compressed, name, id, target)
-                .map_err(|e| format!("file.ptr -> {loc}: {e}")),
-            Err(Failure::Missing) => Err(format!("file.ptr -> {loc}: not found")),
-            Err(Failure::Transient(e) | Failure::Fatal(e)) => {
-                Err(format!("file.ptr -> {loc}: {e}"))
-            }
+                .map_err(|e| e.about(&what)),
+            Err(e) => Err(e.about(&what)),
         }
     }
 
-    fn temp(&self) -> Result<tempfile::NamedTempFile, String> {
+    fn temp(&self) -> Result<tempfile::NamedTempFile, Failure> {
         tempfile::Builder::new()
             .prefix(".profc-download-")
             .tempfile_in(&self.opts.cache)
             .map_err(|e| {
-                format!(
+                Failure::Fatal(format!(
                     "cannot create a temporary file in {}: {e}",
                     self.opts.cache.display()
-                )
+                ))
             })
     }
 
@@ -471,14 +547,15 @@ impl Fetcher {
         name: &str,
         id: &PdbId,
         target: &Path,
-    ) -> Result<u64, String> {
+    ) -> Result<u64, Failure> {
+        let fatal = |e: io::Error| Failure::Fatal(e.to_string());
         let mut head = [0u8; 4];
         let f = tmp.as_file_mut();
-        f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
-        let n = f.read(&mut head).map_err(|e| e.to_string())?;
+        f.seek(SeekFrom::Start(0)).map_err(fatal)?;
+        let n = f.read(&mut head).map_err(fatal)?;
         let is_cab = cabinet::is_cab(&head[..n]);
         if compressed && !is_cab {
-            return Err("compressed file is not a CAB".into());
+            return Err(Failure::Fatal("compressed file is not a CAB".into()));
         }
         let mut pdb = if is_cab {
             let mut out = self.temp()?;
@@ -487,41 +564,44 @@ impl Fetcher {
                 name,
                 out.as_file_mut(),
                 self.opts.max_size,
-            )?;
+            )
+            .map_err(|e| Failure::Fatal(cause_of(&e)))?;
             drop(tmp);
             out
         } else {
             tmp
         };
-        pdb.as_file_mut().flush().map_err(|e| e.to_string())?;
-        let file = pdb.reopen().map_err(|e| e.to_string())?;
-        let got = verify::pdb_id_of(file)?;
+        pdb.as_file_mut().flush().map_err(fatal)?;
+        let file = pdb.reopen().map_err(fatal)?;
+        let got = verify::pdb_id_of(file).map_err(|e| Failure::Fatal(cause_of(&e)))?;
         if got != *id {
-            return Err(format!(
+            return Err(Failure::Fatal(format!(
                 "PDB rejected: its GUID_AGE is {got}, requested {id}"
-            ));
+            )));
         }
-        let size = pdb.as_file().metadata().map_err(|e| e.to_string())?.len();
+        let size = pdb.as_file().metadata().map_err(fatal)?.len();
         if let Some(dir) = target.parent() {
-            fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            fs::create_dir_all(dir)
+                .map_err(|e| Failure::Fatal(format!("{}: {e}", dir.display())))?;
         }
         pdb.persist(target)
-            .map_err(|e| format!("{}: {}", target.display(), e.error))?;
+            .map_err(|e| Failure::Fatal(format!("{}: {}", target.display(), e.error)))?;
         Ok(size)
     }
 
     /// Copies `source/segs...` into `out`, with retries for HTTP.
-    fn transfer(&self, source: &Source, segs: &[&str], out: &mut File) -> Result<u64, Failure> {
+    fn transfer(&self, source: &SymbolSource, segs: &[&str], out: &mut File) -> Result<u64, Failure> {
         match source {
-            Source::Local(dir) => {
+            SymbolSource::Local(dir) => {
                 let mut path = dir.clone();
                 for s in segs {
                     path.push(s);
                 }
                 local_copy(&path, out, self.opts.max_size)
             }
-            Source::Http(base) => {
-                let url = build_url(base, segs).map_err(Failure::Fatal)?;
+            #[cfg(feature = "fetch")]
+            SymbolSource::Http(base) => {
+                let url = build_url(base, segs)?;
                 let mut delay = BACKOFF_START;
                 let mut attempt = 0u32;
                 loop {
@@ -531,11 +611,11 @@ impl Fetcher {
                     match self.http_get(&url, out) {
                         Err(Failure::Transient(e)) if attempt < self.opts.retries => {
                             attempt += 1;
-                            if self.opts.progress && io::stderr().is_terminal() {
-                                eprintln!(
-                                    "profc: {url}: {e}; retry {attempt}/{} in {delay:?}",
+                            if let Some(p) = &self.opts.progress {
+                                p.note(&format!(
+                                    "{url}: {e}; retry {attempt}/{} in {delay:?}",
                                     self.opts.retries
-                                );
+                                ));
                             }
                             std::thread::sleep(delay);
                             delay = (delay * 2).min(Duration::from_secs(8));
@@ -550,9 +630,14 @@ impl Fetcher {
                     }
                 }
             }
+            #[cfg(not(feature = "fetch"))]
+            SymbolSource::Http(_) => Err(Failure::Fatal(
+                "this build has no network support (the `fetch` feature)".into(),
+            )),
         }
     }
 
+    #[cfg(feature = "fetch")]
     fn http_get(&self, url: &reqwest::Url, out: &mut File) -> Result<u64, Failure> {
         let Some(client) = &self.client else {
             return Err(Failure::Fatal("no HTTP client".into()));
@@ -585,42 +670,20 @@ impl Fetcher {
                 "response is {len} bytes, over the size cap of {max}"
             )));
         }
-        let bar = self.progress_bar(expected, url);
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut total = 0u64;
-        loop {
-            let k = match resp.read(&mut buf) {
-                Ok(0) => break,
-                Ok(k) => k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    bar.abandon();
-                    let timed_out = e.kind() == io::ErrorKind::TimedOut
-                        || e.get_ref()
-                            .and_then(|i| i.downcast_ref::<reqwest::Error>())
-                            .is_some_and(|r| r.is_timeout());
-                    return Err(Failure::Transient(if timed_out {
-                        format!(
-                            "timed out after {total} bytes (no data for {:?})",
-                            self.opts.timeout
-                        )
-                    } else {
-                        format!("transfer broken after {total} bytes: {}", io_chain(&e))
-                    }));
-                }
-            };
-            total += k as u64;
-            if total > max {
-                bar.abandon();
-                return Err(Failure::Fatal(format!(
-                    "response exceeds the size cap of {max} bytes"
-                )));
-            }
-            out.write_all(&buf[..k])
-                .map_err(|e| Failure::Fatal(format!("writing the temporary file: {e}")))?;
-            bar.set_position(total);
+        let name = url
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .unwrap_or("download")
+            .to_owned();
+        let progress = self.opts.progress.as_deref();
+        if let Some(p) = progress {
+            p.start(&name, expected);
         }
-        bar.finish_and_clear();
+        let result = copy_body(&mut resp, out, max, self.opts.timeout, progress);
+        if let Some(p) = progress {
+            p.finish();
+        }
+        let total = result?;
         if let Some(len) = expected.filter(|&l| l != total) {
             return Err(Failure::Transient(format!(
                 "transfer broken: got {total} of {len} bytes"
@@ -628,37 +691,68 @@ impl Fetcher {
         }
         Ok(total)
     }
+}
 
-    fn progress_bar(&self, len: Option<u64>, url: &reqwest::Url) -> indicatif::ProgressBar {
-        if !self.opts.progress || !io::stderr().is_terminal() {
-            return indicatif::ProgressBar::hidden();
+/// Copies a response body into `out`, refusing more than `max` bytes.
+#[cfg(feature = "fetch")]
+fn copy_body(
+    resp: &mut impl Read,
+    out: &mut File,
+    max: u64,
+    timeout: Duration,
+    progress: Option<&dyn Progress>,
+) -> Result<u64, Failure> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let k = match resp.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let timed_out = e.kind() == io::ErrorKind::TimedOut
+                    || e.get_ref()
+                        .and_then(|i| i.downcast_ref::<reqwest::Error>())
+                        .is_some_and(|r| r.is_timeout());
+                return Err(Failure::Transient(if timed_out {
+                    format!("timed out after {total} bytes (no data for {timeout:?})")
+                } else {
+                    format!("transfer broken after {total} bytes: {}", io_chain(&e))
+                }));
+            }
+        };
+        total += k as u64;
+        if total > max {
+            return Err(Failure::Fatal(format!(
+                "response exceeds the size cap of {max} bytes"
+            )));
         }
-        let bar =
-            indicatif::ProgressBar::with_draw_target(len, indicatif::ProgressDrawTarget::stderr());
-        let style = indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-        )
-        .map(|s| s.progress_chars("=> "));
-        if let Ok(style) = style {
-            bar.set_style(style);
+        out.write_all(&buf[..k])
+            .map_err(|e| Failure::Fatal(format!("writing the temporary file: {e}")))?;
+        if let Some(p) = progress {
+            p.advance(total);
         }
-        let name = url
-            .path_segments()
-            .and_then(|mut s| s.next_back())
-            .unwrap_or("download")
-            .to_owned();
-        bar.set_message(name);
-        bar
+    }
+}
+
+/// An error's text without the file it names (the attempt names the source).
+fn cause_of(e: &Error) -> String {
+    match e {
+        Error::Input { message, .. } | Error::Malformed { message, .. } => message.clone(),
+        Error::Io { source, .. } => source.to_string(),
+        other => other.to_string(),
     }
 }
 
 /// `base/seg/seg/...` with each segment percent-encoded.
-fn build_url(base: &str, segs: &[&str]) -> Result<reqwest::Url, String> {
-    let mut url = reqwest::Url::parse(base).map_err(|e| format!("bad server URL: {e}"))?;
+#[cfg(feature = "fetch")]
+fn build_url(base: &str, segs: &[&str]) -> Result<reqwest::Url, Failure> {
+    let mut url =
+        reqwest::Url::parse(base).map_err(|e| Failure::Fatal(format!("bad server URL: {e}")))?;
     if !segs.is_empty() {
         let mut p = url
             .path_segments_mut()
-            .map_err(|_| "server URL cannot have a path".to_owned())?;
+            .map_err(|_| Failure::Fatal("server URL cannot have a path".to_owned()))?;
         p.pop_if_empty();
         p.extend(segs);
     }
@@ -685,6 +779,7 @@ fn local_copy(path: &Path, out: &mut File, max: u64) -> Result<u64, Failure> {
         .map_err(|e| Failure::Fatal(format!("{}: {e}", path.display())))
 }
 
+#[cfg(feature = "fetch")]
 fn chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();
@@ -698,6 +793,7 @@ fn chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+#[cfg(feature = "fetch")]
 fn io_chain(e: &io::Error) -> String {
     match e.get_ref() {
         Some(inner) => chain(inner),
@@ -705,6 +801,7 @@ fn io_chain(e: &io::Error) -> String {
     }
 }
 
+#[cfg(feature = "fetch")]
 fn classify(e: &reqwest::Error, timeout: Duration) -> Failure {
     // The URL is already named by the caller: describe the error by its
     // kind and its causes.
@@ -739,20 +836,20 @@ pub fn copy_to_dir(
     name: &str,
     id: &PdbId,
     overwrite: bool,
-) -> Result<PathBuf, FetchError> {
+) -> Result<PathBuf> {
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     let dest = dir.join(name);
     if dest.exists() && !overwrite {
         if verify::pdb_id(&dest).is_ok_and(|got| got == *id) {
             return Ok(dest);
         }
-        return Err(FetchError::Io {
-            path: dest,
-            source: io::Error::new(
+        return Err(Error::io(
+            dest,
+            io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 "exists and is a different file (use --overwrite)",
             ),
-        });
+        ));
     }
     let mut tmp = tempfile::Builder::new()
         .prefix(".profc-")
@@ -760,10 +857,7 @@ pub fn copy_to_dir(
         .map_err(io_err(dir))?;
     let mut src = File::open(cached).map_err(io_err(cached))?;
     io::copy(&mut src, tmp.as_file_mut()).map_err(io_err(&dest))?;
-    tmp.persist(&dest).map_err(|e| FetchError::Io {
-        path: dest.clone(),
-        source: e.error,
-    })?;
+    tmp.persist(&dest).map_err(|e| Error::io(&dest, e.error))?;
     Ok(dest)
 }
 
@@ -780,18 +874,18 @@ mod tests {
         assert_eq!(
             sp.sources,
             vec![
-                Source::Http("https://a.example/sym".into()),
-                Source::Local("D:\\local".into()),
-                Source::Http("https://b.example".into()),
+                SymbolSource::Http("https://a.example/sym".into()),
+                SymbolSource::Local("D:\\local".into()),
+                SymbolSource::Http("https://b.example".into()),
             ]
         );
         let sp = SymbolPath::parse("SRV**http://x");
         assert_eq!(sp.cache, None);
-        assert_eq!(sp.sources, vec![Source::Http("http://x".into())]);
+        assert_eq!(sp.sources, vec![SymbolSource::Http("http://x".into())]);
         assert_eq!(SymbolPath::parse(" ; ;"), SymbolPath::default());
         let sp = SymbolPath::parse("symsrv*symsrv.dll*/c*/store");
         assert_eq!(sp.cache, Some(PathBuf::from("/c")));
-        assert_eq!(sp.sources, vec![Source::Local("/store".into())]);
+        assert_eq!(sp.sources, vec![SymbolSource::Local("/store".into())]);
     }
 
     #[test]
@@ -799,7 +893,10 @@ mod tests {
         assert_eq!(compressed_name("ntkrnlmp.pdb"), "ntkrnlmp.pd_");
         assert!(!is_valid_pdb_name("../x.pdb"));
         assert!(!is_valid_pdb_name(".hidden.pdb"));
-        let u = build_url("http://h/sym/", &["a b.pdb", "KEY", "a b.pdb"]).unwrap();
-        assert_eq!(u.as_str(), "http://h/sym/a%20b.pdb/KEY/a%20b.pdb");
+        #[cfg(feature = "fetch")]
+        {
+            let u = build_url("http://h/sym/", &["a b.pdb", "KEY", "a b.pdb"]).unwrap();
+            assert_eq!(u.as_str(), "http://h/sym/a%20b.pdb/KEY/a%20b.pdb");
+        }
     }
 }

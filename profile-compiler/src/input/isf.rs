@@ -9,7 +9,7 @@
 //! `version` constant data in `$METADATA.Banner`. Linux addresses are kept
 //! whole (not masked): `profc` masks only what it compiles from System.map.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use base64::Engine as _;
@@ -21,16 +21,73 @@ use crate::{Error, Result};
 /// Largest decompressed ISF accepted (2 GiB).
 const MAX_ISF_BYTES: u64 = 2 << 30;
 
-/// Whether decoded JSON bytes look like ISF (has `base_types` and `user_types`).
+/// Whether decoded JSON bytes look like ISF: the document's first key is
+/// one of ISF's top-level keys (a Rekall profile's keys all start with `$`).
 pub fn looks_like(json_head: &[u8]) -> bool {
-    let head = String::from_utf8_lossy(&json_head[..json_head.len().min(1 << 20)]);
-    head.trim_start().starts_with('{')
-        && head.contains("\"base_types\"")
-        && head.contains("\"metadata\"")
+    let mut rest = json_head;
+    let skip = |r: &mut &[u8]| {
+        while let [b, tail @ ..] = *r {
+            if !b.is_ascii_whitespace() {
+                break;
+            }
+            *r = tail;
+        }
+    };
+    skip(&mut rest);
+    let Some(after) = rest.strip_prefix(b"{") else {
+        return false;
+    };
+    rest = after;
+    skip(&mut rest);
+    let Some(after) = rest.strip_prefix(b"\"") else {
+        return false;
+    };
+    let key_end = after.iter().position(|&b| b == b'"').unwrap_or(after.len());
+    matches!(
+        &after[..key_end],
+        b"metadata" | b"base_types" | b"user_types" | b"enums" | b"symbols"
+    )
+}
+
+/// Whether `head` starts with the xz magic.
+pub fn is_xz(head: &[u8]) -> bool {
+    head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0])
+}
+
+/// The first decompressed bytes of a gzip or xz stream of which only the
+/// first bytes are given (for detection; errors end the output early).
+pub fn decompress_head(head: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut reader: Box<dyn Read + '_> = if is_xz(head) {
+        Box::new(liblzma::read::XzDecoder::new(head))
+    } else {
+        Box::new(flate2::read::MultiGzDecoder::new(head))
+    };
+    while out.len() < 4096 {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    out
+}
+
+/// An ISF document read into the profile model, with what the model has
+/// no place for.
+#[derive(Debug, Clone, Default)]
+pub struct IsfProfile {
+    /// The layouts, enums, symbols and metadata.
+    pub profile: Profile,
+    /// The user types of kind `union`.
+    pub unions: BTreeSet<String>,
+    /// The types of the symbols that have one (functions excluded).
+    pub symbol_types: BTreeMap<String, Descriptor>,
 }
 
 /// Decompresses (gzip, xz) and parses an ISF file.
-pub fn read_file(path: &Path) -> Result<Profile> {
+pub fn read_file(path: &Path) -> Result<IsfProfile> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -38,13 +95,18 @@ pub fn read_file(path: &Path) -> Result<Profile> {
     let bytes = decompress(bytes, path)?;
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| Error::input(path, format!("not valid JSON: {e}")))?;
-    from_json(&doc).map_err(|m| Error::input(path, m))
+    from_json(&doc).map_err(|e| e.in_file(path))
+}
+
+/// A malformed ISF document.
+fn bad(message: impl Into<String>) -> Error {
+    Error::malformed("ISF", None, message)
 }
 
 /// Undoes gzip or xz compression, detected by content.
 pub fn decompress(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     use std::io::Read;
-    if bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+    if is_xz(&bytes) {
         let mut out = Vec::new();
         liblzma::read::XzDecoder::new(&bytes[..])
             .take(MAX_ISF_BYTES + 1)
@@ -63,15 +125,17 @@ pub fn decompress(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Converts an ISF document.
-pub fn from_json(doc: &Value) -> std::result::Result<Profile, String> {
+pub fn from_json(doc: &Value) -> Result<IsfProfile> {
     let top = doc
         .as_object()
-        .ok_or("ISF: the document is not a JSON object")?;
+        .ok_or_else(|| bad("the document is not a JSON object"))?;
     for key in ["metadata", "base_types", "user_types", "enums", "symbols"] {
         if !top.contains_key(key) {
-            return Err(format!("ISF: section {key:?} is missing"));
+            return Err(bad(format!("section {key:?} is missing")));
         }
     }
+    let mut unions = BTreeSet::new();
+    let mut symbol_types = BTreeMap::new();
     let mut p = Profile::new();
     let empty = Map::new();
     let obj = |k: &str| top.get(k).and_then(Value::as_object).unwrap_or(&empty);
@@ -119,12 +183,15 @@ pub fn from_json(doc: &Value) -> std::result::Result<Profile, String> {
             for (fname, f) in fs {
                 let ty = f
                     .get("type")
-                    .ok_or_else(|| format!("ISF: {name}.{fname} has no type"))?;
+                    .ok_or_else(|| bad(format!("{name}.{fname} has no type")))?;
                 let descriptor = descriptor(ty, obj("enums"), 0)
-                    .map_err(|e| format!("ISF: {name}.{fname}: {e}"))?;
+                    .map_err(|e| bad(format!("{name}.{fname}: {}", message(e))))?;
                 let offset = f.get("offset").and_then(Value::as_u64);
                 fields.insert(fname.clone(), Field { offset, descriptor });
             }
+        }
+        if t.get("kind").and_then(Value::as_str) == Some("union") {
+            unions.insert(name.clone());
         }
         p.structs.insert(name.clone(), StructDef { size, fields });
     }
@@ -160,6 +227,9 @@ pub fn from_json(doc: &Value) -> std::result::Result<Profile, String> {
             p.functions.insert(name.clone(), addr);
         } else {
             p.constants.insert(name.clone(), addr);
+            if let Some(Ok(d)) = s.get("type").map(|t| descriptor(t, obj("enums"), 0)) {
+                symbol_types.insert(name.clone(), d);
+            }
         }
         if name == "linux_banner" || name == "version" {
             if let Some(data) = s.get("constant_data").and_then(Value::as_str) {
@@ -172,30 +242,39 @@ pub fn from_json(doc: &Value) -> std::result::Result<Profile, String> {
             }
         }
     }
-    Ok(p)
+    Ok(IsfProfile {
+        profile: p,
+        unions,
+        symbol_types,
+    })
 }
 
-fn descriptor(
-    t: &Value,
-    enums: &Map<String, Value>,
-    depth: u32,
-) -> std::result::Result<Descriptor, String> {
+/// The message of an ISF error (without the "malformed ISF" prefix).
+fn message(e: Error) -> String {
+    match e {
+        Error::Malformed { message, .. } => message,
+        other => other.to_string(),
+    }
+}
+
+fn descriptor(t: &Value, enums: &Map<String, Value>, depth: u32) -> Result<Descriptor> {
     if depth > 64 {
-        return Err("type nesting too deep".into());
+        return Err(bad("type nesting too deep"));
     }
     let kind = t
         .get("kind")
         .and_then(Value::as_str)
-        .ok_or("type without kind")?;
+        .ok_or_else(|| bad("type without kind"))?;
     let name = || {
         t.get("name")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or(format!("{kind} type without name"))
+            .ok_or_else(|| bad(format!("{kind} type without name")))
     };
-    let sub = |key: &str| -> std::result::Result<Descriptor, String> {
+    let sub = |key: &str| -> Result<Descriptor> {
         descriptor(
-            t.get(key).ok_or(format!("{kind} without {key}"))?,
+            t.get(key)
+                .ok_or_else(|| bad(format!("{kind} without {key}")))?,
             enums,
             depth + 1,
         )
@@ -215,7 +294,7 @@ fn descriptor(
             let count = t
                 .get("count")
                 .and_then(Value::as_u64)
-                .ok_or("array without count")?;
+                .ok_or_else(|| bad("array without count"))?;
             Descriptor::array(count, sub("subtype")?)
         }
         "function" => Descriptor::Function,
@@ -236,17 +315,19 @@ fn descriptor(
             let pos = t
                 .get("bit_position")
                 .and_then(Value::as_u64)
-                .ok_or("bitfield without bit_position")?;
+                .ok_or_else(|| bad("bitfield without bit_position"))?;
             let len = t
                 .get("bit_length")
                 .and_then(Value::as_u64)
-                .ok_or("bitfield without bit_length")?;
+                .ok_or_else(|| bad("bitfield without bit_length"))?;
             let (start_bit, end_bit) =
                 match (u32::try_from(pos), u32::try_from(pos + len.min(1 << 16))) {
                     (Ok(s), Ok(e)) => (s, e),
-                    _ => return Err("bitfield position out of range".into()),
+                    _ => return Err(bad("bitfield position out of range")),
                 };
-            let inner = t.get("type").ok_or("bitfield without type")?;
+            let inner = t
+                .get("type")
+                .ok_or_else(|| bad("bitfield without type"))?;
             match descriptor(inner, enums, depth + 1)? {
                 Descriptor::Enumeration {
                     enum_name,
@@ -268,6 +349,6 @@ fn descriptor(
                 },
             }
         }
-        other => return Err(format!("unknown type kind {other:?}")),
+        other => return Err(bad(format!("unknown type kind {other:?}"))),
     })
 }

@@ -179,6 +179,11 @@ pub enum Type {
     },
 }
 
+/// A metadata string value.
+pub(crate) fn meta(s: impl Into<String>) -> Value {
+    Value::String(s.into())
+}
+
 /// Rekall's `arch` name of an object-file architecture.
 pub fn arch_name(arch: object::Architecture) -> Option<&'static str> {
     use object::Architecture as A;

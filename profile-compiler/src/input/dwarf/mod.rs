@@ -21,15 +21,16 @@ use object::{Object, ObjectSection, ObjectSymbol};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::emit::meta;
+use crate::ir::meta;
 use crate::ir::{Ir, Symbol, SymbolKind};
 use crate::{Error, Result};
 
 pub use self::zip::{parse_config, read_zip, version_from_name, zip_names};
 
-/// What an input file is, judged by its content.
+/// The magic an input file starts with (the DWARF reader's own check,
+/// which [`crate::Input::detect`] reuses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputKind {
+pub enum Magic {
     /// An ELF file (kernel image, module, object file).
     Elf,
     /// A thin Mach-O file (macOS kernel, dSYM companion, object file).
@@ -45,19 +46,19 @@ pub enum InputKind {
 }
 
 /// Detects the kind of input from its first bytes.
-pub fn detect(bytes: &[u8]) -> InputKind {
+pub fn detect(bytes: &[u8]) -> Magic {
     let magic = |n: usize| bytes.get(..n);
     if magic(4) == Some(b"\x7fELF") {
-        return InputKind::Elf;
+        return Magic::Elf;
     }
     if magic(2) == Some(b"PK") {
-        return InputKind::Zip;
+        return Magic::Zip;
     }
     if let Some(m) = magic(4) {
         let le = u32::from_le_bytes([m[0], m[1], m[2], m[3]]);
         let be = u32::from_be_bytes([m[0], m[1], m[2], m[3]]);
         if matches!(le, 0xfeed_face | 0xfeed_facf) || matches!(be, 0xfeed_face | 0xfeed_facf) {
-            return InputKind::MachO;
+            return Magic::MachO;
         }
         // Fat headers are big-endian. 0xcafebabe is also a Java class file,
         // whose next word (a version, >= 45) is never a small arch count.
@@ -66,14 +67,14 @@ pub fn detect(bytes: &[u8]) -> InputKind {
                 .get(4..8)
                 .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
             if matches!(n, Some(1..=30)) {
-                return InputKind::MachOFat;
+                return Magic::MachOFat;
             }
         }
     }
     if crate::input::system_map::looks_like(bytes) {
-        return InputKind::SystemMap;
+        return Magic::SystemMap;
     }
-    InputKind::Unknown
+    Magic::Unknown
 }
 
 /// Reads an ELF or Mach-O file (memory-mapped) into the IR.
@@ -96,12 +97,12 @@ pub fn read_file(path: &Path) -> Result<Ir> {
 /// Reads ELF or Mach-O bytes (thin or fat) into the IR.
 pub fn read_bytes(bytes: &[u8], path: &Path) -> Result<Ir> {
     match detect(bytes) {
-        InputKind::Elf | InputKind::MachO => {}
-        InputKind::MachOFat => {
+        Magic::Elf | Magic::MachO => {}
+        Magic::MachOFat => {
             // A slice is read as a thin file: a slice that is itself fat
             // (possibly the whole file again, at offset 0) would loop.
             let slice = fat_slice(bytes, path)?;
-            if detect(slice) == InputKind::MachOFat {
+            if detect(slice) == Magic::MachOFat {
                 return Err(Error::input(
                     path,
                     "malformed fat Mach-O file: an architecture slice is itself a fat file",
@@ -424,22 +425,22 @@ mod tests {
 
     #[test]
     fn detects_kinds_by_content() {
-        assert_eq!(detect(b"\x7fELF\x02\x01"), InputKind::Elf);
-        assert_eq!(detect(b"PK\x03\x04"), InputKind::Zip);
-        assert_eq!(detect(&0xfeed_facf_u32.to_le_bytes()), InputKind::MachO);
-        assert_eq!(detect(&0xfeed_face_u32.to_be_bytes()), InputKind::MachO);
+        assert_eq!(detect(b"\x7fELF\x02\x01"), Magic::Elf);
+        assert_eq!(detect(b"PK\x03\x04"), Magic::Zip);
+        assert_eq!(detect(&0xfeed_facf_u32.to_le_bytes()), Magic::MachO);
+        assert_eq!(detect(&0xfeed_face_u32.to_be_bytes()), Magic::MachO);
         assert_eq!(
             detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x02"),
-            InputKind::MachOFat
+            Magic::MachOFat
         );
         // A Java class file (version 52) is not a fat Mach-O.
         assert_eq!(
             detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x34"),
-            InputKind::Unknown
+            Magic::Unknown
         );
-        assert_eq!(detect(b"ffffffff81000000 T _text\n"), InputKind::SystemMap);
-        assert_eq!(detect(b""), InputKind::Unknown);
-        assert_eq!(detect(b"\x01\x02random"), InputKind::Unknown);
+        assert_eq!(detect(b"ffffffff81000000 T _text\n"), Magic::SystemMap);
+        assert_eq!(detect(b""), Magic::Unknown);
+        assert_eq!(detect(b"\x01\x02random"), Magic::Unknown);
     }
 
     #[test]

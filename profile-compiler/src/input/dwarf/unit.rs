@@ -227,7 +227,7 @@ struct Attrs<'a> {
     bit_size: Option<u64>,
     bit_offset: Option<i64>,
     data_bit_offset: Option<u64>,
-    location: Option<Result<u64, ()>>,
+    location: Option<Location>,
     encoding: Option<u8>,
     declaration: bool,
     external: bool,
@@ -304,7 +304,7 @@ pub(crate) fn read_unit<'a>(
                 &attr,
                 unit_start,
                 str_offsets_base,
-                encoding.format,
+                encoding,
                 &mut notes,
             );
         }
@@ -422,8 +422,8 @@ pub(crate) fn read_unit<'a>(
                         // A C++ static member: not part of the layout.
                     } else if let Some(Raw::Record { members, .. }) = raws.get_mut(r) {
                         let location = match a.location {
-                            Some(Ok(v)) => Some(v),
-                            Some(Err(())) => {
+                            Some(Location::Offset(v)) => Some(v),
+                            Some(Location::NotConstant) => {
                                 notes.unparsed_locations += 1;
                                 None
                             }
@@ -522,9 +522,10 @@ fn read_attr<'a>(
     attr: &gimli::Attribute<R<'a>>,
     unit_start: u64,
     str_offsets_base: u64,
-    format: gimli::Format,
+    encoding: gimli::Encoding,
     notes: &mut Notes,
 ) {
+    let format = encoding.format;
     match attr.name() {
         dw::DW_AT_name => a.name = string(ctx, attr.raw_value(), str_offsets_base, format),
         dw::DW_AT_signature => {
@@ -558,7 +559,9 @@ fn read_attr<'a>(
             }
         }
         dw::DW_AT_data_bit_offset => a.data_bit_offset = attr.udata_value(),
-        dw::DW_AT_data_member_location => a.location = Some(member_location(attr.raw_value())),
+        dw::DW_AT_data_member_location => {
+            a.location = Some(member_location(attr.raw_value(), encoding))
+        }
         dw::DW_AT_encoding => a.encoding = attr.u8_value(),
         dw::DW_AT_declaration => {
             a.declaration = matches!(attr.raw_value(), AttributeValue::Flag(true))
@@ -597,123 +600,70 @@ fn bound(v: AttributeValue<R<'_>>) -> Option<i128> {
     }
 }
 
+/// Where a member lies, as `DW_AT_data_member_location` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Location {
+    /// At this byte offset in the record.
+    Offset(u64),
+    /// An expression that does not evaluate to a constant (it needs an
+    /// object: a virtual base's offset), or a malformed one.
+    NotConstant,
+}
+
 /// `DW_AT_data_member_location`: a constant, or a simple location
 /// expression (`DW_OP_plus_uconst N`, constants, `DW_OP_plus`).
-fn member_location(v: AttributeValue<R<'_>>) -> Result<u64, ()> {
-    match v {
-        AttributeValue::Data1(v) => Ok(u64::from(v)),
-        AttributeValue::Data2(v) => Ok(u64::from(v)),
-        AttributeValue::Data4(v) => Ok(u64::from(v)),
-        AttributeValue::Data8(v) => Ok(v),
-        AttributeValue::Udata(v) => Ok(v),
-        AttributeValue::Sdata(v) => u64::try_from(v).map_err(|_| ()),
-        AttributeValue::Block(b) | AttributeValue::Exprloc(gimli::Expression(b)) => {
-            eval_location(b.slice())
-        }
-        _ => Err(()),
-    }
+fn member_location(v: AttributeValue<R<'_>>, encoding: gimli::Encoding) -> Location {
+    let offset = match v {
+        AttributeValue::Data1(v) => Some(u64::from(v)),
+        AttributeValue::Data2(v) => Some(u64::from(v)),
+        AttributeValue::Data4(v) => Some(u64::from(v)),
+        AttributeValue::Data8(v) => Some(v),
+        AttributeValue::Udata(v) => Some(v),
+        AttributeValue::Sdata(v) => u64::try_from(v).ok(),
+        AttributeValue::Block(b) => eval_location(gimli::Expression(b), encoding),
+        AttributeValue::Exprloc(e) => eval_location(e, encoding),
+        _ => None,
+    };
+    offset.map_or(Location::NotConstant, Location::Offset)
 }
 
 /// Evaluates the constant subset of DWARF expressions used for member
-/// locations: the base address (0) is on the stack initially.
-pub(crate) fn eval_location(mut ops: &[u8]) -> Result<u64, ()> {
+/// locations (gimli decodes the operations, in the unit's byte order): the
+/// base address (0) is on the stack initially. `None` for anything else.
+pub(crate) fn eval_location(expr: gimli::Expression<R<'_>>, encoding: gimli::Encoding) -> Option<u64> {
+    use gimli::Operation;
     let mut stack: Vec<u64> = vec![0];
-    let mut steps = 0;
-    while let Some((&op, rest)) = ops.split_first() {
-        ops = rest;
-        steps += 1;
-        if steps > 64 {
-            return Err(());
-        }
+    let mut ops = expr.operations(encoding);
+    // A member location is a handful of operations; longer is hostile.
+    for _ in 0..64 {
+        let Some(op) = ops.next().ok()? else {
+            return stack.last().copied();
+        };
         match op {
-            0x23 => {
-                // DW_OP_plus_uconst
-                let (v, rest) = uleb(ops).ok_or(())?;
-                ops = rest;
-                let top = stack.last_mut().ok_or(())?;
-                *top = top.wrapping_add(v);
+            Operation::PlusConstant { value } => {
+                let top = stack.last_mut()?;
+                *top = top.wrapping_add(value);
             }
-            0x10 => {
-                // DW_OP_constu
-                let (v, rest) = uleb(ops).ok_or(())?;
-                ops = rest;
-                stack.push(v);
-            }
-            0x11 => {
-                // DW_OP_consts
-                let (v, rest) = sleb(ops).ok_or(())?;
-                ops = rest;
-                stack.push(v as u64);
-            }
-            0x08 | 0x0a | 0x0c | 0x0e => {
-                // DW_OP_const1u / 2u / 4u / 8u
-                let n = match op {
-                    0x08 => 1,
-                    0x0a => 2,
-                    0x0c => 4,
-                    _ => 8,
-                };
-                let bytes = ops.get(..n).ok_or(())?;
-                ops = &ops[n..];
-                let mut v = 0u64;
-                for b in bytes.iter().rev() {
-                    v = (v << 8) | u64::from(*b);
-                }
-                stack.push(v);
-            }
-            0x30..=0x4f => stack.push(u64::from(op - 0x30)), // DW_OP_lit0..31
-            0x22 => {
-                // DW_OP_plus
-                let a = stack.pop().ok_or(())?;
-                let b = stack.pop().ok_or(())?;
+            Operation::UnsignedConstant { value } => stack.push(value),
+            Operation::SignedConstant { value } => stack.push(value as u64),
+            Operation::Plus => {
+                let a = stack.pop()?;
+                let b = stack.pop()?;
                 stack.push(a.wrapping_add(b));
             }
-            _ => return Err(()),
+            _ => return None,
         }
     }
-    stack.last().copied().ok_or(())
+    None
 }
 
-/// Reads a ULEB128 number from the front of `bytes`, advancing it.
+/// Reads a ULEB128 number from the front of `bytes` (gimli's decoder),
+/// advancing it.
 pub(crate) fn uleb_advance(bytes: &mut &[u8]) -> Option<u64> {
-    let (v, rest) = uleb(bytes)?;
-    *bytes = rest;
+    let mut r = EndianSlice::new(bytes, gimli::LittleEndian);
+    let v = gimli::leb128::read::unsigned(&mut r).ok()?;
+    *bytes = r.slice();
     Some(v)
-}
-
-fn uleb(mut bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let mut v = 0u64;
-    let mut shift = 0;
-    loop {
-        let (&b, rest) = bytes.split_first()?;
-        bytes = rest;
-        if shift < 64 {
-            v |= u64::from(b & 0x7f) << shift;
-        }
-        shift += 7;
-        if b & 0x80 == 0 {
-            return Some((v, bytes));
-        }
-    }
-}
-
-fn sleb(mut bytes: &[u8]) -> Option<(i64, &[u8])> {
-    let mut v = 0i64;
-    let mut shift = 0;
-    loop {
-        let (&b, rest) = bytes.split_first()?;
-        bytes = rest;
-        if shift < 64 {
-            v |= i64::from(b & 0x7f) << shift;
-        }
-        shift += 7;
-        if b & 0x80 == 0 {
-            if shift < 64 && b & 0x40 != 0 {
-                v |= -1i64 << shift;
-            }
-            return Some((v, bytes));
-        }
-    }
 }
 
 fn string<'a>(
@@ -1293,11 +1243,29 @@ mod tests {
 
     #[test]
     fn member_location_expressions() {
-        assert_eq!(eval_location(&[0x23, 0x90, 0x01]), Ok(144)); // DW_OP_plus_uconst 144
-        assert_eq!(eval_location(&[0x10, 0x08]), Ok(8)); // DW_OP_constu 8
-        assert_eq!(eval_location(&[0x34]), Ok(4)); // DW_OP_lit4
-        assert_eq!(eval_location(&[0x23]), Err(())); // truncated
-        assert_eq!(eval_location(&[0x06]), Err(())); // DW_OP_deref: not a constant
+        let encoding = gimli::Encoding {
+            address_size: 8,
+            format: gimli::Format::Dwarf32,
+            version: 4,
+        };
+        let eval = |bytes: &[u8], endian| {
+            eval_location(
+                gimli::Expression(EndianSlice::new(bytes, endian)),
+                encoding,
+            )
+        };
+        let le = RunTimeEndian::Little;
+        let be = RunTimeEndian::Big;
+        assert_eq!(eval(&[0x23, 0x90, 0x01], le), Some(144)); // DW_OP_plus_uconst 144
+        assert_eq!(eval(&[0x10, 0x08], le), Some(8)); // DW_OP_constu 8
+        assert_eq!(eval(&[0x34], le), Some(4)); // DW_OP_lit4
+        assert_eq!(eval(&[0x23], le), None); // truncated
+        assert_eq!(eval(&[0x06], le), None); // DW_OP_deref: not a constant
+        // DW_OP_const2u 0x0102 reads in the unit's byte order.
+        assert_eq!(eval(&[0x0a, 0x01, 0x02], le), Some(0x0201));
+        assert_eq!(eval(&[0x0a, 0x01, 0x02], be), Some(0x0102));
+        // DW_OP_lit8 DW_OP_lit16 DW_OP_plus.
+        assert_eq!(eval(&[0x38, 0x40, 0x22], le), Some(24));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::emit::meta;
+use crate::ir::meta;
 use crate::ir::Ir;
 use crate::{Error, Result};
 

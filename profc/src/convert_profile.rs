@@ -1,0 +1,87 @@
+//! `profc convert_profile`: DWARF (ELF or Mach-O), BTF, Rekall's Linux
+//! zips, Volatility 2 zips, System.map files, PDBs and profiles to a
+//! profile.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use profile_compiler::{Input, InputKind};
+
+use crate::cli::{check_output, write_compiled, OutputArgs};
+
+/// Which converter reads the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Converter {
+    /// Detect by content (ELF or Mach-O magic, zip, System.map text).
+    Auto,
+    /// An ELF or Mach-O file with DWARF (vmlinux, a module, a macOS kernel or dSYM).
+    #[value(alias = "elf", alias = "macho", alias = "OSXConverter")]
+    Dwarf,
+    /// Rekall's Linux zip: `module_dwarf.ko` + `System.map-<version>` (+ `config-<version>`).
+    #[value(name = "linux-zip", alias = "LinuxConverter")]
+    LinuxZip,
+    /// A Volatility 2 profile zip.
+    #[value(alias = "vol2-zip")]
+    Vol2,
+    /// A System.map (symbols only).
+    #[value(name = "system-map", alias = "system_map")]
+    SystemMap,
+    /// BTF: a raw BTF file (a copy of `/sys/kernel/btf/vmlinux`) or the
+    /// `.BTF` section of an ELF file.
+    Btf,
+    /// A Windows PDB file.
+    Pdb,
+    /// A profile (Rekall JSON or Volatility 3 ISF), converted to `--format`.
+    Profile,
+}
+
+impl Converter {
+    /// The input kind this converter reads (`None`: detect).
+    fn kind(self) -> Option<InputKind> {
+        Some(match self {
+            Converter::Auto => return None,
+            Converter::Dwarf => InputKind::Dwarf,
+            Converter::LinuxZip => InputKind::LinuxZip,
+            Converter::Vol2 => InputKind::Vol2Zip,
+            Converter::SystemMap => InputKind::SystemMap,
+            Converter::Btf => InputKind::Btf,
+            Converter::Pdb => InputKind::Pdb,
+            Converter::Profile => InputKind::RekallProfile,
+        })
+    }
+}
+
+/// Arguments of `convert_profile`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The input: a kernel image or module with DWARF (ELF), a macOS kernel or
+    /// dSYM (Mach-O, fat or thin), BTF, a Rekall Linux zip, a Volatility 2
+    /// zip, a System.map, a PDB or a profile.
+    pub source: PathBuf,
+    /// Where to write the profile (gzipped unless the name ends in `.json`).
+    pub out: PathBuf,
+    /// A System.map whose symbols replace the input's own (Linux).
+    #[arg(long = "system-map", alias = "system_map", value_name = "FILE")]
+    pub system_map: Option<PathBuf>,
+    /// The converter to use (default: detect by content).
+    #[arg(long, value_enum, default_value_t = Converter::Auto)]
+    pub converter: Converter,
+    #[command(flatten)]
+    pub out_args: OutputArgs,
+}
+
+pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
+    // Refuse early: converting a kernel takes a while.
+    check_output(&args.out, args.out_args.overwrite)?;
+    let input = match args.converter.kind() {
+        Some(kind) => Input::with_kind(&args.source, kind)?,
+        None => Input::detect(&args.source)?,
+    };
+    let mut options = args.out_args.compile_options();
+    if !input.kind.is_profile() {
+        options.system_map = args.system_map.clone();
+    }
+    let compiled = profile_compiler::compile(&input, &options)?;
+    write_compiled(&compiled, &args.out, &args.out_args, verbose)
+        .with_context(|| format!("writing {}", args.out.display()))
+}

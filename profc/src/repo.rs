@@ -1,0 +1,498 @@
+//! `profc repo ...`: maintain profile repositories and look profiles up.
+//!
+//! `add` and `build` compile their inputs with the compiler's one pipeline
+//! (`profile_compiler::compile`): every input `convert_profile` takes, they
+//! take.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Subcommand, ValueEnum};
+use profile_compiler::{Compiled, Input, InputKind};
+use profile_repository::build::{self, BuildOptions, Built, Config, Outcome, BuildSource, SourceResult};
+use profile_repository::{
+    default_name, describe_entry, input_stem, EntryExt, Naming, Location, Query, Repository,
+    SearchPath,
+};
+use profile_runtime::WriteMode;
+
+use crate::outln;
+
+/// Arguments of `repo`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: RepoCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum RepoCommand {
+    /// Add profiles to a repository, from profiles or any compiler input
+    /// (PDB, executable, Linux zip, vmlinux, Volatility 2 zip).
+    Add(AddArgs),
+    /// Give a profile another name (a symlink file).
+    Symlink(SymlinkArgs),
+    /// Remove profiles or symlinks.
+    Remove(RemoveArgs),
+    /// List a repository's profiles and symlinks.
+    List(ListArgs),
+    /// Search names and metadata for a text.
+    Search(SearchArgs),
+    /// Check every profile, symlink and the inventory; report each problem.
+    Verify(VerifyArgs),
+    /// Rebuild the inventory from the files.
+    Inventory(InventoryArgs),
+    /// Build a repository from a configuration file of sources.
+    Build(BuildArgs),
+    /// Look a profile up along a search path and write it out.
+    Get(GetArgs),
+}
+
+/// `--layout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum NamingArg {
+    /// `nt/GUID/<GUID_AGE>`, `Linux/<version>`, `OSX/<name>`.
+    Rekall,
+    /// `<image>/<arch>/<version>/<GUID_AGE>` for Windows modules.
+    Readable,
+}
+
+impl From<NamingArg> for Naming {
+    fn from(l: NamingArg) -> Naming {
+        match l {
+            NamingArg::Rekall => Naming::Rekall,
+            NamingArg::Readable => Naming::Readable,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct AddArgs {
+    /// The repository folder (created if missing).
+    repo: PathBuf,
+    /// Profiles (JSON or gzipped) or compiler inputs.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The profile's name in the repository (one input only); default
+    /// derived from its metadata.
+    #[arg(long)]
+    name: Option<String>,
+    /// Also create this symlink to the profile (repeatable; one input only).
+    #[arg(long = "symlink", value_name = "NAME")]
+    symlinks: Vec<String>,
+    /// Naming scheme for derived names.
+    #[arg(long, value_enum, default_value = "rekall")]
+    layout: NamingArg,
+    /// The module's file version, for `--layout readable`.
+    #[arg(long, value_name = "VERSION")]
+    file_version: Option<String>,
+    /// Record this Linux kernel banner in the profile's metadata (`Banner`),
+    /// so it can be looked up by banner.
+    #[arg(long)]
+    banner: Option<String>,
+    /// Replace existing entries.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct SymlinkArgs {
+    /// The repository folder.
+    repo: PathBuf,
+    /// The new name.
+    name: String,
+    /// The profile (or symlink) it points to.
+    target: String,
+    /// Replace an existing entry of that name.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct RemoveArgs {
+    /// The repository folder.
+    repo: PathBuf,
+    /// Names to remove.
+    #[arg(required = true)]
+    names: Vec<String>,
+    /// Remove even when symlinks point to it (they are left dangling).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// The repository folder.
+    repo: PathBuf,
+    /// Show type, class, architecture, GUID and symlink targets.
+    #[arg(long, short)]
+    long: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct SearchArgs {
+    /// The repository folder.
+    repo: PathBuf,
+    /// Text to find (case-insensitive) in names and metadata values.
+    text: String,
+}
+
+#[derive(Debug, clap::Args)]
+struct VerifyArgs {
+    /// The repository folder.
+    repo: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct InventoryArgs {
+    /// The repository folder.
+    repo: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+struct BuildArgs {
+    /// The repository folder (created if missing).
+    repo: PathBuf,
+    /// The configuration file (TOML; see docs/repository.md).
+    config: PathBuf,
+    /// Worker threads (default: one per core).
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// Rebuild every source even if unchanged.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct GetArgs {
+    /// A profile name or symlink (`nt/GUID/...`, `Win7SP1x64`), a GUID_AGE,
+    /// or a Linux banner (`Linux version ...`).
+    query: Option<String>,
+    /// Look up by GUID_AGE.
+    #[arg(long, conflicts_with_all = ["query", "banner"])]
+    guid: Option<String>,
+    /// Look up a Linux profile by kernel banner.
+    #[arg(long, conflicts_with_all = ["query"])]
+    banner: Option<String>,
+    /// A repository folder or HTTP(S) URL; repeatable, searched in order.
+    #[arg(
+        long = "repository-path",
+        alias = "repository_path",
+        value_name = "PATH_OR_URL",
+        required = true
+    )]
+    repository_path: Vec<String>,
+    /// Cache folder for remote repositories (default: $PROFC_CACHE_DIR,
+    /// else $XDG_CACHE_HOME/profc, else ~/.cache/profc).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Use only the cache for remote repositories.
+    #[arg(long)]
+    offline: bool,
+    /// Where to write the profile (gzipped unless the name ends in `.json`).
+    #[arg(long, short)]
+    output: PathBuf,
+    /// Replace the output file if it exists.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
+    match args.command {
+        RepoCommand::Add(a) => add(a, verbose),
+        RepoCommand::Symlink(a) => {
+            let repo = Repository::open(&a.repo)?;
+            let w = repo.lock()?;
+            w.put_symlink(&a.name, &a.target, a.overwrite)?;
+            w.commit()?;
+            outln!("{} -> {}", a.name, a.target)
+        }
+        RepoCommand::Remove(a) => {
+            let repo = Repository::open(&a.repo)?;
+            let w = repo.lock()?;
+            for n in &a.names {
+                w.remove(n, a.force)?;
+                outln!("removed {n}")?;
+            }
+            w.commit()?;
+            Ok(())
+        }
+        RepoCommand::List(a) => list(&a.repo, None, a.long),
+        RepoCommand::Search(a) => list(&a.repo, Some(&a.text), true),
+        RepoCommand::Verify(a) => {
+            let repo = Repository::open(&a.repo)?;
+            let problems = repo.verify()?;
+            for p in &problems {
+                outln!("{p}")?;
+            }
+            if problems.is_empty() {
+                outln!("{}: OK", a.repo.display())
+            } else {
+                bail!("{}: {} problem(s) found", a.repo.display(), problems.len())
+            }
+        }
+        RepoCommand::Inventory(a) => {
+            let repo = Repository::open(&a.repo)?;
+            let inv = repo.lock()?.commit()?;
+            outln!("{}: {} entries", a.repo.display(), inv.entries.len())
+        }
+        RepoCommand::Build(a) => build_cmd(a, verbose),
+        RepoCommand::Get(a) => get(a),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Compiling inputs and build sources
+// ---------------------------------------------------------------------------
+
+/// The input kinds a build configuration's `kind = "linux"` accepts.
+const LINUX_KINDS: [InputKind; 5] = [
+    InputKind::Dwarf,
+    InputKind::Btf,
+    InputKind::LinuxZip,
+    InputKind::SystemMap,
+    InputKind::Vol2Zip,
+];
+
+/// The input a build source names: `auto` detects, `linux` detects a Linux
+/// input, any other kind is forced.
+fn source_input(path: &Path, kind: &str) -> anyhow::Result<Input> {
+    if kind.eq_ignore_ascii_case(build::AUTO_KIND) {
+        return Ok(Input::detect(path)?);
+    }
+    if kind.eq_ignore_ascii_case("linux") {
+        let input = Input::detect(path)?;
+        if !LINUX_KINDS.contains(&input.kind) {
+            bail!(
+                "{}: is {}, not a Linux input",
+                path.display(),
+                input.kind.describe()
+            );
+        }
+        return Ok(input);
+    }
+    Ok(Input::with_kind(path, kind.parse::<InputKind>()?)?)
+}
+
+/// Compiles one build source.
+fn compile_source(s: &BuildSource) -> anyhow::Result<Compiled> {
+    if s.kind.eq_ignore_ascii_case(build::GUID_KIND) {
+        let (Some(pdb), Some(guid)) = (&s.pdb, &s.guid) else {
+            bail!("{}: a guid source needs pdb and guid", s.key)
+        };
+        let id = profile_compiler::codeview::PdbId::parse_key(guid).ok_or_else(|| {
+            anyhow!("{pdb}/{guid}: not a GUID_AGE key (32 hex digits and the age)")
+        })?;
+        let fetcher =
+            profile_compiler::fetch::Fetcher::new(profile_compiler::fetch::FetchOptions::from_env()?)?;
+        let got = fetcher.fetch(pdb, &id)?;
+        let input = Input::with_kind(&got.path, InputKind::Pdb)?;
+        return Ok(profile_compiler::compile(&input, &profile_compiler::Options::new())?);
+    }
+    let path = s
+        .path
+        .as_deref()
+        .ok_or_else(|| anyhow!("{}: no path", s.key))?;
+    let input = source_input(path, &s.kind)?;
+    Ok(profile_compiler::compile(&input, &profile_compiler::Options::new())?)
+}
+
+/// A build converter error: the anyhow chain, as one error.
+#[derive(Debug)]
+struct SourceError(String);
+
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+// ---------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------
+
+fn add(a: AddArgs, verbose: bool) -> anyhow::Result<()> {
+    if a.inputs.len() > 1 && (a.name.is_some() || !a.symlinks.is_empty()) {
+        bail!("--name and --symlink need a single input");
+    }
+    // Compile everything first (slow, no lock held); write nothing unless
+    // every input converts.
+    let mut staged = Vec::new();
+    let mut options = profile_compiler::Options::new();
+    options.banner = a.banner.clone();
+    for input in &a.inputs {
+        let compiled = profile_compiler::compile(&Input::detect(input)?, &options)?;
+        crate::cli::report_notes(&compiled);
+        crate::cli::report_warnings(&compiled.warnings, verbose);
+        let profile = compiled.profile;
+        let name = match &a.name {
+            Some(n) => profile_repository::validate_name(n)?,
+            None => {
+                let stem = input.file_name().map(|n| input_stem(&n.to_string_lossy()));
+                default_name(
+                    &profile,
+                    a.layout.into(),
+                    stem.as_deref(),
+                    a.file_version.as_deref(),
+                )
+                .with_context(|| input.display().to_string())?
+            }
+        };
+        staged.push((input, name, profile));
+    }
+    let repo = Repository::create(&a.repo)?;
+    let w = repo.lock()?;
+    for (input, name, profile) in &staged {
+        w.put_profile(name, profile, a.overwrite)?;
+        outln!("added {name} (from {})", input.display())?;
+        for l in &a.symlinks {
+            w.put_symlink(l, name, a.overwrite)?;
+            outln!("added {l} -> {name}")?;
+        }
+    }
+    w.commit()?;
+    Ok(())
+}
+
+fn list(path: &Path, text: Option<&str>, long: bool) -> anyhow::Result<()> {
+    let repo = Repository::open(path)?;
+    let inv = match repo.inventory()? {
+        Some(i) => i,
+        None => {
+            eprintln!(
+                "profc: note: {} has no inventory; listing files (run `profc repo inventory`)",
+                path.display()
+            );
+            let mut i = profile_repository::Inventory::default();
+            for n in repo.list_files()? {
+                i.entries.insert(n, Default::default());
+            }
+            i
+        }
+    };
+    let needle = text.map(str::to_lowercase);
+    for (name, entry) in &inv.entries {
+        if let Some(t) = &needle {
+            let hit = name.to_lowercase().contains(t)
+                || entry
+                    .values()
+                    .any(|v| v.as_str().is_some_and(|s| s.to_lowercase().contains(t)));
+            if !hit {
+                continue;
+            }
+        }
+        if long {
+            outln!("{name}  {}", describe_entry(entry))?;
+        } else if entry.kind() == Some("Symlink") {
+            outln!("{name} -> {}", entry.target().unwrap_or("?"))?;
+        } else {
+            outln!("{name}")?;
+        }
+    }
+    Ok(())
+}
+
+fn build_cmd(a: BuildArgs, verbose: bool) -> anyhow::Result<()> {
+    let config = Config::load(&a.config)?;
+    let sources = config.expand(&a.config)?;
+    let repo = Repository::create(&a.repo)?;
+    let options = BuildOptions {
+        layout: config.layout,
+        jobs: a.jobs,
+        force: a.force,
+    };
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let b = indicatif::ProgressBar::new(sources.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} {msg}",
+        ) {
+            b.set_style(style.progress_chars("=> "));
+        }
+        b
+    });
+    let progress = |r: &SourceResult| {
+        let line = match &r.outcome {
+            Outcome::Built(n) => format!("built {n} from {}", r.key),
+            Outcome::Unchanged(n) => format!("unchanged {n} ({})", r.key),
+            Outcome::Failed(e) => format!("FAILED {}: {e}", r.key),
+        };
+        match &bar {
+            Some(b) => {
+                if verbose || matches!(r.outcome, Outcome::Failed(_)) {
+                    b.println(&line);
+                }
+                b.set_message(r.key.rsplit('/').next().unwrap_or("").to_owned());
+                b.inc(1);
+            }
+            None => eprintln!("{line}"),
+        }
+    };
+    let compile = |s: &BuildSource| -> Result<Built, build::BoxError> {
+        match compile_source(s) {
+            Ok(c) => Ok(Built { profile: c.profile }),
+            Err(e) => Err(Box::new(SourceError(crate::cli::one_line(&e)))),
+        }
+    };
+    let report = build::build(&repo, &sources, options, &compile, &progress)?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let (built, unchanged, failed) = report.counts();
+    outln!(
+        "{}: {built} built, {unchanged} unchanged, {failed} failed",
+        a.repo.display()
+    )?;
+    if failed > 0 {
+        for r in &report.results {
+            if let Outcome::Failed(e) = &r.outcome {
+                outln!("failed: {}: {e}", r.key)?;
+            }
+        }
+        bail!(
+            "{failed} of {} sources failed (recorded in {}/{})",
+            report.results.len(),
+            a.repo.display(),
+            build::STATE_FILE
+        );
+    }
+    Ok(())
+}
+
+fn get(a: GetArgs) -> anyhow::Result<()> {
+    let locations: Vec<Location> = a
+        .repository_path
+        .iter()
+        .map(|s| Location::parse(s))
+        .collect();
+    let cache = a.cache.clone().or_else(profile_repository::default_cache_dir);
+    let search = SearchPath::new(locations, cache).offline(a.offline);
+    let found = match (&a.query, &a.guid, &a.banner) {
+        (_, Some(g), _) => search.find(&Query::GuidAge(g.clone()))?,
+        (_, _, Some(b)) => search.find(&Query::Banner(b.clone()))?,
+        (Some(q), _, _) => search.find_text(q)?,
+        (None, None, None) => bail!("give a profile name, --guid or --banner"),
+    };
+    for n in &found.notes {
+        eprintln!("profc: note: {n}");
+    }
+    let mode = if a.overwrite {
+        WriteMode::Overwrite
+    } else {
+        WriteMode::CreateNew
+    };
+    found.profile.save(&a.output, mode)?;
+    let whence = match (&found.location, found.from_cache) {
+        (Location::Remote(u), true) => format!("{u} (from the cache)"),
+        (Location::Remote(u), false) => format!("{u} (downloaded)"),
+        (Location::Local(p), _) => p.display().to_string(),
+    };
+    eprintln!(
+        "profc: {} found in {whence}; written to {}",
+        found.name,
+        a.output.display()
+    );
+    Ok(())
+}
