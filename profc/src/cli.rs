@@ -281,7 +281,9 @@ pub fn load_any_profile(path: &Path) -> anyhow::Result<Compiled> {
 fn export(args: ExportArgs, verbose: bool) -> anyhow::Result<()> {
     let mut compiled = load_any_profile(&args.input)?;
     if let Some(class) = &args.out.profile_class {
-        compiled.profile.set_metadata("ProfileClass", class.as_str());
+        compiled
+            .profile
+            .set_metadata("ProfileClass", class.as_str());
     }
     if args.out.concise {
         compiled.profile.revenums = None;

@@ -37,4 +37,3 @@ pub(crate) fn run(args: Args) -> anyhow::Result<bool> {
     }
     Ok(!d.is_empty() && args.exit_code)
 }
-

@@ -44,8 +44,11 @@ impl SourceArgs {
                 bail!("--server {s}: not an http(s) URL");
             }
         }
-        let mut o =
-            FetchOptions::resolve(&self.server, self.symbol_path.as_deref(), self.cache.clone())?;
+        let mut o = FetchOptions::resolve(
+            &self.server,
+            self.symbol_path.as_deref(),
+            self.cache.clone(),
+        )?;
         if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout < 1e6) {
             bail!(
                 "--timeout {}: must be a positive number of seconds",

@@ -63,4 +63,3 @@ pub(crate) fn dt(args: DtArgs) -> anyhow::Result<()> {
         }
     }
 }
-

@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use clap::{Subcommand, ValueEnum};
 use profile_compiler::{Compiled, Input, InputKind};
-use profile_repository::build::{self, BuildOptions, Built, Config, Outcome, BuildSource, SourceResult};
+use profile_repository::build::{
+    self, BuildOptions, BuildSource, Built, Config, Outcome, SourceResult,
+};
 use profile_repository::{
-    default_name, describe_entry, input_stem, EntryExt, Naming, Location, Query, Repository,
+    default_name, describe_entry, input_stem, EntryExt, Location, Naming, Query, Repository,
     SearchPath,
 };
 use profile_runtime::WriteMode;
@@ -284,18 +286,25 @@ fn compile_source(s: &BuildSource) -> anyhow::Result<Compiled> {
         let id = profile_compiler::codeview::PdbId::parse_key(guid).ok_or_else(|| {
             anyhow!("{pdb}/{guid}: not a GUID_AGE key (32 hex digits and the age)")
         })?;
-        let fetcher =
-            profile_compiler::fetch::Fetcher::new(profile_compiler::fetch::FetchOptions::from_env()?)?;
+        let fetcher = profile_compiler::fetch::Fetcher::new(
+            profile_compiler::fetch::FetchOptions::from_env()?,
+        )?;
         let got = fetcher.fetch(pdb, &id)?;
         let input = Input::with_kind(&got.path, InputKind::Pdb)?;
-        return Ok(profile_compiler::compile(&input, &profile_compiler::Options::new())?);
+        return Ok(profile_compiler::compile(
+            &input,
+            &profile_compiler::Options::new(),
+        )?);
     }
     let path = s
         .path
         .as_deref()
         .ok_or_else(|| anyhow!("{}: no path", s.key))?;
     let input = source_input(path, &s.kind)?;
-    Ok(profile_compiler::compile(&input, &profile_compiler::Options::new())?)
+    Ok(profile_compiler::compile(
+        &input,
+        &profile_compiler::Options::new(),
+    )?)
 }
 
 /// A build converter error: the anyhow chain, as one error.
@@ -467,7 +476,10 @@ fn get(a: GetArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| Location::parse(s))
         .collect();
-    let cache = a.cache.clone().or_else(profile_repository::default_cache_dir);
+    let cache = a
+        .cache
+        .clone()
+        .or_else(profile_repository::default_cache_dir);
     let search = SearchPath::new(locations, cache).offline(a.offline);
     let found = match (&a.query, &a.guid, &a.banner) {
         (_, Some(g), _) => search.find(&Query::GuidAge(g.clone()))?,

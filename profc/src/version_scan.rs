@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-
 use crate::outln;
 
 /// Arguments of `version_scan`.

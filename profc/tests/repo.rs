@@ -719,3 +719,114 @@ fn rekall_style_and_hostile_remotes() {
     assert!(!okay && t.contains("invalid profile name"), "{t}");
     assert!(!cache.join("etc").exists());
 }
+
+/// `repo add` goes through the compiler's one pipeline: every input kind
+/// `convert_profile` takes is accepted and stored with its content (an ISF
+/// with `--name` used to land empty).
+#[test]
+fn repo_add_takes_every_input_kind_convert_profile_takes() {
+    let d = tempfile::tempdir().unwrap();
+    let fx = support::fixtures();
+    let map = d.path().join("System.map-6.1.0-test");
+    std::fs::write(
+        &map,
+        "ffffffff81000000 T _text\nffffffff82a1aa40 D init_task\nffffffff81e00000 R linux_banner\n",
+    )
+    .unwrap();
+    let mut inputs: Vec<(PathBuf, &str)> = vec![
+        (fx.join("pdb/fixture_x64.pdb"), "structs"),
+        (fx.join("btf/btf_types.btf"), "structs"),
+        (fx.join("btf/btf_types.o"), "structs"),
+        (fx.join("elf/out/types.gcc.dwarf5.o"), "structs"),
+        (fx.join("elf/out/types.macho.fat"), "structs"),
+        (map.clone(), "constants"),
+    ];
+    // Profiles of both formats, plain and compressed, made by convert_profile.
+    for (ext, format) in [
+        ("rekall.json", "rekall"),
+        ("rekall.gz", "rekall"),
+        ("isf.json", "isf"),
+        ("isf.json.gz", "isf"),
+        ("isf.json.xz", "isf"),
+    ] {
+        let out = d.path().join(format!("made.{ext}"));
+        ok(profc(&[
+            &"convert_profile",
+            &fx.join("pdb/fixture_x86.pdb"),
+            &out,
+            &"--format",
+            &format,
+        ]));
+        inputs.push((out, "structs"));
+    }
+    if let Some(shared) = support::shared("repo_add_takes_every_input_kind (real zips)") {
+        inputs.push((shared.join("fixtures/linux/6.1.0-56-amd64.zip"), "structs"));
+        inputs.push((shared.join("fixtures/vol2/Debian8.zip"), "structs"));
+    }
+    let repo = d.path().join("repo");
+    for (i, (input, what)) in inputs.iter().enumerate() {
+        let name = format!("kinds/k{i}");
+        let t = ok(profc(&[&"repo", &"add", &repo, input, &"--name", &name]));
+        assert!(
+            t.contains(&format!("added {name}")),
+            "{}: {t}",
+            input.display()
+        );
+        let out = d.path().join(format!("got{i}.json"));
+        ok(profc(&[
+            &"repo",
+            &"get",
+            &name,
+            &"--repository-path",
+            &repo,
+            &"--output",
+            &out,
+        ]));
+        let p = Profile::load(&out).unwrap();
+        let n = match *what {
+            "structs" => p.structs.len(),
+            _ => p.constants.len(),
+        };
+        assert!(n > 0, "{}: stored with no {what}", input.display());
+        // The stored profile equals what convert_profile makes of the input.
+        let direct = d.path().join(format!("direct{i}.json"));
+        ok(profc(&[&"convert_profile", input, &direct]));
+        assert_eq!(Profile::load(&direct).unwrap(), p, "{}", input.display());
+    }
+    assert!(ok(profc(&[&"repo", &"verify", &repo])).contains("OK"));
+}
+
+/// `repo list R | head -1`: the reader goes away; profc ends quietly.
+#[test]
+fn repo_list_into_a_closed_pipe_exits_cleanly() {
+    let d = tempfile::tempdir().unwrap();
+    let repo = d.path().join("repo");
+    let w = profile_repository::Repository::create(&repo).unwrap();
+    {
+        let g = w.lock().unwrap();
+        g.put_profile("nt/GUID/X", &windows_profile(G1, 1), true)
+            .unwrap();
+        for i in 0..20000 {
+            g.put_symlink(&format!("s{i:05}"), "nt/GUID/X", true)
+                .unwrap();
+        }
+        g.commit().unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_profc"))
+        .args(["repo", "list"])
+        .arg(&repo)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // stdout is closed here: the rest of the listing meets a broken pipe.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(first, "nt/GUID/X\n");
+    assert!(out.status.success(), "exit {:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}

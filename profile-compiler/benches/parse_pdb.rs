@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use pdb2::FallibleIterator;
 use profile_compiler::__private::{emit_with, pdb, symbol_sections};
-use profile_compiler::{emit, EmitOptions};
 use profile_compiler::ir::Ir;
+use profile_compiler::{emit, EmitOptions};
 use profile_runtime::Profile;
 
 /// The allocator `profc` uses (src/main.rs), for the floor and profc's code alike.
@@ -87,10 +87,8 @@ fn floor(path: &Path, parse: bool) -> usize {
 /// the command never frees (it exits next and leaves them to the OS); the
 /// caller decides whether freeing them is timed.
 fn end_to_end(path: &Path, gzip: bool) -> (usize, (Ir, Profile)) {
-    let (ir, symbols) = pdb::read_file_with(path, |symbols| {
-        symbol_sections(symbols, false)
-    })
-    .expect("parse");
+    let (ir, symbols) =
+        pdb::read_file_with(path, |symbols| symbol_sections(symbols, false)).expect("parse");
     let profile = emit_with(&ir, EmitOptions::default(), Some(symbols)).profile;
     let n = if gzip {
         let mut out = Vec::new();
@@ -128,12 +126,7 @@ fn main() {
         let ir = pdb::read_file(path).expect("parse");
         for _ in 0..100 {
             match stage.as_str() {
-                "read" => black_box(
-                    pdb::read_file(path)
-                        .expect("parse")
-                        .types
-                        .len(),
-                ),
+                "read" => black_box(pdb::read_file(path).expect("parse").types.len()),
                 "emit" => black_box(emit(&ir, EmitOptions::default()).profile.structs.len()),
                 "floor" => black_box(floor(path, false)),
                 other => black_box(end_to_end(path, other == "gzip").0),
@@ -155,9 +148,7 @@ fn main() {
         let fp = median(runs, || {
             black_box(floor(&path, true));
         });
-        let read = median(runs, || {
-            black_box(pdb::read_file(&path).expect("parse"))
-        });
+        let read = median(runs, || black_box(pdb::read_file(&path).expect("parse")));
         let ir = pdb::read_file(&path).expect("parse");
         let em = median(runs, || black_box(emit(&ir, EmitOptions::default())));
         let json = median(runs, || black_box(end_to_end(&path, false)));

@@ -9,8 +9,8 @@ use profile_runtime::{Descriptor, Profile};
 use serde_json::Value;
 
 use crate::emit::{self, EmitOptions};
-use crate::ir::meta;
 use crate::input::{btf, dwarf, isf, pdb, system_map, vol2, Input, InputKind};
+use crate::ir::meta;
 use crate::ir::Ir;
 use crate::{Error, Result};
 
@@ -78,7 +78,9 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compiled> {
         InputKind::RekallProfile | InputKind::Isf => {
             let mut compiled = load_profile(input)?;
             if let Some(class) = &options.profile_class {
-                compiled.profile.set_metadata("ProfileClass", class.as_str());
+                compiled
+                    .profile
+                    .set_metadata("ProfileClass", class.as_str());
             }
             if let Some(b) = &options.banner {
                 compiled.profile.set_metadata("Banner", b.as_str());

@@ -47,7 +47,10 @@ pub enum Error {
     #[error("HTTP client: {0}")]
     Http(String),
     /// Every source failed to provide a file.
-    #[error("cannot fetch {name} {key}: {}", crate::fetch::render_attempts(attempts))]
+    #[error(
+        "cannot fetch {name} {key}: {}",
+        crate::fetch::render_attempts(attempts)
+    )]
     NotFound {
         /// The file asked for (a PDB name).
         name: String,
@@ -83,7 +86,11 @@ impl Error {
     }
 
     /// Malformed bytes of `format`.
-    pub fn malformed(format: &'static str, offset: Option<u64>, message: impl Into<String>) -> Self {
+    pub fn malformed(
+        format: &'static str,
+        offset: Option<u64>,
+        message: impl Into<String>,
+    ) -> Self {
         Error::Malformed {
             format,
             offset,

@@ -44,7 +44,8 @@ impl Compiled {
         let io = |e| Error::io("<output>", e);
         match format {
             Format::Rekall => {
-                out.write_all(&self.profile.to_canonical_json()).map_err(io)?;
+                out.write_all(&self.profile.to_canonical_json())
+                    .map_err(io)?;
                 Ok(Vec::new())
             }
             Format::Isf => {

@@ -264,12 +264,12 @@ fn version_resource<Pe: ImageNtHeaders>(
             object::read::pe::ResourceDirectoryEntryData::Data(d) => {
                 let rva = d.offset_to_data.get(LE);
                 let size = d.size.get(LE) as usize;
-                let bytes = sections
-                    .pe_data_at(data, rva)
-                    .ok_or_else(|| bad_resource(format!("data at RVA {rva:#x} is outside the sections")))?;
-                let bytes = bytes
-                    .get(..size)
-                    .ok_or_else(|| bad_resource(format!("data at RVA {rva:#x} ({size} bytes) is truncated")))?;
+                let bytes = sections.pe_data_at(data, rva).ok_or_else(|| {
+                    bad_resource(format!("data at RVA {rva:#x} is outside the sections"))
+                })?;
+                let bytes = bytes.get(..size).ok_or_else(|| {
+                    bad_resource(format!("data at RVA {rva:#x} ({size} bytes) is truncated"))
+                })?;
                 return parse_version_info(bytes).map(Some);
             }
         }
@@ -326,11 +326,16 @@ fn node(d: &[u8]) -> Result<Node<'_>> {
     if len < 6 {
         return Err(bad_resource(format!("node length {len} is too small")));
     }
-    let d = d
-        .get(..len)
-        .ok_or_else(|| bad_resource(format!("node length {len} exceeds its parent ({} bytes)", d.len())))?;
+    let d = d.get(..len).ok_or_else(|| {
+        bad_resource(format!(
+            "node length {len} exceeds its parent ({} bytes)",
+            d.len()
+        ))
+    })?;
     let (key, after_key) = utf16z(d, 6);
-    let value_start = align4(after_key).ok_or_else(|| bad_resource("overflow"))?.min(len);
+    let value_start = align4(after_key)
+        .ok_or_else(|| bad_resource("overflow"))?
+        .min(len);
     let is_text = ty == 1;
     // wValueLength counts WCHARs for text values (but some linkers write
     // bytes); take what fits inside the node.
@@ -341,7 +346,9 @@ fn node(d: &[u8]) -> Result<Node<'_>> {
     };
     let value_end = value_start.saturating_add(value_bytes).min(len);
     let value = &d[value_start..value_end];
-    let children_start = align4(value_end).ok_or_else(|| bad_resource("overflow"))?.min(len);
+    let children_start = align4(value_end)
+        .ok_or_else(|| bad_resource("overflow"))?
+        .min(len);
     Ok(Node {
         key,
         value,
@@ -368,7 +375,10 @@ fn children(mut d: &[u8]) -> Result<Vec<Node<'_>>> {
 pub fn parse_version_info(d: &[u8]) -> Result<VersionInfo> {
     let root = node(d)?;
     if root.key != "VS_VERSION_INFO" {
-        return Err(bad_resource(format!("root key is {:?}, not VS_VERSION_INFO", root.key)));
+        return Err(bad_resource(format!(
+            "root key is {:?}, not VS_VERSION_INFO",
+            root.key
+        )));
     }
     let mut info = VersionInfo::default();
     if root.value.len() >= 52 && u32_at(root.value, 0) == Some(0xFEEF_04BD) {

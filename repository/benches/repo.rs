@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use profile_repository::build::{self, BuildOptions, Built, BuildSource};
-use profile_repository::{Naming, Location, Query, Repository, SearchPath};
+use profile_repository::build::{self, BuildOptions, BuildSource, Built};
+use profile_repository::{Location, Naming, Query, Repository, SearchPath};
 use profile_runtime::{Descriptor, Field, Profile, StructDef, WriteMode};
 
 fn profile(i: usize, structs: usize) -> Profile {

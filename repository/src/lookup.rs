@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::inventory::{make_entry, sha256_hex, Entry, EntryExt, Inventory, INVENTORY_FILE};
 use crate::name::{is_guid_age, validate_name};
-use crate::remote::{is_url, join_url, Response, Http};
+use crate::remote::{is_url, join_url, Http, Response};
 use crate::repo::{Repository, Stored, MAX_SYMLINK_DEPTH};
 
 /// One entry of a search path.

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use profile_repository::build::{self, BuildOptions, Config, Outcome};
 use profile_repository::{
-    default_name, EntryExt, Error, Naming, Location, Query, Repository, SearchPath, Stored,
+    default_name, EntryExt, Error, Location, Naming, Query, Repository, SearchPath, Stored,
     INVENTORY_FILE,
 };
 use profile_runtime::{Descriptor, Field, Profile, StructDef};

@@ -87,6 +87,6 @@ pub use space::{
     SparseSpace, X86Paging, MAX_RUNS, MAX_TABLES,
 };
 pub use types::{
-    Choices, Count, IntFn, Member, MemberOverlay, Overlay, StructLayout, StructOverlay, Type, ValueFn,
-    DEFAULT_STRING_LENGTH,
+    Choices, Count, IntFn, Member, MemberOverlay, Overlay, StructLayout, StructOverlay, Type,
+    ValueFn, DEFAULT_STRING_LENGTH,
 };

@@ -14,7 +14,7 @@ use crate::lazy::LazyProfile;
 use crate::native::{DataModel, Native};
 use crate::object::{NoneObject, Object};
 use crate::space::Space;
-use crate::types::{Count, StructLayout, Overlay, Type};
+use crate::types::{Count, Overlay, StructLayout, Type};
 
 /// Deepest nesting of types (arrays of arrays...) or member paths followed.
 pub const MAX_DEPTH: usize = 64;
@@ -261,7 +261,9 @@ impl Session {
         let mut layout = base.map(|d| StructLayout::from_struct_def(name, &d));
         for o in &self.0.overlays {
             if let Some(so) = o.structs.get(name) {
-                layout.get_or_insert_with(|| StructLayout::empty(name)).merge(so);
+                layout
+                    .get_or_insert_with(|| StructLayout::empty(name))
+                    .merge(so);
             }
         }
         layout

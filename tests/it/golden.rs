@@ -20,7 +20,10 @@ fn fixtures() -> Vec<PathBuf> {
     let root = support::fixtures();
     let mut out = Vec::new();
     for (dir, keep) in [
-        ("pdb", &(|n: &str| n.ends_with(".pdb")) as &dyn Fn(&str) -> bool),
+        (
+            "pdb",
+            &(|n: &str| n.ends_with(".pdb")) as &dyn Fn(&str) -> bool,
+        ),
         ("btf", &|n: &str| n.ends_with(".btf") || n.ends_with(".o")),
         ("elf/out", &|_: &str| true),
     ] {
@@ -95,7 +98,9 @@ fn golden_profiles_of_the_project_fixtures() {
         if update {
             std::fs::remove_file(golden.join(stale)).unwrap();
         } else {
-            failures.push(format!("{stale}: no fixture produces it (stale golden file)"));
+            failures.push(format!(
+                "{stale}: no fixture produces it (stale golden file)"
+            ));
         }
     }
     assert!(

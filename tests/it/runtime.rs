@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use profile_compiler::{emit, EmitOptions};
 use profile_compiler::ir::{
     BitField, Enum, Ir, Member, Record, RecordKind, Symbol, SymbolKind, Type,
 };
+use profile_compiler::{emit, EmitOptions};
 use profile_runtime::{BufferSpace, LazyProfile, Session, Space, Value};
 
 fn base(ir: &mut Ir, name: &str, size: u64, signed: bool) -> profile_compiler::ir::TypeId {

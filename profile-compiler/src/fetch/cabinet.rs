@@ -25,7 +25,8 @@ pub fn is_safe_name(name: &str) -> bool {
 /// cabinet holding a single file may name it differently) into `out`,
 /// refusing more than `max` bytes. Returns the number of bytes written.
 pub fn extract(cab: &mut File, wanted: &str, out: &mut File, max: u64) -> Result<u64> {
-    cab.seek(SeekFrom::Start(0)).map_err(|e| bad(e.to_string()))?;
+    cab.seek(SeekFrom::Start(0))
+        .map_err(|e| bad(e.to_string()))?;
     // The cab crate checks its input, but a corrupt cabinet must never take
     // the process down: a panic inside it becomes an error.
     super::contain("CAB", || extract_inner(cab, wanted, out, max))
@@ -56,7 +57,12 @@ fn extract_inner(cab: &mut File, wanted: &str, out: &mut File, max: u64) -> Resu
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(wanted))
             .cloned()
-            .ok_or_else(|| bad(format!("CAB holds {} files, none named {wanted}", many.len())))?,
+            .ok_or_else(|| {
+                bad(format!(
+                    "CAB holds {} files, none named {wanted}",
+                    many.len()
+                ))
+            })?,
     };
     if size > max {
         return Err(bad(format!(

@@ -30,17 +30,9 @@ use crate::{Error, Result};
 /// so that corrupt input never takes the process down with temporary files
 /// around. The panic hook is left alone (swapping it would race with other
 /// threads): the binary decides how a panic is reported.
-pub(crate) fn contain<T>(
-    format: &'static str,
-    f: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(Error::malformed(
-            format,
-            None,
-            "the decoder failed on it",
-        ))
-    })
+pub(crate) fn contain<T>(format: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(Error::malformed(format, None, "the decoder failed on it")))
 }
 
 /// Microsoft's public symbol server, used when no source is configured.
@@ -354,7 +346,10 @@ impl Fetcher {
         if opts.sources.is_empty() {
             return Err(Error::NoSources);
         }
-        let needs_http = opts.sources.iter().any(|s| matches!(s, SymbolSource::Http(_)));
+        let needs_http = opts
+            .sources
+            .iter()
+            .any(|s| matches!(s, SymbolSource::Http(_)));
         #[cfg(feature = "fetch")]
         {
             let client = if needs_http {
@@ -590,7 +585,12 @@ impl Fetcher {
     }
 
     /// Copies `source/segs...` into `out`, with retries for HTTP.
-    fn transfer(&self, source: &SymbolSource, segs: &[&str], out: &mut File) -> Result<u64, Failure> {
+    fn transfer(
+        &self,
+        source: &SymbolSource,
+        segs: &[&str],
+        out: &mut File,
+    ) -> Result<u64, Failure> {
         match source {
             SymbolSource::Local(dir) => {
                 let mut path = dir.clone();

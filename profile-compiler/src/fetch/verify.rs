@@ -22,19 +22,18 @@ pub fn pdb_id_of(file: File) -> Result<PdbId> {
     // process down with a half-written download around.
     let bad = |m: String| Error::malformed("PDB", None, m);
     super::contain("PDB", move || -> Result<PdbId> {
-            let mut pdb =
-                pdb2::PDB::open(file).map_err(|e| bad(format!("not a readable PDB: {e}")))?;
-            let info = pdb
-                .pdb_information()
-                .map_err(|e| bad(format!("PDB information stream: {e}")))?;
-            let dbi_age = pdb.debug_information().ok().and_then(|d| d.age());
-            let (d1, d2, d3, d4) = info.guid.as_fields();
-            Ok(PdbId::from_fields(
-                d1,
-                d2,
-                d3,
-                d4,
-                dbi_age.unwrap_or(info.age),
-            ))
+        let mut pdb = pdb2::PDB::open(file).map_err(|e| bad(format!("not a readable PDB: {e}")))?;
+        let info = pdb
+            .pdb_information()
+            .map_err(|e| bad(format!("PDB information stream: {e}")))?;
+        let dbi_age = pdb.debug_information().ok().and_then(|d| d.age());
+        let (d1, d2, d3, d4) = info.guid.as_fields();
+        Ok(PdbId::from_fields(
+            d1,
+            d2,
+            d3,
+            d4,
+            dbi_age.unwrap_or(info.age),
+        ))
     })
 }

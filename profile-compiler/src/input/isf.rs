@@ -325,9 +325,7 @@ fn descriptor(t: &Value, enums: &Map<String, Value>, depth: u32) -> Result<Descr
                     (Ok(s), Ok(e)) => (s, e),
                     _ => return Err(bad("bitfield position out of range")),
                 };
-            let inner = t
-                .get("type")
-                .ok_or_else(|| bad("bitfield without type"))?;
+            let inner = t.get("type").ok_or_else(|| bad("bitfield without type"))?;
             match descriptor(inner, enums, depth + 1)? {
                 Descriptor::Enumeration {
                     enum_name,

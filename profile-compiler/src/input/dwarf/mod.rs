@@ -429,15 +429,9 @@ mod tests {
         assert_eq!(detect(b"PK\x03\x04"), Magic::Zip);
         assert_eq!(detect(&0xfeed_facf_u32.to_le_bytes()), Magic::MachO);
         assert_eq!(detect(&0xfeed_face_u32.to_be_bytes()), Magic::MachO);
-        assert_eq!(
-            detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x02"),
-            Magic::MachOFat
-        );
+        assert_eq!(detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x02"), Magic::MachOFat);
         // A Java class file (version 52) is not a fat Mach-O.
-        assert_eq!(
-            detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x34"),
-            Magic::Unknown
-        );
+        assert_eq!(detect(b"\xca\xfe\xba\xbe\x00\x00\x00\x34"), Magic::Unknown);
         assert_eq!(detect(b"ffffffff81000000 T _text\n"), Magic::SystemMap);
         assert_eq!(detect(b""), Magic::Unknown);
         assert_eq!(detect(b"\x01\x02random"), Magic::Unknown);

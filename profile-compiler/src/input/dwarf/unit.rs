@@ -630,7 +630,10 @@ fn member_location(v: AttributeValue<R<'_>>, encoding: gimli::Encoding) -> Locat
 /// Evaluates the constant subset of DWARF expressions used for member
 /// locations (gimli decodes the operations, in the unit's byte order): the
 /// base address (0) is on the stack initially. `None` for anything else.
-pub(crate) fn eval_location(expr: gimli::Expression<R<'_>>, encoding: gimli::Encoding) -> Option<u64> {
+pub(crate) fn eval_location(
+    expr: gimli::Expression<R<'_>>,
+    encoding: gimli::Encoding,
+) -> Option<u64> {
     use gimli::Operation;
     let mut stack: Vec<u64> = vec![0];
     let mut ops = expr.operations(encoding);
@@ -1249,10 +1252,7 @@ mod tests {
             version: 4,
         };
         let eval = |bytes: &[u8], endian| {
-            eval_location(
-                gimli::Expression(EndianSlice::new(bytes, endian)),
-                encoding,
-            )
+            eval_location(gimli::Expression(EndianSlice::new(bytes, endian)), encoding)
         };
         let le = RunTimeEndian::Little;
         let be = RunTimeEndian::Big;
@@ -1261,7 +1261,7 @@ mod tests {
         assert_eq!(eval(&[0x34], le), Some(4)); // DW_OP_lit4
         assert_eq!(eval(&[0x23], le), None); // truncated
         assert_eq!(eval(&[0x06], le), None); // DW_OP_deref: not a constant
-        // DW_OP_const2u 0x0102 reads in the unit's byte order.
+                                             // DW_OP_const2u 0x0102 reads in the unit's byte order.
         assert_eq!(eval(&[0x0a, 0x01, 0x02], le), Some(0x0201));
         assert_eq!(eval(&[0x0a, 0x01, 0x02], be), Some(0x0102));
         // DW_OP_lit8 DW_OP_lit16 DW_OP_plus.
