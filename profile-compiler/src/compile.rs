@@ -105,10 +105,13 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compiled> {
             }
             // Volatility 3 records the hashes of the debug information and
             // of the symbol table an ISF was made from.
-            let types_kind = if ir.metadata.contains_key("PDBFile") {
-                "symtab"
-            } else {
-                "dwarf"
+            // (Volatility 3's schema knows `dwarf`, `symtab` and
+            // `system-map`; other kinds are listed under the producer.)
+            let types_kind = match kind {
+                InputKind::Pdb | InputKind::Executable => "symtab",
+                InputKind::Btf => "btf",
+                InputKind::SystemMap => "system-map",
+                _ => "dwarf",
             };
             let mut sources = vec![(types_kind.to_owned(), path.clone())];
             if let Some(map) = &options.system_map {
@@ -200,6 +203,9 @@ fn read_ir(
     if let Some(map) = &options.system_map {
         add_system_map(&mut ir, map)?;
     }
+    // Symbols of a symbol table get the types of the variables the debug
+    // information describes (DWARF variables, BTF VARs).
+    ir.type_symbols();
     if let Some(b) = &options.banner {
         ir.metadata.insert("Banner".into(), meta(b.as_str()));
     }

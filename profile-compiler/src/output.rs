@@ -72,6 +72,8 @@ impl Compiled {
         let options = IsfOptions {
             unions: self.unions.clone(),
             sources,
+            symbol_types: self.symbol_types.clone(),
+            input_kind: Some(self.kind.name().to_owned()),
         };
         Ok(isf::to_isf(&self.profile, &options))
     }

@@ -27,8 +27,15 @@ pub struct IsfOptions {
     /// guess from the layout.
     pub unions: Option<BTreeSet<String>>,
     /// Hashes of the inputs, for Linux/macOS metadata: (kind, name, sha256 hex)
-    /// with kind `dwarf`, `symtab` or `system-map`.
+    /// with kind `dwarf`, `symtab`, `system-map` (Volatility 3's schema
+    /// allows only these three there) or another input kind (`btf`,
+    /// `kallsyms`...), which goes to `metadata.producer.sources`.
     pub sources: Vec<(String, String, String)>,
+    /// The types of the data symbols, by name.
+    pub symbol_types: BTreeMap<String, Descriptor>,
+    /// What the profile was made from (`pdb`, `dwarf`, `btf`, ...), named in
+    /// `metadata.producer.input`.
+    pub input_kind: Option<String>,
 }
 
 /// The ISF document and the problems met while converting.
@@ -54,6 +61,7 @@ pub fn to_isf(profile: &Profile, options: &IsfOptions) -> Isf {
         options,
         base_types: BTreeMap::new(),
         enums: BTreeMap::new(),
+        guessed_bases: BTreeSet::new(),
         warnings: Vec::new(),
     };
     c.base("pointer");
@@ -114,6 +122,8 @@ struct Converter<'a> {
     options: &'a IsfOptions,
     base_types: BTreeMap<String, Value>,
     enums: BTreeMap<String, Value>,
+    /// Enums whose base type is only a guess so far.
+    guessed_bases: BTreeSet<String>,
     warnings: Vec<String>,
 }
 
@@ -183,11 +193,15 @@ impl Converter<'_> {
         json!({"kind": "struct", "name": name})
     }
 
+    /// An enum type descriptor, registering the enum in `enums` with the
+    /// base type `base` (a guess when `guessed`: a bit field with no storage
+    /// type, which a later exact use replaces).
     fn enum_ref(
         &mut self,
         name: Option<&str>,
         choices: Option<&profile_runtime::EnumChoices>,
         base: &str,
+        guessed: bool,
     ) -> Value {
         let size = Native::from_name(base, &self.model).map_or(4, |n| u64::from(n.size));
         let name = match (name, choices) {
@@ -206,7 +220,14 @@ impl Converter<'_> {
             }
             (None, None) => return self.base(base),
         };
+        if self.guessed_bases.contains(&name) && !guessed {
+            self.enums.remove(&name);
+            self.guessed_bases.remove(&name);
+        }
         if !self.enums.contains_key(&name) {
+            if guessed {
+                self.guessed_bases.insert(name.clone());
+            }
             self.base(base);
             let constants: Map<String, Value> = self
                 .profile
@@ -263,17 +284,17 @@ impl Converter<'_> {
                     end_bit,
                     target: unit,
                 } => {
-                    let base = match unit.as_deref() {
-                        Some(Descriptor::Named(n)) => n.clone(),
-                        _ => narrowest(*end_bit).to_owned(),
+                    let (base, guessed) = match unit.as_deref() {
+                        Some(Descriptor::Named(n)) => (n.clone(), false),
+                        _ => (narrowest(*end_bit).to_owned(), true),
                     };
-                    let ty = self.enum_ref(enum_name.as_deref(), choices.as_ref(), &base);
+                    let ty = self.enum_ref(enum_name.as_deref(), choices.as_ref(), &base, guessed);
                     json!({"kind": "bitfield", "bit_position": start_bit, "bit_length": end_bit - start_bit, "type": ty})
                 }
                 Descriptor::Named(base) => {
-                    self.enum_ref(enum_name.as_deref(), choices.as_ref(), base)
+                    self.enum_ref(enum_name.as_deref(), choices.as_ref(), base, false)
                 }
-                _ => self.enum_ref(enum_name.as_deref(), choices.as_ref(), "int"),
+                _ => self.enum_ref(enum_name.as_deref(), choices.as_ref(), "int", true),
             },
             Descriptor::String { length } => {
                 json!({"kind": "array", "count": length, "subtype": self.base("char")})
@@ -323,19 +344,27 @@ impl Converter<'_> {
             .profile
             .metadata_str("ProfileClass")
             .is_some_and(|c| c.starts_with("Linux"));
-        let extend = |a: u64| {
+        let pointer_size = self.model.pointer_size;
+        let extend = move |a: u64| {
             // Rekall's 48-bit masking of kernel addresses, undone.
-            if linux && self.model.pointer_size == 8 && a >> 48 == 0 && a & (1 << 47) != 0 {
+            if linux && pointer_size == 8 && a >> 48 == 0 && a & (1 << 47) != 0 {
                 a | 0xffff_0000_0000_0000
             } else {
                 a
             }
         };
         let mut out = Map::new();
-        for (name, addr) in &self.profile.constants {
-            out.insert(name.clone(), json!({"address": extend(*addr)}));
+        let (profile, options) = (self.profile, self.options);
+        for (name, addr) in &profile.constants {
+            let mut entry = json!({"address": extend(*addr)});
+            if let Some(d) = options.symbol_types.get(name) {
+                entry["type"] = self.descriptor(d, 0);
+            }
+            out.insert(name.clone(), entry);
         }
         for (name, addr) in &self.profile.functions {
+            // A function is typed as one, even when a data symbol of the
+            // same name (System.map lists text symbols in both) has a type.
             out.entry(name.clone())
                 .or_insert_with(|| json!({"address": extend(*addr)}))
                 .as_object_mut()
@@ -366,7 +395,10 @@ impl Converter<'_> {
     }
 
     fn metadata(&self) -> Value {
-        let producer = json!({"name": "profc", "version": env!("CARGO_PKG_VERSION")});
+        let mut producer = json!({"name": "profc", "version": env!("CARGO_PKG_VERSION")});
+        if let Some(kind) = &self.options.input_kind {
+            producer["input"] = Value::String(kind.clone());
+        }
         let class = self.profile.metadata_str("ProfileClass").unwrap_or("");
         if let Some(guid_age) = self
             .profile
@@ -388,12 +420,17 @@ impl Converter<'_> {
             return json!({"format": ISF_FORMAT, "producer": producer,
                 "windows": {"pdb": {"GUID": guid.to_uppercase(), "age": age, "database": database, "machine_type": machine}}});
         }
-        let items: Vec<Value> = self
+        let item = |(kind, name, hash): &(String, String, String)| json!({"kind": kind, "name": name, "hash_type": "sha256", "hash_value": hash});
+        let schema_kind = |k: &str| matches!(k, "dwarf" | "symtab" | "system-map");
+        let (items, others): (Vec<_>, Vec<_>) = self
             .options
             .sources
             .iter()
-            .map(|(kind, name, hash)| json!({"kind": kind, "name": name, "hash_type": "sha256", "hash_value": hash}))
-            .collect();
+            .partition(|(k, _, _)| schema_kind(k));
+        if !others.is_empty() {
+            producer["sources"] = Value::Array(others.into_iter().map(item).collect());
+        }
+        let items: Vec<Value> = items.into_iter().map(item).collect();
         let (symbols, types): (Vec<Value>, Vec<Value>) =
             items.into_iter().partition(|i| i["kind"] != "dwarf");
         let nix = json!({"symbols": symbols, "types": types});

@@ -69,6 +69,9 @@ pub struct SymbolSections {
     /// Whether the addresses were masked to 48 bits
     /// ([`crate::ir::Conventions::mask48`]).
     pub mask48: bool,
+    /// The final `$CONSTANTS` name of every data symbol that has a type,
+    /// with the symbol's index in the list the sections were built from.
+    pub typed: Vec<(String, usize)>,
 }
 
 /// Builds the symbol sections as [`emit`] does, from the symbols alone: a
@@ -76,11 +79,12 @@ pub struct SymbolSections {
 /// being read (see `input::pdb::read_file_with`), then pass the result to
 /// [`emit_with`].
 pub fn symbol_sections(symbols: &[crate::ir::Symbol], mask48: bool) -> SymbolSections {
-    let (constants, functions) = symbols_of(symbols, mask48);
+    let (constants, functions, typed) = symbols_of(symbols, mask48);
     SymbolSections {
         constants,
         functions,
         mask48,
+        typed,
     }
 }
 
@@ -125,11 +129,12 @@ pub fn emit_with(ir: &Ir, options: EmitOptions, symbols: Option<SymbolSections>)
         (profile.enums, profile.revenums) = join(enums);
         let symbols = symbols.unwrap_or_else(join);
         (profile.constants, profile.functions) = (symbols.constants, symbols.functions);
+        let symbol_types = e.symbol_types(&symbols.typed, &profile, &mut warnings);
         Emitted {
             profile,
             warnings,
             unions: unions.into_iter().collect(),
-            symbol_types: BTreeMap::new(),
+            symbol_types,
         }
     })
 }
@@ -521,10 +526,14 @@ impl<'a> Emitter<'a> {
             target,
         };
         match self.ir.types.get(id.index()) {
+            // The storage unit of an enum bit field is the enum's own
+            // integer: kept, so the enum's base type survives conversions.
             Some(Type::Enum(e)) => Descriptor::Enumeration {
                 enum_name: Some(self.enum_name(id, e)),
                 choices: None,
-                target: Box::new(bf(None)),
+                target: Box::new(bf(Some(Box::new(Descriptor::named(integer_name(
+                    e.size, e.signed,
+                )))))),
             },
             _ => bf(Some(Box::new(self.descriptor(id, 0)))),
         }
@@ -593,6 +602,52 @@ impl<'a> Emitter<'a> {
             },
             Some(Type::Typedef { .. } | Type::Qualified { .. }) => Descriptor::Void,
         }
+    }
+
+    /// The descriptors of the typed data symbols, by final name. A type
+    /// that resolves to nothing usable (void, a type the reader could not
+    /// decode, a struct only ever declared) leaves the symbol untyped, with
+    /// one summary warning.
+    fn symbol_types(
+        &self,
+        typed: &[(String, usize)],
+        profile: &Profile,
+        warnings: &mut Vec<String>,
+    ) -> BTreeMap<String, Descriptor> {
+        let ir = self.ir;
+        let mut out = BTreeMap::new();
+        let mut unresolved: Vec<&str> = Vec::new();
+        for (name, index) in typed {
+            let Some(ty) = ir.symbols.get(*index).and_then(|s| s.ty) else {
+                continue;
+            };
+            let usable = match ir.types.get(ir.resolve(ty).index()) {
+                None | Some(Type::Void | Type::Unknown { .. } | Type::Function) => false,
+                Some(Type::Record(_)) => {
+                    let d = self.descriptor(ty, 0);
+                    d.as_named()
+                        .is_some_and(|n| profile.structs.contains_key(n))
+                }
+                Some(_) => true,
+            };
+            if usable {
+                out.insert(name.clone(), self.descriptor(ty, 0));
+            } else {
+                unresolved.push(name);
+            }
+        }
+        if !unresolved.is_empty() {
+            unresolved.sort_unstable();
+            let shown: Vec<&str> = unresolved.iter().take(5).copied().collect();
+            warnings.push(format!(
+                "{} data symbols have a type that cannot be resolved (void, undecodable, or a struct \
+                 without a definition) and are left untyped: {}{}",
+                unresolved.len(),
+                shown.join(", "),
+                if unresolved.len() > shown.len() { ", ..." } else { "" }
+            ));
+        }
+        out
     }
 
     /// Like records: identical enums share a name, different enums under
@@ -709,29 +764,38 @@ pub fn integer_name(size: u64, signed: bool) -> &'static str {
 
 /// `$CONSTANTS` and `$FUNCTIONS`; duplicate names get `_1`, `_2`... in
 /// address order (the lowest address keeps the plain name).
+/// The typed symbols' final names, with their indices in the symbol list.
+type TypedNames = Vec<(String, usize)>;
+
 fn symbols_of(
     symbols: &[crate::ir::Symbol],
     mask48: bool,
-) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+) -> (BTreeMap<String, u64>, BTreeMap<String, u64>, TypedNames) {
     // Sorted by (kind, name, address), most comparisons settled by a key
     // of the kind and the name's first 15 bytes (names share long prefixes
     // less often than not; ties fall back to the full comparison).
-    let mut keyed: Vec<(u128, &crate::ir::Symbol)> = symbols
+    let mut keyed: Vec<(u128, usize, &crate::ir::Symbol)> = symbols
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
             let mut prefix = [0u8; 16];
             prefix[0] = s.kind as u8;
             let n = s.name.len().min(15);
             prefix[1..=n].copy_from_slice(&s.name.as_bytes()[..n]);
-            (u128::from_be_bytes(prefix), s)
+            (u128::from_be_bytes(prefix), i, s)
         })
         .collect();
-    keyed.sort_unstable_by(|(ka, a), (kb, b)| {
+    keyed.sort_unstable_by(|(ka, _, a), (kb, _, b)| {
         ka.cmp(kb)
             .then_with(|| (&a.name, a.address).cmp(&(&b.name, b.address)))
+            // Of duplicates, a typed one is kept.
+            .then_with(|| b.ty.is_some().cmp(&a.ty.is_some()))
     });
-    let mut sorted: Vec<&crate::ir::Symbol> = keyed.into_iter().map(|(_, s)| s).collect();
-    sorted.dedup_by(|a, b| a.kind == b.kind && a.name == b.name && a.address == b.address);
+    keyed.dedup_by(|(_, _, a), (_, _, b)| {
+        a.kind == b.kind && a.name == b.name && a.address == b.address
+    });
+    let indices: Vec<usize> = keyed.iter().map(|(_, i, _)| *i).collect();
+    let sorted: Vec<&crate::ir::Symbol> = keyed.into_iter().map(|(_, _, s)| s).collect();
     let split = sorted.partition_point(|s| s.kind == SymbolKind::Data);
     let mask = |address: u64| {
         if mask48 {
@@ -740,10 +804,14 @@ fn symbols_of(
             address
         }
     };
-    (
-        symbol_section(&sorted[..split], mask),
-        symbol_section(&sorted[split..], mask),
-    )
+    let mut typed = Vec::new();
+    let constants = symbol_section(
+        &sorted[..split],
+        mask,
+        Some((&indices[..split], &mut typed)),
+    );
+    let functions = symbol_section(&sorted[split..], mask, None);
+    (constants, functions, typed)
 }
 
 /// One symbol section from symbols sorted by name, then address. Names are
@@ -753,6 +821,7 @@ fn symbols_of(
 fn symbol_section(
     sorted: &[&crate::ir::Symbol],
     mask: impl Fn(u64) -> u64,
+    mut typed: Option<(&[usize], &mut TypedNames)>,
 ) -> BTreeMap<String, u64> {
     let mut out: Vec<(String, u64)> = Vec::with_capacity(sorted.len());
     // The names given other than as a symbol's own name (usually few). A
@@ -760,10 +829,16 @@ fn symbol_section(
     // name given before them, so only these can be in their way; and an
     // own name can only meet one of these (own names are distinct).
     let mut extra: rustc_hash::FxHashSet<String> = Default::default();
+    let mut at = 0usize;
     for group in sorted.chunk_by(|a, b| a.name == b.name) {
         for (n, s) in group.iter().enumerate() {
+            let position = at;
+            at += 1;
             let address = mask(s.address);
             if n == 0 && (extra.is_empty() || !extra.contains(s.name.as_str())) {
+                if let (Some((indices, names)), Some(_)) = (typed.as_mut(), s.ty) {
+                    names.push((s.name.clone(), indices[position]));
+                }
                 out.push((s.name.clone(), address));
                 continue;
             }
@@ -776,6 +851,9 @@ fn symbol_section(
                 name.push('_');
             }
             extra.insert(name.clone());
+            if let (Some((indices, names)), Some(_)) = (typed.as_mut(), s.ty) {
+                names.push((name.clone(), indices[position]));
+            }
             out.push((name, address));
         }
     }
@@ -1028,7 +1106,7 @@ mod tests {
             sorted.sort_by(|a, b| (&a.name, a.address).cmp(&(&b.name, b.address)));
             sorted.dedup_by(|a, b| a.name == b.name && a.address == b.address);
             assert_eq!(
-                symbol_section(&sorted, |a| a),
+                symbol_section(&sorted, |a| a, None),
                 reference_section(&sorted),
                 "round {round}: {:?}",
                 sorted

@@ -223,6 +223,30 @@ pub struct Symbol {
     pub ty: Option<TypeId>,
 }
 
+/// A variable the debug information declares or defines, with its type:
+/// what gives the symbols of a symbol table (a System.map, kallsyms, the
+/// object's own) their types ([`Ir::type_symbols`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Variable {
+    /// Its name.
+    pub name: String,
+    /// Its linked address, for a definition with a fixed location (none for
+    /// a declaration).
+    pub address: Option<u64>,
+    /// Its type.
+    pub ty: TypeId,
+}
+
+/// What [`Ir::type_symbols`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SymbolTyping {
+    /// Data symbols given a type.
+    pub typed: usize,
+    /// Data symbols left untyped because variables of that name have
+    /// different types and none sits at the symbol's address.
+    pub ambiguous: usize,
+}
+
 /// Options that shape how types become descriptors, chosen per input family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Conventions {
@@ -241,6 +265,9 @@ pub struct Ir {
     pub types: Vec<Type>,
     /// Symbols, in any order (the emitter sorts).
     pub symbols: Vec<Symbol>,
+    /// Variables with their types (DWARF `DW_TAG_variable`, BTF `VAR`), for
+    /// typing symbols that come from a symbol table.
+    pub variables: Vec<Variable>,
     /// `$METADATA` entries the reader knows (`arch`, `PDBFile`, `GUID_AGE`...).
     pub metadata: BTreeMap<String, Value>,
     /// `$CONFIG` entries (Linux kernel config).
@@ -276,6 +303,76 @@ impl Ir {
             }
         }
         id
+    }
+
+    /// Gives the untyped data symbols the types of [`Ir::variables`]: a
+    /// variable of the same name at the symbol's address first, else the
+    /// one type every variable of that name has (definitions before
+    /// declarations: `extern char x[]` has no length). Function symbols
+    /// stay untyped.
+    pub fn type_symbols(&mut self) -> SymbolTyping {
+        use std::collections::HashMap;
+        let mut report = SymbolTyping::default();
+        if self.variables.is_empty() {
+            return report;
+        }
+        let mut at: HashMap<(&str, u64), TypeId> = HashMap::new();
+        // Per name: the distinct types of definitions, then of declarations.
+        let mut defs: HashMap<&str, Vec<TypeId>> = HashMap::new();
+        let mut decls: HashMap<&str, Vec<TypeId>> = HashMap::new();
+        for v in &self.variables {
+            let list = match v.address {
+                Some(a) => {
+                    // Two definitions at one address (one completes the
+                    // other's `char x[]`): the one with the larger size.
+                    let size = |t: TypeId| self.size_of(t);
+                    at.entry((v.name.as_str(), a))
+                        .and_modify(|t| {
+                            if size(v.ty) > size(*t) {
+                                *t = v.ty
+                            }
+                        })
+                        .or_insert(v.ty);
+                    defs.entry(v.name.as_str()).or_default()
+                }
+                None => decls.entry(v.name.as_str()).or_default(),
+            };
+            if !list.contains(&v.ty) {
+                list.push(v.ty);
+            }
+        }
+        let only = |m: &HashMap<&str, Vec<TypeId>>, name: &str| match m.get(name).map(Vec::as_slice)
+        {
+            Some([one]) => Some(Some(*one)),
+            Some(_) => Some(None),
+            None => None,
+        };
+        let mut types: Vec<(usize, TypeId)> = Vec::new();
+        for (i, s) in self.symbols.iter().enumerate() {
+            if s.kind != SymbolKind::Data || s.ty.is_some() {
+                continue;
+            }
+            let name = s.name.as_str();
+            let found = match at.get(&(name, s.address)) {
+                Some(t) => Some(*t),
+                None => match only(&defs, name).or_else(|| only(&decls, name)) {
+                    Some(Some(t)) => Some(t),
+                    Some(None) => {
+                        report.ambiguous += 1;
+                        None
+                    }
+                    None => None,
+                },
+            };
+            if let Some(t) = found {
+                types.push((i, t));
+            }
+        }
+        report.typed = types.len();
+        for (i, t) in types {
+            self.symbols[i].ty = Some(t);
+        }
+        report
     }
 
     /// Size in bytes of a type, when it has one.

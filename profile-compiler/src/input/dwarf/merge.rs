@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::ir::{Enum, Ir, Member, Record, Type, TypeId};
+use crate::ir::{Enum, Ir, Member, Record, Type, TypeId, Variable};
 
 use super::unit::{LocalUnit, Node, Notes};
 
@@ -53,6 +53,9 @@ pub(crate) struct Merger {
     signatures: HashMap<u64, TypeId>,
     /// Placeholders for references to type signatures.
     signature_refs: Vec<(TypeId, u64)>,
+    /// Variables already in the IR: a declaration repeated in every unit
+    /// that uses it is kept once.
+    variables_seen: rustc_hash::FxHashSet<(Vec<u8>, Option<u64>, TypeId)>,
 }
 
 impl std::fmt::Debug for KeyHasher {
@@ -98,6 +101,17 @@ impl Merger {
             }
         }
         let id_of = |i: u32| ids.get(i as usize).copied().unwrap_or(ids[0]);
+        for v in &unit.variables {
+            let key = (v.name.to_vec(), v.address, id_of(v.ty));
+            if !self.variables_seen.contains(&key) {
+                self.ir.variables.push(Variable {
+                    name: text(v.name),
+                    address: v.address,
+                    ty: key.2,
+                });
+                self.variables_seen.insert(key);
+            }
+        }
         for i in new {
             let ty = match &unit.nodes[i] {
                 Node::Void => Type::Void,

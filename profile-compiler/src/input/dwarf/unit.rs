@@ -110,8 +110,33 @@ pub(crate) struct LocalUnit<'a> {
     pub offsets: Vec<u64>,
     /// For a type unit: its signature and the node of its type.
     pub signature: Option<(u64, u32)>,
+    /// The unit's global and file-level variables (definitions with a fixed
+    /// address, and declarations), with the node of their type.
+    pub variables: Vec<LocalVariable<'a>>,
     /// Problems worked around, counted by kind.
     pub notes: Notes,
+}
+
+/// A variable of a unit: name, address (definitions), node of its type.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LocalVariable<'a> {
+    /// Its name.
+    pub name: &'a [u8],
+    /// Its address (`DW_OP_addr`), for a definition.
+    pub address: Option<u64>,
+    /// The node of its type.
+    pub ty: u32,
+}
+
+/// A variable DIE as read (references still DIE offsets).
+#[derive(Debug, Clone, Copy)]
+struct RawVariable<'a> {
+    offset: u64,
+    name: Option<&'a [u8]>,
+    ty: Option<u64>,
+    address: Option<u64>,
+    /// `DW_AT_specification`: the declaration this DIE defines.
+    specification: Option<u64>,
 }
 
 /// Counts of problems worked around in one unit.
@@ -237,6 +262,8 @@ struct Attrs<'a> {
     const_value: Option<RawConst>,
     ty_sig: Option<u64>,
     signature: Option<u64>,
+    address: Option<u64>,
+    specification: Option<u64>,
 }
 
 /// Reads the types of the unit with `header`. DIE offsets (origins, and
@@ -263,6 +290,7 @@ pub(crate) fn read_unit<'a>(
     let mut stack: Vec<Parent> = Vec::new();
     let mut str_offsets_base: u64 = 0;
     let mut notes = Notes::default();
+    let mut variables: Vec<RawVariable<'a>> = Vec::new();
     let mut first = true;
     while !entries.is_empty() {
         let depth = entries.next_depth();
@@ -282,6 +310,34 @@ pub(crate) fn read_unit<'a>(
                 if let AttributeValue::DebugStrOffsetsBase(base) = attr.value() {
                     str_offsets_base = base.0 as u64;
                 }
+            }
+            if abbrev.has_children() {
+                stack.push(Parent::Other);
+            }
+            continue;
+        }
+        if tag == dw::DW_TAG_variable && depth == 1 {
+            let mut a = Attrs::default();
+            for spec in abbrev.attributes() {
+                let attr = entries.read_attribute(*spec)?;
+                read_attr(
+                    ctx,
+                    &mut a,
+                    &attr,
+                    unit_start,
+                    str_offsets_base,
+                    encoding,
+                    &mut notes,
+                );
+            }
+            if a.ty_sig.is_none() && (a.address.is_some() || a.declaration) {
+                variables.push(RawVariable {
+                    offset,
+                    name: a.name,
+                    ty: a.ty,
+                    address: a.address,
+                    specification: a.specification,
+                });
             }
             if abbrev.has_children() {
                 stack.push(Parent::Other);
@@ -468,7 +524,15 @@ pub(crate) fn read_unit<'a>(
             stack.push(ctx_for_children);
         }
     }
-    let mut unit = finish(raws, origins, &die_offsets, &die_nodes, &sigs, notes);
+    let mut unit = finish(
+        raws,
+        origins,
+        &die_offsets,
+        &die_nodes,
+        &sigs,
+        &variables,
+        notes,
+    );
     if let gimli::UnitType::Type {
         type_signature,
         type_offset,
@@ -559,6 +623,13 @@ fn read_attr<'a>(
             }
         }
         dw::DW_AT_data_bit_offset => a.data_bit_offset = attr.udata_value(),
+        dw::DW_AT_location => a.address = variable_address(attr.raw_value(), encoding),
+        dw::DW_AT_specification => {
+            a.specification = match attr.raw_value() {
+                AttributeValue::UnitRef(o) => Some(unit_start.saturating_add(o.0 as u64)),
+                _ => None,
+            }
+        }
         dw::DW_AT_data_member_location => {
             a.location = Some(member_location(attr.raw_value(), encoding))
         }
@@ -660,6 +731,21 @@ pub(crate) fn eval_location(
     None
 }
 
+/// The address of a variable whose `DW_AT_location` is one `DW_OP_addr`
+/// (a static location); `None` for anything else (locals, location lists).
+fn variable_address(v: AttributeValue<R<'_>>, encoding: gimli::Encoding) -> Option<u64> {
+    let expr = match v {
+        AttributeValue::Exprloc(e) => e,
+        AttributeValue::Block(b) => gimli::Expression(b),
+        _ => return None,
+    };
+    let mut ops = expr.operations(encoding);
+    match (ops.next().ok()?, ops.next().ok()?) {
+        (Some(gimli::Operation::Address { address }), None) => Some(address),
+        _ => None,
+    }
+}
+
 /// Reads a ULEB128 number from the front of `bytes` (gimli's decoder),
 /// advancing it.
 pub(crate) fn uleb_advance(bytes: &mut &[u8]) -> Option<u64> {
@@ -712,6 +798,7 @@ fn finish<'a>(
     die_offsets: &[u64],
     die_nodes: &[u32],
     sigs: &[u64],
+    variables: &[RawVariable<'a>],
     notes: Notes,
 ) -> LocalUnit<'a> {
     // References to DIEs outside this unit become External nodes, placed
@@ -733,6 +820,11 @@ fn finish<'a>(
                 Raw::Enum { underlying, .. } => note(*underlying),
                 Raw::Record { members, .. } => members.iter().for_each(|m| note(m.ty)),
                 _ => {}
+            }
+        }
+        for v in variables {
+            if let Some(t) = v.ty {
+                note(t);
             }
         }
     }
@@ -927,6 +1019,36 @@ fn finish<'a>(
             *s = signed;
         }
     }
+    // A definition that names its declaration (`DW_AT_specification`)
+    // takes the declaration's name and type.
+    let mut out_vars = Vec::with_capacity(variables.len());
+    for v in variables {
+        let (name, ty) = match (v.name, v.ty, v.specification) {
+            (Some(n), Some(t), _) => (n, t),
+            (name, ty, Some(spec)) => {
+                let decl = variables
+                    .binary_search_by_key(&spec, |d| d.offset)
+                    .ok()
+                    .map(|i| &variables[i]);
+                match (
+                    name.or(decl.and_then(|d| d.name)),
+                    ty.or(decl.and_then(|d| d.ty)),
+                ) {
+                    (Some(n), Some(t)) => (n, t),
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        if name.is_empty() {
+            continue;
+        }
+        out_vars.push(LocalVariable {
+            name,
+            address: v.address,
+            ty: resolve(ty),
+        });
+    }
     let keys = Keys::compute(&nodes);
     let mut offsets = origins;
     offsets.resize(nodes.len(), 0);
@@ -935,6 +1057,7 @@ fn finish<'a>(
         keys,
         offsets,
         signature: None,
+        variables: out_vars,
         notes,
     }
 }

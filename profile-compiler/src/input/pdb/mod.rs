@@ -276,11 +276,17 @@ fn read_pdb<T: Send>(
         types.convert_all();
         // A panic in pdb2 on the other thread is re-raised here and caught
         // by `read_source`.
-        let (udts, symbols, done) = reader
+        let (udts, mut symbols, done) = reader
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         for (name, ti) in udts {
             types.typedef(name, ti);
+        }
+        // Data symbols carry their raw type index until now.
+        for s in &mut symbols {
+            if let Some(ti) = s.ty {
+                s.ty = Some(types.ty(ti.0, 0));
+            }
         }
         types.finish();
         Ok::<_, String>((symbols, done, ts))

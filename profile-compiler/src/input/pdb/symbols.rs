@@ -40,6 +40,9 @@ pub(crate) struct Symbols {
 }
 
 impl Symbols {
+    /// Adds a symbol; `type_index`: a data symbol's type, kept as a raw
+    /// type index in `Symbol::ty` until the reader maps it to the IR
+    /// (`read_pdb`, once the types are converted).
     fn add(
         &mut self,
         name: &[u8],
@@ -47,6 +50,7 @@ impl Symbols {
         kind: SymbolKind,
         public: bool,
         map: &pdb2::AddressMap<'_>,
+        type_index: Option<u32>,
     ) {
         let address = match offset.to_rva(map) {
             Some(rva) => Some(u64::from(rva.0)),
@@ -61,7 +65,7 @@ impl Symbols {
                     name: super::types::text(name),
                     address,
                     kind,
-                    ty: None,
+                    ty: type_index.map(crate::ir::TypeId),
                 };
                 if public {
                     self.publics.push(sym);
@@ -115,20 +119,31 @@ impl Symbols {
                     } else {
                         SymbolKind::Data
                     };
-                    self.add(p.name.as_bytes(), p.offset, kind, true, map);
+                    self.add(p.name.as_bytes(), p.offset, kind, true, map, None);
                 }
-                Ok(SymbolData::Data(d)) => {
-                    self.add(d.name.as_bytes(), d.offset, SymbolKind::Data, false, map)
-                }
-                Ok(SymbolData::ThreadStorage(t)) => {
-                    self.add(t.name.as_bytes(), t.offset, SymbolKind::Data, false, map)
-                }
+                Ok(SymbolData::Data(d)) => self.add(
+                    d.name.as_bytes(),
+                    d.offset,
+                    SymbolKind::Data,
+                    false,
+                    map,
+                    Some(d.type_index.0),
+                ),
+                Ok(SymbolData::ThreadStorage(t)) => self.add(
+                    t.name.as_bytes(),
+                    t.offset,
+                    SymbolKind::Data,
+                    false,
+                    map,
+                    Some(t.type_index.0),
+                ),
                 Ok(SymbolData::Procedure(p)) => self.add(
                     p.name.as_bytes(),
                     p.offset,
                     SymbolKind::Function,
                     false,
                     map,
+                    None,
                 ),
                 Ok(SymbolData::UserDefinedType(u)) => {
                     if let Some(udts) = udts.as_deref_mut() {
@@ -162,18 +177,33 @@ impl Symbols {
                 self.unparsed
             ));
         }
+        let mut publics = self.publics;
+        let mut others = self.others;
+        // A public gets the type of the data record it stands for.
+        {
+            let typed: HashMap<(&str, u64), crate::ir::TypeId> = others
+                .iter()
+                .filter_map(|s| Some(((s.name.as_str(), s.address), s.ty?)))
+                .collect();
+            if !typed.is_empty() {
+                for p in publics.iter_mut().filter(|p| p.kind == SymbolKind::Data) {
+                    if let Some(t) = typed.get(&(p.name.as_str(), p.address)) {
+                        p.ty = Some(*t);
+                    }
+                }
+            }
+        }
         // A public name's first address, and any further ones (rare).
         let mut public: HashMap<&str, u64> =
-            HashMap::with_capacity_and_hasher(self.publics.len(), Default::default());
+            HashMap::with_capacity_and_hasher(publics.len(), Default::default());
         let mut more: rustc_hash::FxHashSet<(&str, u64)> = Default::default();
-        for p in &self.publics {
+        for p in &publics {
             let first = *public.entry(p.name.as_str()).or_insert(p.address);
             if first != p.address {
                 more.insert((p.name.as_str(), p.address));
             }
         }
         let mut dropped = 0;
-        let mut others = self.others;
         others.retain(|s| match public.get(s.name.as_str()) {
             None => true,
             // The same symbol as the public.
@@ -190,7 +220,7 @@ impl Symbols {
             ));
         }
         // In stream order; the emitter sorts.
-        let mut all = self.publics;
+        let mut all = publics;
         all.append(&mut others);
         all
     }
