@@ -53,6 +53,9 @@ pub struct BuildIdHit {
     /// The release of a Linux build-salt note (`Linux`, type 0x100) among
     /// the next notes, as vmlinux's `.notes` has after its build id.
     pub salt: Option<String>,
+    /// Whether an LTO-info note (`Linux`, 0x101) comes before the salt, as
+    /// in vmlinux (a vDSO's notes have the salt alone).
+    pub lto_note: bool,
 }
 
 /// A CodeView PDB 7.0 record (`RSDS`) naming a Windows kernel PDB.
@@ -134,19 +137,29 @@ fn build_id_at(space: &dyn AddressSpace, addr: u64) -> Option<BuildIdHit> {
     let id = hex(&b[16..36]);
     // The notes after it: look for "Linux\0\0\0" type 0x100.
     let mut salt = None;
+    let mut lto_note = false;
     let rest = &b[36..];
+    // vmlinux's .notes: the build id, then Linux notes LTO_INFO (0x101)
+    // and BUILD_SALT (0x100, the release); anything else in between means
+    // another object's notes.
     for note in crate::image::Notes::new(rest).take(4) {
-        if note.name == b"Linux" && note.kind == 0x100 {
+        if note.name != b"Linux" || !matches!(note.kind, 0x100 | 0x101) {
+            break;
+        }
+        lto_note |= note.kind == 0x101;
+        if note.kind == 0x100 {
             let s = note.desc.split(|&c| c == 0).next().unwrap_or(&[]);
             if !s.is_empty() && s.iter().all(|c| c.is_ascii_graphic()) {
                 salt = Some(String::from_utf8_lossy(s).into_owned());
             }
+            break;
         }
     }
     Some(BuildIdHit {
         address: addr,
         build_id: id,
         salt,
+        lto_note,
     })
 }
 
@@ -267,6 +280,20 @@ impl ScanIndex {
         idx
     }
 
+    /// The same results with every address moved up by `base`.
+    pub(crate) fn shifted(&self, base: u64) -> ScanIndex {
+        let mut s = self.clone();
+        s.linux_banners.iter_mut().for_each(|h| h.address += base);
+        s.vmcoreinfo.iter_mut().for_each(|a| *a += base);
+        s.build_ids.iter_mut().for_each(|h| h.address += base);
+        s.darwin.iter_mut().for_each(|h| h.address += base);
+        s.windows.iter_mut().for_each(|h| {
+            h.address += base;
+            h.pe_physical_base = h.pe_physical_base.map(|p| p + base);
+        });
+        s
+    }
+
     /// The distinct Linux releases of the banners found, in address order
     /// of their first banner.
     pub fn linux_releases(&self) -> Vec<String> {
@@ -338,6 +365,10 @@ pub struct KernelId {
     /// Paging mode.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub paging: Option<Paging>,
+    /// For a raw image whose RAM does not start at 0: the physical address
+    /// of its first byte (banner addresses are physical, so moved by it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_base: Option<u64>,
     /// Virtual address of the kernel's `_text` (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text_address: Option<u64>,
@@ -365,6 +396,7 @@ impl KernelId {
             kimage_voffset: None,
             dtb: None,
             paging: None,
+            raw_base: None,
             text_address: None,
             found: BTreeMap::new(),
             notes: Vec::new(),
@@ -497,10 +529,40 @@ pub fn scan(image: &Image, progress: &mut dyn FnMut(u64, u64)) -> Identification
         }
         let all: Vec<u64> = hits.iter().map(|h| h.address).collect();
         let located = linux::locate_unprofiled(image, vmci, &all);
+        if k.found.get("build_id") != Some(&Found::Vmcoreinfo) {
+            // The kernel's own note lies in its image (modules carry a
+            // build-salt note of the same release too).
+            let base = located.raw_base.unwrap_or(0);
+            let inside = |a: u64| {
+                located
+                    .kernel_phys
+                    .iter()
+                    .any(|&(s, l)| a + base >= s && a + base - s < l)
+            };
+            // Nearest the banner: both lie in the kernel's read-only data.
+            let near = located.banner.unwrap_or(0);
+            if let Some(b) = idx
+                .build_ids
+                .iter()
+                .filter(|b| b.salt.as_deref() == Some(release.as_str()) && inside(b.address))
+                .min_by_key(|b| (!b.lto_note, (b.address + base).abs_diff(near)))
+            {
+                k.build_id = Some(b.build_id.clone());
+                k.found.insert("build_id", Found::BuildIdNote);
+            }
+        }
+        let base = located.raw_base.unwrap_or(0);
+        if base != 0 {
+            k.raw_base = Some(base);
+            k.banner_addresses.iter_mut().for_each(|a| *a += base);
+        }
         // The copy the kernel's own mapping covers is linux_banner itself.
-        if let Some(own) = located.banner.and_then(|a| hits.iter().find(|h| h.address == a)) {
+        if let Some(own) = located
+            .banner
+            .and_then(|a| hits.iter().find(|h| h.address + base == a))
+        {
             k.banner = Some(own.text.clone());
-            k.banner_addresses = vec![own.address];
+            k.banner_addresses = vec![own.address + base];
             k.found.insert("banner", Found::PageTables);
         }
         apply_located(&mut k, located);

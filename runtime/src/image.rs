@@ -116,6 +116,7 @@ pub struct Image {
     cpus: Vec<CpuState>,
     vmcoreinfo: Option<VmcoreInfo>,
     kdump: Option<KdumpInfo>,
+    base: u64,
     scan: OnceLock<Arc<ScanIndex>>,
 }
 
@@ -192,6 +193,7 @@ impl Image {
             cpus: Vec::new(),
             vmcoreinfo: None,
             kdump: None,
+            base: 0,
             scan: OnceLock::new(),
         }
     }
@@ -423,6 +425,51 @@ impl Image {
             self.scan
                 .get_or_init(|| Arc::new(ScanIndex::build(&*self.physical, progress))),
         )
+    }
+
+    /// The same raw image with its first byte at physical address `base`
+    /// (arm64 machines have RAM above 0: QEMU `virt` at 0x40000000). Other
+    /// formats, which say where their bytes lie, are returned unchanged.
+    /// The search results, if made, are kept (shifted).
+    pub fn rebased(&self, base: u64) -> Image {
+        let mut img = Image::build(
+            self.name.clone(),
+            self.format,
+            Arc::clone(&self.file),
+            Arc::clone(&self.physical),
+        );
+        img.arch = self.arch;
+        img.cpus = self.cpus.clone();
+        img.vmcoreinfo = self.vmcoreinfo.clone();
+        img.kdump = self.kdump.clone();
+        if self.format != ImageFormat::Raw || base == 0 {
+            if let Some(idx) = self.scan.get() {
+                let _ = img.scan.set(Arc::clone(idx));
+            }
+            return img;
+        }
+        let len = self.file.ranges().last().map(|r| r.start + r.len).unwrap_or(0);
+        if let Ok(s) = SparseSpace::new(
+            Arc::clone(&self.file),
+            vec![Run {
+                start: base,
+                target: 0,
+                len,
+            }],
+        ) {
+            img.physical = Arc::new(s);
+            img.base = base;
+        }
+        if let Some(idx) = self.scan.get() {
+            let _ = img.scan.set(Arc::new(idx.shifted(base)));
+        }
+        img
+    }
+
+    /// The physical address of a raw image's first byte (0 unless
+    /// [`Image::rebased`]).
+    pub fn base(&self) -> u64 {
+        self.base
     }
 
     /// The valid physical ranges.

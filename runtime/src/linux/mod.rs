@@ -106,6 +106,34 @@ pub struct Hints {
     pub kimage_voffset: Option<u64>,
     /// The paging mode.
     pub paging: Option<Paging>,
+    /// For a raw image: the physical address of its first byte (arm64
+    /// machines have RAM above 0). Without it, 0 is tried, then
+    /// VMCOREINFO's `PHYS_OFFSET` and the usual RAM bases ([`RAW_BASES`]).
+    pub raw_base: Option<u64>,
+}
+
+/// Physical addresses tried for the first byte of a raw image when 0 does
+/// not work: QEMU `virt` and many arm64 boards (0x40000000), other arm64
+/// SoCs (0x80000000, 0x800000000).
+pub const RAW_BASES: [u64; 3] = [0x4000_0000, 0x8000_0000, 0x8_0000_0000];
+
+/// The bases to try for a raw image: VMCOREINFO's `PHYS_OFFSET` first.
+fn raw_bases(image: &Image) -> Vec<u64> {
+    let mut out = Vec::new();
+    if image.format() != crate::image::ImageFormat::Raw || image.base() != 0 {
+        return out;
+    }
+    if let Some(p) = image.vmcoreinfo_in_memory().and_then(|(_, v)| v.phys_offset()) {
+        if p != 0 {
+            out.push(p);
+        }
+    }
+    for b in RAW_BASES {
+        if !out.contains(&b) {
+            out.push(b);
+        }
+    }
+    out
 }
 
 /// The kernel's architecture, as the profile says.
@@ -295,6 +323,27 @@ impl LinuxKernel {
             Error::Kernel { message, .. } => kerr(image.name(), message),
             e => e,
         })?;
+        if let Some(b) = hints.raw_base {
+            let mut k = LinuxKernel::locate_in(&image.rebased(b), &syms, hints)?;
+            k.found.insert("raw_base", Found::Hint);
+            return Ok(k);
+        }
+        match LinuxKernel::locate_in(image, &syms, hints) {
+            Err(e) if syms.arch == KernelArch::Arm64 => {
+                for b in raw_bases(image) {
+                    if let Ok(mut k) = LinuxKernel::locate_in(&image.rebased(b), &syms, hints) {
+                        k.found.insert("raw_base", Found::PageTables);
+                        k.notes.push(format!("the raw image's first byte is physical {b:#x}"));
+                        return Ok(k);
+                    }
+                }
+                Err(e)
+            }
+            r => r,
+        }
+    }
+
+    fn locate_in(image: &Image, syms: &Syms, hints: &Hints) -> Result<LinuxKernel> {
         let mut reasons = Vec::new();
         let mut notes = Vec::new();
         let vmcis = vmcoreinfos(image);
@@ -305,20 +354,20 @@ impl LinuxKernel {
                     notes.push(format!("VMCOREINFO ({src}) is of release {r}, the profile of {want}"));
                 }
             }
-            if let Some(c) = vmcoreinfo_candidate(&syms, v) {
+            if let Some(c) = vmcoreinfo_candidate(syms, v) {
                 cands.push(c);
             }
         }
-        cands.extend(banner_candidates(image, &syms, hints));
+        cands.extend(banner_candidates(image, syms, hints));
         // Hints override; a complete set of hints stands alone too.
-        let mut cands: Vec<Candidate> = cands.into_iter().map(|c| apply_hints(c, hints, &syms)).collect();
-        if let Some(c) = hint_candidate(hints, &syms) {
+        let mut cands: Vec<Candidate> = cands.into_iter().map(|c| apply_hints(c, hints, syms)).collect();
+        if let Some(c) = hint_candidate(hints, syms) {
             cands.insert(0, c);
         }
         cands.dedup();
         let physical = Arc::clone(image.physical());
         for c in &cands {
-            match verify(&physical, &syms, c, image, hints) {
+            match verify(&physical, syms, c, image, hints) {
                 Ok((paging, banner)) => {
                     let mut found = BTreeMap::new();
                     found.insert("kaslr_shift", if hints.shift.is_some() { Found::Hint } else { c.how });
@@ -696,6 +745,10 @@ pub(crate) struct Located {
     pub(crate) text: Option<u64>,
     /// The banner copy inside the kernel's own mapping.
     pub(crate) banner: Option<u64>,
+    /// The physical address of a raw image's first byte, when not 0.
+    pub(crate) raw_base: Option<u64>,
+    /// Physical extents (start, length) of the kernel image mapping.
+    pub(crate) kernel_phys: Vec<(u64, u64)>,
     pub(crate) found: Vec<(&'static str, Found)>,
     pub(crate) notes: Vec<String>,
 }
@@ -704,6 +757,30 @@ pub(crate) struct Located {
 /// tables, else a search for the kernel's top-level page table that maps
 /// one of `banners` (physical addresses of its banner).
 pub(crate) fn locate_unprofiled(image: &Image, vmci: Option<&VmcoreInfo>, banners: &[u64]) -> Located {
+    let l = locate_unprofiled_at(image, vmci, banners);
+    if l.dtb.is_some() || image.format() != crate::image::ImageFormat::Raw || image.base() != 0 {
+        return l;
+    }
+    // A raw image of RAM that does not start at 0 (arm64).
+    let arm = image.arch() == Some(Arch::Aarch64)
+        || vmci.is_some_and(|v| v.kimage_voffset().is_some())
+        || vmci.is_none();
+    if arm {
+        for b in raw_bases(image) {
+            let moved: Vec<u64> = banners.iter().map(|a| a + b).collect();
+            let mut r = locate_unprofiled_at(&image.rebased(b), vmci, &moved);
+            if r.dtb.is_some() {
+                r.raw_base = Some(b);
+                r.found.push(("raw_base", Found::PageTables));
+                r.notes.push(format!("the raw image's first byte is physical {b:#x}"));
+                return r;
+            }
+        }
+    }
+    l
+}
+
+fn locate_unprofiled_at(image: &Image, vmci: Option<&VmcoreInfo>, banners: &[u64]) -> Located {
     let arch = image.arch().or_else(|| {
         let v = vmci?;
         if v.kimage_voffset().is_some() {
@@ -723,7 +800,9 @@ pub(crate) fn locate_unprofiled(image: &Image, vmci: Option<&VmcoreInfo>, banner
         };
         if let Some(mut l) = l {
             if let (Some(d), Some(p)) = (l.dtb, l.paging) {
-                l.banner = kernel_banner(image, d, p, banners);
+                let runs = kernel_runs(image, d, p, l.kimage_voffset);
+                l.banner = pick_banner(image, &runs, banners);
+                l.kernel_phys = runs.iter().map(|r| (r.target, r.len)).collect();
             }
             return l;
         }
@@ -747,16 +826,23 @@ pub(crate) fn locate_unprofiled(image: &Image, vmci: Option<&VmcoreInfo>, banner
     }
 }
 
-/// The one of `banners` that is the kernel's `linux_banner`: inside the
-/// kernel image mapping of `dtb` (x86-64: the kernel window; arm64: the
-/// upper half above the linear map); see [`pick_banner`].
-fn kernel_banner(image: &Image, dtb: u64, paging: Paging, banners: &[u64]) -> Option<u64> {
-    let w = AnyPaging::new(Arc::clone(image.physical()), dtb, paging).ok()?;
-    let runs = match paging {
-        Paging::AArch64 { va_bits } => w.ranges_in(!0u64 << (va_bits - 1), u64::MAX),
-        _ => w.ranges_in(START_KERNEL_MAP, KERNEL_WINDOW_END),
+/// The runs mapping the kernel image: x86-64, the kernel window; arm64,
+/// the upper-half runs with the image's `kimage_voffset` (virtual -
+/// physical), which excludes modules and vmalloc.
+fn kernel_runs(image: &Image, dtb: u64, paging: Paging, voff: Option<u64>) -> Vec<Run> {
+    let Ok(w) = AnyPaging::new(Arc::clone(image.physical()), dtb, paging) else {
+        return Vec::new();
     };
-    pick_banner(image, &runs, banners)
+    match paging {
+        Paging::AArch64 { va_bits } => {
+            let mut runs = w.ranges_in(!0u64 << (va_bits - 1), u64::MAX);
+            if let Some(v) = voff {
+                runs.retain(|r| r.start.wrapping_sub(r.target) == v);
+            }
+            runs
+        }
+        _ => w.ranges_in(START_KERNEL_MAP, KERNEL_WINDOW_END),
+    }
 }
 
 /// Of `banners`, those mapped by `runs`; the first whose version has a
@@ -876,42 +962,75 @@ fn amd64_search(image: &Image, banners: &[u64]) -> Option<Located> {
             break;
         }
     }
+    // Every (table, mode) that maps the kernel window, the banner and
+    // itself; a table another one points to (a 5-level table's P4D looks
+    // like a 4-level root) is not the root.
+    let mut valid: Vec<(u64, Paging, Vec<Run>, Option<u64>)> = Vec::new();
     for mode in amd64_modes(image, None) {
         for &root in &cands {
             let Ok(w) = AnyPaging::new(Arc::clone(phys), root, mode) else { continue };
             let runs = w.ranges_in(START_KERNEL_MAP, KERNEL_WINDOW_END);
-            let Some(first) = runs.first() else { continue };
-            // The table lies in the kernel image it maps, and so does a banner.
-            if va_of(&runs, root).is_none() {
+            if runs.is_empty() || va_of(&runs, root).is_none() {
                 continue;
             }
             let banner = pick_banner(image, &runs, banners);
             if !banners.is_empty() && banner.is_none() {
                 continue;
             }
-            let text = first.start;
-            let shift = text.wrapping_sub(DEFAULT_TEXT_AMD64);
-            let pb = first.target.wrapping_sub(text.wrapping_sub(START_KERNEL_MAP));
-            let mut l = Located {
-                shift: Some(shift),
-                phys_base: Some(pb),
-                dtb: Some(root),
-                paging: Some(mode),
-                text: Some(text),
-                banner,
-                ..Located::default()
-            };
-            l.found.push(("dtb", Found::PageTables));
-            l.found.push(("paging", Found::PageTables));
-            l.found.push(("kaslr_shift", Found::PageTables));
-            l.found.push(("phys_base", Found::PageTables));
-            l.notes.push(format!(
-                "shift = _text (lowest address mapped in the kernel window, {text:#x}) - {DEFAULT_TEXT_AMD64:#x} (CONFIG_PHYSICAL_START 16 MiB assumed)"
-            ));
-            return Some(l);
+            valid.push((root, mode, runs, banner));
         }
     }
-    None
+    let pointed: Vec<u64> = valid
+        .iter()
+        .filter_map(|(root, ..)| read_u64(&**phys, root + 0xff8).map(|e| e & 0x000f_ffff_ffff_f000))
+        .collect();
+    valid.retain(|(root, ..)| !pointed.contains(root));
+    // Copies of init_top_pgt exist (in 6.1, one beside the kernel text):
+    // the real one is referenced by pointers in the kernel image
+    // (init_mm.pgd holds its kernel virtual address).
+    if valid.len() > 1 {
+        let refs = |root: u64, runs: &[Run]| -> usize {
+            let Some(va) = va_of(runs, root) else { return 0 };
+            let pat = va.to_le_bytes();
+            let f = memchr::memmem::Finder::new(&pat);
+            runs.iter()
+                .take(1024)
+                .filter_map(|r| phys.read_exact(r.target, r.len.min(64 << 20) as usize))
+                .map(|b| f.find_iter(&b).filter(|p| p % 8 == 0).count())
+                .sum()
+        };
+        let best = valid
+            .iter()
+            .enumerate()
+            .map(|(i, (root, _, runs, _))| (refs(*root, runs), std::cmp::Reverse(i)))
+            .max()
+            .map(|(_, std::cmp::Reverse(i))| i)
+            .unwrap_or(0);
+        valid.swap(0, best);
+    }
+    let (root, mode, runs, banner) = valid.first()?.clone();
+    let first = runs.first()?;
+    let text = first.start;
+    let shift = text.wrapping_sub(DEFAULT_TEXT_AMD64);
+    let pb = first.target.wrapping_sub(text.wrapping_sub(START_KERNEL_MAP));
+    let mut l = Located {
+        shift: Some(shift),
+        phys_base: Some(pb),
+        dtb: Some(root),
+        paging: Some(mode),
+        text: Some(text),
+        banner,
+        kernel_phys: runs.iter().map(|r| (r.target, r.len)).collect(),
+        ..Located::default()
+    };
+    l.found.push(("dtb", Found::PageTables));
+    l.found.push(("paging", Found::PageTables));
+    l.found.push(("kaslr_shift", Found::PageTables));
+    l.found.push(("phys_base", Found::PageTables));
+    l.notes.push(format!(
+        "shift = _text (lowest address mapped in the kernel window, {text:#x}) - {DEFAULT_TEXT_AMD64:#x} (CONFIG_PHYSICAL_START 16 MiB assumed)"
+    ));
+    Some(l)
 }
 
 /// arm64 `_text` without KASLR for a 48-bit kernel of `release` (the
@@ -964,49 +1083,43 @@ fn arm64_search(image: &Image, banners: &[u64]) -> Option<Located> {
     let mode = Paging::AArch64 { va_bits: 48 };
     for &root in &cands {
         let Ok(w) = AnyPaging::new(Arc::clone(phys), root, mode) else { continue };
-        let runs = w.ranges_in(0xffff_8000_0000_0000, u64::MAX);
-        let Some(va_b) = banners.iter().find_map(|&b| va_of(&runs, b).map(|va| (va, b))) else {
-            continue;
-        };
-        let voff = va_b.0.wrapping_sub(va_b.1);
+        let all = w.ranges_in(0xffff_8000_0000_0000, u64::MAX);
+        let Some(b) = pick_banner(image, &all, banners) else { continue };
+        let Some(va) = va_of(&all, b) else { continue };
+        let voff = va.wrapping_sub(b);
         // swapper_pg_dir lies in the image: mapped at its address + voffset.
         if w.translate(root.wrapping_add(voff)).map(|(p, _)| p) != Some(root) {
             continue;
         }
+        let runs: Vec<Run> = all.into_iter().filter(|r| r.start.wrapping_sub(r.target) == voff).collect();
         let mut l = Located {
             kimage_voffset: Some(voff),
             dtb: Some(root),
             paging: Some(mode),
-            banner: Some(va_b.1),
+            banner: Some(b),
+            kernel_phys: runs.iter().map(|r| (r.target, r.len)).collect(),
             ..Located::default()
         };
         l.found.push(("dtb", Found::PageTables));
         l.found.push(("paging", Found::PageTables));
         l.found.push(("kimage_voffset", Found::PageTables));
-        // The Image header ("ARM\x64" at 0x38) starts the image: below the
-        // banner, physically.
-        let mut page = va_b.1 & !0xfff;
-        let low = page.saturating_sub(128 << 20);
-        while page > low {
-            let mut m = [0u8; 4];
-            if phys.read(page + 0x38, &mut m).is_complete() && &m == b"ARM\x64" {
-                let text = page.wrapping_add(voff);
-                let idx = image.scan_index(&mut |_, _| {});
-                let release = idx
-                    .linux_banners
-                    .iter()
-                    .find(|h| h.address == va_b.1)
-                    .and_then(|h| banner_release(&h.text).map(str::to_owned));
-                let default = arm64_default_text(release.as_deref());
-                l.shift = Some(text.wrapping_sub(default));
-                l.text = Some(text);
-                l.found.push(("kaslr_shift", Found::Default));
-                l.notes.push(format!(
-                    "shift = virtual address of the Image header ({text:#x}) - the release's default _text ({default:#x})"
-                ));
-                break;
-            }
-            page -= 0x1000;
+        // The text segment, first of the image and mapped from _stext (the
+        // 64 KiB Image header before it is not mapped), starts the runs.
+        if let Some(first) = runs.first() {
+            let stext = first.start;
+            let idx = image.scan_index(&mut |_, _| {});
+            let release = idx
+                .linux_banners
+                .iter()
+                .find(|h| h.address + image.base() == b || h.address == b)
+                .and_then(|h| banner_release(&h.text).map(str::to_owned));
+            let default = arm64_default_text(release.as_deref()) + 0x1_0000;
+            l.shift = Some(stext.wrapping_sub(default));
+            l.text = Some(stext);
+            l.found.push(("kaslr_shift", Found::Default));
+            l.notes.push(format!(
+                "shift = _stext (lowest address of the image mapping, {stext:#x}) - the release's default _stext ({default:#x})"
+            ));
         }
         return Some(l);
     }
