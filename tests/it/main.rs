@@ -3,4 +3,5 @@
 #[path = "../support.rs"]
 mod support;
 
+mod images;
 mod runtime;

@@ -367,7 +367,7 @@ impl LinuxKernel {
         cands.dedup();
         let physical = Arc::clone(image.physical());
         for c in &cands {
-            match verify(&physical, syms, c, image, hints) {
+            match verify(&physical, syms, c, image) {
                 Ok((paging, banner)) => {
                     let mut found = BTreeMap::new();
                     found.insert("kaslr_shift", if hints.shift.is_some() { Found::Hint } else { c.how });
@@ -411,6 +411,39 @@ impl LinuxKernel {
                     c.how, c.shift, c.offset, c.dtb
                 )),
             }
+        }
+        // What the user gave overrides even unverified.
+        if let Some(c) = hint_candidate(hints, syms) {
+            let paging = c.paging.unwrap_or(match syms.arch {
+                KernelArch::Amd64 => Paging::Amd64,
+                KernelArch::Arm64 => Paging::AArch64 { va_bits: 48 },
+            });
+            let space = paging.space(Arc::clone(&physical), c.dtb)?;
+            let mut found = BTreeMap::new();
+            for k in ["kaslr_shift", "dtb", "paging"] {
+                found.insert(k, Found::Hint);
+            }
+            notes.push(format!(
+                "the values given do not map linux_banner to the profile's banner; used as given ({})",
+                reasons.join("; ")
+            ));
+            let (phys_base, kimage_voffset) = match syms.arch {
+                KernelArch::Amd64 => (Some(c.offset), None),
+                KernelArch::Arm64 => (None, Some(c.offset)),
+            };
+            return Ok(LinuxKernel {
+                space,
+                physical,
+                arch: syms.arch,
+                shift: c.shift,
+                phys_base,
+                kimage_voffset,
+                dtb: c.dtb,
+                paging,
+                banner: None,
+                found,
+                notes,
+            });
         }
         if cands.is_empty() {
             reasons.push(format!(
@@ -696,19 +729,18 @@ fn hint_candidate(h: &Hints, syms: &Syms) -> Option<Candidate> {
 
 /// Checks a candidate: its tables must map `linux_banner` (+ shift) to the
 /// profile's banner. Returns the paging mode that does and the banner read.
+/// (Hints that fail this are still used, last: see [`LinuxKernel::locate`].)
 fn verify(
     physical: &Space,
     syms: &Syms,
     c: &Candidate,
     image: &Image,
-    hints: &Hints,
 ) -> std::result::Result<(Paging, Option<String>), String> {
     let modes: Vec<Paging> = match (c.paging, syms.arch) {
         (Some(p), _) => vec![p],
         (None, KernelArch::Amd64) => amd64_modes(image, None),
         (None, KernelArch::Arm64) => vec![48u8, 39, 47, 42].into_iter().map(|b| Paging::AArch64 { va_bits: b }).collect(),
     };
-    let complete_hints = hints.dtb.is_some() && hints.shift.is_some();
     let mut why = String::new();
     for mode in modes {
         let space = AnyPaging::new(Arc::clone(physical), c.dtb, mode).map_err(|e| e.to_string())?;
@@ -716,7 +748,7 @@ fn verify(
         match banner_at(&space, at) {
             Some(b) => {
                 if let Some(pb) = &syms.profile_banner {
-                    if *pb != b && !complete_hints {
+                    if *pb != b {
                         why = format!("{mode}: the banner at linux_banner is {b:?}, not the profile's");
                         continue;
                     }
@@ -724,9 +756,6 @@ fn verify(
                 return Ok((mode, Some(b)));
             }
             None => {
-                if complete_hints && c.how == Found::Hint {
-                    return Ok((mode, None));
-                }
                 why = format!("{mode}: linux_banner ({at:#x}) does not map to a Linux banner");
             }
         }

@@ -397,7 +397,11 @@ pub fn check_kernel(session: &Session, kernel: &LinuxKernel) -> CheckReport {
             r.reasons.push(why);
         }
     };
-    if let Some(n) = kernel.notes().iter().find(|n| n.contains("differs from the profile")) {
+    if let Some(n) = kernel
+        .notes()
+        .iter()
+        .find(|n| n.contains("differs from the profile") || n.contains("used as given"))
+    {
         r.reasons.push(n.clone());
     }
     match (TaskLayout::of(session), kernel.symbol(session, "init_task")) {
