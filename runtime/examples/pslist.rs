@@ -136,7 +136,9 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
                     }
                 })
             }
-            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}\n{HELP}")),
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("unknown option {s}\n{HELP}"))
+            }
             _ => o.positional.push(a.clone()),
         }
     }
@@ -167,7 +169,11 @@ pub fn run(args: &[String]) -> Result<String, String> {
         };
         let img = open_image(image, o.raw)?;
         let id = identify::scan(&img, &mut |_, _| {});
-        return if o.json { json(&id) } else { Ok(identify_text(&id)) };
+        return if o.json {
+            json(&id)
+        } else {
+            Ok(identify_text(&id))
+        };
     }
     let [image, profile] = o.positional.as_slice() else {
         return Err(HELP.into());
@@ -195,7 +201,15 @@ pub fn run(args: &[String]) -> Result<String, String> {
             json(&report)?
         } else {
             let mut s = String::new();
-            let _ = writeln!(s, "{}", if report.ok { "OK: the profile fits the image" } else { "MISMATCH: the profile does not fit the image" });
+            let _ = writeln!(
+                s,
+                "{}",
+                if report.ok {
+                    "OK: the profile fits the image"
+                } else {
+                    "MISMATCH: the profile does not fit the image"
+                }
+            );
             for p in &report.passed {
                 let _ = writeln!(s, "  ok    {p}");
             }
@@ -204,7 +218,11 @@ pub fn run(args: &[String]) -> Result<String, String> {
             }
             s
         };
-        return if report.ok { Ok(out) } else { Err(format!("check failed\n{out}")) };
+        return if report.ok {
+            Ok(out)
+        } else {
+            Err(format!("check failed\n{out}"))
+        };
     }
     let kernel = LinuxKernel::locate(&img, &session, &o.hints).map_err(|e| e.to_string())?;
     if o.modules {
@@ -213,7 +231,11 @@ pub fn run(args: &[String]) -> Result<String, String> {
             return json(&serde_json::json!({"kernel": kernel.summary(), "modules": mods}));
         }
         let mut out = String::new();
-        let _ = writeln!(out, "{:<18}  {:<24}  {:>18}  {:>10}  STATE", "OFFSET", "NAME", "BASE", "SIZE");
+        let _ = writeln!(
+            out,
+            "{:<18}  {:<24}  {:>18}  {:>10}  STATE",
+            "OFFSET", "NAME", "BASE", "SIZE"
+        );
         for m in mods {
             let _ = writeln!(
                 out,
@@ -232,7 +254,11 @@ pub fn run(args: &[String]) -> Result<String, String> {
         return json(&serde_json::json!({"kernel": kernel.summary(), "tasks": tasks}));
     }
     let mut out = String::new();
-    let _ = writeln!(out, "{:>8}  {:>8}  {:>8}  {:<16}  {:>18}  CREATED", "PID", "TID", "PPID", "COMM", "OFFSET");
+    let _ = writeln!(
+        out,
+        "{:>8}  {:>8}  {:>8}  {:<16}  {:>18}  CREATED",
+        "PID", "TID", "PPID", "COMM", "OFFSET"
+    );
     for t in tasks {
         let _ = writeln!(
             out,
@@ -254,7 +280,11 @@ fn hex(v: Option<u64>) -> String {
 
 fn identify_text(id: &profile_runtime::Identification) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "image     {} ({}, {} physical bytes)", id.image, id.format, id.physical_bytes);
+    let _ = writeln!(
+        s,
+        "image     {} ({}, {} physical bytes)",
+        id.image, id.format, id.physical_bytes
+    );
     for k in &id.kernels {
         let _ = writeln!(s, "kernel    {} ({:?})", k.os, k.kind);
         if let Some(b) = &k.banner {
@@ -271,7 +301,13 @@ fn identify_text(id: &profile_runtime::Identification) -> String {
                 let _ = writeln!(s, "  phys_base     {}", hex(k.phys_base));
             }
             let _ = writeln!(s, "  dtb           {}", hex(k.dtb));
-            let _ = writeln!(s, "  paging        {}", k.paging.map(|p| p.to_string()).unwrap_or_else(|| "-".into()));
+            let _ = writeln!(
+                s,
+                "  paging        {}",
+                k.paging
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "-".into())
+            );
             for (what, how) in &k.found {
                 let _ = writeln!(s, "  found         {what}: {how:?}");
             }
@@ -291,14 +327,24 @@ fn identify_text(id: &profile_runtime::Identification) -> String {
         );
     }
     for c in &id.cpus {
-        let _ = writeln!(s, "cpu {}      pc {} cr3 {} cr4 {}", c.cpu, hex(c.pc), hex(c.cr3), hex(c.cr4));
+        let _ = writeln!(
+            s,
+            "cpu {}      pc {} cr3 {} cr4 {}",
+            c.cpu,
+            hex(c.pc),
+            hex(c.cr3),
+            hex(c.cr4)
+        );
     }
     s
 }
 
 /// The Windows and macOS listings: given a page-table root.
 fn other_os(session: &Session, img: &Image, os: Os, o: &Opts) -> Result<String, String> {
-    let dtb = o.hints.dtb.ok_or("--dtb is required (the kernel's CR3) for Windows and macOS profiles")?;
+    let dtb = o
+        .hints
+        .dtb
+        .ok_or("--dtb is required (the kernel's CR3) for Windows and macOS profiles")?;
     let physical = Arc::clone(img.physical());
     let kernel: Space = match o.hints.paging.unwrap_or(Paging::Amd64) {
         Paging::Amd64 => Arc::new(Amd64Paging::new(physical, dtb)),
@@ -306,7 +352,11 @@ fn other_os(session: &Session, img: &Image, os: Os, o: &Opts) -> Result<String, 
         Paging::X86 => Arc::new(X86Paging::new(physical, dtb)),
         p => p.space(physical, dtb).map_err(|e| e.to_string())?,
     };
-    let base = if os == Os::Windows { o.image_base } else { o.hints.shift.unwrap_or(0) };
+    let base = if os == Os::Windows {
+        o.image_base
+    } else {
+        o.hints.shift.unwrap_or(0)
+    };
     let procs = processes(session, &kernel, os, base)?;
     let mut out = String::new();
     let _ = writeln!(out, "{:>8}  {:<16}  {:>18}", "PID", "NAME", "ADDRESS");

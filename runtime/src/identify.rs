@@ -103,11 +103,15 @@ fn read_text(space: &dyn AddressSpace, addr: u64) -> Option<TextHit> {
     let valid = if st.is_complete() {
         buf.len()
     } else {
-        st.first_invalid.map_or(0, |f| f.saturating_sub(addr) as usize)
+        st.first_invalid
+            .map_or(0, |f| f.saturating_sub(addr) as usize)
     }
     .min(buf.len());
     let b = &buf[..valid];
-    let end = b.iter().position(|&c| c == b'\n' || c == 0).unwrap_or(b.len());
+    let end = b
+        .iter()
+        .position(|&c| c == b'\n' || c == 0)
+        .unwrap_or(b.len());
     let newline = b.get(end) == Some(&b'\n');
     let t = &b[..end];
     if !t.iter().all(|c| (0x20..0x7f).contains(c)) {
@@ -163,7 +167,12 @@ fn build_id_at(space: &dyn AddressSpace, addr: u64) -> Option<BuildIdHit> {
     })
 }
 
-const KERNEL_PDBS: [&str; 4] = ["ntkrnlmp.pdb", "ntoskrnl.pdb", "ntkrnlpa.pdb", "ntkrpamp.pdb"];
+const KERNEL_PDBS: [&str; 4] = [
+    "ntkrnlmp.pdb",
+    "ntoskrnl.pdb",
+    "ntkrnlpa.pdb",
+    "ntkrpamp.pdb",
+];
 
 fn rsds_at(space: &dyn AddressSpace, addr: u64) -> Option<RsdsHit> {
     let mut b = [0u8; 24 + 64];
@@ -203,7 +212,10 @@ fn pe_base_of(space: &dyn AddressSpace, rsds: u64) -> Option<u64> {
         if space.read(page, &mut mz).is_complete() && &mz[..2] == b"MZ" {
             let lfanew = u64::from(u32::from_le_bytes(mz[0x3c..0x40].try_into().ok()?));
             let mut pe = [0u8; 0x108 + 0x88];
-            if lfanew < 0x1000 && space.read(page + lfanew, &mut pe).is_complete() && &pe[..4] == b"PE\0\0" {
+            if lfanew < 0x1000
+                && space.read(page + lfanew, &mut pe).is_complete()
+                && &pe[..4] == b"PE\0\0"
+            {
                 // PE32+ optional header: magic 0x20b; data directories at
                 // 0x70 of it; the debug directory is entry 6.
                 let opt = 24usize;
@@ -441,7 +453,11 @@ pub struct Identification {
 /// Identifies what `image` holds (see the module documentation).
 /// `progress(done, total)` is called as the image is searched (bytes).
 pub fn scan(image: &Image, progress: &mut dyn FnMut(u64, u64)) -> Identification {
-    let total: u64 = image.ranges().iter().map(|r| r.len).fold(0, u64::saturating_add);
+    let total: u64 = image
+        .ranges()
+        .iter()
+        .map(|r| r.len)
+        .fold(0, u64::saturating_add);
     let idx = image.scan_index(&mut |d, _| progress(d, total));
     progress(total, total);
     let phys = image.physical();

@@ -225,7 +225,10 @@ impl Image {
             return Ok(img);
         }
         for (m, what) in [
-            (&b"makedumpfile"[..], "makedumpfile's flattened format (restore it with `makedumpfile -R`)"),
+            (
+                &b"makedumpfile"[..],
+                "makedumpfile's flattened format (restore it with `makedumpfile -R`)",
+            ),
             (b"DISKDUMP", "the old diskdump format"),
             (b"PAGEDU64", "a Windows crash dump"),
             (b"PAGEDUMP", "a Windows crash dump"),
@@ -249,7 +252,10 @@ impl Image {
             return Err(Error::format(ctx, "the ELF header is truncated"));
         }
         if eh[4] != 2 || eh[5] != 1 {
-            return Err(Error::format(ctx, "only 64-bit little-endian ELF is supported"));
+            return Err(Error::format(
+                ctx,
+                "only 64-bit little-endian ELF is supported",
+            ));
         }
         let e_type = u16::from_le_bytes([eh[16], eh[17]]);
         if e_type != 4 {
@@ -448,7 +454,12 @@ impl Image {
             }
             return img;
         }
-        let len = self.file.ranges().last().map(|r| r.start + r.len).unwrap_or(0);
+        let len = self
+            .file
+            .ranges()
+            .last()
+            .map(|r| r.start + r.len)
+            .unwrap_or(0);
         if let Ok(s) = SparseSpace::new(
             Arc::clone(&self.file),
             vec![Run {
@@ -547,7 +558,8 @@ mod tests {
     fn core() -> Vec<u8> {
         let mut prstatus = vec![0u8; 336];
         prstatus[32..36].copy_from_slice(&77u32.to_le_bytes());
-        prstatus[112 + 16 * 8..112 + 17 * 8].copy_from_slice(&0xffff_ffff_8100_0000u64.to_le_bytes());
+        prstatus[112 + 16 * 8..112 + 17 * 8]
+            .copy_from_slice(&0xffff_ffff_8100_0000u64.to_le_bytes());
         let mut qemu = vec![0u8; 440];
         qemu[0..4].copy_from_slice(&1u32.to_le_bytes());
         qemu[4..8].copy_from_slice(&440u32.to_le_bytes());
@@ -555,7 +567,11 @@ mod tests {
         qemu[424..432].copy_from_slice(&(1u64 << 12).to_le_bytes());
         let mut notes = note(b"CORE", 1, &prstatus);
         notes.extend(note(b"QEMU", 0, &qemu));
-        notes.extend(note(b"VMCOREINFO", 0, b"OSRELEASE=6.1.0\nKERNELOFFSET=200000\n"));
+        notes.extend(note(
+            b"VMCOREINFO",
+            0,
+            b"OSRELEASE=6.1.0\nKERNELOFFSET=200000\n",
+        ));
         let phoff = 64u64;
         let notes_off = phoff + 2 * 56;
         let load_off = (notes_off + notes.len() as u64 + 0xfff) & !0xfff;
@@ -618,7 +634,10 @@ mod tests {
         let img = Image::from_file_space(Arc::new(BufferSpace::new(bad)), "bad").unwrap();
         assert!(img.cpus().is_empty());
         assert!(Image::from_file_space(Arc::new(BufferSpace::new(Vec::new())), "e").is_err());
-        let r = Image::from_file_space(Arc::new(BufferSpace::new(b"makedumpfile\0\0\0\0".to_vec())), "f");
+        let r = Image::from_file_space(
+            Arc::new(BufferSpace::new(b"makedumpfile\0\0\0\0".to_vec())),
+            "f",
+        );
         assert!(r.unwrap_err().to_string().contains("flattened"));
         let img = Image::from_file_space(Arc::new(BufferSpace::new(vec![0u8; 100])), "z").unwrap();
         assert_eq!(img.format(), ImageFormat::Raw);

@@ -33,6 +33,9 @@ const ZSTD: u32 = 0x20;
 /// Decompressed pages kept (direct-mapped by page frame number).
 const CACHE_SLOTS: usize = 64;
 
+/// A decompressed page and its frame number.
+type CacheSlot = Option<(u64, Arc<[u8]>)>;
+
 /// The physical memory of a kdump-compressed dump.
 pub struct KdumpSpace {
     file: Space,
@@ -44,7 +47,7 @@ pub struct KdumpSpace {
     rank: Vec<u64>,
     descs: u64,
     runs: Vec<Run>,
-    cache: Mutex<Vec<Option<(u64, Arc<[u8]>)>>>,
+    cache: Mutex<Vec<CacheSlot>>,
     unsupported: std::sync::atomic::AtomicU64,
 }
 
@@ -99,7 +102,10 @@ impl KdumpSpace {
         let machine = cstr(&h[272..337]);
         let block = u64::from(le32(&h, 428));
         if !(512..=(1 << 20)).contains(&block) || !block.is_power_of_two() {
-            return Err(Error::format(CTX, format!("block size {block} is not a page size")));
+            return Err(Error::format(
+                CTX,
+                format!("block size {block} is not a page size"),
+            ));
         }
         let sub_blocks = u64::from(le32(&h, 432));
         let bitmap_blocks = u64::from(le32(&h, 436));
@@ -125,7 +131,9 @@ impl KdumpSpace {
         if descs > file_len {
             return Err(Error::format(
                 CTX,
-                format!("the bitmaps end at {descs:#x}, beyond the end of the file ({file_len:#x})"),
+                format!(
+                    "the bitmaps end at {descs:#x}, beyond the end of the file ({file_len:#x})"
+                ),
             ));
         }
         let half = bitmap_len / 2;
@@ -288,11 +296,7 @@ impl KdumpSpace {
         }
         let idx = self.dumped(pfn)?;
         let mut d = [0u8; 24];
-        if !self
-            .file
-            .read(self.descs + idx * 24, &mut d)
-            .is_complete()
-        {
+        if !self.file.read(self.descs + idx * 24, &mut d).is_complete() {
             return None;
         }
         let (off, size, flags) = (le64(&d, 0), u64::from(le32(&d, 8)), le32(&d, 12));

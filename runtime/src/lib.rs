@@ -72,40 +72,40 @@ mod image;
 mod kdump;
 mod lazy;
 pub mod linux;
-mod paging;
-mod search;
-pub mod vmcoreinfo;
 mod native;
 mod object;
+mod paging;
 mod scan;
+mod search;
 mod session;
 mod space;
 pub mod typed;
 mod types;
+pub mod vmcoreinfo;
 
 #[cfg(test)]
 mod tests;
 
 pub use class::{value_class, AnsiStringClass, Class, ListEntryClass, UnicodeStringClass};
 pub use handle::MemberHandle;
+pub use identify::Identification;
+pub use image::{Arch, CpuState, Image, ImageFormat, KdumpInfo, MAX_NOTES, MAX_NOTE_BYTES};
+pub use kdump::KdumpSpace;
 pub use lazy::LazyProfile;
+pub use linux::{Hints, LinuxKernel};
 pub use native::{DataModel, Native, NativeKind};
 pub use object::{
     ChainIter, ListIter, NoneObject, Object, Timestamp, Value, MAX_ITER, MAX_LIST_ENTRIES,
     MAX_STRING_BYTES,
 };
-pub use session::{canonical_address, Modification, Session, MAX_DEPTH};
-pub use identify::Identification;
-pub use image::{Arch, CpuState, Image, ImageFormat, KdumpInfo, MAX_NOTES, MAX_NOTE_BYTES};
-pub use kdump::KdumpSpace;
-pub use linux::{Hints, LinuxKernel};
 pub use paging::{
-    AArch64Paging, Amd64La57Paging, Amd64Paging, AnyPaging, PaePaging, Paging, X86Paging,
-    MAX_RUNS, MAX_TABLES,
+    AArch64Paging, Amd64La57Paging, Amd64Paging, AnyPaging, PaePaging, Paging, X86Paging, MAX_RUNS,
+    MAX_TABLES,
 };
+pub use session::{canonical_address, Modification, Session, MAX_DEPTH};
 pub use space::{AddressSpace, BufferSpace, FileSpace, ReadStatus, Run, Space, SparseSpace};
-pub use vmcoreinfo::{parse_number, Radix, VmcoreInfo};
 pub use types::{
     Choices, Count, IntFn, Layout, Member, MemberOverlay, Overlay, StructOverlay, Type, ValueFn,
     DEFAULT_STRING_LENGTH,
 };
+pub use vmcoreinfo::{parse_number, Radix, VmcoreInfo};

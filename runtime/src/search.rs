@@ -28,7 +28,7 @@ pub(crate) fn search(
     let finders: Vec<Finder<'_>> = needles
         .iter()
         .filter(|n| !n.is_empty())
-        .map(|n| Finder::new(n))
+        .map(Finder::new)
         .collect();
     if finders.len() != needles.len() {
         return;
@@ -74,7 +74,7 @@ pub(crate) fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::space::{BufferSpace, Run, SparseSpace, Space};
+    use crate::space::{BufferSpace, Run, Space, SparseSpace};
     use std::sync::Arc;
 
     #[test]
@@ -87,10 +87,15 @@ mod tests {
         let s = BufferSpace::new(mem);
         let mut hits = Vec::new();
         let mut last = (0, 0);
-        search(&s, &[b"needle", b"zz"], &mut |d, t| last = (d, t), &mut |i, a| {
-            hits.push((i, a));
-            true
-        });
+        search(
+            &s,
+            &[b"needle", b"zz"],
+            &mut |d, t| last = (d, t),
+            &mut |i, a| {
+                hits.push((i, a));
+                true
+            },
+        );
         hits.sort();
         let want: Vec<(usize, u64)> = at.iter().map(|&a| (0, a as u64)).collect();
         assert_eq!(hits, want);

@@ -131,7 +131,9 @@ impl VmcoreInfo {
     /// Parses bytes (up to the first NUL; invalid UTF-8 is replaced).
     pub fn from_bytes(bytes: &[u8]) -> VmcoreInfo {
         let n = memchr::memchr(0, bytes).unwrap_or(bytes.len());
-        VmcoreInfo::parse(&String::from_utf8_lossy(&bytes[..n.min(MAX_VMCOREINFO_BYTES)]))
+        VmcoreInfo::parse(&String::from_utf8_lossy(
+            &bytes[..n.min(MAX_VMCOREINFO_BYTES)],
+        ))
     }
 
     /// Reads the text at `addr` of `space` (up to a NUL, an unreadable byte
@@ -319,7 +321,10 @@ mod tests {
         assert_eq!(parse_number("285212672", Radix::Decimal), Some(0x1100_0000));
         assert_eq!(parse_number("-129", Radix::Decimal), Some((-129i64) as u64));
         assert_eq!(parse_number("-129", Radix::Hex), Some((-129i64) as u64));
-        assert_eq!(parse_number("ffffffff85c10000", Radix::Decimal), Some(0xffff_ffff_85c1_0000));
+        assert_eq!(
+            parse_number("ffffffff85c10000", Radix::Decimal),
+            Some(0xffff_ffff_85c1_0000)
+        );
         assert_eq!(parse_number("0xffff_8000", Radix::Hex), Some(0xffff_8000));
         assert_eq!(parse_number("", Radix::Hex), None);
         assert_eq!(parse_number("0x", Radix::Hex), None);
@@ -343,14 +348,24 @@ mod tests {
         assert_eq!(v.symbol("init_top_pgt"), Some(0xffff_ffff_85c1_0000));
         assert_eq!(v.offset("list_head.prev"), Some(8));
         assert_eq!(v.phys_base(), Some(0x1100_0000));
-        assert_eq!(v.number("PAGE_BUDDY_MAPCOUNT_VALUE"), Some((-129i64) as u64));
+        assert_eq!(
+            v.number("PAGE_BUDDY_MAPCOUNT_VALUE"),
+            Some((-129i64) as u64)
+        );
         assert_eq!(v.pgtable_l5_enabled(), Some(true));
         assert_eq!(v.kerneloffset(), Some(0x320_0000));
         assert_eq!(v.kimage_voffset(), Some(0xffff_7fff_c7e0_0000));
-        assert_eq!(v.len(), 10, "the garbage lines and the text after NUL are not entries");
+        assert_eq!(
+            v.len(),
+            10,
+            "the garbage lines and the text after NUL are not entries"
+        );
         assert_eq!(v.size("page"), None);
         let json = serde_json::to_string(&v).unwrap();
-        assert!(json.starts_with(r#"{"OSRELEASE":"6.1.0-57-amd64","#), "{json}");
+        assert!(
+            json.starts_with(r#"{"OSRELEASE":"6.1.0-57-amd64","#),
+            "{json}"
+        );
     }
 
     #[test]

@@ -212,7 +212,10 @@ fn linux_task_list_loops_and_bad_pointers_end_with_a_reason() {
         &format!("{dtb:#x}"),
     ])
     .unwrap_err();
-    assert!(err.contains("loops") && err.contains("3 entries read"), "{err}");
+    assert!(
+        err.contains("loops") && err.contains("3 entries read"),
+        "{err}"
+    );
 
     let (img, dtb) = linux_image(&l, 0, Corruption::BadPointer);
     let f = write_temp(&img);
@@ -223,7 +226,10 @@ fn linux_task_list_loops_and_bad_pointers_end_with_a_reason() {
         &format!("{dtb:#x}"),
     ])
     .unwrap_err();
-    assert!(err.contains("cannot be read") && err.contains("2 entries read"), "{err}");
+    assert!(
+        err.contains("cannot be read") && err.contains("2 entries read"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -395,7 +395,10 @@ fn aarch64_pages_blocks_and_both_halves() {
     m.write(0x40_0000 + 0x123, b"kernel");
     let s = AArch64Paging::new(buffer(&m), t.root, 48).unwrap();
     assert_eq!(s.vtop(kimage + 0x123), Some(0x40_0123));
-    assert_eq!(s.vtop(linear + 0x1234_5678), Some(0x4000_0000 + 0x1234_5678));
+    assert_eq!(
+        s.vtop(linear + 0x1234_5678),
+        Some(0x4000_0000 + 0x1234_5678)
+    );
     assert_eq!(s.vtop(block2m + 0x1f_fff0), Some(0x3f_fff0));
     // A 48-bit masked symbol (bits 48-63 clear) goes through TTBR1 too.
     assert_eq!(s.vtop(kimage & 0xffff_ffff_ffff), Some(0x40_0000));

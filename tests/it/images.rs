@@ -43,7 +43,8 @@ fn images_dir() -> PathBuf {
     std::env::var_os("PROFC_IMAGES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/profile-images")
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/profile-images")
         })
 }
 
@@ -263,18 +264,46 @@ fn check_identify(set: &Set, t: &Truth, id: &Identification, what: &str) {
     let linux: Vec<_> = id.kernels.iter().filter(|k| k.os == "linux").collect();
     assert_eq!(linux.len(), 1, "{what}: {:#?}", id.kernels);
     let k = linux[0];
-    assert_eq!(k.banner.as_deref(), Some(t.version.as_str()), "{what}: banner");
-    assert_eq!(k.build_id.as_deref(), Some(t.build_id.as_str()), "{what}: build id");
-    assert_eq!(k.kaslr_shift, Some(t.shift), "{what}: shift {:#x?}", k.kaslr_shift);
+    assert_eq!(
+        k.banner.as_deref(),
+        Some(t.version.as_str()),
+        "{what}: banner"
+    );
+    assert_eq!(
+        k.build_id.as_deref(),
+        Some(t.build_id.as_str()),
+        "{what}: build id"
+    );
+    assert_eq!(
+        k.kaslr_shift,
+        Some(t.shift),
+        "{what}: shift {:#x?}",
+        k.kaslr_shift
+    );
     if set.arm64 {
         assert_eq!(k.kimage_voffset, Some(t.offset), "{what}: kimage_voffset");
         assert_eq!(k.paging, Some(Paging::AArch64 { va_bits: 48 }), "{what}");
     } else {
-        assert_eq!(k.phys_base, Some(t.offset), "{what}: phys_base {:#x?}", k.phys_base);
-        let want = if set.la57 { Paging::Amd64La57 } else { Paging::Amd64 };
+        assert_eq!(
+            k.phys_base,
+            Some(t.offset),
+            "{what}: phys_base {:#x?}",
+            k.phys_base
+        );
+        let want = if set.la57 {
+            Paging::Amd64La57
+        } else {
+            Paging::Amd64
+        };
         assert_eq!(k.paging, Some(want), "{what}: paging");
     }
-    assert_eq!(k.dtb, Some(t.dtb), "{what}: dtb {:#x?} want {:#x}", k.dtb, t.dtb);
+    assert_eq!(
+        k.dtb,
+        Some(t.dtb),
+        "{what}: dtb {:#x?} want {:#x}",
+        k.dtb,
+        t.dtb
+    );
 }
 
 fn check_lists(set: &Set, t: &Truth, image: &Image, what: &str) {
@@ -290,21 +319,32 @@ fn check_lists(set: &Set, t: &Truth, image: &Image, what: &str) {
     }
     assert_eq!(k.banner(), Some(t.version.as_str()), "{what}");
     let tasks = linux::pslist(&session, &k).unwrap();
-    let ours: BTreeMap<i64, (i64, String)> =
-        tasks.iter().map(|t| (t.pid, (t.ppid, t.comm.clone()))).collect();
+    let ours: BTreeMap<i64, (i64, String)> = tasks
+        .iter()
+        .map(|t| (t.pid, (t.ppid, t.comm.clone())))
+        .collect();
     assert_eq!(ours.len(), tasks.len(), "{what}: repeated pids");
     for (pid, (ppid, comm)) in &t.tasks {
         let Some((p, c)) = ours.get(pid) else {
             panic!("{what}: pid {pid} ({comm}) of the guest's /proc is not listed: {ours:?}")
         };
         assert_eq!(p, ppid, "{what}: ppid of {pid}");
-        assert!(same_comm(c, comm), "{what}: comm of {pid}: {c:?} vs {comm:?}");
+        assert!(
+            same_comm(c, comm),
+            "{what}: comm of {pid}: {c:?} vs {comm:?}"
+        );
     }
     // Processes started after the guest printed its list (its idle loop's
     // `sleep`) may be there too, no more than a few.
-    let extra: Vec<_> = ours.iter().filter(|(p, _)| !t.tasks.contains_key(p)).collect();
+    let extra: Vec<_> = ours
+        .iter()
+        .filter(|(p, _)| !t.tasks.contains_key(p))
+        .collect();
     assert!(extra.len() <= 3, "{what}: unexpected processes {extra:?}");
-    assert!(tasks.iter().all(|x| x.create_time.is_some()), "{what}: start times");
+    assert!(
+        tasks.iter().all(|x| x.create_time.is_some()),
+        "{what}: start times"
+    );
     let mods = linux::lsmod(&session, &k).unwrap();
     let names: Vec<&str> = mods.iter().map(|m| m.name.as_str()).collect();
     if t.modules.is_empty() {
@@ -326,7 +366,9 @@ fn check_lists(set: &Set, t: &Truth, image: &Image, what: &str) {
 }
 
 fn run_set(test: &str, name: &'static str, kver: &str) {
-    let Some(set) = set(test, name, kver) else { return };
+    let Some(set) = set(test, name, kver) else {
+        return;
+    };
     let t = truth(&set);
     let tmp = tempfile::tempdir().unwrap();
     let zeroed = zeroed_copy(&set.dir.join("mem.raw"), tmp.path());
@@ -343,7 +385,10 @@ fn run_set(test: &str, name: &'static str, kver: &str) {
         if what.ends_with("zeroed VMCOREINFO") {
             assert!(id.vmcoreinfo.is_empty(), "{what}: {:?}", id.vmcoreinfo);
         } else {
-            assert!(!id.vmcoreinfo.is_empty(), "{what}: VMCOREINFO in RAM not found");
+            assert!(
+                !id.vmcoreinfo.is_empty(),
+                "{what}: VMCOREINFO in RAM not found"
+            );
         }
         check_identify(&set, &t, &id, &what);
         check_lists(&set, &t, &image, &what);
@@ -352,17 +397,29 @@ fn run_set(test: &str, name: &'static str, kver: &str) {
 
 #[test]
 fn amd64_4level_images() {
-    run_set("real images (amd64 4-level)", "6.1.0-57-amd64-4level", "6.1.0-57-amd64");
+    run_set(
+        "real images (amd64 4-level)",
+        "6.1.0-57-amd64-4level",
+        "6.1.0-57-amd64",
+    );
 }
 
 #[test]
 fn amd64_5level_images() {
-    run_set("real images (amd64 5-level)", "6.1.0-57-amd64-5level", "6.1.0-57-amd64");
+    run_set(
+        "real images (amd64 5-level)",
+        "6.1.0-57-amd64-5level",
+        "6.1.0-57-amd64",
+    );
 }
 
 #[test]
 fn arm64_images() {
-    run_set("real images (arm64)", "6.1.0-57-arm64-4level", "6.1.0-57-arm64");
+    run_set(
+        "real images (arm64)",
+        "6.1.0-57-arm64-4level",
+        "6.1.0-57-arm64",
+    );
 }
 
 #[test]

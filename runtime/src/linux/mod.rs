@@ -43,7 +43,9 @@
 
 mod tasks;
 
-pub use tasks::{check, check_kernel, lsmod, pslist, pslist_with, CheckReport, Module, Task};
+pub use tasks::{
+    check, check_kernel, lsmod, pslist, pslist_with, CheckReport, Module, Task, MAX_MODULES,
+};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -123,7 +125,10 @@ fn raw_bases(image: &Image) -> Vec<u64> {
     if image.format() != crate::image::ImageFormat::Raw || image.base() != 0 {
         return out;
     }
-    if let Some(p) = image.vmcoreinfo_in_memory().and_then(|(_, v)| v.phys_offset()) {
+    if let Some(p) = image
+        .vmcoreinfo_in_memory()
+        .and_then(|(_, v)| v.phys_offset())
+    {
         if p != 0 {
             out.push(p);
         }
@@ -225,7 +230,8 @@ impl Syms {
         let sym = |n: &str| session.symbol_address(n, 0).map(canonical_address);
         let meta = |k: &str| session.profile().metadata_str(k).map(str::to_owned);
         let arch_meta = meta("arch").unwrap_or_default().to_ascii_lowercase();
-        let banner = sym("linux_banner").ok_or_else(|| kerr("profile", "the profile has no linux_banner symbol"))?;
+        let banner = sym("linux_banner")
+            .ok_or_else(|| kerr("profile", "the profile has no linux_banner symbol"))?;
         let x86_pgd = sym("init_top_pgt").or_else(|| sym("init_level4_pgt"));
         let arch = if arch_meta.contains("arm64") || arch_meta.contains("aarch64") {
             KernelArch::Arm64
@@ -238,8 +244,14 @@ impl Syms {
             ));
         };
         let pgd = match arch {
-            KernelArch::Amd64 => x86_pgd.ok_or_else(|| kerr("profile", "the profile has no init_top_pgt (or init_level4_pgt) symbol"))?,
-            KernelArch::Arm64 => sym("swapper_pg_dir").ok_or_else(|| kerr("profile", "the profile has no swapper_pg_dir symbol"))?,
+            KernelArch::Amd64 => x86_pgd.ok_or_else(|| {
+                kerr(
+                    "profile",
+                    "the profile has no init_top_pgt (or init_level4_pgt) symbol",
+                )
+            })?,
+            KernelArch::Arm64 => sym("swapper_pg_dir")
+                .ok_or_else(|| kerr("profile", "the profile has no swapper_pg_dir symbol"))?,
         };
         let profile_banner = meta("Banner").map(|b| b.trim_end_matches('\n').to_owned());
         let release = meta("KernelVersion").or_else(|| {
@@ -303,13 +315,18 @@ fn banner_at(space: &dyn AddressSpace, addr: u64) -> Option<String> {
     let valid = if st.is_complete() {
         b.len()
     } else {
-        st.first_invalid.map_or(0, |f| f.saturating_sub(addr) as usize).min(b.len())
+        st.first_invalid
+            .map_or(0, |f| f.saturating_sub(addr) as usize)
+            .min(b.len())
     };
     let b = &b[..valid];
     if !b.starts_with(b"Linux version ") {
         return None;
     }
-    let end = b.iter().position(|&c| c == b'\n' || c == 0).unwrap_or(b.len());
+    let end = b
+        .iter()
+        .position(|&c| c == b'\n' || c == 0)
+        .unwrap_or(b.len());
     Some(String::from_utf8_lossy(&b[..end]).into_owned())
 }
 
@@ -333,7 +350,8 @@ impl LinuxKernel {
                 for b in raw_bases(image) {
                     if let Ok(mut k) = LinuxKernel::locate_in(&image.rebased(b), &syms, hints) {
                         k.found.insert("raw_base", Found::PageTables);
-                        k.notes.push(format!("the raw image's first byte is physical {b:#x}"));
+                        k.notes
+                            .push(format!("the raw image's first byte is physical {b:#x}"));
                         return Ok(k);
                     }
                 }
@@ -351,7 +369,9 @@ impl LinuxKernel {
         for (src, v) in &vmcis {
             if let (Some(r), Some(want)) = (v.osrelease(), syms.release.as_deref()) {
                 if r != want {
-                    notes.push(format!("VMCOREINFO ({src}) is of release {r}, the profile of {want}"));
+                    notes.push(format!(
+                        "VMCOREINFO ({src}) is of release {r}, the profile of {want}"
+                    ));
                 }
             }
             if let Some(c) = vmcoreinfo_candidate(syms, v) {
@@ -360,7 +380,10 @@ impl LinuxKernel {
         }
         cands.extend(banner_candidates(image, syms, hints));
         // Hints override; a complete set of hints stands alone too.
-        let mut cands: Vec<Candidate> = cands.into_iter().map(|c| apply_hints(c, hints, syms)).collect();
+        let mut cands: Vec<Candidate> = cands
+            .into_iter()
+            .map(|c| apply_hints(c, hints, syms))
+            .collect();
         if let Some(c) = hint_candidate(hints, syms) {
             cands.insert(0, c);
         }
@@ -370,7 +393,14 @@ impl LinuxKernel {
             match verify(&physical, syms, c, image) {
                 Ok((paging, banner)) => {
                     let mut found = BTreeMap::new();
-                    found.insert("kaslr_shift", if hints.shift.is_some() { Found::Hint } else { c.how });
+                    found.insert(
+                        "kaslr_shift",
+                        if hints.shift.is_some() {
+                            Found::Hint
+                        } else {
+                            c.how
+                        },
+                    );
                     let off_key = match syms.arch {
                         KernelArch::Amd64 => "phys_base",
                         KernelArch::Arm64 => "kimage_voffset",
@@ -380,11 +410,27 @@ impl LinuxKernel {
                         KernelArch::Arm64 => hints.kimage_voffset.is_some(),
                     };
                     found.insert(off_key, if off_hint { Found::Hint } else { c.how });
-                    found.insert("dtb", if hints.dtb.is_some() { Found::Hint } else { c.dtb_how });
-                    found.insert("paging", if hints.paging.is_some() { Found::Hint } else { Found::PageTables });
+                    found.insert(
+                        "dtb",
+                        if hints.dtb.is_some() {
+                            Found::Hint
+                        } else {
+                            c.dtb_how
+                        },
+                    );
+                    found.insert(
+                        "paging",
+                        if hints.paging.is_some() {
+                            Found::Hint
+                        } else {
+                            Found::PageTables
+                        },
+                    );
                     if let (Some(pb), Some(b)) = (&syms.profile_banner, &banner) {
                         if pb != b {
-                            notes.push(format!("the image's banner {b:?} differs from the profile's {pb:?}"));
+                            notes.push(format!(
+                                "the image's banner {b:?} differs from the profile's {pb:?}"
+                            ));
                         }
                     }
                     let space = paging.space(Arc::clone(&physical), c.dtb)?;
@@ -456,13 +502,19 @@ impl LinuxKernel {
             let idx = image.scan_index(&mut |_, _| {});
             let rels = idx.linux_releases();
             if !rels.is_empty() {
-                reasons.push(format!("the image has Linux release(s) {}", rels.join(", ")));
+                reasons.push(format!(
+                    "the image has Linux release(s) {}",
+                    rels.join(", ")
+                ));
             }
         }
         reasons.extend(notes);
         Err(kerr(
             image.name(),
-            format!("the profile's Linux kernel was not found: {}", reasons.join("; ")),
+            format!(
+                "the profile's Linux kernel was not found: {}",
+                reasons.join("; ")
+            ),
         ))
     }
 
@@ -552,12 +604,22 @@ fn vmcoreinfo_candidate(syms: &Syms, v: &VmcoreInfo) -> Option<Candidate> {
     match syms.arch {
         KernelArch::Amd64 => {
             let pb = v.phys_base()?;
-            let dtb = syms.pgd.wrapping_add(shift).wrapping_sub(START_KERNEL_MAP).wrapping_add(pb);
+            let dtb = syms
+                .pgd
+                .wrapping_add(shift)
+                .wrapping_sub(START_KERNEL_MAP)
+                .wrapping_add(pb);
             Some(Candidate {
                 shift,
                 offset: pb,
                 dtb,
-                paging: v.pgtable_l5_enabled().map(|l5| if l5 { Paging::Amd64La57 } else { Paging::Amd64 }),
+                paging: v.pgtable_l5_enabled().map(|l5| {
+                    if l5 {
+                        Paging::Amd64La57
+                    } else {
+                        Paging::Amd64
+                    }
+                }),
                 how: Found::Vmcoreinfo,
                 dtb_how: Found::Derived,
             })
@@ -608,7 +670,10 @@ fn banner_candidates(image: &Image, syms: &Syms, hints: &Hints) -> Vec<Candidate
             for &b in &hits {
                 // shift + phys_base, and so the physical init_top_pgt.
                 let p = b.wrapping_sub(syms.banner.wrapping_sub(START_KERNEL_MAP));
-                roots.push((syms.pgd.wrapping_sub(START_KERNEL_MAP).wrapping_add(p), Found::BannerScan));
+                roots.push((
+                    syms.pgd.wrapping_sub(START_KERNEL_MAP).wrapping_add(p),
+                    Found::BannerScan,
+                ));
             }
             for c in image.cpus() {
                 if let Some(cr3) = c.cr3 {
@@ -637,7 +702,11 @@ fn banner_candidates(image: &Image, syms: &Syms, hints: &Hints) -> Vec<Candidate
                             dtb,
                             paging: Some(mode),
                             how: Found::BannerScan,
-                            dtb_how: if how == Found::CpuState { Found::Derived } else { how },
+                            dtb_how: if how == Found::CpuState {
+                                Found::Derived
+                            } else {
+                                how
+                            },
                         });
                     }
                 }
@@ -649,9 +718,15 @@ fn banner_candidates(image: &Image, syms: &Syms, hints: &Hints) -> Vec<Candidate
                 _ => vec![48, 39, 47, 42],
             };
             for &b in &hits {
-                let root = hints.dtb.unwrap_or_else(|| b.wrapping_add(syms.pgd.wrapping_sub(syms.banner)));
+                let root = hints
+                    .dtb
+                    .unwrap_or_else(|| b.wrapping_add(syms.pgd.wrapping_sub(syms.banner)));
                 for &vb in &bits {
-                    let Ok(w) = AnyPaging::new(Arc::clone(&physical), root, Paging::AArch64 { va_bits: vb }) else {
+                    let Ok(w) = AnyPaging::new(
+                        Arc::clone(&physical),
+                        root,
+                        Paging::AArch64 { va_bits: vb },
+                    ) else {
                         continue;
                     };
                     let runs = w.ranges_in(syms.banner, u64::MAX);
@@ -662,7 +737,11 @@ fn banner_candidates(image: &Image, syms: &Syms, hints: &Hints) -> Vec<Candidate
                             dtb: root,
                             paging: Some(Paging::AArch64 { va_bits: vb }),
                             how: Found::BannerScan,
-                            dtb_how: if hints.dtb.is_some() { Found::Hint } else { Found::BannerScan },
+                            dtb_how: if hints.dtb.is_some() {
+                                Found::Hint
+                            } else {
+                                Found::BannerScan
+                            },
                         });
                         break;
                     }
@@ -700,7 +779,11 @@ fn apply_hints(mut c: Candidate, h: &Hints, syms: &Syms) -> Candidate {
 
 fn derive_dtb(syms: &Syms, shift: u64, offset: u64) -> u64 {
     match syms.arch {
-        KernelArch::Amd64 => syms.pgd.wrapping_add(shift).wrapping_sub(START_KERNEL_MAP).wrapping_add(offset),
+        KernelArch::Amd64 => syms
+            .pgd
+            .wrapping_add(shift)
+            .wrapping_sub(START_KERNEL_MAP)
+            .wrapping_add(offset),
         KernelArch::Arm64 => syms.pgd.wrapping_add(shift).wrapping_sub(offset),
     }
 }
@@ -723,7 +806,11 @@ fn hint_candidate(h: &Hints, syms: &Syms) -> Option<Candidate> {
         dtb: h.dtb.unwrap_or_else(|| derive_dtb(syms, shift, offset)),
         paging: h.paging,
         how: Found::Hint,
-        dtb_how: if h.dtb.is_some() { Found::Hint } else { Found::Derived },
+        dtb_how: if h.dtb.is_some() {
+            Found::Hint
+        } else {
+            Found::Derived
+        },
     })
 }
 
@@ -739,7 +826,10 @@ fn verify(
     let modes: Vec<Paging> = match (c.paging, syms.arch) {
         (Some(p), _) => vec![p],
         (None, KernelArch::Amd64) => amd64_modes(image, None),
-        (None, KernelArch::Arm64) => vec![48u8, 39, 47, 42].into_iter().map(|b| Paging::AArch64 { va_bits: b }).collect(),
+        (None, KernelArch::Arm64) => vec![48u8, 39, 47, 42]
+            .into_iter()
+            .map(|b| Paging::AArch64 { va_bits: b })
+            .collect(),
     };
     let mut why = String::new();
     for mode in modes {
@@ -749,7 +839,9 @@ fn verify(
             Some(b) => {
                 if let Some(pb) = &syms.profile_banner {
                     if *pb != b {
-                        why = format!("{mode}: the banner at linux_banner is {b:?}, not the profile's");
+                        why = format!(
+                            "{mode}: the banner at linux_banner is {b:?}, not the profile's"
+                        );
                         continue;
                     }
                 }
@@ -785,7 +877,11 @@ pub(crate) struct Located {
 /// Locates a kernel without a profile: VMCOREINFO checked against the page
 /// tables, else a search for the kernel's top-level page table that maps
 /// one of `banners` (physical addresses of its banner).
-pub(crate) fn locate_unprofiled(image: &Image, vmci: Option<&VmcoreInfo>, banners: &[u64]) -> Located {
+pub(crate) fn locate_unprofiled(
+    image: &Image,
+    vmci: Option<&VmcoreInfo>,
+    banners: &[u64],
+) -> Located {
     let l = locate_unprofiled_at(image, vmci, banners);
     if l.dtb.is_some() || image.format() != crate::image::ImageFormat::Raw || image.base() != 0 {
         return l;
@@ -801,7 +897,8 @@ pub(crate) fn locate_unprofiled(image: &Image, vmci: Option<&VmcoreInfo>, banner
             if r.dtb.is_some() {
                 r.raw_base = Some(b);
                 r.found.push(("raw_base", Found::PageTables));
-                r.notes.push(format!("the raw image's first byte is physical {b:#x}"));
+                r.notes
+                    .push(format!("the raw image's first byte is physical {b:#x}"));
                 return r;
             }
         }
@@ -835,7 +932,8 @@ fn locate_unprofiled_at(image: &Image, vmci: Option<&VmcoreInfo>, banners: &[u64
             }
             return l;
         }
-        out.notes.push("VMCOREINFO does not agree with the page tables; searching them".into());
+        out.notes
+            .push("VMCOREINFO does not agree with the page tables; searching them".into());
     }
     let found = match arch {
         Some(Arch::X86_64) => amd64_search(image, banners),
@@ -849,7 +947,8 @@ fn locate_unprofiled_at(image: &Image, vmci: Option<&VmcoreInfo>, banners: &[u64
             l
         }
         None => {
-            out.notes.push("no kernel page table mapping the banner was found".into());
+            out.notes
+                .push("no kernel page table mapping the banner was found".into());
             out
         }
     }
@@ -898,7 +997,9 @@ fn pick_banner(image: &Image, runs: &[Run], banners: &[u64]) -> Option<u64> {
 fn amd64_from_vmcoreinfo(image: &Image, v: &VmcoreInfo) -> Option<Located> {
     let shift = v.kerneloffset()?;
     let pb = v.phys_base()?;
-    let pgd_va = v.symbol("init_top_pgt").or_else(|| v.symbol("swapper_pg_dir"))?;
+    let pgd_va = v
+        .symbol("init_top_pgt")
+        .or_else(|| v.symbol("swapper_pg_dir"))?;
     let dtb = pgd_va.wrapping_sub(START_KERNEL_MAP).wrapping_add(pb);
     let modes = match v.pgtable_l5_enabled() {
         Some(true) => vec![Paging::Amd64La57],
@@ -968,7 +1069,10 @@ fn pages(space: &dyn AddressSpace) -> impl Iterator<Item = u64> + '_ {
 
 fn read_u64(space: &dyn AddressSpace, addr: u64) -> Option<u64> {
     let mut b = [0u8; 8];
-    space.read(addr, &mut b).is_complete().then(|| u64::from_le_bytes(b))
+    space
+        .read(addr, &mut b)
+        .is_complete()
+        .then(|| u64::from_le_bytes(b))
 }
 
 fn amd64_search(image: &Image, banners: &[u64]) -> Option<Located> {
@@ -976,7 +1080,9 @@ fn amd64_search(image: &Image, banners: &[u64]) -> Option<Located> {
     let mut cands = Vec::new();
     let mut half = vec![0u8; 2048];
     for page in pages(&**phys) {
-        let Some(e) = read_u64(&**phys, page + 0xff8) else { continue };
+        let Some(e) = read_u64(&**phys, page + 0xff8) else {
+            continue;
+        };
         if e & 1 == 0 || e & 0x80 != 0 || (e >> 52) & 0x7ff != 0 {
             continue;
         }
@@ -997,7 +1103,9 @@ fn amd64_search(image: &Image, banners: &[u64]) -> Option<Located> {
     let mut valid: Vec<(u64, Paging, Vec<Run>, Option<u64>)> = Vec::new();
     for mode in amd64_modes(image, None) {
         for &root in &cands {
-            let Ok(w) = AnyPaging::new(Arc::clone(phys), root, mode) else { continue };
+            let Ok(w) = AnyPaging::new(Arc::clone(phys), root, mode) else {
+                continue;
+            };
             let runs = w.ranges_in(START_KERNEL_MAP, KERNEL_WINDOW_END);
             if runs.is_empty() || va_of(&runs, root).is_none() {
                 continue;
@@ -1019,7 +1127,9 @@ fn amd64_search(image: &Image, banners: &[u64]) -> Option<Located> {
     // (init_mm.pgd holds its kernel virtual address).
     if valid.len() > 1 {
         let refs = |root: u64, runs: &[Run]| -> usize {
-            let Some(va) = va_of(runs, root) else { return 0 };
+            let Some(va) = va_of(runs, root) else {
+                return 0;
+            };
             let pat = va.to_le_bytes();
             let f = memchr::memmem::Finder::new(&pat);
             runs.iter()
@@ -1041,7 +1151,9 @@ fn amd64_search(image: &Image, banners: &[u64]) -> Option<Located> {
     let first = runs.first()?;
     let text = first.start;
     let shift = text.wrapping_sub(DEFAULT_TEXT_AMD64);
-    let pb = first.target.wrapping_sub(text.wrapping_sub(START_KERNEL_MAP));
+    let pb = first
+        .target
+        .wrapping_sub(text.wrapping_sub(START_KERNEL_MAP));
     let mut l = Located {
         shift: Some(shift),
         phys_base: Some(pb),
@@ -1068,7 +1180,10 @@ fn amd64_search(image: &Image, banners: &[u64]) -> Option<Located> {
 fn arm64_default_text(release: Option<&str>) -> u64 {
     let ver = release.and_then(|r| {
         let mut it = r.split(|c: char| !c.is_ascii_digit());
-        Some((it.next()?.parse::<u32>().ok()?, it.next()?.parse::<u32>().ok()?))
+        Some((
+            it.next()?.parse::<u32>().ok()?,
+            it.next()?.parse::<u32>().ok()?,
+        ))
     });
     match ver {
         Some(v) if v >= (6, 9) => 0xffff_8000_8000_0000,
@@ -1086,7 +1201,9 @@ fn arm64_search(image: &Image, banners: &[u64]) -> Option<Located> {
     for page in pages(&**phys) {
         // The kernel image region (0xffff800000000000) is entry 256 of a
         // 48-bit level-0 table.
-        let Some(e) = read_u64(&**phys, page + 256 * 8) else { continue };
+        let Some(e) = read_u64(&**phys, page + 256 * 8) else {
+            continue;
+        };
         if e & 3 != 3 || !phys.is_valid(e & 0x0000_ffff_ffff_f000) {
             continue;
         }
@@ -1111,16 +1228,23 @@ fn arm64_search(image: &Image, banners: &[u64]) -> Option<Located> {
     }
     let mode = Paging::AArch64 { va_bits: 48 };
     for &root in &cands {
-        let Ok(w) = AnyPaging::new(Arc::clone(phys), root, mode) else { continue };
+        let Ok(w) = AnyPaging::new(Arc::clone(phys), root, mode) else {
+            continue;
+        };
         let all = w.ranges_in(0xffff_8000_0000_0000, u64::MAX);
-        let Some(b) = pick_banner(image, &all, banners) else { continue };
+        let Some(b) = pick_banner(image, &all, banners) else {
+            continue;
+        };
         let Some(va) = va_of(&all, b) else { continue };
         let voff = va.wrapping_sub(b);
         // swapper_pg_dir lies in the image: mapped at its address + voffset.
         if w.translate(root.wrapping_add(voff)).map(|(p, _)| p) != Some(root) {
             continue;
         }
-        let runs: Vec<Run> = all.into_iter().filter(|r| r.start.wrapping_sub(r.target) == voff).collect();
+        let runs: Vec<Run> = all
+            .into_iter()
+            .filter(|r| r.start.wrapping_sub(r.target) == voff)
+            .collect();
         let mut l = Located {
             kimage_voffset: Some(voff),
             dtb: Some(root),

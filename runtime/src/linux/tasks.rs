@@ -112,12 +112,18 @@ impl TaskLayout {
 
 fn rd64(space: &dyn AddressSpace, addr: u64) -> Option<u64> {
     let mut b = [0u8; 8];
-    space.read(addr, &mut b).is_complete().then(|| u64::from_le_bytes(b))
+    space
+        .read(addr, &mut b)
+        .is_complete()
+        .then(|| u64::from_le_bytes(b))
 }
 
 fn rd32(space: &dyn AddressSpace, addr: u64) -> Option<u32> {
     let mut b = [0u8; 4];
-    space.read(addr, &mut b).is_complete().then(|| u32::from_le_bytes(b))
+    space
+        .read(addr, &mut b)
+        .is_complete()
+        .then(|| u32::from_le_bytes(b))
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -128,10 +134,16 @@ fn text(bytes: &[u8]) -> String {
 /// Walks a circular `list_head` list from `head`: the addresses of the
 /// entries (not the head). Errors on an unreadable link, a loop that does
 /// not return to the head, or more than `max` entries.
-fn walk_list(space: &dyn AddressSpace, head: u64, max: usize, what: &str) -> Result<Vec<u64>, String> {
+fn walk_list(
+    space: &dyn AddressSpace,
+    head: u64,
+    max: usize,
+    what: &str,
+) -> Result<Vec<u64>, String> {
     let mut out = Vec::new();
     let mut seen = FxHashSet::default();
-    let mut cur = rd64(space, head).ok_or_else(|| format!("{what}: the list head at {head:#x} cannot be read"))?;
+    let mut cur = rd64(space, head)
+        .ok_or_else(|| format!("{what}: the list head at {head:#x} cannot be read"))?;
     while cur != head {
         if out.len() >= max {
             return Err(format!("{what}: more than {max} entries"));
@@ -143,7 +155,12 @@ fn walk_list(space: &dyn AddressSpace, head: u64, max: usize, what: &str) -> Res
             ));
         }
         out.push(cur);
-        cur = rd64(space, cur).ok_or_else(|| format!("{what}: the link at {cur:#x} cannot be read ({} entries read)", out.len()))?;
+        cur = rd64(space, cur).ok_or_else(|| {
+            format!(
+                "{what}: the link at {cur:#x} cannot be read ({} entries read)",
+                out.len()
+            )
+        })?;
         if cur == 0 {
             return Err(format!("{what}: a NULL link after {} entries", out.len()));
         }
@@ -173,7 +190,9 @@ fn boot_time_ns(session: &Session, kernel: &LinuxKernel) -> Option<i128> {
     let b = rd64(&**space, tk + inner + boot)? as i64;
     let t = i128::from(r) - i128::from(b);
     // Between 1990 and 2200, else not a boot time.
-    (631_152_000_000_000_000..7_258_118_400_000_000_000).contains(&t).then_some(t)
+    (631_152_000_000_000_000..7_258_118_400_000_000_000)
+        .contains(&t)
+        .then_some(t)
 }
 
 fn timestamp(ns: i128) -> String {
@@ -195,7 +214,11 @@ pub fn pslist(session: &Session, kernel: &LinuxKernel) -> crate::Result<Vec<Task
 /// leader (from the leader's `thread_group` list). A broken task list (an
 /// unreadable link, a loop that misses `init_task`, more than
 /// [`MAX_LIST_ENTRIES`] tasks) is an error.
-pub fn pslist_with(session: &Session, kernel: &LinuxKernel, threads: bool) -> crate::Result<Vec<Task>> {
+pub fn pslist_with(
+    session: &Session,
+    kernel: &LinuxKernel,
+    threads: bool,
+) -> crate::Result<Vec<Task>> {
     let err = |m: String| crate::Error::Kernel {
         image: "pslist".into(),
         message: m,
@@ -205,7 +228,13 @@ pub fn pslist_with(session: &Session, kernel: &LinuxKernel, threads: bool) -> cr
         .symbol(session, "init_task")
         .ok_or_else(|| err("the profile has no init_task symbol".into()))?;
     let space: &Space = kernel.space();
-    let links = walk_list(&**space, init + l.tasks, MAX_LIST_ENTRIES, "init_task.tasks").map_err(err)?;
+    let links = walk_list(
+        &**space,
+        init + l.tasks,
+        MAX_LIST_ENTRIES,
+        "init_task.tasks",
+    )
+    .map_err(err)?;
     let boot = boot_time_ns(session, kernel);
     let mut out = Vec::with_capacity(links.len());
     for link in links {
@@ -226,15 +255,27 @@ pub fn pslist_with(session: &Session, kernel: &LinuxKernel, threads: bool) -> cr
     Ok(out)
 }
 
-fn read_task(space: &dyn AddressSpace, l: &TaskLayout, t: u64, boot: Option<i128>, leader: bool) -> Task {
-    let int = |o: u64| rd32(space, t + o).map(|v| i64::from(v as i32)).unwrap_or(-1);
+fn read_task(
+    space: &dyn AddressSpace,
+    l: &TaskLayout,
+    t: u64,
+    boot: Option<i128>,
+    leader: bool,
+) -> Task {
+    let int = |o: u64| {
+        rd32(space, t + o)
+            .map(|v| i64::from(v as i32))
+            .unwrap_or(-1)
+    };
     let mut comm = vec![0u8; l.comm_len];
     space.read(t + l.comm, &mut comm);
     let parent = rd64(space, t + l.real_parent).unwrap_or(0);
     let ppid = if parent == 0 || parent == t {
         0
     } else {
-        rd32(space, parent + l.tgid).map(|v| i64::from(v as i32)).unwrap_or(-1)
+        rd32(space, parent + l.tgid)
+            .map(|v| i64::from(v as i32))
+            .unwrap_or(-1)
     };
     let flags = l.flags.and_then(|f| rd32(space, t + f)).map(u64::from);
     let start = l.start.and_then(|s| rd64(space, t + s));
@@ -296,13 +337,15 @@ pub fn lsmod(session: &Session, kernel: &LinuxKernel) -> crate::Result<Vec<Modul
         .member_type("module", "mem")
         .and_then(|t| session.size_of_type(&t, None, None))
         .zip(mem_elem)
-        .map(|(total, e)| if e == 0 { 0 } else { total / e })
+        .map(|(total, e)| total.checked_div(e).unwrap_or(0))
         .unwrap_or(0)
         .min(16);
     let mbase = session.offset_of("module_memory", "base").unwrap_or(0);
     let msize = session.offset_of("module_memory", "size").unwrap_or(8);
     if layout.is_none() && mem.is_none() {
-        return Err(err("the profile's struct module has neither core_layout nor mem".into()));
+        return Err(err(
+            "the profile's struct module has neither core_layout nor mem".into(),
+        ));
     }
     let space = kernel.space();
     let links = walk_list(&**space, head, MAX_MODULES, "modules").map_err(err)?;
@@ -314,7 +357,11 @@ pub fn lsmod(session: &Session, kernel: &LinuxKernel) -> crate::Result<Vec<Modul
         let (base, size) = match (layout, mem) {
             (Some((core, init, data)), _) => {
                 let base = rd64(&**space, m + core + lbase).unwrap_or(0);
-                let sz = |o: Option<u64>| o.and_then(|o| rd32(&**space, m + o + lsize)).map(u64::from).unwrap_or(0);
+                let sz = |o: Option<u64>| {
+                    o.and_then(|o| rd32(&**space, m + o + lsize))
+                        .map(u64::from)
+                        .unwrap_or(0)
+                };
                 (base, sz(Some(core)) + sz(init) + sz(data))
             }
             (None, Some(mem)) => {
@@ -368,7 +415,10 @@ pub fn check(image: &Image, session: &Session, hints: &Hints) -> CheckReport {
     match LinuxKernel::locate(image, session, hints) {
         Ok(k) => {
             let mut r = check_kernel(session, &k);
-            r.passed.insert(0, "the kernel was located and linux_banner reads the profile's banner".into());
+            r.passed.insert(
+                0,
+                "the kernel was located and linux_banner reads the profile's banner".into(),
+            );
             r
         }
         Err(e) => CheckReport {
@@ -411,7 +461,10 @@ pub fn check_kernel(session: &Session, kernel: &LinuxKernel) -> CheckReport {
                 &mut r,
                 t.tid == 0 && t.comm.starts_with("swapper"),
                 "init_task has pid 0 and comm swapper".into(),
-                format!("init_task reads pid {} comm {:?} (want 0, swapper...)", t.tid, t.comm),
+                format!(
+                    "init_task reads pid {} comm {:?} (want 0, swapper...)",
+                    t.tid, t.comm
+                ),
             );
         }
         (Err(e), _) => r.reasons.push(e),
@@ -420,10 +473,21 @@ pub fn check_kernel(session: &Session, kernel: &LinuxKernel) -> CheckReport {
     match pslist(session, kernel) {
         Ok(tasks) => {
             r.tasks = tasks.len();
-            r.passed.push(format!("the task list closes ({} processes)", tasks.len()));
+            r.passed
+                .push(format!("the task list closes ({} processes)", tasks.len()));
             let mut seen = FxHashSet::default();
-            let dup: Vec<i64> = tasks.iter().filter(|t| !seen.insert(t.tid)).map(|t| t.tid).take(5).collect();
-            pass(&mut r, dup.is_empty(), "pids are unique".into(), format!("repeated pids: {dup:?}"));
+            let dup: Vec<i64> = tasks
+                .iter()
+                .filter(|t| !seen.insert(t.tid))
+                .map(|t| t.tid)
+                .take(5)
+                .collect();
+            pass(
+                &mut r,
+                dup.is_empty(),
+                "pids are unique".into(),
+                format!("repeated pids: {dup:?}"),
+            );
             let bad: Vec<i64> = tasks
                 .iter()
                 .filter(|t| !(1..=4_194_304).contains(&t.tid) || t.pid != t.tid)
@@ -436,30 +500,56 @@ pub fn check_kernel(session: &Session, kernel: &LinuxKernel) -> CheckReport {
                 "pids are in range and leaders' tgid = pid".into(),
                 format!("pids out of range or tgid != pid: {bad:?}"),
             );
-            let bad: Vec<String> = tasks.iter().filter(|t| !printable(&t.comm)).map(|t| format!("{:?}", t.comm)).take(5).collect();
-            pass(&mut r, bad.is_empty(), "every comm is printable".into(), format!("unprintable comms: {}", bad.join(", ")));
+            let bad: Vec<String> = tasks
+                .iter()
+                .filter(|t| !printable(&t.comm))
+                .map(|t| format!("{:?}", t.comm))
+                .take(5)
+                .collect();
+            pass(
+                &mut r,
+                bad.is_empty(),
+                "every comm is printable".into(),
+                format!("unprintable comms: {}", bad.join(", ")),
+            );
             let orphans: Vec<i64> = tasks
                 .iter()
                 .filter(|t| t.ppid != 0 && !seen.contains(&t.ppid))
                 .map(|t| t.tid)
                 .take(5)
                 .collect();
-            pass(&mut r, orphans.is_empty(), "every parent is listed".into(), format!("tasks whose parent is not listed: {orphans:?}"));
-            pass(&mut r, seen.contains(&1), "pid 1 exists".into(), "no pid 1".into());
+            pass(
+                &mut r,
+                orphans.is_empty(),
+                "every parent is listed".into(),
+                format!("tasks whose parent is not listed: {orphans:?}"),
+            );
+            pass(
+                &mut r,
+                seen.contains(&1),
+                "pid 1 exists".into(),
+                "no pid 1".into(),
+            );
         }
         Err(e) => r.reasons.push(e.to_string()),
     }
     match lsmod(session, kernel) {
         Ok(mods) => {
             r.modules = mods.len();
-            r.passed.push(format!("the module list closes ({} modules)", mods.len()));
+            r.passed
+                .push(format!("the module list closes ({} modules)", mods.len()));
             let bad: Vec<String> = mods
                 .iter()
                 .filter(|m| !printable(&m.name) || m.size == 0 || m.size >= 1 << 30)
                 .map(|m| format!("{:?} ({} bytes)", m.name, m.size))
                 .take(5)
                 .collect();
-            pass(&mut r, bad.is_empty(), "module names are printable and sizes sane".into(), format!("bad modules: {}", bad.join(", ")));
+            pass(
+                &mut r,
+                bad.is_empty(),
+                "module names are printable and sizes sane".into(),
+                format!("bad modules: {}", bad.join(", ")),
+            );
         }
         Err(e) => r.reasons.push(e.to_string()),
     }
@@ -477,19 +567,26 @@ mod tests {
     fn list_walks_end_on_loops_nulls_and_caps() {
         let mut mem = vec![0u8; 0x100];
         let w = |m: &mut Vec<u8>, a: usize, v: u64| m[a..a + 8].copy_from_slice(&v.to_le_bytes());
-        // head 0x00 -> 0x10 -> 0x20 -> 0x10 (loop missing the head)
-        w(&mut mem, 0x00, 0x10);
+        let head = 0x80;
+        // head -> 0x10 -> 0x20 -> 0x10 (a loop that misses the head)
+        w(&mut mem, head as usize, 0x10);
         w(&mut mem, 0x10, 0x20);
         w(&mut mem, 0x20, 0x10);
         let s = BufferSpace::new(mem.clone());
-        assert!(walk_list(&s, 0, 100, "t").unwrap_err().contains("loops"));
-        w(&mut mem, 0x20, 0x00);
+        assert!(walk_list(&s, head, 100, "t").unwrap_err().contains("loops"));
+        w(&mut mem, 0x20, head);
         let s = BufferSpace::new(mem.clone());
-        assert_eq!(walk_list(&s, 0, 100, "t").unwrap(), vec![0x10, 0x20]);
-        assert!(walk_list(&s, 0, 1, "t").unwrap_err().contains("more than 1"));
-        w(&mut mem, 0x20, 0x0);
+        assert_eq!(walk_list(&s, head, 100, "t").unwrap(), vec![0x10, 0x20]);
+        assert!(walk_list(&s, head, 1, "t")
+            .unwrap_err()
+            .contains("more than 1"));
+        w(&mut mem, 0x20, 0);
+        let s = BufferSpace::new(mem.clone());
+        assert!(walk_list(&s, head, 100, "t").unwrap_err().contains("NULL"));
         w(&mut mem, 0x10, 0x1000);
         let s: Space = Arc::new(BufferSpace::new(mem));
-        assert!(walk_list(&*s, 0, 100, "t").unwrap_err().contains("cannot be read"));
+        assert!(walk_list(&*s, head, 100, "t")
+            .unwrap_err()
+            .contains("cannot be read"));
     }
 }

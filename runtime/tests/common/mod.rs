@@ -208,7 +208,10 @@ pub const ARM_BLOCK: u64 = 0b01 | (1 << 10);
 
 impl Arm64 {
     pub fn new(m: &mut PhysMem, bits: u32) -> Self {
-        Arm64 { root: m.alloc(), bits }
+        Arm64 {
+            root: m.alloc(),
+            bits,
+        }
     }
     fn idx(va: u64, shift: u32) -> u64 {
         (va >> shift) & 0x1ff
