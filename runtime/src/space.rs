@@ -299,6 +299,7 @@ impl SparseSpace {
     /// The physical memory of a LiME image (Linux Memory Extractor): a
     /// sequence of ranges, each a 32-byte header (magic `0x4C694D45`,
     /// version, first and last address, reserved) followed by its bytes.
+    /// A range running past the end of the file is cut there.
     pub fn lime(file: Space) -> Result<Self> {
         const MAGIC: u32 = 0x4C69_4D45;
         let ctx = "LiME image";
@@ -334,10 +335,12 @@ impl SparseSpace {
             let data = offset
                 .checked_add(32)
                 .ok_or_else(|| Error::format(ctx, "offset overflow"))?;
+            // A range claiming more than the file holds is cut at its end.
+            let file_end = file.ranges().last().map_or(0, |r| r.start + r.len);
             runs.push(Run {
                 start,
                 target: data,
-                len,
+                len: len.min(file_end.saturating_sub(data)),
             });
             offset = data
                 .checked_add(len)
@@ -349,7 +352,7 @@ impl SparseSpace {
     /// The physical memory of an ELF64 little-endian core file (as QEMU's
     /// `dump-guest-memory` and `virsh dump` write): one run per `PT_LOAD`
     /// segment, from its physical address (`p_paddr`) to its file offset,
-    /// `p_filesz` bytes long.
+    /// `p_filesz` bytes long (cut at the end of the file).
     pub fn elf_core(file: Space) -> Result<Self> {
         let ctx = "ELF core";
         let mut eh = [0u8; 64];
@@ -376,6 +379,7 @@ impl SparseSpace {
                 format!("program header size {phentsize} is too small"),
             ));
         }
+        let file_end = file.ranges().last().map_or(0, |r| r.start + r.len);
         let mut runs = Vec::new();
         for i in 0..phnum {
             let at = i
@@ -393,10 +397,12 @@ impl SparseSpace {
             if p_type != 1 {
                 continue;
             }
+            // A segment claiming more than the file holds is cut at its end.
+            let target = le64(&ph, 8);
             runs.push(Run {
                 start: le64(&ph, 24),
-                target: le64(&ph, 8),
-                len: le64(&ph, 32),
+                target,
+                len: le64(&ph, 32).min(file_end.saturating_sub(target)),
             });
         }
         SparseSpace::new(file, runs)
