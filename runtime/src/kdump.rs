@@ -409,7 +409,7 @@ mod tests {
         let descs = 4 * bs;
         let d1 = descs + 48;
         let d3 = d1 + c1.len();
-        let mut desc = |off: usize, size: usize, flags: u32| {
+        let desc = |off: usize, size: usize, flags: u32| {
             let mut d = Vec::new();
             d.extend_from_slice(&(off as u64).to_le_bytes());
             d.extend_from_slice(&(size as u32).to_le_bytes());
