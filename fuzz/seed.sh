@@ -11,7 +11,8 @@ fx="$shared/fixtures"
 c=corpus
 mkdir -p "$c"
 for t in pdb dwarf btf system_map vol2_dwarfdump vol2_vtypes vol2_zip isf \
-         profile_json cab pe repo_symlink runtime_session; do
+         profile_json cab pe repo_symlink runtime_session \
+         image_formats vmcoreinfo paging; do
   mkdir -p "$c/$t"
 done
 MAX=262144
@@ -219,6 +220,64 @@ PY
 
 # PE and RSDS text bits
 printf 'RSDS\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x01\x00\x00\x00C:\\ntkrnlmp.pdb\0' > "$c/pe/rsds"
+
+# Memory images, VMCOREINFO, page tables (small synthetic seeds).
+python3 - "$c" <<'PY'
+import os, struct, sys, zlib
+c = sys.argv[1]
+def put(t, n, d):
+    with open(os.path.join(c, t, n), "wb") as f:
+        f.write(d)
+vmci = (b"OSRELEASE=6.1.0-57-amd64\nBUILD-ID=6a2b4ac77585b8cf102cba771300e573c8489b69\nPAGESIZE=4096\n"
+        b"SYMBOL(init_top_pgt)=ffffffff85c10000\nNUMBER(phys_base)=285212672\nNUMBER(pgtable_l5_enabled)=0\n"
+        b"KERNELOFFSET=3200000\nNUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-129\nNUMBER(kimage_voffset)=0xffffdfd7ed200000\n")
+put("vmcoreinfo", "amd64", vmci)
+def note(name, typ, desc):
+    n = name + b"\0"
+    b = struct.pack("<III", len(n), len(desc), typ) + n
+    b += b"\0" * (-len(b) % 4) + desc + b"\0" * (-len(desc) % 4)
+    return b
+qemu = struct.pack("<II", 1, 440) + bytes(384) + struct.pack("<QQQQQQ", 0x80050033, 0, 0, 0x1000, 0x750ef0, 0)
+notes = note(b"CORE", 1, bytes(336)) + note(b"QEMU", 0, qemu) + note(b"VMCOREINFO", 0, vmci)
+mem = bytearray(0x4000)
+mem[0x1ff8:0x2000] = struct.pack("<Q", 0x2003)           # a table entry, both formats
+mem[0x3000:0x3000 + 44] = b"Linux version 6.1.0 (x) #1 SMP PREEMPT_DYNAMIC"
+noff = 64 + 2 * 56
+loff = (noff + len(notes) + 15) & ~15
+eh = b"\x7fELF\x02\x01\x01" + bytes(9) + struct.pack("<HHIQQQIHHHHHH", 4, 62, 1, 0, 64, 0, 0, 64, 56, 2, 0, 0, 0)
+ph = struct.pack("<IIQQQQQQ", 4, 0, noff, 0, 0, len(notes), len(notes), 0)
+ph += struct.pack("<IIQQQQQQ", 1, 7, loff, 0, 0, len(mem), len(mem), 0)
+put("image_formats", "core.elf", eh + ph + notes + bytes(loff - noff - len(notes)) + bytes(mem))
+lime = b""
+for start, chunk in ((0, mem[:0x2000]), (0x10000, mem[0x2000:])):
+    lime += struct.pack("<IIQQQ", 0x4C694D45, 1, start, start + len(chunk) - 1, 0) + bytes(chunk)
+put("image_formats", "lime", lime)
+# kdump-compressed: block 4096, 4 pages, pages 1 (zlib) and 3 (stored).
+bs = 4096
+hdr = bytearray(bs)
+hdr[0:8] = b"KDUMP   "
+struct.pack_into("<I", hdr, 8, 6)
+hdr[142:142 + 5] = b"6.1.0"; hdr[272:272 + 6] = b"x86_64"
+struct.pack_into("<iiIII", hdr, 428, bs, 1, 2, 4, 0)
+sub = bytearray(bs)
+struct.pack_into("<Qii", sub, 0, 0x11000000, 31, 0)
+vmoff = bs + 200
+sub[200:200 + len(vmci)] = vmci
+struct.pack_into("<QQ", sub, 32, vmoff, len(vmci))
+struct.pack_into("<QQQ", sub, 96 - 16, 0, 4)   # start/end pfn 64
+struct.pack_into("<Q", sub, 96, 4)             # max_mapnr_64
+bm = bytearray(2 * bs)
+bm[0] = 0b1111; bm[bs] = 0b1010
+descs_off = 4 * bs
+p1 = zlib.compress(bytes(mem[:bs]))
+p3 = bytes(mem[3 * bs:4 * bs])
+d1 = descs_off + 2 * 24
+d3 = d1 + len(p1)
+descs = struct.pack("<QIIQ", d1, len(p1), 1, 0) + struct.pack("<QIIQ", d3, len(p3), 0, 0)
+put("image_formats", "kdump", bytes(hdr + sub + bm) + descs + p1 + p3)
+put("paging", "amd64", struct.pack("<Q", 0x1000) + bytes(mem))
+put("paging", "loop", struct.pack("<Q", 0x1000) + bytes(0x1000) + struct.pack("<Q", 0x1003) * 512)
+PY
 
 for t in "$c"/*/; do
   printf '%-18s %3d files\n' "$(basename "$t")" "$(find "$t" -type f | wc -l)"

@@ -1,46 +1,62 @@
-//! `pslist`: lists the processes of a kernel in a memory image, through a
-//! Rekall profile.
+//! `pslist`: finds the kernel in a memory image and lists its processes or
+//! modules, identifies an image, or checks that a profile fits it.
 //!
 //! ```text
-//! cargo run -p profile-runtime --example pslist -- IMAGE PROFILE [--dtb ADDR] [--phys-base ADDR]
-//!     [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows|darwin]
-//!     [--format auto|raw|lime|elf]
+//! cargo run --release -p profile-runtime --example pslist -- [OPTIONS] IMAGE [PROFILE]
 //! ```
 //!
-//! - Linux (`ProfileClass` `Linux`): starts at the symbol `init_task` (plus the
-//!   KASLR shift `--shift`) and walks `task_struct.tasks`; prints `pid` and `comm`.
-//! - Windows: starts at `PsActiveProcessHead` (an RVA, plus the kernel's image
-//!   base `--image-base`) and walks `_EPROCESS.ActiveProcessLinks`; prints
-//!   `UniqueProcessId` and `ImageFileName`.
-//! - macOS (`ProfileClass` `Darwin*`): starts at `_allproc` (plus the KASLR
-//!   shift) and follows `proc.p_list.le_next` to NULL; prints `p_pid` and
-//!   `p_comm`. Old profiles give `p_comm` as a zero-length array: a profile
-//!   modification (an overlay, for this session only) reads it as a
-//!   17-byte string.
-//!
-//! IMAGE is raw physical memory, a LiME image or an ELF core (detected by
-//! its magic, or `--format`). `--dtb` is the page-table root (CR3) of the
-//! kernel; for x86-64 Linux it defaults to the physical address of
-//! `init_top_pgt` (its symbol, plus `--shift`, minus `0xffffffff80000000`,
-//! plus `--phys-base`, default 0). Broken entries (bad pointers, loops) are printed as `None (...)`
-//! lines, and the walk goes on as far as it can.
+//! Run with `--help` for the options. For a Linux profile nothing but the
+//! image and the profile is needed: the KASLR shift, `phys_base`, the
+//! page-table root and the paging mode are found
+//! (`profile_runtime::LinuxKernel::locate`), and `--dtb`, `--shift`,
+//! `--phys-base`, `--kimage-voffset`, `--paging` override them. Windows
+//! (`PsActiveProcessHead`, with `--image-base`) and macOS (`_allproc`)
+//! profiles still need `--dtb`. `--identify` needs no profile. Numbers are
+//! read as VMCOREINFO prints them: `0x` hex, `-` decimal, bare digits hex
+//! for `--dtb`, `--shift`, `--kimage-voffset`, `--image-base` (as
+//! `SYMBOL()` and `KERNELOFFSET`) and decimal for `--phys-base` (as
+//! `NUMBER(phys_base)`), a hex letter making any of them hex.
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
+use profile_runtime::linux::{self, Hints, LinuxKernel};
 use profile_runtime::{
-    canonical_address, Amd64Paging, FileSpace, Object, Overlay, PaePaging, Session, Space,
-    SparseSpace, Type, X86Paging,
+    identify, parse_number, Amd64Paging, FileSpace, Image, Object, Overlay, PaePaging, Paging,
+    Radix, Session, Space, Type, X86Paging,
 };
+
+const HELP: &str = "\
+usage: pslist [OPTIONS] IMAGE [PROFILE]
+
+Finds the kernel in IMAGE (raw, LiME, ELF core or kdump-compressed, by
+content) through PROFILE and lists its processes.
+
+  --identify          what kernels IMAGE holds (no PROFILE needed)
+  --modules           list the kernel's modules instead (Linux)
+  --check             check that PROFILE fits IMAGE (Linux); exit 2 if not
+  --threads           list every thread, not only thread-group leaders (Linux)
+  --json              print JSON
+  --dtb N             page-table root (CR3 / TTBR1)
+  --shift N           KASLR shift (Linux, macOS)
+  --phys-base N       x86-64 phys_base (Linux; bare digits are decimal)
+  --kimage-voffset N  arm64 kimage_voffset (Linux)
+  --paging MODE       amd64, amd64-la57, aarch64-48, pae, x86
+  --image-base N      kernel image base (Windows)
+  --os OS             linux, windows or darwin (default: from PROFILE)
+  --format FORMAT     auto (default) or raw (do not detect the format)
+  -h, --help          this help
+";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(out) => print!("{out}"),
+        Err(e) if e.starts_with("usage:") => print!("{e}"),
         Err(e) => {
             eprintln!("pslist: {e}");
-            std::process::exit(1);
+            std::process::exit(if e.starts_with("check failed") { 2 } else { 1 });
         }
     }
 }
@@ -56,44 +72,62 @@ pub enum Os {
     Darwin,
 }
 
-/// One line of the listing.
+/// One line of the Windows / macOS listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Process {
     /// Process id.
     pub pid: i64,
     /// Process name.
     pub name: String,
-    /// Address of the `task_struct` / `_EPROCESS`.
+    /// Address of the `_EPROCESS` / `proc`.
     pub address: u64,
 }
 
-fn parse_u64(s: &str) -> Result<u64, String> {
-    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(&h.replace('_', ""), 16),
-        None => s.replace('_', "").parse(),
-    };
-    r.map_err(|_| format!("{s:?} is not a number"))
+fn number(s: &str, radix: Radix) -> Result<u64, String> {
+    parse_number(s, radix).ok_or_else(|| format!("{s:?} is not a number"))
 }
 
-/// Runs the command line (without the program name); returns the listing.
-pub fn run(args: &[String]) -> Result<String, String> {
-    let mut positional = Vec::new();
-    let (mut dtb, mut paging, mut shift, mut base, mut os) =
-        (None, "amd64".to_owned(), 0u64, 0u64, None);
-    let mut format = "auto".to_owned();
-    let mut phys_base = 0u64;
+#[derive(Default)]
+struct Opts {
+    positional: Vec<String>,
+    hints: Hints,
+    image_base: u64,
+    os: Option<Os>,
+    raw: bool,
+    identify: bool,
+    modules: bool,
+    check: bool,
+    threads: bool,
+    json: bool,
+}
+
+fn parse_args(args: &[String]) -> Result<Opts, String> {
+    let mut o = Opts::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
-            "--dtb" => dtb = Some(parse_u64(value()?)?),
-            "--paging" => paging = value()?.clone(),
-            "--shift" => shift = parse_u64(value()?)?,
-            "--image-base" => base = parse_u64(value()?)?,
-            "--format" => format = value()?.clone(),
-            "--phys-base" => phys_base = parse_u64(value()?)?,
+            "-h" | "--help" => return Err(HELP.into()),
+            "--identify" => o.identify = true,
+            "--modules" => o.modules = true,
+            "--check" => o.check = true,
+            "--threads" => o.threads = true,
+            "--json" => o.json = true,
+            "--dtb" => o.hints.dtb = Some(number(value()?, Radix::Hex)?),
+            "--shift" => o.hints.shift = Some(number(value()?, Radix::Hex)?),
+            "--phys-base" => o.hints.phys_base = Some(number(value()?, Radix::Decimal)?),
+            "--kimage-voffset" => o.hints.kimage_voffset = Some(number(value()?, Radix::Hex)?),
+            "--paging" => {
+                o.hints.paging = Some(value()?.parse::<Paging>().map_err(|e| e.to_string())?)
+            }
+            "--image-base" => o.image_base = number(value()?, Radix::Hex)?,
+            "--format" => match value()?.as_str() {
+                "auto" => o.raw = false,
+                "raw" => o.raw = true,
+                other => return Err(format!("unknown --format {other:?} (auto or raw)")),
+            },
             "--os" => {
-                os = Some(match value()?.as_str() {
+                o.os = Some(match value()?.as_str() {
                     "linux" => Os::Linux,
                     "windows" => Os::Windows,
                     "darwin" | "macos" => Os::Darwin,
@@ -102,24 +136,54 @@ pub fn run(args: &[String]) -> Result<String, String> {
                     }
                 })
             }
-            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
-            _ => positional.push(a.clone()),
+            s if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("unknown option {s}\n{HELP}"))
+            }
+            _ => o.positional.push(a.clone()),
         }
     }
-    let [image, profile] = positional.as_slice() else {
-        return Err("usage: pslist IMAGE PROFILE [--dtb ADDR] [--phys-base ADDR] [--paging amd64|pae|x86] [--shift ADDR] [--image-base ADDR] [--os linux|windows|darwin] [--format auto|raw|lime|elf]".into());
+    Ok(o)
+}
+
+fn open_image(path: &str, raw: bool) -> Result<Image, String> {
+    if raw {
+        let file: Space = Arc::new(FileSpace::open(Path::new(path)).map_err(|e| e.to_string())?);
+        Ok(Image::from_space(file))
+    } else {
+        Image::open(Path::new(path)).map_err(|e| e.to_string())
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, String> {
+    serde_json::to_string_pretty(v)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
+}
+
+/// Runs the command line (without the program name); returns the output.
+pub fn run(args: &[String]) -> Result<String, String> {
+    let o = parse_args(args)?;
+    if o.identify {
+        let [image] = o.positional.as_slice() else {
+            return Err(format!("--identify takes one IMAGE\n{HELP}"));
+        };
+        let img = open_image(image, o.raw)?;
+        let id = identify::scan(&img, &mut |_, _| {});
+        return if o.json {
+            json(&id)
+        } else {
+            Ok(identify_text(&id))
+        };
+    }
+    let [image, profile] = o.positional.as_slice() else {
+        return Err(HELP.into());
     };
     let session = Session::open(Path::new(profile)).map_err(|e| e.to_string())?;
-    let os = match os {
+    let class = session.profile().metadata_str("ProfileClass");
+    let os = match o.os {
         Some(os) => os,
-        None if session.profile().metadata_str("ProfileClass") == Some("Linux") => Os::Linux,
-        None if session
-            .profile()
-            .metadata_str("ProfileClass")
-            .is_some_and(|c| c.starts_with("Darwin")) =>
-        {
-            Os::Darwin
-        }
+        None if class == Some("Linux") => Os::Linux,
+        None if class.is_some_and(|c| c.starts_with("Darwin")) => Os::Darwin,
         None if session.constant("PsActiveProcessHead").is_some() => Os::Windows,
         None => {
             return Err(format!(
@@ -127,25 +191,173 @@ pub fn run(args: &[String]) -> Result<String, String> {
             ))
         }
     };
-    let file: Space = Arc::new(FileSpace::open(Path::new(image)).map_err(|e| e.to_string())?);
-    let physical = physical_space(file, &format).map_err(|e| format!("{image}: {e}"))?;
-    let dtb = match dtb {
-        Some(d) => d,
-        None if os == Os::Linux && paging == "amd64" => linux_dtb(&session, shift, phys_base)?,
-        None => return Err("--dtb is required (the kernel's CR3)".into()),
+    let img = open_image(image, o.raw)?;
+    if os != Os::Linux {
+        return other_os(&session, &img, os, &o);
+    }
+    if o.check {
+        let report = linux::check(&img, &session, &o.hints);
+        let out = if o.json {
+            json(&report)?
+        } else {
+            let mut s = String::new();
+            let _ = writeln!(
+                s,
+                "{}",
+                if report.ok {
+                    "OK: the profile fits the image"
+                } else {
+                    "MISMATCH: the profile does not fit the image"
+                }
+            );
+            for p in &report.passed {
+                let _ = writeln!(s, "  ok    {p}");
+            }
+            for r in &report.reasons {
+                let _ = writeln!(s, "  FAIL  {r}");
+            }
+            s
+        };
+        return if report.ok {
+            Ok(out)
+        } else {
+            Err(format!("check failed\n{out}"))
+        };
+    }
+    let kernel = LinuxKernel::locate(&img, &session, &o.hints).map_err(|e| e.to_string())?;
+    if o.modules {
+        let mods = linux::lsmod(&session, &kernel).map_err(|e| e.to_string())?;
+        if o.json {
+            return json(&serde_json::json!({"kernel": kernel.summary(), "modules": mods}));
+        }
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<18}  {:<24}  {:>18}  {:>10}  STATE",
+            "OFFSET", "NAME", "BASE", "SIZE"
+        );
+        for m in mods {
+            let _ = writeln!(
+                out,
+                "{:#018x}  {:<24}  {:#018x}  {:>10}  {}",
+                m.offset,
+                m.name,
+                m.base,
+                m.size,
+                m.state.as_deref().unwrap_or("-")
+            );
+        }
+        return Ok(out);
+    }
+    let tasks = linux::pslist_with(&session, &kernel, o.threads).map_err(|e| e.to_string())?;
+    if o.json {
+        return json(&serde_json::json!({"kernel": kernel.summary(), "tasks": tasks}));
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>8}  {:>8}  {:>8}  {:<16}  {:>18}  CREATED",
+        "PID", "TID", "PPID", "COMM", "OFFSET"
+    );
+    for t in tasks {
+        let _ = writeln!(
+            out,
+            "{:>8}  {:>8}  {:>8}  {:<16}  {:#18x}  {}",
+            t.pid,
+            t.tid,
+            t.ppid,
+            t.comm,
+            t.offset,
+            t.create_time.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(out)
+}
+
+fn hex(v: Option<u64>) -> String {
+    v.map(|v| format!("{v:#x}")).unwrap_or_else(|| "-".into())
+}
+
+fn identify_text(id: &profile_runtime::Identification) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "image     {} ({}, {} physical bytes)",
+        id.image, id.format, id.physical_bytes
+    );
+    for k in &id.kernels {
+        let _ = writeln!(s, "kernel    {} ({:?})", k.os, k.kind);
+        if let Some(b) = &k.banner {
+            let _ = writeln!(s, "  banner        {b}");
+        }
+        if let Some(b) = &k.build_id {
+            let _ = writeln!(s, "  build id      {b}");
+        }
+        if k.os == "linux" {
+            let _ = writeln!(s, "  kaslr shift   {}", hex(k.kaslr_shift));
+            if k.kimage_voffset.is_some() {
+                let _ = writeln!(s, "  kimage_voff   {}", hex(k.kimage_voffset));
+            } else {
+                let _ = writeln!(s, "  phys_base     {}", hex(k.phys_base));
+            }
+            let _ = writeln!(s, "  dtb           {}", hex(k.dtb));
+            let _ = writeln!(
+                s,
+                "  paging        {}",
+                k.paging
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "-".into())
+            );
+            for (what, how) in &k.found {
+                let _ = writeln!(s, "  found         {what}: {how:?}");
+            }
+        }
+        for n in &k.notes {
+            let _ = writeln!(s, "  note          {n}");
+        }
+    }
+    for v in &id.vmcoreinfo {
+        let _ = writeln!(
+            s,
+            "vmcoreinfo {} {} ({} entries, OSRELEASE={})",
+            v.source,
+            hex(v.address),
+            v.entries.len(),
+            v.entries.osrelease().unwrap_or("?")
+        );
+    }
+    for c in &id.cpus {
+        let _ = writeln!(
+            s,
+            "cpu {}      pc {} cr3 {} cr4 {}",
+            c.cpu,
+            hex(c.pc),
+            hex(c.cr3),
+            hex(c.cr4)
+        );
+    }
+    s
+}
+
+/// The Windows and macOS listings: given a page-table root.
+fn other_os(session: &Session, img: &Image, os: Os, o: &Opts) -> Result<String, String> {
+    let dtb = o
+        .hints
+        .dtb
+        .ok_or("--dtb is required (the kernel's CR3) for Windows and macOS profiles")?;
+    let physical = Arc::clone(img.physical());
+    let kernel: Space = match o.hints.paging.unwrap_or(Paging::Amd64) {
+        Paging::Amd64 => Arc::new(Amd64Paging::new(physical, dtb)),
+        Paging::Pae => Arc::new(PaePaging::new(physical, dtb)),
+        Paging::X86 => Arc::new(X86Paging::new(physical, dtb)),
+        p => p.space(physical, dtb).map_err(|e| e.to_string())?,
     };
-    let kernel: Space = match paging.as_str() {
-        "amd64" => Arc::new(Amd64Paging::new(physical, dtb)),
-        "pae" => Arc::new(PaePaging::new(physical, dtb)),
-        "x86" => Arc::new(X86Paging::new(physical, dtb)),
-        other => return Err(format!("unknown --paging {other:?} (amd64, pae or x86)")),
+    let base = if os == Os::Windows {
+        o.image_base
+    } else {
+        o.hints.shift.unwrap_or(0)
     };
-    let procs = processes(
-        &session,
-        &kernel,
-        os,
-        if os == Os::Windows { base } else { shift },
-    )?;
+    let procs = processes(session, &kernel, os, base)?;
     let mut out = String::new();
     let _ = writeln!(out, "{:>8}  {:<16}  {:>18}", "PID", "NAME", "ADDRESS");
     for p in procs {
@@ -161,47 +373,6 @@ pub fn run(args: &[String]) -> Result<String, String> {
     Ok(out)
 }
 
-/// The x86-64 Linux kernel's page-table root, from its symbol
-/// (`init_top_pgt`, before 4.13 `init_level4_pgt`): kernel text is mapped at
-/// `__START_KERNEL_map` (`0xffffffff80000000`) plus the physical load offset
-/// `phys_base`.
-fn linux_dtb(session: &Session, shift: u64, phys_base: u64) -> Result<u64, String> {
-    const START_KERNEL_MAP: u64 = 0xffff_ffff_8000_0000;
-    let sym = ["init_top_pgt", "init_level4_pgt"]
-        .iter()
-        .find_map(|s| session.symbol_address(s, shift))
-        .ok_or("no --dtb given and the profile has no init_top_pgt symbol")?;
-    canonical_address(sym)
-        .checked_sub(START_KERNEL_MAP)
-        .map(|p| p.wrapping_add(phys_base))
-        .ok_or_else(|| {
-            format!("init_top_pgt {sym:#x} is not in the kernel text mapping; give --dtb")
-        })
-}
-
-/// The physical memory of an image file: raw, LiME or an ELF core, by
-/// `format` or (`auto`) by the file's magic.
-fn physical_space(file: Space, format: &str) -> Result<Space, String> {
-    let mut magic = [0u8; 4];
-    file.read(0, &mut magic);
-    let format = match format {
-        "auto" if magic == *b"EMiL" => "lime",
-        "auto" if magic == *b"\x7fELF" => "elf",
-        "auto" => "raw",
-        other => other,
-    };
-    Ok(match format {
-        "raw" => file,
-        "lime" => Arc::new(SparseSpace::lime(file).map_err(|e| e.to_string())?),
-        "elf" => Arc::new(SparseSpace::elf_core(file).map_err(|e| e.to_string())?),
-        other => {
-            return Err(format!(
-                "unknown --format {other:?} (auto, raw, lime or elf)"
-            ))
-        }
-    })
-}
-
 fn process(task: &Object, pid: &str, name: &str) -> Result<Process, String> {
     if let Some(why) = task.none_reason() {
         return Err(format!("None ({why})"));
@@ -215,8 +386,8 @@ fn process(task: &Object, pid: &str, name: &str) -> Result<Process, String> {
     })
 }
 
-/// The processes of the list, in list order; `Err` for an entry that could
-/// not be read (with the NoneObject's reason).
+/// The Windows or macOS processes of the list, in list order; `Err` for an
+/// entry that could not be read (with the NoneObject's reason).
 pub fn processes(
     session: &Session,
     space: &Space,
@@ -225,16 +396,7 @@ pub fn processes(
 ) -> Result<Vec<Result<Process, String>>, String> {
     let mut out = Vec::new();
     match os {
-        Os::Linux => {
-            let addr = session
-                .symbol_address("init_task", base)
-                .ok_or("the profile has no init_task symbol")?;
-            let init = session.object("task_struct", addr, space);
-            out.push(process(&init, "pid", "comm"));
-            for task in init.member("tasks").list_of("task_struct", "tasks") {
-                out.push(process(&task, "pid", "comm"));
-            }
-        }
+        Os::Linux => return Err("Linux lists go through profile_runtime::linux::pslist".into()),
         Os::Windows => {
             let addr = session
                 .symbol_address("PsActiveProcessHead", base)

@@ -27,6 +27,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A kernel could not be found in a memory image, or not read through
+    /// the profile given.
+    #[error("{image}: {message}")]
+    Kernel {
+        /// The image.
+        image: String,
+        /// What failed, with the reasons of each attempt.
+        message: String,
+    },
     /// The output exists and overwriting was not asked for.
     #[error("{0}: already exists (use --overwrite to replace it)")]
     Exists(PathBuf),

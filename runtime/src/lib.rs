@@ -14,7 +14,13 @@
 //!   (Rust closures allowed) and [`Class`]es, and symbols, enums, sizes;
 //! - [`Object`] / [`Value`] / [`NoneObject`]: typed reads that never panic;
 //! - address spaces ([`AddressSpace`]): [`BufferSpace`], [`FileSpace`],
-//!   [`SparseSpace`], [`Amd64Paging`], [`PaePaging`], [`X86Paging`].
+//!   [`SparseSpace`], and paging ([`Paging`]): [`Amd64Paging`],
+//!   [`Amd64La57Paging`], [`AArch64Paging`], [`PaePaging`], [`X86Paging`];
+//! - memory images ([`Image`]: raw, LiME, ELF cores, kdump-compressed) with
+//!   their CPU states and [`VmcoreInfo`];
+//! - [`identify::scan`]: what kernels an image holds, without a profile;
+//! - [`linux`]: a Linux kernel located hands-free ([`LinuxKernel::locate`]),
+//!   its processes, modules, and whether a profile fits the image.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -61,32 +67,45 @@ pub use profile::{Field, Metadata, Profile, StructDef, SECTION_NAMES};
 
 // The object runtime.
 pub mod class;
+pub mod identify;
+mod image;
+mod kdump;
 mod lazy;
+pub mod linux;
 mod native;
 mod object;
+mod paging;
 mod scan;
+mod search;
 mod session;
 mod space;
 pub mod typed;
 mod types;
+pub mod vmcoreinfo;
 
 #[cfg(test)]
 mod tests;
 
 pub use class::{value_class, AnsiStringClass, Class, ListEntryClass, UnicodeStringClass};
 pub use handle::MemberHandle;
+pub use identify::Identification;
+pub use image::{Arch, CpuState, Image, ImageFormat, KdumpInfo, MAX_NOTES, MAX_NOTE_BYTES};
+pub use kdump::KdumpSpace;
 pub use lazy::LazyProfile;
+pub use linux::{Hints, LinuxKernel};
 pub use native::{DataModel, Native, NativeKind};
 pub use object::{
     ChainIter, ListIter, NoneObject, Object, Timestamp, Value, MAX_ITER, MAX_LIST_ENTRIES,
     MAX_STRING_BYTES,
 };
-pub use session::{canonical_address, Modification, Session, MAX_DEPTH};
-pub use space::{
-    AddressSpace, Amd64Paging, BufferSpace, FileSpace, PaePaging, ReadStatus, Run, Space,
-    SparseSpace, X86Paging, MAX_RUNS, MAX_TABLES,
+pub use paging::{
+    AArch64Paging, Amd64La57Paging, Amd64Paging, AnyPaging, PaePaging, Paging, X86Paging, MAX_RUNS,
+    MAX_TABLES,
 };
+pub use session::{canonical_address, Modification, Session, MAX_DEPTH};
+pub use space::{AddressSpace, BufferSpace, FileSpace, ReadStatus, Run, Space, SparseSpace};
 pub use types::{
     Choices, Count, IntFn, Member, MemberOverlay, Overlay, StructLayout, StructOverlay, Type,
     ValueFn, DEFAULT_STRING_LENGTH,
 };
+pub use vmcoreinfo::{parse_number, Radix, VmcoreInfo};

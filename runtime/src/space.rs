@@ -1,9 +1,9 @@
 //! Address spaces: stackable views of memory.
 //!
 //! A physical space ([`BufferSpace`], [`FileSpace`], [`SparseSpace`]) holds
-//! bytes; a paging space ([`Amd64Paging`], [`PaePaging`], [`X86Paging`])
-//! translates virtual addresses through page tables read from the space
-//! below it. Reads never fail: bytes at invalid addresses read as zero, and
+//! bytes; a paging space ([`crate::Amd64Paging`], [`crate::AArch64Paging`]...,
+//! see [`crate::Paging`]) translates virtual addresses through page tables
+//! read from the space below it. Reads never fail: bytes at invalid addresses read as zero, and
 //! the returned [`ReadStatus`] says how many were missing and where the first
 //! one was (as Rekall zero-pads and reports).
 
@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::paging::MAX_RUNS;
 
 /// The outcome of [`AddressSpace::read`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -28,7 +29,7 @@ impl ReadStatus {
         self.missing == 0
     }
 
-    fn add_missing(&mut self, addr: u64, len: usize) {
+    pub(crate) fn add_missing(&mut self, addr: u64, len: usize) {
         if len == 0 {
             return;
         }
@@ -38,7 +39,7 @@ impl ReadStatus {
         }
     }
 
-    fn merge(&mut self, other: ReadStatus) {
+    pub(crate) fn merge(&mut self, other: ReadStatus) {
         self.missing = self.missing.saturating_add(other.missing);
         if self.first_invalid.is_none() {
             self.first_invalid = other.first_invalid;
@@ -85,6 +86,15 @@ pub trait AddressSpace: Send + Sync + fmt::Debug {
         let mut buf = vec![0u8; len];
         self.read(addr, &mut buf).is_complete().then_some(buf)
     }
+
+    /// The `len` bytes at `addr` without copying, when this space holds
+    /// them contiguously in memory (a buffer, a mapped file, a run of a
+    /// sparse space over one); `None` otherwise (then use [`AddressSpace::read`]).
+    /// Scanners use it to search images at memory speed.
+    fn direct(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let _ = (addr, len);
+        None
+    }
 }
 
 /// A shared, type-erased address space, as objects hold them.
@@ -109,6 +119,15 @@ impl<T: AddressSpace + ?Sized> AddressSpace for Arc<T> {
     fn read_exact(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
         (**self).read_exact(addr, len)
     }
+    fn direct(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        (**self).direct(addr, len)
+    }
+}
+
+/// The slice `addr..addr+len` of `data`, when wholly inside.
+fn flat_slice(data: &[u8], addr: u64, len: usize) -> Option<&[u8]> {
+    let a = usize::try_from(addr).ok()?;
+    data.get(a..a.checked_add(len)?)
 }
 
 /// Copies from `data` (a flat space starting at 0) into `buf`, zero-filling
@@ -180,6 +199,9 @@ impl AddressSpace for BufferSpace {
     fn ranges(&self) -> Vec<Run> {
         flat_ranges(self.data.len())
     }
+    fn direct(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        flat_slice(&self.data, addr, len)
+    }
 }
 
 /// A physical space over a memory-mapped file (a raw memory image), starting
@@ -239,6 +261,9 @@ impl AddressSpace for FileSpace {
     fn ranges(&self) -> Vec<Run> {
         flat_ranges(self.bytes().len())
     }
+    fn direct(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        flat_slice(self.bytes(), addr, len)
+    }
 }
 
 /// A sparse space: a list of runs, each mapping `len` bytes at `start` to
@@ -274,6 +299,7 @@ impl SparseSpace {
     /// The physical memory of a LiME image (Linux Memory Extractor): a
     /// sequence of ranges, each a 32-byte header (magic `0x4C694D45`,
     /// version, first and last address, reserved) followed by its bytes.
+    /// A range running past the end of the file is cut there.
     pub fn lime(file: Space) -> Result<Self> {
         const MAGIC: u32 = 0x4C69_4D45;
         let ctx = "LiME image";
@@ -309,10 +335,12 @@ impl SparseSpace {
             let data = offset
                 .checked_add(32)
                 .ok_or_else(|| Error::format(ctx, "offset overflow"))?;
+            // A range claiming more than the file holds is cut at its end.
+            let file_end = file.ranges().last().map_or(0, |r| r.start + r.len);
             runs.push(Run {
                 start,
                 target: data,
-                len,
+                len: len.min(file_end.saturating_sub(data)),
             });
             offset = data
                 .checked_add(len)
@@ -324,7 +352,7 @@ impl SparseSpace {
     /// The physical memory of an ELF64 little-endian core file (as QEMU's
     /// `dump-guest-memory` and `virsh dump` write): one run per `PT_LOAD`
     /// segment, from its physical address (`p_paddr`) to its file offset,
-    /// `p_filesz` bytes long.
+    /// `p_filesz` bytes long (cut at the end of the file).
     pub fn elf_core(file: Space) -> Result<Self> {
         let ctx = "ELF core";
         let mut eh = [0u8; 64];
@@ -351,6 +379,7 @@ impl SparseSpace {
                 format!("program header size {phentsize} is too small"),
             ));
         }
+        let file_end = file.ranges().last().map_or(0, |r| r.start + r.len);
         let mut runs = Vec::new();
         for i in 0..phnum {
             let at = i
@@ -368,10 +397,12 @@ impl SparseSpace {
             if p_type != 1 {
                 continue;
             }
+            // A segment claiming more than the file holds is cut at its end.
+            let target = le64(&ph, 8);
             runs.push(Run {
                 start: le64(&ph, 24),
-                target: le64(&ph, 8),
-                len: le64(&ph, 32),
+                target,
+                len: le64(&ph, 32).min(file_end.saturating_sub(target)),
             });
         }
         SparseSpace::new(file, runs)
@@ -426,10 +457,18 @@ impl AddressSpace for SparseSpace {
     fn ranges(&self) -> Vec<Run> {
         merge_runs(self.runs.clone())
     }
+    fn direct(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let r = self.run_of(addr)?;
+        let off = addr - r.start;
+        if (len as u64) > r.len - off {
+            return None;
+        }
+        self.base.direct(r.target.checked_add(off)?, len)
+    }
 }
 
 /// Merges runs that are contiguous in both spaces.
-fn merge_runs(runs: Vec<Run>) -> Vec<Run> {
+pub(crate) fn merge_runs(runs: Vec<Run>) -> Vec<Run> {
     let mut out: Vec<Run> = Vec::with_capacity(runs.len());
     for r in runs {
         if let Some(last) = out.last_mut() {
@@ -444,340 +483,6 @@ fn merge_runs(runs: Vec<Run>) -> Vec<Run> {
     }
     out
 }
-
-/// Most runs a paging space's [`AddressSpace::ranges`] lists (a guard
-/// against corrupt or self-referencing page tables).
-pub const MAX_RUNS: usize = 1 << 20;
-
-/// Most page tables a paging space's [`AddressSpace::ranges`] reads (enough
-/// for 4 TiB mapped with 4 KiB pages; a guard against tables that all point
-/// to one another).
-pub const MAX_TABLES: usize = 1 << 20;
-
-/// The page-table formats this crate walks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PagingMode {
-    /// x86-64 4-level: 48-bit virtual addresses, 8-byte entries.
-    Amd64,
-    /// x86 PAE: 32-bit virtual addresses, a 4-entry PDPT, 8-byte entries.
-    Pae,
-    /// x86 32-bit: 4-byte entries, 4 MiB large pages.
-    X86,
-}
-
-/// One level of a page-table walk.
-struct Level {
-    /// Bit position of this level's index in the virtual address.
-    shift: u32,
-    /// Number of entries.
-    entries: u64,
-    /// Whether a set PS bit (7) makes a large page at this level.
-    large: bool,
-}
-
-impl PagingMode {
-    fn entry_size(self) -> u64 {
-        match self {
-            PagingMode::X86 => 4,
-            _ => 8,
-        }
-    }
-    fn levels(self) -> &'static [Level] {
-        const AMD64: [Level; 4] = [
-            Level {
-                shift: 39,
-                entries: 512,
-                large: false,
-            },
-            Level {
-                shift: 30,
-                entries: 512,
-                large: true,
-            },
-            Level {
-                shift: 21,
-                entries: 512,
-                large: true,
-            },
-            Level {
-                shift: 12,
-                entries: 512,
-                large: false,
-            },
-        ];
-        const PAE: [Level; 3] = [
-            Level {
-                shift: 30,
-                entries: 4,
-                large: false,
-            },
-            Level {
-                shift: 21,
-                entries: 512,
-                large: true,
-            },
-            Level {
-                shift: 12,
-                entries: 512,
-                large: false,
-            },
-        ];
-        const X86: [Level; 2] = [
-            Level {
-                shift: 22,
-                entries: 1024,
-                large: true,
-            },
-            Level {
-                shift: 12,
-                entries: 1024,
-                large: false,
-            },
-        ];
-        match self {
-            PagingMode::Amd64 => &AMD64,
-            PagingMode::Pae => &PAE,
-            PagingMode::X86 => &X86,
-        }
-    }
-    /// The bits of an entry that address the next table or the page.
-    fn addr_mask(self) -> u64 {
-        match self {
-            PagingMode::X86 => 0xffff_f000,
-            _ => 0x000f_ffff_ffff_f000,
-        }
-    }
-    fn table_base(self, dtb: u64) -> u64 {
-        match self {
-            PagingMode::Amd64 => dtb & 0x000f_ffff_ffff_f000,
-            PagingMode::Pae => dtb & 0xffff_ffe0,
-            PagingMode::X86 => dtb & 0xffff_f000,
-        }
-    }
-    fn va_bits(self) -> u32 {
-        match self {
-            PagingMode::Amd64 => 48,
-            _ => 32,
-        }
-    }
-}
-
-/// Shared implementation of the x86 paging spaces.
-#[derive(Debug, Clone)]
-struct Paging {
-    base: Space,
-    dtb: u64,
-    mode: PagingMode,
-    transition: bool,
-}
-
-impl Paging {
-    /// Whether a page-table entry maps something: the present bit, or (when
-    /// Windows transition pages are enabled) a last-level entry with the
-    /// transition bit (11) set and the prototype bit (10) clear: a page
-    /// still in physical memory on a standby or modified list.
-    fn maps(&self, entry: u64, last: bool) -> bool {
-        entry & 1 != 0
-            || (self.transition && last && entry & (1 << 11) != 0 && entry & (1 << 10) == 0)
-    }
-
-    fn read_entry(&self, addr: u64) -> Option<u64> {
-        let size = self.mode.entry_size() as usize;
-        let mut b = [0u8; 8];
-        let status = self.base.read(addr, &mut b[..size]);
-        status.is_complete().then(|| u64::from_le_bytes(b))
-    }
-
-    /// Translates `vaddr`; returns the physical address and the size of the
-    /// page it lies in.
-    fn translate(&self, vaddr: u64) -> Option<(u64, u64)> {
-        let bits = self.mode.va_bits();
-        if self.mode != PagingMode::Amd64 && vaddr >> bits != 0 {
-            return None;
-        }
-        let va = vaddr & ((1u64 << bits) - 1);
-        let mut table = self.mode.table_base(self.dtb);
-        let levels = self.mode.levels();
-        for (depth, level) in levels.iter().enumerate() {
-            let index = (va >> level.shift) & (level.entries - 1);
-            let entry = self.read_entry(table.wrapping_add(index * self.mode.entry_size()))?;
-            let last = depth + 1 == levels.len();
-            if !self.maps(entry, last) {
-                return None;
-            }
-            if last || (level.large && entry & 0x80 != 0) {
-                let page = 1u64 << level.shift;
-                let frame = if self.mode == PagingMode::X86 && !last {
-                    entry & 0xffc0_0000
-                } else {
-                    entry & self.mode.addr_mask() & !(page - 1)
-                };
-                return Some((frame | (va & (page - 1)), page));
-            }
-            table = entry & self.mode.addr_mask();
-        }
-        None
-    }
-
-    fn read(&self, addr: u64, buf: &mut [u8]) -> ReadStatus {
-        let mut status = ReadStatus::default();
-        let mut done = 0usize;
-        while done < buf.len() {
-            let cur = addr.wrapping_add(done as u64);
-            let rest = buf.len() - done;
-            // Bytes to the end of the smallest page containing `cur`.
-            let to_page_end = |page: u64| {
-                usize::try_from(page - (cur & (page - 1)))
-                    .unwrap_or(usize::MAX)
-                    .min(rest)
-            };
-            match self.translate(cur) {
-                Some((phys, page)) => {
-                    let n = to_page_end(page);
-                    status.merge(self.base.read(phys, &mut buf[done..done + n]));
-                    done += n;
-                }
-                None => {
-                    let n = to_page_end(4096);
-                    buf[done..done + n].fill(0);
-                    status.add_missing(cur, n);
-                    done += n;
-                }
-            }
-        }
-        status
-    }
-
-    fn ranges(&self) -> Vec<Run> {
-        let mut runs = Vec::new();
-        let top = self.mode.table_base(self.dtb);
-        let mut budget = MAX_TABLES;
-        self.walk(top, 0, 0, &mut runs, &mut budget);
-        merge_runs(runs)
-    }
-
-    fn walk(
-        &self,
-        table: u64,
-        depth: usize,
-        va_prefix: u64,
-        runs: &mut Vec<Run>,
-        budget: &mut usize,
-    ) {
-        let levels = self.mode.levels();
-        let Some(level) = levels.get(depth) else {
-            return;
-        };
-        if *budget == 0 {
-            return;
-        }
-        *budget -= 1;
-        let esize = self.mode.entry_size();
-        let tsize = (level.entries * esize) as usize;
-        let mut bytes = vec![0u8; tsize];
-        // A table that cannot be read wholly is walked entry by entry.
-        let status = self.base.read(table, &mut bytes);
-        for index in 0..level.entries {
-            if runs.len() >= MAX_RUNS {
-                return;
-            }
-            let entry = if status.is_complete() {
-                let i = (index * esize) as usize;
-                let mut b = [0u8; 8];
-                b[..esize as usize].copy_from_slice(&bytes[i..i + esize as usize]);
-                u64::from_le_bytes(b)
-            } else {
-                match self.read_entry(table + index * esize) {
-                    Some(e) => e,
-                    None => continue,
-                }
-            };
-            let last = depth + 1 == levels.len();
-            if !self.maps(entry, last) {
-                continue;
-            }
-            let mut va = va_prefix | (index << level.shift);
-            if self.mode == PagingMode::Amd64 && va & (1 << 47) != 0 {
-                va |= 0xffff_0000_0000_0000;
-            }
-            if last || (level.large && entry & 0x80 != 0) {
-                let page = 1u64 << level.shift;
-                let frame = if self.mode == PagingMode::X86 && !last {
-                    entry & 0xffc0_0000
-                } else {
-                    entry & self.mode.addr_mask() & !(page - 1)
-                };
-                runs.push(Run {
-                    start: va,
-                    target: frame,
-                    len: page,
-                });
-            } else {
-                self.walk(entry & self.mode.addr_mask(), depth + 1, va, runs, budget);
-            }
-        }
-    }
-}
-
-macro_rules! paging_space {
-    ($(#[$doc:meta])* $name:ident, $mode:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone)]
-        pub struct $name(Paging);
-
-        impl $name {
-            /// A paging space over `base` (physical memory) with the page-table
-            /// root `dtb` (the CR3 value).
-            pub fn new(base: Space, dtb: u64) -> Self {
-                $name(Paging { base, dtb, mode: $mode, transition: false })
-            }
-
-            /// Also reads Windows transition pages (last-level entries not
-            /// present but with the transition bit set and the prototype bit
-            /// clear), as Rekall's Windows paging spaces do. Off by default.
-            pub fn with_transition_pages(mut self, on: bool) -> Self {
-                self.0.transition = on;
-                self
-            }
-
-            /// The page-table root this space walks.
-            pub fn dtb(&self) -> u64 {
-                self.0.dtb
-            }
-        }
-
-        impl AddressSpace for $name {
-            fn read(&self, addr: u64, buf: &mut [u8]) -> ReadStatus {
-                self.0.read(addr, buf)
-            }
-            fn vtop(&self, addr: u64) -> Option<u64> {
-                self.0.translate(addr).map(|(p, _)| p)
-            }
-            fn ranges(&self) -> Vec<Run> {
-                self.0.ranges()
-            }
-        }
-    };
-}
-
-paging_space!(
-    /// x86-64 4-level paging (48-bit virtual addresses; 4 KiB, 2 MiB and 1 GiB
-    /// pages). Addresses are taken modulo 2^48, so both canonical addresses
-    /// (`0xffffffff81000000`) and Rekall's 48-bit masked symbol values
-    /// (`0xffff81000000`) translate.
-    Amd64Paging,
-    PagingMode::Amd64
-);
-paging_space!(
-    /// x86 PAE paging (32-bit virtual addresses, 4 KiB and 2 MiB pages).
-    PaePaging,
-    PagingMode::Pae
-);
-paging_space!(
-    /// x86 32-bit paging (4 KiB and 4 MiB pages).
-    X86Paging,
-    PagingMode::X86
-);
 
 #[cfg(test)]
 mod tests {

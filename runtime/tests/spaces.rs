@@ -341,3 +341,139 @@ fn elf_cores_map_their_load_segments() {
     bad[0x38..0x3a].copy_from_slice(&500u16.to_le_bytes()); // headers beyond the end
     assert!(SparseSpace::elf_core(Arc::new(BufferSpace::new(bad))).is_err());
 }
+
+#[test]
+fn la57_walks_five_levels_and_sign_extends_bit_56() {
+    use common::La57;
+    use profile_runtime::{Amd64La57Paging, Paging};
+    let mut m = PhysMem::new(8 << 20, 0x10_000);
+    let t = La57::new(&mut m);
+    // A 5-level kernel direct map lies below the 4-level range.
+    let direct = 0xff11_0000_0000_0000u64;
+    let text = 0xffff_ffff_8100_0000u64;
+    let user = 0x00ff_0000_0000_1000u64; // above 2^48: only 5-level maps it
+    t.map_2m(&mut m, direct, 0x20_0000);
+    t.map_4k(&mut m, text, 0x60_0000);
+    t.map_4k(&mut m, user, 0x61_0000);
+    m.write(0x20_0000 + 0x10, b"direct");
+    m.write(0x60_0000 + 0x20, b"text");
+    let s = Amd64La57Paging::new(buffer(&m), t.pml5);
+    assert_eq!(s.vtop(direct + 0x10), Some(0x20_0010));
+    assert_eq!(s.vtop(text + 0x20), Some(0x60_0020));
+    assert_eq!(s.vtop(user), Some(0x61_0000));
+    let mut b = [0u8; 6];
+    assert!(s.read(direct + 0x10, &mut b).is_complete());
+    assert_eq!(&b, b"direct");
+    let runs = s.ranges();
+    let starts: Vec<u64> = runs.iter().map(|r| r.start).collect();
+    assert_eq!(starts, vec![user, direct, text]);
+    // The same tables read as 4-level do not give these translations.
+    let four = Amd64Paging::new(buffer(&m), t.pml5);
+    assert_ne!(four.vtop(text + 0x20), Some(0x60_0020));
+    // Through the enum.
+    let any = Paging::Amd64La57.space(buffer(&m), t.pml5).unwrap();
+    assert_eq!(any.vtop(text), Some(0x60_0000));
+    assert_eq!("amd64-la57".parse::<Paging>().unwrap(), Paging::Amd64La57);
+    // A window: only the kernel text.
+    let w = s.ranges_in(0xffff_ffff_8000_0000, u64::MAX);
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0].start, text);
+}
+
+#[test]
+fn aarch64_pages_blocks_and_both_halves() {
+    use common::Arm64;
+    use profile_runtime::AArch64Paging;
+    let mut m = PhysMem::new(8 << 20, 0x10_000);
+    let t = Arm64::new(&mut m, 48);
+    let kimage = 0xffff_8000_0801_0000u64;
+    let linear = 0xffff_0000_0000_0000u64;
+    let block2m = 0xffff_8000_1000_0000u64;
+    t.map_4k(&mut m, kimage, 0x40_0000);
+    t.map_1g(&mut m, linear, 0x4000_0000);
+    t.map_2m(&mut m, block2m, 0x20_0000);
+    m.write(0x40_0000 + 0x123, b"kernel");
+    let s = AArch64Paging::new(buffer(&m), t.root, 48).unwrap();
+    assert_eq!(s.vtop(kimage + 0x123), Some(0x40_0123));
+    assert_eq!(
+        s.vtop(linear + 0x1234_5678),
+        Some(0x4000_0000 + 0x1234_5678)
+    );
+    assert_eq!(s.vtop(block2m + 0x1f_fff0), Some(0x3f_fff0));
+    // A 48-bit masked symbol (bits 48-63 clear) goes through TTBR1 too.
+    assert_eq!(s.vtop(kimage & 0xffff_ffff_ffff), Some(0x40_0000));
+    let mut b = [0u8; 6];
+    assert!(s.read(kimage + 0x123, &mut b).is_complete());
+    assert_eq!(&b, b"kernel");
+    let runs = s.ranges();
+    assert_eq!(
+        runs.iter().map(|r| (r.start, r.len)).collect::<Vec<_>>(),
+        vec![(linear, 1 << 30), (kimage, 0x1000), (block2m, 0x20_0000)]
+    );
+    // With TTBR0, user addresses go through it and the kernel's through TTBR1.
+    let u = Arm64::new(&mut m, 48);
+    u.map_4k(&mut m, 0x0000_ffff_f000_0000, 0x41_0000);
+    let both = AArch64Paging::new(buffer(&m), t.root, 48)
+        .unwrap()
+        .with_ttbr0(u.root);
+    assert_eq!(both.vtop(0x0000_ffff_f000_0010), Some(0x41_0010));
+    assert_eq!(both.vtop(kimage), Some(0x40_0000));
+    assert_eq!(both.vtop(0x00ff_0000_0000_0000), None, "neither half");
+    // An invalid descriptor (bits 1:0 = 0b00) and a level-0 "block" (0b01,
+    // reserved with this granule) map nothing.
+    let mut bad = m.mem.clone();
+    let l0 = t.root + 8 * ((kimage >> 39) & 0x1ff);
+    let e = u64::from_le_bytes(bad[l0 as usize..l0 as usize + 8].try_into().unwrap());
+    bad[l0 as usize..l0 as usize + 8].copy_from_slice(&((e & !3) | 1).to_le_bytes());
+    let s = AArch64Paging::new(Arc::new(BufferSpace::new(bad)), t.root, 48).unwrap();
+    assert_eq!(s.vtop(kimage), None);
+    assert!(AArch64Paging::new(buffer(&m), t.root, 52).is_err());
+}
+
+#[test]
+fn aarch64_39_bit_three_levels() {
+    use common::Arm64;
+    use profile_runtime::AArch64Paging;
+    let mut m = PhysMem::new(4 << 20, 0x10_000);
+    let t = Arm64::new(&mut m, 39);
+    let va = 0xffff_ffc0_0801_0000u64; // 39-bit kernel space
+    t.map_4k(&mut m, va, 0x30_0000);
+    let s = AArch64Paging::new(buffer(&m), t.root, 39).unwrap();
+    assert_eq!(s.vtop(va + 8), Some(0x30_0008));
+    assert_eq!(s.ranges()[0].start, va);
+    let four = AArch64Paging::new(buffer(&m), t.root, 48).unwrap();
+    assert_ne!(four.vtop(va + 8), Some(0x30_0008));
+}
+
+#[test]
+fn page_tables_that_loop_or_point_outside_end() {
+    use profile_runtime::{AArch64Paging, Amd64La57Paging};
+    // Every entry of the only table points to the table itself: each walk
+    // level reads it again. The walk ends at the table budget.
+    let mut mem = vec![0u8; 0x2000];
+    for i in 0..512 {
+        mem[0x1000 + i * 8..0x1000 + i * 8 + 8].copy_from_slice(&(0x1000u64 | 3).to_le_bytes());
+    }
+    let sp: Space = Arc::new(BufferSpace::new(mem));
+    let t0 = std::time::Instant::now();
+    let s = Amd64La57Paging::new(Arc::clone(&sp), 0x1000);
+    let _ = s.vtop(0xffff_ffff_8100_0000);
+    let runs = s.ranges_in(0xffff_ffff_8000_0000, 0xffff_ffff_80ff_ffff);
+    assert!(runs.len() <= profile_runtime::MAX_RUNS);
+    let a = AArch64Paging::new(Arc::clone(&sp), 0x1000, 48).unwrap();
+    let _ = a.vtop(0xffff_8000_0800_0000);
+    let _ = a.ranges_in(0xffff_8000_0800_0000, 0xffff_8000_08ff_ffff);
+    assert!(t0.elapsed().as_secs() < 20, "bounded walks");
+    // Pointers beyond the image: unmapped, no panic.
+    let mut mem = vec![0u8; 0x1000];
+    for i in 0..512 {
+        mem[i * 8..i * 8 + 8].copy_from_slice(&(0x7fff_ffff_f000u64 | 3).to_le_bytes());
+    }
+    let sp: Space = Arc::new(BufferSpace::new(mem));
+    let s = Amd64La57Paging::new(Arc::clone(&sp), 0);
+    assert_eq!(s.vtop(0xffff_ffff_8100_0000), None);
+    assert!(s.ranges().is_empty());
+    let a = AArch64Paging::new(sp, 0, 48).unwrap();
+    assert_eq!(a.vtop(0xffff_8000_0800_0000), None);
+    assert!(a.ranges().is_empty());
+}

@@ -165,3 +165,85 @@ impl X86 {
         );
     }
 }
+
+/// x86-64 5-level (LA57) tables: a PML5 above the PML4.
+pub struct La57 {
+    pub pml5: u64,
+}
+
+impl La57 {
+    pub fn new(m: &mut PhysMem) -> Self {
+        La57 { pml5: m.alloc() }
+    }
+    fn idx(va: u64, shift: u32) -> u64 {
+        (va >> shift) & 0x1ff
+    }
+    pub fn map_4k(&self, m: &mut PhysMem, va: u64, pa: u64) {
+        let p4 = m.next_table8(self.pml5 + 8 * Self::idx(va, 48));
+        let pdpt = m.next_table8(p4 + 8 * Self::idx(va, 39));
+        let pd = m.next_table8(pdpt + 8 * Self::idx(va, 30));
+        let pt = m.next_table8(pd + 8 * Self::idx(va, 21));
+        m.write_u64(pt + 8 * Self::idx(va, 12), pa | PRESENT_RW);
+    }
+    pub fn map_2m(&self, m: &mut PhysMem, va: u64, pa: u64) {
+        let p4 = m.next_table8(self.pml5 + 8 * Self::idx(va, 48));
+        let pdpt = m.next_table8(p4 + 8 * Self::idx(va, 39));
+        let pd = m.next_table8(pdpt + 8 * Self::idx(va, 30));
+        m.write_u64(pd + 8 * Self::idx(va, 21), pa | PRESENT_RW | PS);
+    }
+}
+
+/// AArch64 stage-1 tables, 4 KiB granule (ARM ARM D8): descriptors with
+/// bits[1:0] = 0b11 (table / level-3 page) or 0b01 (block), output address
+/// in bits [47:12], AF (bit 10) set as Linux sets it.
+pub struct Arm64 {
+    pub root: u64,
+    /// Virtual address bits (48: levels 0-3; 39: levels 1-3).
+    pub bits: u32,
+}
+
+pub const ARM_TABLE: u64 = 0b11;
+pub const ARM_PAGE: u64 = 0b11 | (1 << 10);
+pub const ARM_BLOCK: u64 = 0b01 | (1 << 10);
+
+impl Arm64 {
+    pub fn new(m: &mut PhysMem, bits: u32) -> Self {
+        Arm64 {
+            root: m.alloc(),
+            bits,
+        }
+    }
+    fn idx(va: u64, shift: u32) -> u64 {
+        (va >> shift) & 0x1ff
+    }
+    /// The table at `level` (0..=3) for `va`, allocating the path down.
+    fn table(&self, m: &mut PhysMem, va: u64, level: u32) -> u64 {
+        let first = if self.bits > 39 { 0 } else { 1 };
+        let mut t = self.root;
+        for l in first..level {
+            let shift = 39 - 9 * l;
+            let e = t + 8 * Self::idx(va, shift);
+            let cur = m.read_u64(e);
+            t = if cur & 3 == 3 {
+                cur & 0x0000_ffff_ffff_f000
+            } else {
+                let n = m.alloc();
+                m.write_u64(e, n | ARM_TABLE);
+                n
+            };
+        }
+        t
+    }
+    pub fn map_4k(&self, m: &mut PhysMem, va: u64, pa: u64) {
+        let t = self.table(m, va, 3);
+        m.write_u64(t + 8 * Self::idx(va, 12), pa | ARM_PAGE);
+    }
+    pub fn map_2m(&self, m: &mut PhysMem, va: u64, pa: u64) {
+        let t = self.table(m, va, 2);
+        m.write_u64(t + 8 * Self::idx(va, 21), pa | ARM_BLOCK);
+    }
+    pub fn map_1g(&self, m: &mut PhysMem, va: u64, pa: u64) {
+        let t = self.table(m, va, 1);
+        m.write_u64(t + 8 * Self::idx(va, 30), pa | ARM_BLOCK);
+    }
+}
