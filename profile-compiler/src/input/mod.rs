@@ -4,6 +4,9 @@
 pub mod btf;
 pub mod dwarf;
 pub mod isf;
+pub mod kallsyms;
+pub mod kernel;
 pub mod pdb;
 pub mod system_map;
 pub mod vol2;
+pub mod vmlinuz;

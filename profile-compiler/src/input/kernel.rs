@@ -1,0 +1,337 @@
+//! Linux profiles from the kernel itself: no debug package, no System.map.
+//!
+//! Every modern distribution kernel carries its types (BTF, `.BTF`) and its
+//! symbol table (kallsyms) inside the kernel image, and so inside every
+//! memory image of a running system. Three entry points build a complete
+//! [`Ir`] (types, symbols at their link addresses, banner):
+//!
+//! * [`from_live_system`]: the files of a running system,
+//!   `/sys/kernel/btf/vmlinux` + `/proc/kallsyms` (+ `/proc/version`);
+//! * [`from_vmlinuz`]: a bootable kernel file alone (x86 bzImage, arm64
+//!   Image, zboot, or a compressed image; see [`crate::input::vmlinuz`]);
+//! * [`from_memory_image`]: a raw physical memory image or an ELF core.
+//!
+//! Symbols are written unshifted, as a System.map-based profile has them;
+//! the KASLR shift removed is `$METADATA.KaslrShift` (hex string, see
+//! [`kallsyms::add_to_ir`]). Symbol types come from BTF `VAR`s (per-cpu
+//! variables) and from [`btf::WELL_KNOWN_VARIABLES`]. See
+//! `docs/kernel-only.md`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::input::btf;
+use crate::input::system_map::{MapSymbol, SystemMap};
+use crate::input::kallsyms::{self, KernelArch, KernelSymbols, RecoverOptions};
+use crate::input::vmlinuz::{self, ImageFormat, KernelImage};
+use crate::ir::Ir;
+use crate::{Error, Result};
+
+/// What to say when a part is missing.
+const NO_BTF: &str = "no BTF found (the kernel was built without CONFIG_DEBUG_INFO_BTF, or the \
+    image does not hold it): types need a vmlinux with DWARF (the distribution's debug package, \
+    e.g. linux-image-<version>-dbg) or a copy of /sys/kernel/btf/vmlinux";
+const NO_KALLSYMS: &str = "no kallsyms tables found (CONFIG_KALLSYMS off, or the tables are not \
+    in the image): symbols need a System.map, a /proc/kallsyms copy or the debug package's vmlinux";
+
+/// Records the banner (`$METADATA.Banner`, trailing newline removed) and the
+/// release it names (`KernelVersion`).
+pub fn set_banner(ir: &mut Ir, banner: &str) {
+    let text = banner.trim_end();
+    if let Some(v) = text
+        .strip_prefix("Linux version ")
+        .and_then(|r| r.split_whitespace().next())
+    {
+        ir.metadata.insert("KernelVersion".into(), Value::from(v));
+    }
+    ir.metadata.insert("Banner".into(), Value::from(text));
+}
+
+/// Adds symbols and their types: kallsyms symbols as System.map symbols,
+/// then types from the BTF variables and the well-known variables table.
+fn finish(ir: &mut Ir, syms: &KernelSymbols, vars: &[btf::BtfVar], arch: Option<KernelArch>) {
+    kallsyms::add_to_ir(ir, syms);
+    btf::type_symbols_from_vars(ir, vars);
+    btf::type_well_known_symbols(ir);
+    if let Some(a) = arch {
+        ir.metadata
+            .insert("arch".into(), Value::from(a.rekall_name()));
+    }
+    if syms.module_symbols > 0 {
+        ir.warnings.push(format!(
+            "kallsyms: {} module symbols left out of the kernel profile",
+            syms.module_symbols
+        ));
+    }
+}
+
+/// A profile from the files of a running system: `btf` is
+/// `/sys/kernel/btf/vmlinux` (raw BTF), `kallsyms` the text of
+/// `/proc/kallsyms` read as root, `banner` the text of `/proc/version`.
+/// `link_text` is the link address of `_text` (default: the architecture's,
+/// guessed from the symbol names, see [`KernelArch::default_text_address`]).
+pub fn from_live_system(
+    btf_bytes: &[u8],
+    btf_path: &Path,
+    kallsyms_text: &[u8],
+    kallsyms_path: &Path,
+    banner: Option<&str>,
+    link_text: Option<u64>,
+) -> Result<Ir> {
+    // The two inputs are independent: parse them side by side.
+    let (types, map) = rayon::join(
+        || btf::read_with_vars(btf_bytes, btf_path, 8),
+        || crate::input::system_map::parse_bytes(kallsyms_text, kallsyms_path),
+    );
+    let (mut ir, vars) = types?;
+    let map = map?;
+    let arch = KernelArch::guess(&map.symbols);
+    let link = link_text
+        .or(arch.map(KernelArch::default_text_address))
+        .ok_or_else(|| {
+            Error::input(
+                kallsyms_path,
+                "kallsyms: unknown architecture (no startup_64 or primary_entry): give the link address of _text",
+            )
+        })?;
+    let syms = kallsyms::from_map(map, kallsyms_path, link)?;
+    finish(&mut ir, &syms, &vars, arch);
+    if let Some(b) = banner {
+        set_banner(&mut ir, b);
+    }
+    Ok(ir)
+}
+
+/// A profile from a `vmlinux`-less kernel file: decompresses it
+/// ([`vmlinuz::read_bytes`]) and reads [`from_kernel_image`].
+pub fn from_vmlinuz(data: &[u8], path: &Path) -> Result<Ir> {
+    let image = vmlinuz::read_bytes(data, path)?;
+    from_kernel_image(&image, path)
+}
+
+/// A profile from a decompressed kernel image (an ELF `vmlinux.bin`, stripped
+/// but with `.BTF`, or a raw arm64 `Image`). The image is at its link
+/// address, so the shift is 0 (checked: `_text` must be at its link
+/// address, else the difference is removed and recorded).
+pub fn from_kernel_image(image: &KernelImage, path: &Path) -> Result<Ir> {
+    let data = &image.data[..];
+    let link = image.arch.default_text_address();
+    // Types and symbols are independent searches of the same bytes.
+    let (types, found) = rayon::join(
+        || -> Result<(Ir, Vec<btf::BtfVar>)> {
+            match image.format {
+                ImageFormat::Elf => {
+                    use object::{Object, ObjectSection};
+                    let file = object::File::parse(data)
+                        .map_err(|e| Error::input(path, format!("kernel ELF: {e}")))?;
+                    let section = file
+                        .section_by_name(".BTF")
+                        .ok_or_else(|| Error::input(path, NO_BTF))?;
+                    let bytes = section
+                        .data()
+                        .map_err(|e| Error::input(path, format!(".BTF unreadable: {e}")))?;
+                    btf::read_with_vars(bytes, path, 8)
+                }
+                ImageFormat::RawArm64 => {
+                    let r = btf::find_raw(data).ok_or_else(|| Error::input(path, NO_BTF))?;
+                    btf::read_with_vars(&data[r], path, 8)
+                }
+            }
+        },
+        || {
+            kallsyms::recover(
+                data,
+                &RecoverOptions {
+                    link_text: Some(link),
+                },
+            )
+        },
+    );
+    let (mut ir, vars) = types?;
+    let found = found.ok_or_else(|| Error::input(path, NO_KALLSYMS))?;
+    let syms = symbols_from_recovered(found.symbols, path, link)?;
+    let banner = match image.format {
+        ImageFormat::Elf => elf_banner(data, &syms),
+        ImageFormat::RawArm64 => syms
+            .address("linux_banner")
+            .and_then(|va| usize::try_from(va.checked_sub(link)?).ok())
+            .and_then(|off| kallsyms::banner_at(data, off)),
+    }
+    .or_else(|| kallsyms::find_banner(data));
+    finish(&mut ir, &syms, &vars, Some(image.arch));
+    if let Some(b) = banner {
+        set_banner(&mut ir, &b);
+    }
+    if let Some(c) = image.compression {
+        ir.metadata
+            .insert("KernelCompression".into(), Value::from(format!("{c:?}").to_lowercase()));
+    }
+    Ok(ir)
+}
+
+/// The banner at `linux_banner` of an ELF image (virtual address to file
+/// offset through the program headers).
+fn elf_banner(data: &[u8], syms: &KernelSymbols) -> Option<String> {
+    use object::{Object, ObjectSegment};
+    let va = syms.address("linux_banner")?;
+    let file = object::File::parse(data).ok()?;
+    for seg in file.segments() {
+        let (start, size) = (seg.address(), seg.size());
+        if va >= start && va < start + size {
+            let (off, filesz) = seg.file_range();
+            let rel = va - start;
+            if rel < filesz {
+                return kallsyms::banner_at(data, usize::try_from(off + rel).ok()?);
+            }
+        }
+    }
+    None
+}
+
+/// Turns recovered symbols into [`KernelSymbols`] (shift: `_text` minus
+/// its link address).
+fn symbols_from_recovered(symbols: Vec<MapSymbol>, path: &Path, link_text: u64) -> Result<KernelSymbols> {
+    let map = SystemMap {
+        symbols,
+        skipped: 0,
+    };
+    kallsyms::from_map(map, path, link_text)
+}
+
+/// The parts of a kernel found in a memory image.
+#[derive(Debug, Clone, Default)]
+pub struct ImageParts {
+    /// The BTF blob (copied out of the image).
+    pub btf: Option<Vec<u8>>,
+    /// The recovered kallsyms symbols (KASLR-shifted).
+    pub symbols: Option<Vec<MapSymbol>>,
+    /// The banner.
+    pub banner: Option<String>,
+    /// VMCOREINFO's `KERNELOFFSET`, when its text is in the image.
+    pub kernel_offset: Option<u64>,
+}
+
+/// `KERNELOFFSET=<hex>` of a VMCOREINFO text in `data` (the first that parses).
+pub fn find_kernel_offset(data: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = b"KERNELOFFSET=";
+    for at in memchr::memmem::find_iter(data, KEY) {
+        let rest = &data[at + KEY.len()..];
+        let end = rest
+            .iter()
+            .take(17)
+            .position(|b| !b.is_ascii_hexdigit())
+            .unwrap_or(rest.len().min(17));
+        if end == 0 || end > 16 || rest.get(end) != Some(&b'\n') {
+            continue;
+        }
+        if let Ok(v) = u64::from_str_radix(std::str::from_utf8(&rest[..end]).ok()?, 16) {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Searches the physically contiguous pieces of a memory image (a raw
+/// image is one piece; an ELF core has one per `PT_LOAD`) for the kernel's
+/// BTF, kallsyms tables, banner and VMCOREINFO `KERNELOFFSET`.
+pub fn scan_pieces(pieces: &[&[u8]]) -> ImageParts {
+    let mut parts = ImageParts::default();
+    let mut best_btf: Option<&[u8]> = None;
+    for piece in pieces {
+        let (btf_range, found) = rayon::join(
+            || btf::find_raw(piece),
+            || {
+                if parts.symbols.is_none() {
+                    kallsyms::recover(piece, &RecoverOptions::default())
+                } else {
+                    None
+                }
+            },
+        );
+        if let Some(r) = btf_range {
+            if best_btf.is_none_or(|b| b.len() < r.len()) {
+                best_btf = Some(&piece[r]);
+            }
+        }
+        if let Some(found) = found {
+            // The banner at linux_banner, placed through the token table's
+            // own symbol (both are in kallsyms with CONFIG_KALLSYMS_ALL).
+            let va = |n: &str| found.symbols.iter().find(|s| s.name == n).map(|s| s.address);
+            parts.banner = va("linux_banner")
+                .zip(va("kallsyms_token_table"))
+                .and_then(|(b, t)| {
+                    let off = (found.layout.token_table as u64).checked_add(b.checked_sub(t)?)?;
+                    kallsyms::banner_at(piece, usize::try_from(off).ok()?)
+                });
+            parts.symbols = Some(found.symbols);
+        }
+        if parts.kernel_offset.is_none() {
+            parts.kernel_offset = find_kernel_offset(piece);
+        }
+    }
+    if parts.banner.is_none() {
+        parts.banner = pieces.iter().find_map(|p| kallsyms::find_banner(p));
+    }
+    parts.btf = best_btf.map(<[u8]>::to_vec);
+    parts
+}
+
+/// A profile from the parts found in a memory image. The shift: VMCOREINFO's
+/// `KERNELOFFSET` when present and consistent with `_text`, else `_text`
+/// minus the architecture's link address.
+pub fn from_image_parts(parts: &ImageParts, path: &Path) -> Result<Ir> {
+    let btf_bytes = parts.btf.as_deref().ok_or_else(|| Error::input(path, NO_BTF))?;
+    let symbols = parts
+        .symbols
+        .clone()
+        .ok_or_else(|| Error::input(path, NO_KALLSYMS))?;
+    let arch = KernelArch::guess(&symbols).ok_or_else(|| {
+        Error::input(path, "kallsyms: unknown architecture (no startup_64 or primary_entry)")
+    })?;
+    let (mut ir, vars) = btf::read_with_vars(btf_bytes, path, 8)?;
+    let link = arch.default_text_address();
+    let syms = symbols_from_recovered(symbols, path, link)?;
+    match parts.kernel_offset {
+        Some(k) if k == syms.shift => {}
+        Some(k) => ir.warnings.push(format!(
+            "VMCOREINFO KERNELOFFSET={k:x} differs from kallsyms _text - link address ({:#x}); the latter is used",
+            syms.shift
+        )),
+        None => {}
+    }
+    finish(&mut ir, &syms, &vars, Some(arch));
+    if let Some(b) = &parts.banner {
+        set_banner(&mut ir, b);
+    }
+    Ok(ir)
+}
+
+/// A profile from a memory image alone: a raw physical image, or an ELF
+/// core (its `PT_LOAD` segments). See [`scan_pieces`] and [`from_image_parts`].
+pub fn from_memory_image(path: &Path) -> Result<Ir> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // SAFETY: read-only map of an input file that profc does not modify; a
+    // concurrent truncation by another process is the hazard every
+    // mmap-based reader accepts.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parts = if map.starts_with(b"\x7fELF") {
+        use object::{Object, ObjectSegment};
+        let elf = object::File::parse(&*map)
+            .map_err(|e| Error::input(path, format!("ELF core: {e}")))?;
+        let pieces: Vec<&[u8]> = elf.segments().filter_map(|s| s.data().ok()).collect();
+        if pieces.is_empty() {
+            return Err(Error::input(path, "ELF core: no PT_LOAD segment with data"));
+        }
+        scan_pieces(&pieces)
+    } else {
+        scan_pieces(&[&map[..]])
+    };
+    from_image_parts(&parts, path)
+}

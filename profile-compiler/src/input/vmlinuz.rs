@@ -1,0 +1,437 @@
+//! A bootable kernel file (`vmlinuz`) to the kernel image inside it.
+//!
+//! * x86 `bzImage`: the setup header (`HdrS` at 0x202, boot protocol 2.08+)
+//!   gives `payload_offset` and `payload_length` (0x248, 0x24c) relative to
+//!   the protected-mode code, which starts after `(setup_sects + 1) * 512`
+//!   bytes (`setup_sects` 0 means 4). The payload is the compressed
+//!   `vmlinux.bin` (an ELF, stripped of symbols but keeping `.BTF`) followed
+//!   by its size as a little-endian u32 (the kernel's `size_append`).
+//! * arm64: a raw `Image` (magic `ARM\x64` at 0x38), gzip'ed in some
+//!   distributions, or an EFI zboot image (`zimg` at offset 4, with the
+//!   payload offset, size and compression name in its header).
+//! * Anything else that starts with a compression magic is decompressed once
+//!   and looked at again.
+//!
+//! Compressions (the kernel's `CONFIG_KERNEL_*`): gzip (flate2), bzip2
+//! (`bzip2`, pure Rust), lzma and xz (liblzma, the xz-utils library: the
+//! kernel's xz streams carry a BCJ filter that liblzma applies), lzo (the
+//! `lzop` container parsed here, its LZO1X blocks by `lzokay-native`), lz4
+//! (the legacy frame, magic 0x184C2102, parsed here; blocks by `lz4_flex`)
+//! and zstd (`ruzstd`, pure Rust, already in the tree through `object`).
+//!
+//! # Bounds
+//!
+//! Output is capped at [`MAX_DECOMPRESSED`] (the kernel's own decompressor
+//! has a fixed buffer too; a Debian amd64 `vmlinux.bin` is about 60 MiB);
+//! past the cap the stream is refused, so a decompression bomb costs at
+//! most that much memory.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::input::kallsyms::KernelArch;
+use crate::{Error, Result};
+
+/// Largest decompressed kernel accepted (512 MiB).
+pub const MAX_DECOMPRESSED: u64 = 512 << 20;
+
+/// A compression the kernel can boot from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// gzip (`1f 8b`).
+    Gzip,
+    /// bzip2 (`BZh`).
+    Bzip2,
+    /// lzma-alone (`5d 00 00`).
+    Lzma,
+    /// xz (`fd 37 7a 58 5a 00`).
+    Xz,
+    /// lzop (`89 4c 5a 4f 00 0d 0a 1a 0a`).
+    Lzo,
+    /// lz4 legacy frame (`02 21 4c 18`).
+    Lz4,
+    /// zstd (`28 b5 2f fd`).
+    Zstd,
+}
+
+impl Compression {
+    /// The compression whose magic starts `data`.
+    pub fn detect(data: &[u8]) -> Option<Compression> {
+        let starts = |m: &[u8]| data.starts_with(m);
+        Some(if starts(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if starts(b"BZh") {
+            Compression::Bzip2
+        } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            Compression::Xz
+        } else if starts(&[0x89, b'L', b'Z', b'O', 0, 0x0d, 0x0a, 0x1a, 0x0a]) {
+            Compression::Lzo
+        } else if starts(&[0x02, 0x21, 0x4c, 0x18]) {
+            Compression::Lz4
+        } else if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else if starts(&[0x5d, 0, 0]) {
+            Compression::Lzma
+        } else {
+            return None;
+        })
+    }
+
+    /// The zboot header's name of a compression (`gzip`, `lzma`, `xz`, `lzo`, `lz4`, `zstd22`...).
+    fn from_zboot_name(name: &[u8]) -> Option<Compression> {
+        let name = name.split(|&b| b == 0).next().unwrap_or(name);
+        Some(match name {
+            b"gzip" => Compression::Gzip,
+            b"bzip2" => Compression::Bzip2,
+            b"lzma" => Compression::Lzma,
+            b"xzkern" | b"xz" => Compression::Xz,
+            b"lzo" => Compression::Lzo,
+            b"lz4" => Compression::Lz4,
+            n if n.starts_with(b"zstd") => Compression::Zstd,
+            _ => return None,
+        })
+    }
+}
+
+/// What kind of kernel image came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    /// An ELF `vmlinux` (x86's `vmlinux.bin`).
+    Elf,
+    /// A raw arm64 `Image` (loaded at `_text`).
+    RawArm64,
+}
+
+/// The kernel image of a `vmlinuz`.
+#[derive(Debug, Clone)]
+pub struct KernelImage {
+    /// The decompressed (or, for an uncompressed `Image`, copied) image.
+    pub data: Vec<u8>,
+    /// ELF or raw.
+    pub format: ImageFormat,
+    /// The architecture.
+    pub arch: KernelArch,
+    /// The compression that was removed, if any.
+    pub compression: Option<Compression>,
+}
+
+/// Reads `r` to the end, refusing more than `cap` bytes.
+fn read_capped(mut r: impl Read, cap: u64, hint: usize, path: &Path, what: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(hint.min(cap as usize));
+    (&mut r)
+        .take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| Error::input(path, format!("{what}: corrupt compressed data: {e}")))?;
+    if out.len() as u64 > cap {
+        return Err(Error::input(
+            path,
+            format!("{what}: decompresses to more than {cap} bytes (the cap)"),
+        ));
+    }
+    Ok(out)
+}
+
+/// Decompresses `data` (compressed with `c`) to at most `cap` bytes. Trailing
+/// bytes after the stream (the kernel's appended size) are ignored.
+pub fn decompress(data: &[u8], c: Compression, cap: u64, path: &Path) -> Result<Vec<u8>> {
+    let what = format!("{c:?} payload");
+    // The kernel appends the uncompressed size: a capacity hint when sane.
+    let hint = data
+        .len()
+        .checked_sub(4)
+        .map(|i| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]) as usize)
+        .filter(|&n| (n as u64) <= cap && n / 64 <= data.len())
+        .unwrap_or(data.len().saturating_mul(3));
+    match c {
+        Compression::Gzip => read_capped(flate2::read::GzDecoder::new(data), cap, hint, path, &what),
+        Compression::Bzip2 => read_capped(bzip2::read::BzDecoder::new(data), cap, hint, path, &what),
+        Compression::Xz | Compression::Lzma => {
+            let stream = if c == Compression::Xz {
+                liblzma::stream::Stream::new_stream_decoder(u64::MAX, 0)
+            } else {
+                liblzma::stream::Stream::new_lzma_decoder(u64::MAX)
+            }
+            .map_err(|e| Error::input(path, format!("{what}: {e}")))?;
+            read_capped(
+                liblzma::read::XzDecoder::new_stream(data, stream),
+                cap,
+                hint,
+                path,
+                &what,
+            )
+        }
+        Compression::Zstd => {
+            let dec = ruzstd::decoding::StreamingDecoder::new(data)
+                .map_err(|e| Error::input(path, format!("{what}: {e}")))?;
+            read_capped(dec, cap, hint, path, &what)
+        }
+        Compression::Lz4 => lz4_legacy(data, cap, hint, path),
+        Compression::Lzo => lzop(data, cap, hint, path),
+    }
+}
+
+/// The lz4 legacy frame: magic, then blocks of (u32 LE compressed size,
+/// data), each up to 8 MiB decompressed; a block-size word equal to the
+/// magic starts a new frame; the appended kernel size (4 bytes) ends it.
+fn lz4_legacy(data: &[u8], cap: u64, hint: usize, path: &Path) -> Result<Vec<u8>> {
+    const MAGIC: u32 = 0x184C_2102;
+    const CHUNK: usize = 8 << 20;
+    let bad = |m: String| Error::input(path, format!("Lz4 payload: {m}"));
+    let mut out = Vec::with_capacity(hint.min(cap as usize));
+    let mut pos = 4;
+    let mut chunk = vec![0u8; CHUNK];
+    while pos + 4 <= data.len() {
+        let size = u32::from_le_bytes(data[pos..pos + 4].try_into().unwrap_or([0; 4]));
+        if size == MAGIC {
+            pos += 4;
+            continue;
+        }
+        let size = size as usize;
+        let Some(block) = data.get(pos + 4..(pos + 4).saturating_add(size)) else {
+            // The appended size, or a truncated block.
+            if data.len() - pos == 4 && !out.is_empty() {
+                break;
+            }
+            return Err(bad(format!("block at {pos} runs past the end")));
+        };
+        let n = lz4_flex::block::decompress_into(block, &mut chunk)
+            .map_err(|e| bad(format!("block at {pos}: {e}")))?;
+        if (out.len() + n) as u64 > cap {
+            return Err(bad(format!("decompresses to more than {cap} bytes (the cap)")));
+        }
+        out.extend_from_slice(&chunk[..n]);
+        pos += 4 + size;
+    }
+    if out.is_empty() {
+        return Err(bad("no block".into()));
+    }
+    Ok(out)
+}
+
+/// The lzop container (what `lzop -9` writes, what the kernel's `unlzo`
+/// reads): a header, then blocks of (u32 BE decompressed size, u32 BE
+/// compressed size, checksums, data) until a zero size.
+fn lzop(data: &[u8], cap: u64, hint: usize, path: &Path) -> Result<Vec<u8>> {
+    const F_ADLER32_D: u32 = 0x1;
+    const F_ADLER32_C: u32 = 0x2;
+    const F_H_FILTER: u32 = 0x800;
+    const F_CRC32_D: u32 = 0x100;
+    const F_CRC32_C: u32 = 0x200;
+    const MAX_BLOCK: usize = 8 << 20;
+    let bad = |m: &str| Error::input(path, format!("Lzo payload: {m}"));
+    let be16 = |at: usize| -> Result<u16> {
+        data.get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+            .ok_or_else(|| bad("truncated header"))
+    };
+    let be32 = |at: usize| -> Result<u32> {
+        data.get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| bad("truncated"))
+    };
+    let mut pos = 9;
+    let version = be16(pos)?;
+    pos += 4; // version, lib version
+    if version >= 0x0940 {
+        pos += 2; // version needed
+    }
+    pos += 1; // method
+    if version >= 0x0940 {
+        pos += 1; // level
+    }
+    let flags = be32(pos)?;
+    pos += 4;
+    if flags & F_H_FILTER != 0 {
+        pos += 4;
+    }
+    pos += 8; // mode, mtime
+    if version >= 0x0940 {
+        pos += 4; // mtime high
+    }
+    let name_len = *data.get(pos).ok_or_else(|| bad("truncated header"))? as usize;
+    pos += 1 + name_len + 4; // name, header checksum
+    let mut out = Vec::with_capacity(hint.min(cap as usize));
+    loop {
+        let dst = be32(pos)? as usize;
+        pos += 4;
+        if dst == 0 {
+            break;
+        }
+        if dst > MAX_BLOCK {
+            return Err(bad("block larger than 8 MiB"));
+        }
+        let src = be32(pos)? as usize;
+        pos += 4;
+        if flags & (F_ADLER32_D | F_CRC32_D) != 0 {
+            pos += 4;
+        }
+        if flags & (F_ADLER32_C | F_CRC32_C) != 0 && src < dst {
+            pos += 4;
+        }
+        let block = data
+            .get(pos..pos.saturating_add(src))
+            .ok_or_else(|| bad("block runs past the end"))?;
+        if (out.len() + dst) as u64 > cap {
+            return Err(bad("decompresses to more than the cap"));
+        }
+        if src == dst {
+            out.extend_from_slice(block);
+        } else if src > dst {
+            return Err(bad("compressed block larger than its output"));
+        } else {
+            let d = lzokay_native::decompress_all(block, Some(dst))
+                .map_err(|e| bad(&format!("block at {pos}: {e:?}")))?;
+            if d.len() != dst {
+                return Err(bad("block size differs from its header"));
+            }
+            out.extend_from_slice(&d);
+        }
+        pos += src;
+    }
+    Ok(out)
+}
+
+fn le32(d: &[u8], at: usize) -> Option<u32> {
+    d.get(at..at + 4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Whether `data` is a raw arm64 `Image` (magic `ARM\x64` at 0x38).
+pub fn is_arm64_image(data: &[u8]) -> bool {
+    data.get(0x38..0x3c) == Some(b"ARM\x64")
+}
+
+/// The x86 bzImage payload: (offset, length), if `data` is a bzImage.
+pub fn bzimage_payload(data: &[u8]) -> Option<(usize, usize)> {
+    if data.get(0x202..0x206)? != b"HdrS" {
+        return None;
+    }
+    let version = u16::from_le_bytes([*data.get(0x206)?, *data.get(0x207)?]);
+    if version < 0x0208 {
+        return None;
+    }
+    let setup_sects = match *data.get(0x1f1)? {
+        0 => 4,
+        n => usize::from(n),
+    };
+    let pm = (setup_sects + 1) * 512;
+    let off = pm.checked_add(le32(data, 0x248)? as usize)?;
+    let len = le32(data, 0x24c)? as usize;
+    data.get(off..off.checked_add(len)?)?;
+    Some((off, len))
+}
+
+/// Reads a `vmlinuz` (see the module doc) into its kernel image.
+pub fn read_bytes(data: &[u8], path: &Path) -> Result<KernelImage> {
+    read_bytes_capped(data, path, MAX_DECOMPRESSED)
+}
+
+/// [`read_bytes`] with another output cap.
+pub fn read_bytes_capped(data: &[u8], path: &Path, cap: u64) -> Result<KernelImage> {
+    if let Some((off, len)) = bzimage_payload(data) {
+        let payload = &data[off..off + len];
+        let c = Compression::detect(payload).ok_or_else(|| {
+            Error::input(
+                path,
+                format!("bzImage payload at {off:#x}: unknown compression (magic {:02x?})", &payload[..payload.len().min(4)]),
+            )
+        })?;
+        let out = decompress(payload, c, cap, path)?;
+        if !out.starts_with(b"\x7fELF") {
+            return Err(Error::input(
+                path,
+                "bzImage payload: decompressed, but not an ELF vmlinux",
+            ));
+        }
+        return Ok(KernelImage {
+            data: out,
+            format: ImageFormat::Elf,
+            arch: KernelArch::Amd64,
+            compression: Some(c),
+        });
+    }
+    if is_arm64_image(data) {
+        return Ok(KernelImage {
+            data: data.to_vec(),
+            format: ImageFormat::RawArm64,
+            arch: KernelArch::Arm64,
+            compression: None,
+        });
+    }
+    // EFI zboot: "MZ", "zimg" at 4, payload offset and size at 8 and 12,
+    // the compression name at 24.
+    if data.starts_with(b"MZ") && data.get(4..8) == Some(b"zimg") {
+        let off = le32(data, 8).unwrap_or(0) as usize;
+        let len = le32(data, 12).unwrap_or(0) as usize;
+        let name = data.get(24..56).unwrap_or(&[]);
+        let payload = data
+            .get(off..off.saturating_add(len))
+            .ok_or_else(|| Error::input(path, "zboot image: payload out of bounds"))?;
+        let c = Compression::from_zboot_name(name)
+            .or_else(|| Compression::detect(payload))
+            .ok_or_else(|| Error::input(path, "zboot image: unknown compression"))?;
+        let out = decompress(payload, c, cap, path)?;
+        return image_from_decompressed(out, c, path);
+    }
+    if let Some(c) = Compression::detect(data) {
+        let out = decompress(data, c, cap, path)?;
+        return image_from_decompressed(out, c, path);
+    }
+    if data.starts_with(b"\x7fELF") {
+        return Err(Error::input(
+            path,
+            "an ELF file, not a vmlinuz: read it as a vmlinux",
+        ));
+    }
+    Err(Error::input(
+        path,
+        "not a vmlinuz: no x86 bzImage header, arm64 Image header, zboot header or compression magic",
+    ))
+}
+
+fn image_from_decompressed(out: Vec<u8>, c: Compression, path: &Path) -> Result<KernelImage> {
+    if is_arm64_image(&out) {
+        Ok(KernelImage {
+            data: out,
+            format: ImageFormat::RawArm64,
+            arch: KernelArch::Arm64,
+            compression: Some(c),
+        })
+    } else if out.starts_with(b"\x7fELF") {
+        let arch = match out.get(18..20) {
+            Some([0xb7, 0]) => KernelArch::Arm64,
+            _ => KernelArch::Amd64,
+        };
+        Ok(KernelImage {
+            data: out,
+            format: ImageFormat::Elf,
+            arch,
+            compression: Some(c),
+        })
+    } else {
+        Err(Error::input(
+            path,
+            format!("decompressed the {c:?} data, but it is neither an arm64 Image nor an ELF"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_and_refuses_garbage() {
+        assert_eq!(Compression::detect(&[0x1f, 0x8b, 8]), Some(Compression::Gzip));
+        assert_eq!(Compression::detect(b"BZh9"), Some(Compression::Bzip2));
+        assert!(read_bytes(b"hello", Path::new("v")).is_err());
+        // A truncated gzip stream is an error.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &[7u8; 10000]).unwrap();
+        let gz = gz.finish().unwrap();
+        assert!(decompress(&gz[..gz.len() / 2], Compression::Gzip, 1 << 20, Path::new("v")).is_err());
+        // A bomb is refused at the cap.
+        assert!(decompress(&gz, Compression::Gzip, 1000, Path::new("v")).is_err());
+        assert_eq!(decompress(&gz, Compression::Gzip, 1 << 20, Path::new("v")).unwrap().len(), 10000);
+    }
+}

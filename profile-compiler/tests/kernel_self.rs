@@ -1,0 +1,291 @@
+//! Profiles from the kernel itself (issue 16): the live system's files,
+//! a vmlinuz alone, a memory image alone, split module BTF. Checked against
+//! independent truth: the -dbg package's System.map and DWARF, the guest's
+//! own /proc/version, pahole on the modules' DWARF.
+//!
+//! Real inputs live under `$PROFC_IMAGES` (default ~/.cache/profile-images,
+//! made by ../shared/images/linux-qemu-image.sh and scripts/guest-files.sh).
+//! Missing inputs print `SKIPPED ...`; with CI=true they fail.
+
+#[path = "../../tests/support.rs"]
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use profile_compiler::emit::{emit, EmitOptions};
+use profile_compiler::input::{btf, kallsyms, kernel, system_map, vmlinuz};
+use profile_compiler::ir::{Ir, SymbolKind, Type};
+use profile_runtime::{Descriptor, Profile, StructDef};
+
+const KVER: &str = "6.1.0-57-amd64";
+
+fn images() -> PathBuf {
+    std::env::var_os("PROFC_IMAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/profile-images")
+        })
+}
+
+/// The paths, or `None` after a SKIPPED line (a failure with CI=true).
+fn need(test: &str, paths: &[PathBuf]) -> Option<()> {
+    let missing: Vec<_> = paths.iter().filter(|p| !p.exists()).collect();
+    if missing.is_empty() {
+        return Some(());
+    }
+    let msg = format!(
+        "SKIPPED {test}: missing {} (run ../shared/images/linux-qemu-image.sh and scripts/guest-files.sh, or set PROFC_IMAGES)",
+        missing
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{msg}");
+    }
+    let _ = writeln!(std::io::stderr(), "{msg}");
+    None
+}
+
+fn kernel_dir() -> PathBuf {
+    images().join("kernel").join(KVER)
+}
+fn image_dir() -> PathBuf {
+    images().join(format!("{KVER}-4level"))
+}
+fn guest(name: &str) -> PathBuf {
+    image_dir().join("guest").join(name)
+}
+
+fn report(line: String) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// System.map as name -> addresses.
+fn system_map(path: &Path) -> HashMap<String, Vec<u64>> {
+    let map = system_map::read_file(path).unwrap();
+    let mut m: HashMap<String, Vec<u64>> = HashMap::new();
+    for s in map.symbols {
+        m.entry(s.name).or_default().push(s.address);
+    }
+    m
+}
+
+/// Every data symbol of the IR (every kallsyms symbol is one) is in
+/// System.map at the same address. Returns (matched, total, System.map
+/// names absent from the IR).
+fn check_symbols(test: &str, ir: &Ir, map: &HashMap<String, Vec<u64>>) -> (usize, usize, usize) {
+    let mut total = 0;
+    let mut wrong = Vec::new();
+    let mut seen = HashSet::new();
+    for s in ir.symbols.iter().filter(|s| s.kind == SymbolKind::Data) {
+        total += 1;
+        seen.insert(s.name.as_str());
+        match map.get(&s.name) {
+            Some(addrs) if addrs.contains(&s.address) => {}
+            other => wrong.push(format!("{} {:#x} (System.map: {:x?})", s.name, s.address, other)),
+        }
+    }
+    let absent = map.keys().filter(|n| !seen.contains(n.as_str())).count();
+    report(format!(
+        "{test}: {}/{total} kallsyms symbols equal System.map; {absent} of {} System.map names not in kallsyms",
+        total - wrong.len(),
+        map.len()
+    ));
+    assert!(wrong.is_empty(), "{test}: {} differ, e.g. {:?}", wrong.len(), &wrong[..wrong.len().min(10)]);
+    assert!(total > 90_000, "{test}: only {total} symbols");
+    (total - wrong.len(), total, absent)
+}
+
+fn emitted(ir: &Ir) -> Profile {
+    emit(ir, EmitOptions::default()).profile
+}
+
+/// Layout of a struct for comparison: (size, member -> absolute bit offset),
+/// as `vmlinux_btf_equals_dwarf` in tests/btf.rs compares them.
+fn layout(def: &StructDef) -> (Option<u64>, Vec<(String, Option<u64>)>) {
+    let bit = |d: &Descriptor| match d {
+        Descriptor::BitField { start_bit, .. } => u64::from(*start_bit),
+        Descriptor::Enumeration { target, .. } => match target.as_ref() {
+            Descriptor::BitField { start_bit, .. } => u64::from(*start_bit),
+            _ => 0,
+        },
+        _ => 0,
+    };
+    let mut m: Vec<(String, Option<u64>)> = def
+        .fields
+        .iter()
+        .filter(|(n, _)| !n.starts_with('u') || n.parse::<u64>().is_err())
+        .map(|(n, f)| (n.clone(), f.offset.map(|o| o * 8 + bit(&f.descriptor))))
+        .collect();
+    m.sort();
+    (def.size, m)
+}
+
+/// Every named DWARF struct that BTF also has matches a same-name BTF
+/// definition in size and member offsets. Returns how many were compared.
+fn structs_equal(btf: &Profile, dwarf: &Profile) -> usize {
+    let mut by_name: HashMap<&str, Vec<_>> = HashMap::new();
+    for (name, def) in &btf.structs {
+        by_name
+            .entry(name.split('@').next().unwrap())
+            .or_default()
+            .push(layout(def));
+    }
+    let mut compared = 0;
+    for (name, d) in &dwarf.structs {
+        if name.starts_with("__unnamed") {
+            continue;
+        }
+        let Some(candidates) = by_name.get(name.split('@').next().unwrap()) else {
+            continue;
+        };
+        let (size, members) = layout(d);
+        let found = candidates.iter().any(|(s, m)| {
+            *s == size
+                && members
+                    .iter()
+                    .all(|(n, o)| m.iter().find(|(k, _)| k == n).is_none_or(|(_, p)| p == o))
+        });
+        assert!(found, "{name}: no BTF definition with size {size:?} and the same member offsets");
+        compared += 1;
+    }
+    compared
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn version_text() -> String {
+    String::from_utf8(read(&guest("version"))).unwrap().trim_end().to_owned()
+}
+
+/// The common checks of a kernel-only IR: symbols equal System.map, the
+/// banner equals the guest's /proc/version, well-known symbols typed.
+fn check_kernel_ir(test: &str, ir: &Ir, shift_expected: Option<u64>) {
+    let map = system_map(&kernel_dir().join("System.map"));
+    check_symbols(test, ir, &map);
+    assert_eq!(
+        ir.metadata.get("Banner").and_then(|v| v.as_str()),
+        Some(version_text().as_str()),
+        "{test}: banner"
+    );
+    let shift = ir.metadata["KaslrShift"].as_str().unwrap().to_owned();
+    report(format!("{test}: KaslrShift {shift}"));
+    if let Some(want) = shift_expected {
+        assert_eq!(shift, format!("{want:#x}"), "{test}");
+    }
+    // init_task is typed (well-known table), a per-cpu variable too (BTF VAR).
+    let ty = |name: &str| {
+        ir.symbols
+            .iter()
+            .find(|s| s.name == name && s.kind == SymbolKind::Data)
+            .and_then(|s| s.ty)
+    };
+    let init_task = ty("init_task").expect("init_task typed");
+    assert!(matches!(ir.get(init_task), Type::Record(r) if r.name.as_deref() == Some("task_struct")));
+    let cpu_number = ty("cpu_number").expect("cpu_number typed from BTF VAR");
+    assert!(matches!(ir.get(ir.resolve(cpu_number)), Type::Base { size: 4, .. }));
+    let typed = ir.symbols.iter().filter(|s| s.ty.is_some()).count();
+    report(format!("{test}: {typed} typed symbols"));
+}
+
+/// The live system: /sys/kernel/btf/vmlinux + /proc/kallsyms + /proc/version.
+#[test]
+fn live_system_files_give_system_map_symbols_and_dwarf_layouts() {
+    let t = "live_system_files";
+    let files = ["version", "kallsyms", "btf-vmlinux"].map(guest);
+    if need(t, &[&files[..], &[kernel_dir().join("System.map")]].concat()).is_none() {
+        return;
+    }
+    let ir = kernel::from_live_system(
+        &read(&files[2]),
+        &files[2],
+        &read(&files[1]),
+        &files[1],
+        Some(&version_text()),
+        None,
+    )
+    .unwrap();
+    check_kernel_ir(t, &ir, None);
+    // The guest had loop, brd and dummy loaded: their symbols are left out.
+    assert!(ir.warnings.iter().any(|w| w.contains("module symbols left out")));
+    assert!(!ir.symbols.iter().any(|s| s.name == "loop_set_status"));
+}
+
+/// The vmlinuz alone.
+#[test]
+fn vmlinuz_alone_gives_system_map_symbols_btf_and_banner() {
+    let t = "vmlinuz_alone";
+    let v = kernel_dir().join("vmlinuz");
+    if need(t, &[v.clone(), guest("version"), guest("btf-vmlinux"), kernel_dir().join("System.map")]).is_none() {
+        return;
+    }
+    let data = read(&v);
+    let image = vmlinuz::read_bytes(&data, &v).unwrap();
+    report(format!(
+        "{t}: {:?} payload -> {} bytes ({:?})",
+        image.compression,
+        image.data.len(),
+        image.format
+    ));
+    let ir = kernel::from_kernel_image(&image, &v).unwrap();
+    // The image is at its link address.
+    check_kernel_ir(t, &ir, Some(0));
+    // Its BTF is the running kernel's, byte for byte.
+    use object::{Object, ObjectSection};
+    let elf = object::File::parse(&image.data[..]).unwrap();
+    let section = elf.section_by_name(".BTF").unwrap();
+    assert_eq!(section.data().unwrap(), &read(&guest("btf-vmlinux"))[..]);
+}
+
+/// A raw physical image and an ELF core of the same guest.
+#[test]
+fn memory_image_alone_gives_system_map_symbols_btf_and_banner() {
+    let t = "memory_image_alone";
+    let raw = image_dir().join("mem.raw");
+    let core = image_dir().join("core.elf");
+    let vmcoreinfo = image_dir().join("vmcoreinfo.txt");
+    if need(t, &[raw.clone(), core.clone(), vmcoreinfo.clone(), guest("version"), kernel_dir().join("System.map")]).is_none() {
+        return;
+    }
+    let info = String::from_utf8(read(&vmcoreinfo)).unwrap();
+    let offset = info
+        .lines()
+        .find_map(|l| l.strip_prefix("KERNELOFFSET="))
+        .map(|h| u64::from_str_radix(h, 16).unwrap())
+        .unwrap();
+    for path in [&raw, &core] {
+        let name = format!("{t} ({})", path.file_name().unwrap().to_string_lossy());
+        let ir = kernel::from_memory_image(path).unwrap();
+        check_kernel_ir(&name, &ir, Some(offset));
+    }
+}
+
+/// BTF-derived structs equal the DWARF-derived ones (the -dbg vmlinux),
+/// for the BTF of the live system, which the vmlinuz and memory-image tests
+/// show to be the same bytes.
+#[test]
+fn kernel_btf_structs_equal_dwarf() {
+    let t = "kernel_btf_structs_equal_dwarf";
+    let vmlinux = kernel_dir().join("vmlinux");
+    let b = guest("btf-vmlinux");
+    if need(t, &[vmlinux.clone(), b.clone(), guest("kallsyms")]).is_none() {
+        return;
+    }
+    let ir = kernel::from_live_system(&read(&b), &b, &read(&guest("kallsyms")), &guest("kallsyms"), None, None).unwrap();
+    let btf_profile = emitted(&ir);
+    let dwarf = profile_compiler::input::dwarf::read_file(&vmlinux).unwrap();
+    let dwarf_profile = emitted(&dwarf);
+    let n = structs_equal(&btf_profile, &dwarf_profile);
+    report(format!(
+        "{t}: {n} named structs compared ({} BTF, {} DWARF), all equal",
+        btf_profile.structs.len(),
+        dwarf_profile.structs.len()
+    ));
+    assert!(n > 5000, "only {n} structs in common");
+}
