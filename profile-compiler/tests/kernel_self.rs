@@ -15,11 +15,35 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use profile_compiler::emit::{emit, EmitOptions};
-use profile_compiler::input::{btf, kallsyms, kernel, system_map, vmlinuz};
+use profile_compiler::input::{btf, kernel, system_map, vmlinuz};
 use profile_compiler::ir::{Ir, SymbolKind, Type};
 use profile_runtime::{Descriptor, Profile, StructDef};
 
-const KVER: &str = "6.1.0-57-amd64";
+/// A kernel the shared image script prepares.
+#[derive(Clone, Copy)]
+struct Kernel {
+    kver: &'static str,
+    /// Image folders of this kernel (`KVER-Nlevel`).
+    images: &'static [&'static str],
+    /// CONFIG_KALLSYMS_ALL: data symbols in kallsyms (Debian amd64 yes,
+    /// arm64 no: text symbols only).
+    all_symbols: bool,
+    /// Fewest symbols expected.
+    min_symbols: usize,
+}
+
+const AMD64: Kernel = Kernel {
+    kver: "6.1.0-57-amd64",
+    images: &["6.1.0-57-amd64-4level", "6.1.0-57-amd64-5level"],
+    all_symbols: true,
+    min_symbols: 90_000,
+};
+const ARM64: Kernel = Kernel {
+    kver: "6.1.0-57-arm64",
+    images: &["6.1.0-57-arm64-4level"],
+    all_symbols: false,
+    min_symbols: 45_000,
+};
 
 fn images() -> PathBuf {
     std::env::var_os("PROFC_IMAGES")
@@ -50,14 +74,23 @@ fn need(test: &str, paths: &[PathBuf]) -> Option<()> {
     None
 }
 
-fn kernel_dir() -> PathBuf {
-    images().join("kernel").join(KVER)
-}
-fn image_dir() -> PathBuf {
-    images().join(format!("{KVER}-4level"))
-}
-fn guest(name: &str) -> PathBuf {
-    image_dir().join("guest").join(name)
+impl Kernel {
+    fn dir(&self) -> PathBuf {
+        images().join("kernel").join(self.kver)
+    }
+    fn image_dir(&self) -> PathBuf {
+        images().join(self.images[0])
+    }
+    /// scripts/guest-files.sh output.
+    fn guest(&self, name: &str) -> PathBuf {
+        self.image_dir().join("guest").join(name)
+    }
+    fn version_text(&self) -> String {
+        String::from_utf8(read(&self.guest("version")))
+            .unwrap()
+            .trim_end()
+            .to_owned()
+    }
 }
 
 fn report(line: String) {
@@ -77,7 +110,7 @@ fn system_map(path: &Path) -> HashMap<String, Vec<u64>> {
 /// Every data symbol of the IR (every kallsyms symbol is one) is in
 /// System.map at the same address. Returns (matched, total, System.map
 /// names absent from the IR).
-fn check_symbols(test: &str, ir: &Ir, map: &HashMap<String, Vec<u64>>) -> (usize, usize, usize) {
+fn check_symbols(test: &str, k: Kernel, ir: &Ir, map: &HashMap<String, Vec<u64>>) -> (usize, usize, usize) {
     let mut total = 0;
     let mut wrong = Vec::new();
     let mut seen = HashSet::new();
@@ -96,7 +129,7 @@ fn check_symbols(test: &str, ir: &Ir, map: &HashMap<String, Vec<u64>>) -> (usize
         map.len()
     ));
     assert!(wrong.is_empty(), "{test}: {} differ, e.g. {:?}", wrong.len(), &wrong[..wrong.len().min(10)]);
-    assert!(total > 90_000, "{test}: only {total} symbols");
+    assert!(total > k.min_symbols, "{test}: only {total} symbols");
     (total - wrong.len(), total, absent)
 }
 
@@ -160,24 +193,27 @@ fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-fn version_text() -> String {
-    String::from_utf8(read(&guest("version"))).unwrap().trim_end().to_owned()
-}
 
 /// The common checks of a kernel-only IR: symbols equal System.map, the
 /// banner equals the guest's /proc/version, well-known symbols typed.
-fn check_kernel_ir(test: &str, ir: &Ir, shift_expected: Option<u64>) {
-    let map = system_map(&kernel_dir().join("System.map"));
-    check_symbols(test, ir, &map);
+fn check_kernel_ir(test: &str, k: Kernel, ir: &Ir, shift_expected: Option<u64>) {
+    let map = system_map(&k.dir().join("System.map"));
+    check_symbols(test, k, ir, &map);
     assert_eq!(
         ir.metadata.get("Banner").and_then(|v| v.as_str()),
-        Some(version_text().as_str()),
+        Some(k.version_text().as_str()),
         "{test}: banner"
     );
     let shift = ir.metadata["KaslrShift"].as_str().unwrap().to_owned();
     report(format!("{test}: KaslrShift {shift}"));
     if let Some(want) = shift_expected {
         assert_eq!(shift, format!("{want:#x}"), "{test}");
+    }
+    let typed = ir.symbols.iter().filter(|s| s.ty.is_some()).count();
+    report(format!("{test}: {typed} typed symbols"));
+    if !k.all_symbols {
+        // Text symbols only: nothing to type.
+        return;
     }
     // init_task is typed (well-known table), a per-cpu variable too (BTF VAR).
     let ty = |name: &str| {
@@ -190,16 +226,13 @@ fn check_kernel_ir(test: &str, ir: &Ir, shift_expected: Option<u64>) {
     assert!(matches!(ir.get(init_task), Type::Record(r) if r.name.as_deref() == Some("task_struct")));
     let cpu_number = ty("cpu_number").expect("cpu_number typed from BTF VAR");
     assert!(matches!(ir.get(ir.resolve(cpu_number)), Type::Base { size: 4, .. }));
-    let typed = ir.symbols.iter().filter(|s| s.ty.is_some()).count();
-    report(format!("{test}: {typed} typed symbols"));
 }
 
 /// The live system: /sys/kernel/btf/vmlinux + /proc/kallsyms + /proc/version.
-#[test]
-fn live_system_files_give_system_map_symbols_and_dwarf_layouts() {
-    let t = "live_system_files";
-    let files = ["version", "kallsyms", "btf-vmlinux"].map(guest);
-    if need(t, &[&files[..], &[kernel_dir().join("System.map")]].concat()).is_none() {
+fn live_system(k: Kernel) {
+    let t = format!("live_system_files ({})", k.kver);
+    let files = ["version", "kallsyms", "btf-vmlinux"].map(|f| k.guest(f));
+    if need(&t, &[&files[..], &[k.dir().join("System.map")]].concat()).is_none() {
         return;
     }
     let ir = kernel::from_live_system(
@@ -207,22 +240,31 @@ fn live_system_files_give_system_map_symbols_and_dwarf_layouts() {
         &files[2],
         &read(&files[1]),
         &files[1],
-        Some(&version_text()),
+        Some(&k.version_text()),
         None,
     )
     .unwrap();
-    check_kernel_ir(t, &ir, None);
+    check_kernel_ir(&t, k, &ir, None);
     // The guest had loop, brd and dummy loaded: their symbols are left out.
     assert!(ir.warnings.iter().any(|w| w.contains("module symbols left out")));
     assert!(!ir.symbols.iter().any(|s| s.name == "loop_set_status"));
 }
 
-/// The vmlinuz alone.
 #[test]
-fn vmlinuz_alone_gives_system_map_symbols_btf_and_banner() {
-    let t = "vmlinuz_alone";
-    let v = kernel_dir().join("vmlinuz");
-    if need(t, &[v.clone(), guest("version"), guest("btf-vmlinux"), kernel_dir().join("System.map")]).is_none() {
+fn live_system_files_give_system_map_symbols_amd64() {
+    live_system(AMD64);
+}
+
+#[test]
+fn live_system_files_give_system_map_symbols_arm64() {
+    live_system(ARM64);
+}
+
+/// The vmlinuz alone.
+fn vmlinuz_alone(k: Kernel) {
+    let t = format!("vmlinuz_alone ({})", k.kver);
+    let v = k.dir().join("vmlinuz");
+    if need(&t, &[v.clone(), k.guest("version"), k.guest("btf-vmlinux"), k.dir().join("System.map")]).is_none() {
         return;
     }
     let data = read(&v);
@@ -235,35 +277,67 @@ fn vmlinuz_alone_gives_system_map_symbols_btf_and_banner() {
     ));
     let ir = kernel::from_kernel_image(&image, &v).unwrap();
     // The image is at its link address.
-    check_kernel_ir(t, &ir, Some(0));
+    check_kernel_ir(&t, k, &ir, Some(0));
     // Its BTF is the running kernel's, byte for byte.
-    use object::{Object, ObjectSection};
-    let elf = object::File::parse(&image.data[..]).unwrap();
-    let section = elf.section_by_name(".BTF").unwrap();
-    assert_eq!(section.data().unwrap(), &read(&guest("btf-vmlinux"))[..]);
+    let blob = match image.format {
+        vmlinuz::ImageFormat::Elf => {
+            use object::{Object, ObjectSection};
+            let elf = object::File::parse(&image.data[..]).unwrap();
+            elf.section_by_name(".BTF").unwrap().data().unwrap().to_vec()
+        }
+        vmlinuz::ImageFormat::RawArm64 => image.data[btf::find_raw(&image.data).unwrap()].to_vec(),
+    };
+    assert!(blob == read(&k.guest("btf-vmlinux")), "{t}: BTF differs from /sys/kernel/btf/vmlinux");
 }
 
-/// A raw physical image and an ELF core of the same guest.
 #[test]
-fn memory_image_alone_gives_system_map_symbols_btf_and_banner() {
-    let t = "memory_image_alone";
-    let raw = image_dir().join("mem.raw");
-    let core = image_dir().join("core.elf");
-    let vmcoreinfo = image_dir().join("vmcoreinfo.txt");
-    if need(t, &[raw.clone(), core.clone(), vmcoreinfo.clone(), guest("version"), kernel_dir().join("System.map")]).is_none() {
-        return;
+fn vmlinuz_alone_gives_system_map_symbols_btf_and_banner_amd64() {
+    vmlinuz_alone(AMD64);
+}
+
+#[test]
+fn vmlinuz_alone_gives_system_map_symbols_btf_and_banner_arm64() {
+    vmlinuz_alone(ARM64);
+}
+
+/// A raw physical image and an ELF core of each guest.
+fn memory_image_alone(k: Kernel) {
+    for folder in k.images {
+        let dir = images().join(folder);
+        let t = format!("memory_image_alone ({folder})");
+        let raw = dir.join("mem.raw");
+        let core = dir.join("core.elf");
+        let vmcoreinfo = dir.join("vmcoreinfo.txt");
+        if need(&t, &[raw.clone(), core.clone(), vmcoreinfo.clone(), k.guest("version"), k.guest("btf-vmlinux"), k.dir().join("System.map")]).is_none() {
+            continue;
+        }
+        let info = String::from_utf8(read(&vmcoreinfo)).unwrap();
+        let offset = info
+            .lines()
+            .find_map(|l| l.strip_prefix("KERNELOFFSET="))
+            .map(|h| u64::from_str_radix(h, 16).unwrap())
+            .unwrap();
+        for path in [&raw, &core] {
+            let name = format!("{t} {}", path.file_name().unwrap().to_string_lossy());
+            let ir = kernel::from_memory_image(path).unwrap();
+            check_kernel_ir(&name, k, &ir, Some(offset));
+        }
+        // The BTF carved out of RAM is the kernel's, byte for byte.
+        let data = read(&raw);
+        let parts = kernel::scan_pieces(&[(0, &data[..])]);
+        assert!(parts.btf.as_deref() == Some(&read(&k.guest("btf-vmlinux"))[..]), "{t}: BTF");
+        assert_eq!(parts.kernel_offset, Some(offset));
     }
-    let info = String::from_utf8(read(&vmcoreinfo)).unwrap();
-    let offset = info
-        .lines()
-        .find_map(|l| l.strip_prefix("KERNELOFFSET="))
-        .map(|h| u64::from_str_radix(h, 16).unwrap())
-        .unwrap();
-    for path in [&raw, &core] {
-        let name = format!("{t} ({})", path.file_name().unwrap().to_string_lossy());
-        let ir = kernel::from_memory_image(path).unwrap();
-        check_kernel_ir(&name, &ir, Some(offset));
-    }
+}
+
+#[test]
+fn memory_image_alone_gives_system_map_symbols_btf_and_banner_amd64() {
+    memory_image_alone(AMD64);
+}
+
+#[test]
+fn memory_image_alone_gives_system_map_symbols_btf_and_banner_arm64() {
+    memory_image_alone(ARM64);
 }
 
 /// BTF-derived structs equal the DWARF-derived ones (the -dbg vmlinux),
@@ -271,13 +345,15 @@ fn memory_image_alone_gives_system_map_symbols_btf_and_banner() {
 /// show to be the same bytes.
 #[test]
 fn kernel_btf_structs_equal_dwarf() {
+    let k = AMD64;
     let t = "kernel_btf_structs_equal_dwarf";
-    let vmlinux = kernel_dir().join("vmlinux");
-    let b = guest("btf-vmlinux");
-    if need(t, &[vmlinux.clone(), b.clone(), guest("kallsyms")]).is_none() {
+    let vmlinux = k.dir().join("vmlinux");
+    let b = k.guest("btf-vmlinux");
+    let ks = k.guest("kallsyms");
+    if need(t, &[vmlinux.clone(), b.clone(), ks.clone()]).is_none() {
         return;
     }
-    let ir = kernel::from_live_system(&read(&b), &b, &read(&guest("kallsyms")), &guest("kallsyms"), None, None).unwrap();
+    let ir = kernel::from_live_system(&read(&b), &b, &read(&ks), &ks, None, None).unwrap();
     let btf_profile = emitted(&ir);
     let dwarf = profile_compiler::input::dwarf::read_file(&vmlinux).unwrap();
     let dwarf_profile = emitted(&dwarf);

@@ -88,6 +88,20 @@ impl KernelArch {
         }
     }
 
+    /// Symbols whose link address is fixed by the architecture's defaults,
+    /// to compute the KASLR shift from, in order of preference: `_text`,
+    /// then `_stext` (kallsyms without `CONFIG_KALLSYMS_ALL` lists only
+    /// `[_stext, _etext]` and the init text, so arm64's has no `_text`).
+    /// arm64's `_stext` is `_text + 0x10000` (`SEGMENT_ALIGN`, 64 KiB,
+    /// after the 64 KiB head text; checked on Debian 6.1's System.map).
+    pub fn anchors(self) -> [(&'static str, u64); 2] {
+        let text = self.default_text_address();
+        match self {
+            KernelArch::Amd64 => [("_text", text), ("_stext", text)],
+            KernelArch::Arm64 => [("_text", text), ("_stext", text + 0x1_0000)],
+        }
+    }
+
     /// Rekall's `arch` metadata name.
     pub fn rekall_name(self) -> &'static str {
         match self {
@@ -138,16 +152,6 @@ impl KernelSymbols {
     }
 }
 
-/// The KASLR shift: `_text` as found minus `_text`'s link address
-/// (wrapping: a kernel loaded below its link address gives a large value,
-/// which subtracts back correctly).
-pub fn kaslr_shift(symbols: &[MapSymbol], link_text: u64) -> Option<u64> {
-    symbols
-        .iter()
-        .find(|s| s.name == "_text" && s.module.is_none())
-        .map(|s| s.address.wrapping_sub(link_text))
-}
-
 /// Removes a KASLR shift from every symbol at or above the shifted
 /// `shifted_text` (the kernel image); lower addresses (x86-64 per-cpu
 /// offsets, absolute values) are not shifted by KASLR and stay.
@@ -164,14 +168,29 @@ pub fn unshift(symbols: &mut [MapSymbol], shift: u64, shifted_text: u64) {
 
 /// Reads `/proc/kallsyms` text (as root: an unprivileged read shows every
 /// address as 0), leaves out module symbols (`[name]` suffix) and removes
-/// the KASLR shift computed from `_text` and `link_text` (see
-/// [`KernelArch::default_text_address`]).
-pub fn from_text(bytes: &[u8], path: &Path, link_text: u64) -> Result<KernelSymbols> {
-    from_map(system_map::parse_bytes(bytes, path)?, path, link_text)
+/// the KASLR shift computed from the first of `anchors` (symbol name, link
+/// address; see [`KernelArch::anchors`]) that is present. `text_link` is the
+/// link address of `_text`: addresses below the shifted `_text` are not
+/// shifted.
+pub fn from_text(
+    bytes: &[u8],
+    path: &Path,
+    anchors: &[(&str, u64)],
+    text_link: u64,
+) -> Result<KernelSymbols> {
+    from_map(system_map::parse_bytes(bytes, path)?, path, anchors, text_link, None)
 }
 
-/// [`from_text`] on parsed lines (or on recovered tables' symbols).
-pub fn from_map(mut map: SystemMap, path: &Path, link_text: u64) -> Result<KernelSymbols> {
+/// [`from_text`] on parsed lines (or on recovered tables' symbols). With
+/// `shift` (VMCOREINFO's `KERNELOFFSET`), that shift is removed and the
+/// anchors are not needed.
+pub fn from_map(
+    mut map: SystemMap,
+    path: &Path,
+    anchors: &[(&str, u64)],
+    text_link: u64,
+    shift: Option<u64>,
+) -> Result<KernelSymbols> {
     let before = map.symbols.len();
     map.symbols.retain(|s| s.module.is_none());
     let module_symbols = before - map.symbols.len();
@@ -182,23 +201,34 @@ pub fn from_map(mut map: SystemMap, path: &Path, link_text: u64) -> Result<Kerne
              read /proc/kallsyms as root",
         ));
     }
-    let text = map
-        .symbols
-        .iter()
-        .find(|s| s.name == "_text")
-        .map(|s| s.address)
-        .ok_or_else(|| {
+    let shift = match shift {
+        Some(s) => s,
+        None => anchor_shift(&map.symbols, anchors).ok_or_else(|| {
+            let names: Vec<&str> = anchors.iter().map(|a| a.0).collect();
             Error::input(
                 path,
-                "kallsyms: no `_text` symbol, so the KASLR shift is unknown",
+                format!(
+                    "kallsyms: none of {} found, so the KASLR shift is unknown",
+                    names.join(", ")
+                ),
             )
-        })?;
-    let shift = text.wrapping_sub(link_text);
-    unshift(&mut map.symbols, shift, text);
+        })?,
+    };
+    unshift(&mut map.symbols, shift, text_link.wrapping_add(shift));
     Ok(KernelSymbols {
         map,
         shift,
         module_symbols,
+    })
+}
+
+/// The shift given by the first anchor (name, link address) present.
+pub fn anchor_shift(symbols: &[MapSymbol], anchors: &[(&str, u64)]) -> Option<u64> {
+    anchors.iter().find_map(|&(name, link)| {
+        symbols
+            .iter()
+            .find(|s| s.name == name && s.module.is_none())
+            .map(|s| s.address.wrapping_sub(link))
     })
 }
 
@@ -492,12 +522,12 @@ fn relative_addresses(
 }
 
 /// Options of [`recover`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RecoverOptions {
-    /// The link address of `_text`, used when the stored relative base is 0
-    /// (an unrelocated arm64 `Image`): the base is then this minus `_text`'s
-    /// offset.
-    pub link_text: Option<u64>,
+    /// Symbols with a known address (name, address), used when the stored
+    /// relative base is 0 (an unrelocated arm64 `Image`): the base is then
+    /// that address minus the symbol's offset; the first present wins.
+    pub anchors: Vec<(&'static str, u64)>,
 }
 
 /// Finds and decodes the kallsyms tables in `data` (a decompressed kernel
@@ -529,7 +559,10 @@ fn recover_at(data: &[u8], digits: usize, opts: &RecoverOptions) -> Option<Recov
     }
     let after = align8(index + 512);
     candidates.push((after, align8(after + count * 4)));
-    let text_index = names.iter().position(|(_, s)| s == "_text");
+    let anchor = opts
+        .anchors
+        .iter()
+        .find_map(|&(name, va)| names.iter().position(|(_, s)| s == name).map(|i| (i, va)));
     let mut addresses = None;
     for (offsets, rb) in candidates {
         let Some(stored) = u64_at(data, rb) else {
@@ -538,14 +571,14 @@ fn recover_at(data: &[u8], digits: usize, opts: &RecoverOptions) -> Option<Recov
         let base = if kernel_va(stored) {
             stored
         } else if stored == 0 {
-            // Unrelocated: `_text`'s own offset against its link address.
-            let (Some(link), Some(ti)) = (opts.link_text, text_index) else {
+            // Unrelocated: an anchor's offset against its known address.
+            let Some((i, va)) = anchor else {
                 continue;
             };
-            let Some(off) = u32_at(data, offsets + ti * 4) else {
+            let Some(off) = u32_at(data, offsets + i * 4) else {
                 continue;
             };
-            link.wrapping_sub(u64::from(off))
+            va.wrapping_sub(u64::from(off))
         } else {
             continue;
         };
@@ -613,16 +646,27 @@ fn recover_at(data: &[u8], digits: usize, opts: &RecoverOptions) -> Option<Recov
 }
 
 /// The `Linux version ...` banner (`linux_banner`, the text of
-/// `/proc/version`): the first such string in `data` that runs to a newline
-/// and a NUL, returned without the newline.
+/// `/proc/version`), without its newline, for data with no `linux_banner`
+/// symbol to place it: among the first 64 strings that start so and run to
+/// a newline and a NUL, the first whose build number follows its `#`
+/// (`#1 SMP ...`), else the first. (Since 5.19 `init/version.c` keeps a weak
+/// banner without the build number, `# SMP ...`, that the real one in
+/// `init/version-timestamp.c` overrides: its bytes stay in the image.)
 pub fn find_banner(data: &[u8]) -> Option<String> {
     const LEAD: &[u8] = b"Linux version ";
-    for at in memmem::find_iter(data, LEAD) {
+    let mut first = None;
+    for at in memmem::find_iter(data, LEAD).take(64) {
         if let Some(b) = banner_at(data, at) {
-            return Some(b);
+            let numbered = b
+                .find(" #")
+                .is_some_and(|i| b.as_bytes().get(i + 2).is_some_and(u8::is_ascii_digit));
+            if numbered {
+                return Some(b);
+            }
+            first.get_or_insert(b);
         }
     }
-    None
+    first
 }
 
 /// The banner starting at `at`, if a well-formed one is there.
@@ -733,13 +777,16 @@ mod tests {
         let text = b"0000000000000000 A fixed_percpu_data\n\
                      ffffffff95200000 T _text\nffffffff96c1aa40 D init_task\n\
                      ffffffffc0a00000 t loop_init\t[loop]\n";
-        let k = from_text(text, Path::new("k"), KernelArch::Amd64.default_text_address()).unwrap();
+        let a = KernelArch::Amd64;
+        let k = from_text(text, Path::new("k"), &a.anchors(), a.default_text_address()).unwrap();
         assert_eq!(k.shift, 0x1420_0000);
         assert_eq!(k.module_symbols, 1);
         assert_eq!(k.address("init_task"), Some(0xffffffff82a1aa40));
         assert_eq!(k.address("fixed_percpu_data"), Some(0));
         let hidden = b"0000000000000000 T _text\n0000000000000000 D init_task\n";
-        let e = from_text(hidden, Path::new("k"), 0).unwrap_err().to_string();
+        let e = from_text(hidden, Path::new("k"), &a.anchors(), 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("root"), "{e}");
     }
 }

@@ -70,7 +70,7 @@ fn finish(ir: &mut Ir, syms: &KernelSymbols, vars: &[btf::BtfVar], arch: Option<
 /// `/sys/kernel/btf/vmlinux` (raw BTF), `kallsyms` the text of
 /// `/proc/kallsyms` read as root, `banner` the text of `/proc/version`.
 /// `link_text` is the link address of `_text` (default: the architecture's,
-/// guessed from the symbol names, see [`KernelArch::default_text_address`]).
+/// guessed from the symbol names, see [`KernelArch::anchors`]).
 pub fn from_live_system(
     btf_bytes: &[u8],
     btf_path: &Path,
@@ -87,15 +87,18 @@ pub fn from_live_system(
     let (mut ir, vars) = types?;
     let map = map?;
     let arch = KernelArch::guess(&map.symbols);
-    let link = link_text
-        .or(arch.map(KernelArch::default_text_address))
-        .ok_or_else(|| {
-            Error::input(
+    let syms = match (link_text, arch) {
+        (Some(link), _) => kallsyms::from_map(map, kallsyms_path, &[("_text", link)], link, None)?,
+        (None, Some(a)) => {
+            kallsyms::from_map(map, kallsyms_path, &a.anchors(), a.default_text_address(), None)?
+        }
+        (None, None) => {
+            return Err(Error::input(
                 kallsyms_path,
                 "kallsyms: unknown architecture (no startup_64 or primary_entry): give the link address of _text",
-            )
-        })?;
-    let syms = kallsyms::from_map(map, kallsyms_path, link)?;
+            ))
+        }
+    };
     finish(&mut ir, &syms, &vars, arch);
     if let Some(b) = banner {
         set_banner(&mut ir, b);
@@ -117,6 +120,13 @@ pub fn from_vmlinuz(data: &[u8], path: &Path) -> Result<Ir> {
 pub fn from_kernel_image(image: &KernelImage, path: &Path) -> Result<Ir> {
     let data = &image.data[..];
     let link = image.arch.default_text_address();
+    let mut anchors = vec![("_text", link)];
+    if image.format == ImageFormat::RawArm64 {
+        // The Image is loaded at _text and branches to primary_entry.
+        if let Some(off) = vmlinuz::arm64_entry_offset(data) {
+            anchors.push(("primary_entry", link.wrapping_add(off)));
+        }
+    }
     // Types and symbols are independent searches of the same bytes.
     let (types, found) = rayon::join(
         || -> Result<(Ir, Vec<btf::BtfVar>)> {
@@ -140,17 +150,16 @@ pub fn from_kernel_image(image: &KernelImage, path: &Path) -> Result<Ir> {
             }
         },
         || {
-            kallsyms::recover(
-                data,
-                &RecoverOptions {
-                    link_text: Some(link),
-                },
-            )
+            kallsyms::recover(data, &RecoverOptions { anchors: anchors.clone() })
         },
     );
     let (mut ir, vars) = types?;
     let found = found.ok_or_else(|| Error::input(path, NO_KALLSYMS))?;
-    let syms = symbols_from_recovered(found.symbols, path, link)?;
+    let map = SystemMap {
+        symbols: found.symbols,
+        skipped: 0,
+    };
+    let syms = kallsyms::from_map(map, path, &image.arch.anchors(), link, None)?;
     let banner = match image.format {
         ImageFormat::Elf => elf_banner(data, &syms),
         ImageFormat::RawArm64 => syms
@@ -189,16 +198,6 @@ fn elf_banner(data: &[u8], syms: &KernelSymbols) -> Option<String> {
     None
 }
 
-/// Turns recovered symbols into [`KernelSymbols`] (shift: `_text` minus
-/// its link address).
-fn symbols_from_recovered(symbols: Vec<MapSymbol>, path: &Path, link_text: u64) -> Result<KernelSymbols> {
-    let map = SystemMap {
-        symbols,
-        skipped: 0,
-    };
-    kallsyms::from_map(map, path, link_text)
-}
-
 /// The parts of a kernel found in a memory image.
 #[derive(Debug, Clone, Default)]
 pub struct ImageParts {
@@ -232,13 +231,25 @@ pub fn find_kernel_offset(data: &[u8]) -> Option<u64> {
     None
 }
 
-/// Searches the physically contiguous pieces of a memory image (a raw
-/// image is one piece; an ELF core has one per `PT_LOAD`) for the kernel's
-/// BTF, kallsyms tables, banner and VMCOREINFO `KERNELOFFSET`.
-pub fn scan_pieces(pieces: &[&[u8]]) -> ImageParts {
+/// The alignment the kernel's physical load address has at least (x86-64:
+/// `CONFIG_PHYSICAL_ALIGN`, 2 MiB on distribution kernels; arm64: 64 KiB).
+const KERNEL_PHYS_ALIGN: u64 = 0x1_0000;
+
+/// Searches the physically contiguous pieces of a memory image, given as
+/// (physical address, bytes): a raw image is one piece at 0 (or the RAM
+/// base), an ELF core has one per `PT_LOAD`. Finds the kernel's BTF (the
+/// largest consistent blob), kallsyms tables, banner and VMCOREINFO
+/// `KERNELOFFSET`.
+///
+/// The banner is the `Linux version` string that lies where `linux_banner`
+/// is when `_text` sits at an aligned physical address ([`KERNEL_PHYS_ALIGN`]);
+/// copies elsewhere (the boot decompressor's, the log) do not. Without a
+/// `linux_banner` symbol (no `CONFIG_KALLSYMS_ALL`), the first well-formed
+/// banner is taken.
+pub fn scan_pieces(pieces: &[(u64, &[u8])]) -> ImageParts {
     let mut parts = ImageParts::default();
     let mut best_btf: Option<&[u8]> = None;
-    for piece in pieces {
+    for (_, piece) in pieces {
         let (btf_range, found) = rayon::join(
             || btf::find_raw(piece),
             || {
@@ -255,31 +266,41 @@ pub fn scan_pieces(pieces: &[&[u8]]) -> ImageParts {
             }
         }
         if let Some(found) = found {
-            // The banner at linux_banner, placed through the token table's
-            // own symbol (both are in kallsyms with CONFIG_KALLSYMS_ALL).
-            let va = |n: &str| found.symbols.iter().find(|s| s.name == n).map(|s| s.address);
-            parts.banner = va("linux_banner")
-                .zip(va("kallsyms_token_table"))
-                .and_then(|(b, t)| {
-                    let off = (found.layout.token_table as u64).checked_add(b.checked_sub(t)?)?;
-                    kallsyms::banner_at(piece, usize::try_from(off).ok()?)
-                });
             parts.symbols = Some(found.symbols);
         }
         if parts.kernel_offset.is_none() {
             parts.kernel_offset = find_kernel_offset(piece);
         }
     }
+    let va = |n: &str| {
+        parts
+            .symbols
+            .as_ref()?
+            .iter()
+            .find(|s| s.name == n)
+            .map(|s| s.address)
+    };
+    if let Some(delta) = va("linux_banner").zip(va("_text")).and_then(|(b, t)| b.checked_sub(t)) {
+        parts.banner = pieces.iter().find_map(|(phys, piece)| {
+            memchr::memmem::find_iter(piece, b"Linux version ").find_map(|o| {
+                let text = (phys + o as u64).checked_sub(delta)?;
+                if text % KERNEL_PHYS_ALIGN != 0 {
+                    return None;
+                }
+                kallsyms::banner_at(piece, o)
+            })
+        });
+    }
     if parts.banner.is_none() {
-        parts.banner = pieces.iter().find_map(|p| kallsyms::find_banner(p));
+        parts.banner = pieces.iter().find_map(|(_, p)| kallsyms::find_banner(p));
     }
     parts.btf = best_btf.map(<[u8]>::to_vec);
     parts
 }
 
 /// A profile from the parts found in a memory image. The shift: VMCOREINFO's
-/// `KERNELOFFSET` when present and consistent with `_text`, else `_text`
-/// minus the architecture's link address.
+/// `KERNELOFFSET` when present (a warning if `_text`/`_stext` disagree),
+/// else `_text` (or `_stext`) minus its link address ([`KernelArch::anchors`]).
 pub fn from_image_parts(parts: &ImageParts, path: &Path) -> Result<Ir> {
     let btf_bytes = parts.btf.as_deref().ok_or_else(|| Error::input(path, NO_BTF))?;
     let symbols = parts
@@ -290,15 +311,24 @@ pub fn from_image_parts(parts: &ImageParts, path: &Path) -> Result<Ir> {
         Error::input(path, "kallsyms: unknown architecture (no startup_64 or primary_entry)")
     })?;
     let (mut ir, vars) = btf::read_with_vars(btf_bytes, path, 8)?;
-    let link = arch.default_text_address();
-    let syms = symbols_from_recovered(symbols, path, link)?;
-    match parts.kernel_offset {
-        Some(k) if k == syms.shift => {}
-        Some(k) => ir.warnings.push(format!(
-            "VMCOREINFO KERNELOFFSET={k:x} differs from kallsyms _text - link address ({:#x}); the latter is used",
-            syms.shift
-        )),
-        None => {}
+    let anchored = kallsyms::anchor_shift(&symbols, &arch.anchors());
+    let map = SystemMap {
+        symbols,
+        skipped: 0,
+    };
+    let syms = kallsyms::from_map(
+        map,
+        path,
+        &arch.anchors(),
+        arch.default_text_address(),
+        parts.kernel_offset,
+    )?;
+    if let (Some(k), Some(a)) = (parts.kernel_offset, anchored) {
+        if k != a {
+            ir.warnings.push(format!(
+                "VMCOREINFO KERNELOFFSET={k:x} differs from the kallsyms anchor's shift ({a:#x}); KERNELOFFSET is used"
+            ));
+        }
     }
     finish(&mut ir, &syms, &vars, Some(arch));
     if let Some(b) = &parts.banner {
@@ -322,16 +352,37 @@ pub fn from_memory_image(path: &Path) -> Result<Ir> {
         source,
     })?;
     let parts = if map.starts_with(b"\x7fELF") {
-        use object::{Object, ObjectSegment};
-        let elf = object::File::parse(&*map)
-            .map_err(|e| Error::input(path, format!("ELF core: {e}")))?;
-        let pieces: Vec<&[u8]> = elf.segments().filter_map(|s| s.data().ok()).collect();
-        if pieces.is_empty() {
-            return Err(Error::input(path, "ELF core: no PT_LOAD segment with data"));
-        }
-        scan_pieces(&pieces)
+        // ELF core segments by their physical address (p_paddr), which the
+        // banner's alignment check needs.
+        scan_pieces(&core_pieces(&map, path)?)
     } else {
-        scan_pieces(&[&map[..]])
+        scan_pieces(&[(0, &map[..])])
     };
     from_image_parts(&parts, path)
+}
+
+/// The `PT_LOAD` segments of a 64-bit little-endian ELF core as
+/// (physical address, file bytes).
+fn core_pieces<'a>(data: &'a [u8], path: &Path) -> Result<Vec<(u64, &'a [u8])>> {
+    use object::elf::{FileHeader64, PT_LOAD};
+    use object::read::elf::{FileHeader, ProgramHeader};
+    use object::LittleEndian as LE;
+    let bad = |e: object::Error| Error::input(path, format!("ELF core: {e}"));
+    let header = FileHeader64::<LE>::parse(data).map_err(bad)?;
+    let endian = header.endian().map_err(bad)?;
+    let mut pieces = Vec::new();
+    for ph in header.program_headers(endian, data).map_err(bad)? {
+        if ph.p_type(endian) != PT_LOAD {
+            continue;
+        }
+        if let Ok(bytes) = ph.data(endian, data) {
+            if !bytes.is_empty() {
+                pieces.push((ph.p_paddr(endian), bytes));
+            }
+        }
+    }
+    if pieces.is_empty() {
+        return Err(Error::input(path, "ELF core: no PT_LOAD segment with data"));
+    }
+    Ok(pieces)
 }

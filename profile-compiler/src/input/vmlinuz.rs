@@ -301,6 +301,19 @@ pub fn is_arm64_image(data: &[u8]) -> bool {
     data.get(0x38..0x3c) == Some(b"ARM\x64")
 }
 
+/// The file offset an arm64 `Image` branches to from its second
+/// instruction (`code1`, `b primary_entry`), when that is a `B`.
+pub fn arm64_entry_offset(data: &[u8]) -> Option<u64> {
+    let insn = le32(data, 4)?;
+    if insn >> 26 != 0b000101 {
+        return None;
+    }
+    // imm26, signed, in instructions.
+    let imm = ((insn & 0x03ff_ffff) << 6) as i32 >> 6;
+    4i64.checked_add(i64::from(imm) * 4)
+        .and_then(|t| u64::try_from(t).ok())
+}
+
 /// The x86 bzImage payload: (offset, length), if `data` is a bzImage.
 pub fn bzimage_payload(data: &[u8]) -> Option<(usize, usize)> {
     if data.get(0x202..0x206)? != b"HdrS" {
