@@ -365,3 +365,90 @@ fn kernel_btf_structs_equal_dwarf() {
     ));
     assert!(n > 5000, "only {n} structs in common");
 }
+
+/// A module's split BTF over its base: `/sys/kernel/btf/loop` of the guest
+/// and the `.BTF` section of loop.ko give the same module types, which
+/// continue the base's ids, and the module's structs are complete.
+#[test]
+fn split_btf_of_loop_from_sysfs_and_ko_agree() {
+    let k = AMD64;
+    let t = "split_btf_of_loop";
+    let base = k.guest("btf-vmlinux");
+    let sys = k.guest("btf-loop");
+    let ko = k.dir().join("modules/loop.ko");
+    if need(t, &[base.clone(), sys.clone(), ko.clone()]).is_none() {
+        return;
+    }
+    let base_bytes = read(&base);
+    let (base_ir, _) = btf::read_with_vars(&base_bytes, &base, 8).unwrap();
+    let (from_sys, _) = btf::read_split(&read(&sys), &base_bytes, &sys, &base, 8).unwrap();
+    let (from_ko, _) = btf::read_split(&read(&ko), &base_bytes, &ko, &base, 8).unwrap();
+    let added = from_sys.types.len() - base_ir.types.len();
+    report(format!("{t}: base {} types, loop adds {added}", base_ir.types.len()));
+    assert!(added > 50, "{added}");
+    // The base part is untouched; the module's types are the same both ways.
+    assert_eq!(from_sys.types[..base_ir.types.len()], base_ir.types[..]);
+    assert_eq!(from_sys.types, from_ko.types);
+    let p = emitted(&from_sys);
+    let ld = &p.structs["loop_device"];
+    // Module types refer to base types (struct block_device *, gendisk...).
+    assert!(ld.fields.contains_key("lo_device"), "{:?}", ld.fields.keys());
+    assert!(ld.size.unwrap() > 200);
+    // A module type's name comes from the module's own strings, a base
+    // type's from the base's.
+    assert!(p.structs.contains_key("loop_cmd"));
+    assert!(p.structs.contains_key("task_struct"));
+}
+
+/// The -dbg package's modules (with DWARF), for pahole: extracted from
+/// linux-image-KVER-dbg into `$PROFC_DBG_MODULES` (default
+/// ~/.cache/kernel-dbg/usr/lib/debug/lib/modules/KVER).
+fn dbg_module(kver: &str, rel: &str) -> PathBuf {
+    std::env::var_os("PROFC_DBG_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/kernel-dbg/usr/lib/debug/lib/modules")
+                .join(kver)
+        })
+        .join(rel)
+}
+
+/// Split BTF of loop.ko and brd.ko (the stock modules' `.BTF` over the
+/// kernel's BTF) equals the modules' DWARF layouts, as pahole reads them
+/// from the -dbg modules: every struct pahole lists, exact.
+#[test]
+fn split_btf_of_modules_equals_pahole_on_dwarf() {
+    let k = AMD64;
+    let t = "split_btf_of_modules_equals_pahole";
+    let Some(shared) = support::shared(t) else {
+        return;
+    };
+    let base = k.guest("btf-vmlinux");
+    let mods = [
+        ("loop", "kernel/drivers/block/loop.ko"),
+        ("brd", "kernel/drivers/block/brd.ko"),
+    ];
+    let mut paths = vec![base.clone()];
+    for (m, rel) in mods {
+        paths.push(k.dir().join(format!("modules/{m}.ko")));
+        paths.push(dbg_module(k.kver, rel));
+    }
+    if need(t, &paths).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let base_bytes = read(&base);
+    for (m, rel) in mods {
+        let ko = k.dir().join(format!("modules/{m}.ko"));
+        let (ir, _) = btf::read_split(&read(&ko), &base_bytes, &ko, &base, 8).unwrap();
+        let out = dir.path().join(format!("{m}.json"));
+        emitted(&ir)
+            .save(&out, profile_runtime::WriteMode::Overwrite)
+            .unwrap();
+        let (ok, last, text) = support::compare_layouts(&shared, &out, &dbg_module(k.kver, rel));
+        report(format!("{t}: {m}.ko: {last}"));
+        assert!(ok, "{m}: {text}");
+        assert!(last.contains("missing=0"), "{m}: {last}");
+    }
+}
