@@ -15,7 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use profile_compiler::emit::{emit, EmitOptions};
-use profile_compiler::input::{btf, kernel, system_map, vmlinuz};
+use profile_compiler::input::{btf, kallsyms, kernel, system_map, vmlinuz};
 use profile_compiler::ir::{Ir, SymbolKind, Type};
 use profile_runtime::{Descriptor, Profile, StructDef};
 
@@ -49,7 +49,8 @@ fn images() -> PathBuf {
     std::env::var_os("PROFC_IMAGES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/profile-images")
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/profile-images")
         })
 }
 
@@ -110,7 +111,12 @@ fn system_map(path: &Path) -> HashMap<String, Vec<u64>> {
 /// Every data symbol of the IR (every kallsyms symbol is one) is in
 /// System.map at the same address. Returns (matched, total, System.map
 /// names absent from the IR).
-fn check_symbols(test: &str, k: Kernel, ir: &Ir, map: &HashMap<String, Vec<u64>>) -> (usize, usize, usize) {
+fn check_symbols(
+    test: &str,
+    k: Kernel,
+    ir: &Ir,
+    map: &HashMap<String, Vec<u64>>,
+) -> (usize, usize, usize) {
     let mut total = 0;
     let mut wrong = Vec::new();
     let mut seen = HashSet::new();
@@ -119,7 +125,10 @@ fn check_symbols(test: &str, k: Kernel, ir: &Ir, map: &HashMap<String, Vec<u64>>
         seen.insert(s.name.as_str());
         match map.get(&s.name) {
             Some(addrs) if addrs.contains(&s.address) => {}
-            other => wrong.push(format!("{} {:#x} (System.map: {:x?})", s.name, s.address, other)),
+            other => wrong.push(format!(
+                "{} {:#x} (System.map: {:x?})",
+                s.name, s.address, other
+            )),
         }
     }
     let absent = map.keys().filter(|n| !seen.contains(n.as_str())).count();
@@ -128,7 +137,12 @@ fn check_symbols(test: &str, k: Kernel, ir: &Ir, map: &HashMap<String, Vec<u64>>
         total - wrong.len(),
         map.len()
     ));
-    assert!(wrong.is_empty(), "{test}: {} differ, e.g. {:?}", wrong.len(), &wrong[..wrong.len().min(10)]);
+    assert!(
+        wrong.is_empty(),
+        "{test}: {} differ, e.g. {:?}",
+        wrong.len(),
+        &wrong[..wrong.len().min(10)]
+    );
     assert!(total > k.min_symbols, "{test}: only {total} symbols");
     (total - wrong.len(), total, absent)
 }
@@ -183,7 +197,10 @@ fn structs_equal(btf: &Profile, dwarf: &Profile) -> usize {
                     .iter()
                     .all(|(n, o)| m.iter().find(|(k, _)| k == n).is_none_or(|(_, p)| p == o))
         });
-        assert!(found, "{name}: no BTF definition with size {size:?} and the same member offsets");
+        assert!(
+            found,
+            "{name}: no BTF definition with size {size:?} and the same member offsets"
+        );
         compared += 1;
     }
     compared
@@ -192,7 +209,6 @@ fn structs_equal(btf: &Profile, dwarf: &Profile) -> usize {
 fn read(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
-
 
 /// The common checks of a kernel-only IR: symbols equal System.map, the
 /// banner equals the guest's /proc/version, well-known symbols typed.
@@ -223,9 +239,14 @@ fn check_kernel_ir(test: &str, k: Kernel, ir: &Ir, shift_expected: Option<u64>) 
             .and_then(|s| s.ty)
     };
     let init_task = ty("init_task").expect("init_task typed");
-    assert!(matches!(ir.get(init_task), Type::Record(r) if r.name.as_deref() == Some("task_struct")));
+    assert!(
+        matches!(ir.get(init_task), Type::Record(r) if r.name.as_deref() == Some("task_struct"))
+    );
     let cpu_number = ty("cpu_number").expect("cpu_number typed from BTF VAR");
-    assert!(matches!(ir.get(ir.resolve(cpu_number)), Type::Base { size: 4, .. }));
+    assert!(matches!(
+        ir.get(ir.resolve(cpu_number)),
+        Type::Base { size: 4, .. }
+    ));
 }
 
 /// The live system: /sys/kernel/btf/vmlinux + /proc/kallsyms + /proc/version.
@@ -246,7 +267,10 @@ fn live_system(k: Kernel) {
     .unwrap();
     check_kernel_ir(&t, k, &ir, None);
     // The guest had loop, brd and dummy loaded: their symbols are left out.
-    assert!(ir.warnings.iter().any(|w| w.contains("module symbols left out")));
+    assert!(ir
+        .warnings
+        .iter()
+        .any(|w| w.contains("module symbols left out")));
     assert!(!ir.symbols.iter().any(|s| s.name == "loop_set_status"));
 }
 
@@ -264,7 +288,17 @@ fn live_system_files_give_system_map_symbols_arm64() {
 fn vmlinuz_alone(k: Kernel) {
     let t = format!("vmlinuz_alone ({})", k.kver);
     let v = k.dir().join("vmlinuz");
-    if need(&t, &[v.clone(), k.guest("version"), k.guest("btf-vmlinux"), k.dir().join("System.map")]).is_none() {
+    if need(
+        &t,
+        &[
+            v.clone(),
+            k.guest("version"),
+            k.guest("btf-vmlinux"),
+            k.dir().join("System.map"),
+        ],
+    )
+    .is_none()
+    {
         return;
     }
     let data = read(&v);
@@ -283,11 +317,18 @@ fn vmlinuz_alone(k: Kernel) {
         vmlinuz::ImageFormat::Elf => {
             use object::{Object, ObjectSection};
             let elf = object::File::parse(&image.data[..]).unwrap();
-            elf.section_by_name(".BTF").unwrap().data().unwrap().to_vec()
+            elf.section_by_name(".BTF")
+                .unwrap()
+                .data()
+                .unwrap()
+                .to_vec()
         }
         vmlinuz::ImageFormat::RawArm64 => image.data[btf::find_raw(&image.data).unwrap()].to_vec(),
     };
-    assert!(blob == read(&k.guest("btf-vmlinux")), "{t}: BTF differs from /sys/kernel/btf/vmlinux");
+    assert!(
+        blob == read(&k.guest("btf-vmlinux")),
+        "{t}: BTF differs from /sys/kernel/btf/vmlinux"
+    );
 }
 
 #[test]
@@ -308,7 +349,19 @@ fn memory_image_alone(k: Kernel) {
         let raw = dir.join("mem.raw");
         let core = dir.join("core.elf");
         let vmcoreinfo = dir.join("vmcoreinfo.txt");
-        if need(&t, &[raw.clone(), core.clone(), vmcoreinfo.clone(), k.guest("version"), k.guest("btf-vmlinux"), k.dir().join("System.map")]).is_none() {
+        if need(
+            &t,
+            &[
+                raw.clone(),
+                core.clone(),
+                vmcoreinfo.clone(),
+                k.guest("version"),
+                k.guest("btf-vmlinux"),
+                k.dir().join("System.map"),
+            ],
+        )
+        .is_none()
+        {
             continue;
         }
         let info = String::from_utf8(read(&vmcoreinfo)).unwrap();
@@ -325,7 +378,10 @@ fn memory_image_alone(k: Kernel) {
         // The BTF carved out of RAM is the kernel's, byte for byte.
         let data = read(&raw);
         let parts = kernel::scan_pieces(&[(0, &data[..])]);
-        assert!(parts.btf.as_deref() == Some(&read(&k.guest("btf-vmlinux"))[..]), "{t}: BTF");
+        assert!(
+            parts.btf.as_deref() == Some(&read(&k.guest("btf-vmlinux"))[..]),
+            "{t}: BTF"
+        );
         assert_eq!(parts.kernel_offset, Some(offset));
     }
 }
@@ -384,7 +440,10 @@ fn split_btf_of_loop_from_sysfs_and_ko_agree() {
     let (from_sys, _) = btf::read_split(&read(&sys), &base_bytes, &sys, &base, 8).unwrap();
     let (from_ko, _) = btf::read_split(&read(&ko), &base_bytes, &ko, &base, 8).unwrap();
     let added = from_sys.types.len() - base_ir.types.len();
-    report(format!("{t}: base {} types, loop adds {added}", base_ir.types.len()));
+    report(format!(
+        "{t}: base {} types, loop adds {added}",
+        base_ir.types.len()
+    ));
     assert!(added > 50, "{added}");
     // The base part is untouched; the module's types are the same both ways.
     assert_eq!(from_sys.types[..base_ir.types.len()], base_ir.types[..]);
@@ -392,7 +451,11 @@ fn split_btf_of_loop_from_sysfs_and_ko_agree() {
     let p = emitted(&from_sys);
     let ld = &p.structs["loop_device"];
     // Module types refer to base types (struct block_device *, gendisk...).
-    assert!(ld.fields.contains_key("lo_device"), "{:?}", ld.fields.keys());
+    assert!(
+        ld.fields.contains_key("lo_device"),
+        "{:?}",
+        ld.fields.keys()
+    );
     assert!(ld.size.unwrap() > 200);
     // A module type's name comes from the module's own strings, a base
     // type's from the base's.
@@ -451,4 +514,167 @@ fn split_btf_of_modules_equals_pahole_on_dwarf() {
         assert!(ok, "{m}: {text}");
         assert!(last.contains("missing=0"), "{m}: {last}");
     }
+}
+
+/// Every compression a bzImage can carry: the real vmlinux.bin (its first
+/// 12 MiB, enough for several lz4 and lzo blocks) compressed by the
+/// compressors' own command-line tools with the kernel's options (legacy lz4
+/// frame, lzop container, xz with the x86 BCJ filter, lzma-alone), the
+/// kernel's size word appended, put in the real bzImage's setup header in
+/// place of its xz payload: each decompresses to the same bytes.
+#[test]
+fn every_kernel_compression_decompresses() {
+    let t = "every_kernel_compression_decompresses";
+    let v = AMD64.dir().join("vmlinuz");
+    if need(t, &[v.clone()]).is_none() {
+        return;
+    }
+    let bz = read(&v);
+    let image = vmlinuz::read_bytes(&bz, &v).unwrap();
+    let plain = &image.data[..12 << 20];
+    let (off, _) = vmlinuz::bzimage_payload(&bz).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("vmlinux.bin");
+    std::fs::write(&input, plain).unwrap();
+    // (tool, arguments, expected) as the kernel's Makefile.lib runs them,
+    // at fast levels (the format does not depend on the level).
+    let cases: &[(&str, &[&str], vmlinuz::Compression)] = &[
+        ("gzip", &["-n", "-1", "-c"], vmlinuz::Compression::Gzip),
+        ("bzip2", &["-1", "-c"], vmlinuz::Compression::Bzip2),
+        ("lzma", &["-1", "-c"], vmlinuz::Compression::Lzma),
+        (
+            "xz",
+            &["--check=crc32", "--x86", "--lzma2=preset=1", "-c"],
+            vmlinuz::Compression::Xz,
+        ),
+        ("lzop", &["-1", "-c"], vmlinuz::Compression::Lzo),
+        ("lz4", &["-l", "-1", "-c"], vmlinuz::Compression::Lz4),
+        ("zstd", &["-1", "-c", "-q"], vmlinuz::Compression::Zstd),
+    ];
+    let mut done = 0;
+    for &(tool, args, want) in cases {
+        let out = match std::process::Command::new(tool)
+            .args(args)
+            .arg(&input)
+            .output()
+        {
+            Ok(o) if o.status.success() => o.stdout,
+            _ => {
+                need(
+                    &format!("{t} ({tool})"),
+                    &[PathBuf::from(format!("/usr/bin/{tool}"))],
+                );
+                continue;
+            }
+        };
+        let mut payload = out;
+        payload.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+        // A bzImage with this payload: setup and the decompressor as they are,
+        // payload_length patched (payload_offset is kept).
+        let mut file = bz[..off].to_vec();
+        file.extend_from_slice(&payload);
+        file[0x24c..0x250].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        let got =
+            vmlinuz::read_bytes(&file, Path::new(tool)).unwrap_or_else(|e| panic!("{tool}: {e}"));
+        assert_eq!(got.compression, Some(want), "{tool}");
+        assert!(got.data == plain, "{tool}: decompressed bytes differ");
+        // Truncated streams are errors, not panics or partial images.
+        for cut in [payload.len() / 3, payload.len() - 9] {
+            let mut f = file.clone();
+            f.truncate(off + cut);
+            f[0x24c..0x250].copy_from_slice(&(cut as u32).to_le_bytes());
+            assert!(
+                vmlinuz::read_bytes(&f, Path::new(tool)).is_err(),
+                "{tool} cut at {cut}"
+            );
+        }
+        // The cap holds.
+        let capped = vmlinuz::read_bytes_capped(&file, Path::new(tool), 1 << 20);
+        assert!(capped.unwrap_err().to_string().contains("cap"), "{tool}");
+        done += 1;
+    }
+    report(format!(
+        "{t}: {done}/{} compressions round-trip",
+        cases.len()
+    ));
+}
+
+/// Missing parts are named, with what else would do.
+#[test]
+fn missing_btf_or_kallsyms_says_which_and_what_else() {
+    let dir = tempfile::tempdir().unwrap();
+    // No BTF at all (and no tables): the BTF is named first.
+    let zeros = dir.path().join("zeros.raw");
+    std::fs::write(&zeros, vec![0u8; 1 << 20]).unwrap();
+    let e = kernel::from_memory_image(&zeros).unwrap_err().to_string();
+    assert!(
+        e.contains("no BTF found") && e.contains("debug package"),
+        "{e}"
+    );
+    // BTF present (the project's small fixture), no kallsyms tables.
+    let btf_only = dir.path().join("btf-only.raw");
+    let mut data = vec![0u8; 4096];
+    data.extend(std::fs::read(support::fixtures().join("btf/btf_types.btf")).unwrap());
+    data.resize(data.len() + 4096, 0);
+    std::fs::write(&btf_only, &data).unwrap();
+    let e = kernel::from_memory_image(&btf_only)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no kallsyms tables") && e.contains("System.map"),
+        "{e}"
+    );
+    // A vmlinuz that is not one.
+    let e = kernel::from_vmlinuz(b"not a kernel at all", Path::new("x"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not a vmlinuz"), "{e}");
+    // kallsyms read without privileges.
+    let hidden = b"0000000000000000 T _text\n0000000000000000 T startup_64\n";
+    let btf = std::fs::read(support::fixtures().join("btf/btf_types.btf")).unwrap();
+    let e = kernel::from_live_system(&btf, Path::new("b"), hidden, Path::new("k"), None, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("as root"), "{e}");
+}
+
+/// Damaged tables in a real image: every corruption gives an error or a
+/// result, never a panic, and a flipped name byte is caught by the
+/// markers (the search does not return a wrong table silently).
+#[test]
+fn damaged_kallsyms_tables_are_rejected_not_misread() {
+    let t = "damaged_kallsyms_tables";
+    let v = AMD64.dir().join("vmlinuz");
+    if need(t, &[v.clone()]).is_none() {
+        return;
+    }
+    let image = vmlinuz::read_bytes(&read(&v), &v).unwrap();
+    let opts = kallsyms::RecoverOptions::default();
+    let good = kallsyms::recover(&image.data, &opts).unwrap();
+    let l = good.layout.clone();
+    // The first names entry's length byte changed: the decoding no longer lands on
+    // the markers, so this copy of the tables is refused.
+    let mut bad = image.data.clone();
+    bad[l.names] ^= 0x01;
+    assert!(kallsyms::recover(&bad, &opts).is_none());
+    // A token index entry changed: the token table is refused.
+    let mut bad = image.data.clone();
+    bad[l.token_index + 2 * 0x41] ^= 0x10;
+    assert!(kallsyms::recover(&bad, &opts).is_none());
+    // The tables cut short anywhere: no panic.
+    for cut in [
+        l.names + 1000,
+        l.markers + 8,
+        l.token_table + 100,
+        l.token_index + 300,
+    ] {
+        assert!(
+            kallsyms::recover(&image.data[..cut], &opts).is_none(),
+            "cut at {cut}"
+        );
+    }
+    report(format!(
+        "{t}: {} symbols at names {:#x}, markers {:#x}, token table {:#x}; damaged copies refused",
+        l.num_syms, l.names, l.markers, l.token_table
+    ));
 }

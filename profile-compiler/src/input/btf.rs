@@ -199,7 +199,14 @@ pub fn read_split(
     let mut ir = Ir::default();
     ir.push(Type::Void);
     let mut base_vars = Vec::new();
-    parse_types(&mut ir, &mut base_vars, base_raw, None, base_path, pointer_size)?;
+    parse_types(
+        &mut ir,
+        &mut base_vars,
+        base_raw,
+        None,
+        base_path,
+        pointer_size,
+    )?;
     let mut vars = Vec::new();
     parse_types(
         &mut ir,
@@ -219,9 +226,8 @@ fn raw_or_elf_btf<'a>(data: &'a [u8], path: &Path) -> Result<&'a [u8]> {
     if is_raw_btf(data) {
         return Ok(data);
     }
-    let file = object::File::parse(data).map_err(|e| {
-        Error::input(path, format!("BTF: neither raw BTF nor an ELF file: {e}"))
-    })?;
+    let file = object::File::parse(data)
+        .map_err(|e| Error::input(path, format!("BTF: neither raw BTF nor an ELF file: {e}")))?;
     let section = file
         .section_by_name(".BTF")
         .ok_or_else(|| Error::input(path, "BTF: no .BTF section"))?;
@@ -630,7 +636,10 @@ pub const WELL_KNOWN_VARIABLES: &[(&str, KnownType)] = &[
     ("module_kset", KnownType::PointerTo("kset")),
     ("tty_drivers", KnownType::Named("list_head")),
     ("net_namespace_list", KnownType::Named("list_head")),
-    ("keyboard_notifier_list", KnownType::Named("atomic_notifier_head")),
+    (
+        "keyboard_notifier_list",
+        KnownType::Named("atomic_notifier_head"),
+    ),
     ("idt_table", KnownType::ArrayOf("gate_desc", 256)),
     ("sys_call_table", KnownType::ArrayOf("sys_call_ptr_t", 0)),
     ("page_offset_base", KnownType::Named("long unsigned int")),

@@ -178,7 +178,13 @@ pub fn from_text(
     anchors: &[(&str, u64)],
     text_link: u64,
 ) -> Result<KernelSymbols> {
-    from_map(system_map::parse_bytes(bytes, path)?, path, anchors, text_link, None)
+    from_map(
+        system_map::parse_bytes(bytes, path)?,
+        path,
+        anchors,
+        text_link,
+        None,
+    )
 }
 
 /// [`from_text`] on parsed lines (or on recovered tables' symbols). With
@@ -238,8 +244,10 @@ pub fn anchor_shift(symbols: &[MapSymbol], anchors: &[(&str, u64)]) -> Option<u6
 /// value subtracted (`"0x0"` for an image at its link address).
 pub fn add_to_ir(ir: &mut Ir, syms: &KernelSymbols) {
     system_map::add_to_ir(ir, &syms.map, false);
-    ir.metadata
-        .insert("KaslrShift".into(), Value::from(format!("{:#x}", syms.shift)));
+    ir.metadata.insert(
+        "KaslrShift".into(),
+        Value::from(format!("{:#x}", syms.shift)),
+    );
 }
 
 /// How the symbol addresses are stored.
@@ -382,7 +390,10 @@ fn entry(data: &[u8], at: usize, tokens: &Tokens<'_>, name: &mut Vec<u8>) -> Opt
     let first = *data.get(at)?;
     let (len, body) = if first & 0x80 != 0 {
         let second = *data.get(at + 1)?;
-        (usize::from(first & 0x7f) | (usize::from(second) << 7), at + 2)
+        (
+            usize::from(first & 0x7f) | (usize::from(second) << 7),
+            at + 2,
+        )
     } else {
         (usize::from(first), at + 1)
     };

@@ -22,8 +22,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::input::btf;
-use crate::input::system_map::{MapSymbol, SystemMap};
 use crate::input::kallsyms::{self, KernelArch, KernelSymbols, RecoverOptions};
+use crate::input::system_map::{MapSymbol, SystemMap};
 use crate::input::vmlinuz::{self, ImageFormat, KernelImage};
 use crate::ir::Ir;
 use crate::{Error, Result};
@@ -150,7 +150,12 @@ pub fn from_kernel_image(image: &KernelImage, path: &Path) -> Result<Ir> {
             }
         },
         || {
-            kallsyms::recover(data, &RecoverOptions { anchors: anchors.clone() })
+            kallsyms::recover(
+                data,
+                &RecoverOptions {
+                    anchors: anchors.clone(),
+                },
+            )
         },
     );
     let (mut ir, vars) = types?;
@@ -173,8 +178,10 @@ pub fn from_kernel_image(image: &KernelImage, path: &Path) -> Result<Ir> {
         set_banner(&mut ir, &b);
     }
     if let Some(c) = image.compression {
-        ir.metadata
-            .insert("KernelCompression".into(), Value::from(format!("{c:?}").to_lowercase()));
+        ir.metadata.insert(
+            "KernelCompression".into(),
+            Value::from(format!("{c:?}").to_lowercase()),
+        );
     }
     Ok(ir)
 }
@@ -280,7 +287,10 @@ pub fn scan_pieces(pieces: &[(u64, &[u8])]) -> ImageParts {
             .find(|s| s.name == n)
             .map(|s| s.address)
     };
-    if let Some(delta) = va("linux_banner").zip(va("_text")).and_then(|(b, t)| b.checked_sub(t)) {
+    if let Some(delta) = va("linux_banner")
+        .zip(va("_text"))
+        .and_then(|(b, t)| b.checked_sub(t))
+    {
         parts.banner = pieces.iter().find_map(|(phys, piece)| {
             memchr::memmem::find_iter(piece, b"Linux version ").find_map(|o| {
                 let text = (phys + o as u64).checked_sub(delta)?;
@@ -302,13 +312,19 @@ pub fn scan_pieces(pieces: &[(u64, &[u8])]) -> ImageParts {
 /// `KERNELOFFSET` when present (a warning if `_text`/`_stext` disagree),
 /// else `_text` (or `_stext`) minus its link address ([`KernelArch::anchors`]).
 pub fn from_image_parts(parts: &ImageParts, path: &Path) -> Result<Ir> {
-    let btf_bytes = parts.btf.as_deref().ok_or_else(|| Error::input(path, NO_BTF))?;
+    let btf_bytes = parts
+        .btf
+        .as_deref()
+        .ok_or_else(|| Error::input(path, NO_BTF))?;
     let symbols = parts
         .symbols
         .clone()
         .ok_or_else(|| Error::input(path, NO_KALLSYMS))?;
     let arch = KernelArch::guess(&symbols).ok_or_else(|| {
-        Error::input(path, "kallsyms: unknown architecture (no startup_64 or primary_entry)")
+        Error::input(
+            path,
+            "kallsyms: unknown architecture (no startup_64 or primary_entry)",
+        )
     })?;
     let (mut ir, vars) = btf::read_with_vars(btf_bytes, path, 8)?;
     let anchored = kallsyms::anchor_shift(&symbols, &arch.anchors());

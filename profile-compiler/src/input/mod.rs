@@ -8,5 +8,5 @@ pub mod kallsyms;
 pub mod kernel;
 pub mod pdb;
 pub mod system_map;
-pub mod vol2;
 pub mod vmlinuz;
+pub mod vol2;

@@ -116,7 +116,13 @@ pub struct KernelImage {
 }
 
 /// Reads `r` to the end, refusing more than `cap` bytes.
-fn read_capped(mut r: impl Read, cap: u64, hint: usize, path: &Path, what: &str) -> Result<Vec<u8>> {
+fn read_capped(
+    mut r: impl Read,
+    cap: u64,
+    hint: usize,
+    path: &Path,
+    what: &str,
+) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(hint.min(cap as usize));
     (&mut r)
         .take(cap + 1)
@@ -143,8 +149,12 @@ pub fn decompress(data: &[u8], c: Compression, cap: u64, path: &Path) -> Result<
         .filter(|&n| (n as u64) <= cap && n / 64 <= data.len())
         .unwrap_or(data.len().saturating_mul(3));
     match c {
-        Compression::Gzip => read_capped(flate2::read::GzDecoder::new(data), cap, hint, path, &what),
-        Compression::Bzip2 => read_capped(bzip2::read::BzDecoder::new(data), cap, hint, path, &what),
+        Compression::Gzip => {
+            read_capped(flate2::read::GzDecoder::new(data), cap, hint, path, &what)
+        }
+        Compression::Bzip2 => {
+            read_capped(bzip2::read::BzDecoder::new(data), cap, hint, path, &what)
+        }
         Compression::Xz | Compression::Lzma => {
             let stream = if c == Compression::Xz {
                 liblzma::stream::Stream::new_stream_decoder(u64::MAX, 0)
@@ -197,7 +207,9 @@ fn lz4_legacy(data: &[u8], cap: u64, hint: usize, path: &Path) -> Result<Vec<u8>
         let n = lz4_flex::block::decompress_into(block, &mut chunk)
             .map_err(|e| bad(format!("block at {pos}: {e}")))?;
         if (out.len() + n) as u64 > cap {
-            return Err(bad(format!("decompresses to more than {cap} bytes (the cap)")));
+            return Err(bad(format!(
+                "decompresses to more than {cap} bytes (the cap)"
+            )));
         }
         out.extend_from_slice(&chunk[..n]);
         pos += 4 + size;
@@ -346,7 +358,10 @@ pub fn read_bytes_capped(data: &[u8], path: &Path, cap: u64) -> Result<KernelIma
         let c = Compression::detect(payload).ok_or_else(|| {
             Error::input(
                 path,
-                format!("bzImage payload at {off:#x}: unknown compression (magic {:02x?})", &payload[..payload.len().min(4)]),
+                format!(
+                    "bzImage payload at {off:#x}: unknown compression (magic {:02x?})",
+                    &payload[..payload.len().min(4)]
+                ),
             )
         })?;
         let out = decompress(payload, c, cap, path)?;
@@ -435,16 +450,30 @@ mod tests {
 
     #[test]
     fn detects_and_refuses_garbage() {
-        assert_eq!(Compression::detect(&[0x1f, 0x8b, 8]), Some(Compression::Gzip));
+        assert_eq!(
+            Compression::detect(&[0x1f, 0x8b, 8]),
+            Some(Compression::Gzip)
+        );
         assert_eq!(Compression::detect(b"BZh9"), Some(Compression::Bzip2));
         assert!(read_bytes(b"hello", Path::new("v")).is_err());
         // A truncated gzip stream is an error.
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &[7u8; 10000]).unwrap();
         let gz = gz.finish().unwrap();
-        assert!(decompress(&gz[..gz.len() / 2], Compression::Gzip, 1 << 20, Path::new("v")).is_err());
+        assert!(decompress(
+            &gz[..gz.len() / 2],
+            Compression::Gzip,
+            1 << 20,
+            Path::new("v")
+        )
+        .is_err());
         // A bomb is refused at the cap.
         assert!(decompress(&gz, Compression::Gzip, 1000, Path::new("v")).is_err());
-        assert_eq!(decompress(&gz, Compression::Gzip, 1 << 20, Path::new("v")).unwrap().len(), 10000);
+        assert_eq!(
+            decompress(&gz, Compression::Gzip, 1 << 20, Path::new("v"))
+                .unwrap()
+                .len(),
+            10000
+        );
     }
 }
