@@ -526,7 +526,7 @@ fn split_btf_of_modules_equals_pahole_on_dwarf() {
 fn every_kernel_compression_decompresses() {
     let t = "every_kernel_compression_decompresses";
     let v = AMD64.dir().join("vmlinuz");
-    if need(t, &[v.clone()]).is_none() {
+    if need(t, std::slice::from_ref(&v)).is_none() {
         return;
     }
     let bz = read(&v);
@@ -645,7 +645,7 @@ fn missing_btf_or_kallsyms_says_which_and_what_else() {
 fn damaged_kallsyms_tables_are_rejected_not_misread() {
     let t = "damaged_kallsyms_tables";
     let v = AMD64.dir().join("vmlinuz");
-    if need(t, &[v.clone()]).is_none() {
+    if need(t, std::slice::from_ref(&v)).is_none() {
         return;
     }
     let image = vmlinuz::read_bytes(&read(&v), &v).unwrap();

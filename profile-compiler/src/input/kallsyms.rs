@@ -341,7 +341,7 @@ fn tokens_at(data: &[u8], digits: usize) -> Option<(usize, usize, Tokens<'_>)> {
     }
     // The index starts 2-, 4- or 8-aligned after the table (0..=7 bytes of padding).
     for index in pos..=pos + 7 {
-        if index % 2 != 0 || u16_at(data, index)? != 0 {
+        if !index.is_multiple_of(2) || u16_at(data, index)? != 0 {
             continue;
         }
         let at_digits = usize::from(u16_at(data, index + 2 * 0x30)?);
@@ -415,20 +415,24 @@ fn entry(data: &[u8], at: usize, tokens: &Tokens<'_>, name: &mut Vec<u8>) -> Opt
     ok.then_some(body + len)
 }
 
+/// What [`names_before`] finds.
+struct Names {
+    num_syms_at: usize,
+    n: u32,
+    markers: usize,
+    names: Vec<(char, String)>,
+}
+
 /// Finds `kallsyms_num_syms` and `kallsyms_names` before the token table,
 /// and the markers; decodes every name.
-fn names_before(
-    data: &[u8],
-    table: usize,
-    tokens: &Tokens<'_>,
-) -> Option<(usize, u32, usize, Vec<(char, String)>)> {
+fn names_before(data: &[u8], table: usize, tokens: &Tokens<'_>) -> Option<Names> {
     let low = table.saturating_sub(MAX_SEARCH_WINDOW);
     let mut at = table & !7;
     let mut name = Vec::with_capacity(64);
     while at >= low + 8 {
         at -= 8;
         let n = u32_at(data, at)?;
-        if n < 2 || n > MAX_SYMBOLS || u32_at(data, at + 4)? != 0 {
+        if !(2..=MAX_SYMBOLS).contains(&n) || u32_at(data, at + 4)? != 0 {
             continue;
         }
         // Cheap filter: the first 32 entries (or all) decode to names.
@@ -443,7 +447,12 @@ fn names_before(
             _ => false,
         }) {
             if let Some(found) = decode_all(data, names, n, table, tokens) {
-                return Some((at, n, found.0, found.1));
+                return Some(Names {
+                    num_syms_at: at,
+                    n,
+                    markers: found.0,
+                    names: found.1,
+                });
             }
         }
     }
@@ -558,7 +567,12 @@ pub fn recover(data: &[u8], opts: &RecoverOptions) -> Option<Recovered> {
 
 fn recover_at(data: &[u8], digits: usize, opts: &RecoverOptions) -> Option<Recovered> {
     let (table, index, tokens) = tokens_at(data, digits)?;
-    let (num_syms_at, n, markers, names) = names_before(data, table, &tokens)?;
+    let Names {
+        num_syms_at,
+        n,
+        markers,
+        names,
+    } = names_before(data, table, &tokens)?;
     let count = n as usize;
     let names_at = num_syms_at + 8;
     // The address table: before num_syms (<= 6.3) or after the token index (6.4+).
@@ -703,7 +717,7 @@ mod tests {
     pub(crate) fn synthetic(names: &[(char, &str, u64)], base: u64) -> Vec<u8> {
         let mut d = vec![0xAAu8; 64];
         let pad = |d: &mut Vec<u8>| {
-            while d.len() % 8 != 0 {
+            while !d.len().is_multiple_of(8) {
                 d.push(0)
             }
         };

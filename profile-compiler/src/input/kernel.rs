@@ -240,7 +240,7 @@ pub fn find_kernel_offset(data: &[u8]) -> Option<u64> {
 
 /// The alignment the kernel's physical load address has at least (x86-64:
 /// `CONFIG_PHYSICAL_ALIGN`, 2 MiB on distribution kernels; arm64: 64 KiB).
-const KERNEL_PHYS_ALIGN: u64 = 0x1_0000;
+pub const KERNEL_PHYS_ALIGN: u64 = 0x1_0000;
 
 /// Searches the physically contiguous pieces of a memory image, given as
 /// (physical address, bytes): a raw image is one piece at 0 (or the RAM
@@ -294,7 +294,7 @@ pub fn scan_pieces(pieces: &[(u64, &[u8])]) -> ImageParts {
         parts.banner = pieces.iter().find_map(|(phys, piece)| {
             memchr::memmem::find_iter(piece, b"Linux version ").find_map(|o| {
                 let text = (phys + o as u64).checked_sub(delta)?;
-                if text % KERNEL_PHYS_ALIGN != 0 {
+                if !text.is_multiple_of(KERNEL_PHYS_ALIGN) {
                     return None;
                 }
                 kallsyms::banner_at(piece, o)
