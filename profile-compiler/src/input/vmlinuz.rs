@@ -22,9 +22,10 @@
 //! # Bounds
 //!
 //! Output is capped at [`MAX_DECOMPRESSED`] (the kernel's own decompressor
-//! has a fixed buffer too; a Debian amd64 `vmlinux.bin` is about 60 MiB);
+//! has a fixed buffer too; a Debian amd64 `vmlinux.bin` is about 63 MiB);
 //! past the cap the stream is refused, so a decompression bomb costs at
-//! most that much memory.
+//! most that much memory. Dictionaries are capped at [`MAX_DICTIONARY`];
+//! lz4 and lzo blocks at 8 MiB each (the formats' own maximum).
 
 use std::io::Read;
 use std::path::Path;
@@ -34,6 +35,13 @@ use crate::{Error, Result};
 
 /// Largest decompressed kernel accepted (512 MiB).
 pub const MAX_DECOMPRESSED: u64 = 512 << 20;
+
+/// Memory liblzma may use for an xz or lzma stream's dictionary (256 MiB;
+/// the kernel's xz streams use a 32 MiB dictionary): a hostile header that
+/// asks for more is refused instead of allocating it. zstd's window is
+/// capped by ruzstd's default, 128 MiB (the kernel's `zstd -22 --ultra`
+/// uses 2^27 = 128 MiB).
+pub const MAX_DICTIONARY: u64 = 256 << 20;
 
 /// A compression the kernel can boot from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -157,9 +165,9 @@ pub fn decompress(data: &[u8], c: Compression, cap: u64, path: &Path) -> Result<
         }
         Compression::Xz | Compression::Lzma => {
             let stream = if c == Compression::Xz {
-                liblzma::stream::Stream::new_stream_decoder(u64::MAX, 0)
+                liblzma::stream::Stream::new_stream_decoder(MAX_DICTIONARY, 0)
             } else {
-                liblzma::stream::Stream::new_lzma_decoder(u64::MAX)
+                liblzma::stream::Stream::new_lzma_decoder(MAX_DICTIONARY)
             }
             .map_err(|e| Error::input(path, format!("{what}: {e}")))?;
             read_capped(
@@ -189,7 +197,7 @@ fn lz4_legacy(data: &[u8], cap: u64, hint: usize, path: &Path) -> Result<Vec<u8>
     let bad = |m: String| Error::input(path, format!("Lz4 payload: {m}"));
     let mut out = Vec::with_capacity(hint.min(cap as usize));
     let mut pos = 4;
-    let mut chunk = vec![0u8; CHUNK];
+    let mut chunk = Vec::new();
     while pos + 4 <= data.len() {
         let size = u32::from_le_bytes(data[pos..pos + 4].try_into().unwrap_or([0; 4]));
         if size == MAGIC {
@@ -204,6 +212,9 @@ fn lz4_legacy(data: &[u8], cap: u64, hint: usize, path: &Path) -> Result<Vec<u8>
             }
             return Err(bad(format!("block at {pos} runs past the end")));
         };
+        // A block expands at most 255-fold: size the buffer by the block,
+        // not by the 8 MiB maximum, so small hostile blocks cost little.
+        chunk.resize(CHUNK.min(size.saturating_mul(255).saturating_add(16)), 0);
         let n = lz4_flex::block::decompress_into(block, &mut chunk)
             .map_err(|e| bad(format!("block at {pos}: {e}")))?;
         if (out.len() + n) as u64 > cap {
