@@ -678,3 +678,90 @@ fn damaged_kallsyms_tables_are_rejected_not_misread() {
         l.num_syms, l.names, l.markers, l.token_table
     ));
 }
+
+/// Split BTF on the project's own fixture: a module blob whose struct is
+/// named from its own strings and whose member is a base type.
+#[test]
+fn split_btf_ids_and_strings_continue_after_the_base() {
+    let base = std::fs::read(support::fixtures().join("btf/btf_types.btf")).unwrap();
+    let str_len = u32::from_le_bytes(base[20..24].try_into().unwrap());
+    let (base_ir, _) = btf::read_with_vars(&base, Path::new("base"), 8).unwrap();
+    let n = base_ir.types.len() as u32; // the module's first id
+    let strings = b"\0mod_struct\0field\0next\0";
+    let mut types = Vec::new();
+    // struct mod_struct { <base type 1> field; struct mod_struct *next; }
+    for w in [str_len + 1, (4 << 24) | 2, 16, str_len + 12, 1, 0, str_len + 18, n + 1, 64] {
+        types.extend_from_slice(&w.to_le_bytes());
+    }
+    // id n+1: pointer to id n
+    for w in [0, 2 << 24, n] {
+        types.extend_from_slice(&w.to_le_bytes());
+    }
+    let mut module = Vec::new();
+    module.extend_from_slice(&[0x9f, 0xeb, 1, 0]);
+    for w in [24u32, 0, types.len() as u32, types.len() as u32, strings.len() as u32] {
+        module.extend_from_slice(&w.to_le_bytes());
+    }
+    module.extend_from_slice(&types);
+    module.extend_from_slice(strings);
+    let (ir, _) = btf::read_split(&module, &base, Path::new("m"), Path::new("base"), 8).unwrap();
+    assert_eq!(ir.types.len() as u32, n + 2);
+    let Type::Record(r) = &ir.types[n as usize] else {
+        panic!("{:?}", ir.types[n as usize])
+    };
+    assert_eq!(r.name.as_deref(), Some("mod_struct"));
+    assert_eq!(r.members[0].name.as_deref(), Some("field"));
+    assert_eq!(r.members[0].ty.0, 1);
+    assert_eq!(r.members[1].offset, 8);
+    assert!(matches!(ir.types[n as usize + 1], Type::Pointer { target, .. } if target.0 == n));
+    let p = emitted(&ir);
+    assert_eq!(p.structs["mod_struct"].size, Some(16));
+    assert_eq!(p.structs["mod_struct"].fields["next"].offset, Some(8));
+    // Base types are all there too.
+    assert!(p.structs.contains_key("task"));
+    // A truncated module blob is an error naming BTF.
+    let e = btf::read_split(&module[..40], &base, Path::new("m"), Path::new("base"), 8).unwrap_err();
+    assert!(e.to_string().contains("BTF"), "{e}");
+    // The kinds have names.
+    assert_eq!(btf::Kind::from_raw(14), Some(btf::Kind::Var));
+    assert_eq!(btf::Kind::from_raw(20), None);
+}
+
+/// The well-known table types symbols from the IR's own types, and leaves
+/// alone those whose type the IR lacks.
+#[test]
+fn well_known_variables_are_typed_from_the_irs_own_types() {
+    use profile_compiler::ir::{Record, RecordKind, Symbol};
+    let mut ir = Ir::default();
+    ir.push(Type::Void);
+    let task = ir.push(Type::Record(Record {
+        kind: RecordKind::Struct,
+        name: Some("task_struct".into()),
+        size: 64,
+        members: vec![],
+        declaration: false,
+        origin: 1,
+    }));
+    let ch = ir.push(Type::Base {
+        name: "char".into(),
+        size: 1,
+        signed: true,
+    });
+    for name in ["init_task", "linux_banner", "prb", "unknown_thing"] {
+        ir.symbols.push(Symbol {
+            name: name.into(),
+            address: 0x1000,
+            kind: SymbolKind::Data,
+            ty: None,
+        });
+    }
+    let n = btf::type_well_known_symbols(&mut ir);
+    assert_eq!(n, 2);
+    let ty = |name: &str| ir.symbols.iter().find(|s| s.name == name).unwrap().ty;
+    assert_eq!(ty("init_task"), Some(task));
+    let banner = ty("linux_banner").unwrap();
+    assert!(matches!(ir.get(banner), Type::Array { element, count: 0 } if *element == ch));
+    // No struct printk_ringbuffer in this IR: prb stays untyped.
+    assert_eq!(ty("prb"), None);
+    assert_eq!(ty("unknown_thing"), None);
+}

@@ -595,8 +595,9 @@ fn recover_at(data: &[u8], digits: usize, opts: &RecoverOptions) -> Option<Recov
         };
         let base = if kernel_va(stored) {
             stored
-        } else if stored == 0 {
-            // Unrelocated: an anchor's offset against its known address.
+        } else {
+            // Unrelocated (0 in an arm64 Image file), or no relative base
+            // there: an anchor's offset against its known address.
             let Some((i, va)) = anchor else {
                 continue;
             };
@@ -604,8 +605,6 @@ fn recover_at(data: &[u8], digits: usize, opts: &RecoverOptions) -> Option<Recov
                 continue;
             };
             va.wrapping_sub(u64::from(off))
-        } else {
-            continue;
         };
         for absolute_percpu in [true, false] {
             let Some(addrs) = relative_addresses(data, offsets, count, base, absolute_percpu)
