@@ -75,7 +75,10 @@ fn main() {
         }
     }
     let runs = 5;
-    println!("{:<28} {:>9} {:>9}   (ms, {runs} runs after a warm-up)", "", "min", "median");
+    println!(
+        "{:<28} {:>9} {:>9}   (ms, {runs} runs after a warm-up)",
+        "", "min", "median"
+    );
     let row = |name: &str, (min, med): (Duration, Duration)| {
         println!("{name:<28} {:>9.0} {:>9.0}", ms(min), ms(med));
         min
@@ -91,7 +94,12 @@ fn main() {
     let data = std::fs::read(&vmlinuz_path).expect("read");
     row(
         "  of which decompression",
-        timings(runs, || vmlinuz::read_bytes(&data, &vmlinuz_path).expect("xz").data.len()),
+        timings(runs, || {
+            vmlinuz::read_bytes(&data, &vmlinuz_path)
+                .expect("xz")
+                .data
+                .len()
+        }),
     );
 
     // Memory image (mapped), carved and built.
@@ -110,8 +118,8 @@ fn main() {
         timings(runs, || {
             let b = std::fs::read(&btf_path).expect("btf");
             let k = std::fs::read(&ks_path).expect("kallsyms");
-            let ir = kernel::from_live_system(&b, &btf_path, &k, &ks_path, None, None)
-                .expect("live");
+            let ir =
+                kernel::from_live_system(&b, &btf_path, &k, &ks_path, None, None).expect("live");
             to_json(&ir)
         }),
     );

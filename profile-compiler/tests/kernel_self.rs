@@ -329,6 +329,30 @@ fn vmlinuz_alone(k: Kernel) {
         blob == read(&k.guest("btf-vmlinux")),
         "{t}: BTF differs from /sys/kernel/btf/vmlinux"
     );
+    // The emitted profile, through the project's symbol oracle: every
+    // System.map name but those kallsyms omits by design.
+    if let Some(shared) = support::shared_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("vmlinuz.json");
+        emitted(&ir)
+            .save(&out, profile_runtime::WriteMode::Overwrite)
+            .unwrap();
+        let (_, last, _) = support::compare_symbols(&shared, &out, &k.dir().join("System.map"));
+        report(format!("{t}: compare_symbols.py: {last}"));
+        let (matched, total) = last
+            .rsplit(' ')
+            .next()
+            .and_then(|f| f.split_once('/'))
+            .map(|(a, b)| (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()))
+            .unwrap();
+        // amd64: the 14 names of docs/kernel-only.md; arm64: text symbols only.
+        let omitted = if k.all_symbols {
+            14
+        } else {
+            total - k.min_symbols
+        };
+        assert!(matched + omitted >= total, "{t}: {last}");
+    }
 }
 
 #[test]
@@ -690,7 +714,17 @@ fn split_btf_ids_and_strings_continue_after_the_base() {
     let strings = b"\0mod_struct\0field\0next\0";
     let mut types = Vec::new();
     // struct mod_struct { <base type 1> field; struct mod_struct *next; }
-    for w in [str_len + 1, (4 << 24) | 2, 16, str_len + 12, 1, 0, str_len + 18, n + 1, 64] {
+    for w in [
+        str_len + 1,
+        (4 << 24) | 2,
+        16,
+        str_len + 12,
+        1,
+        0,
+        str_len + 18,
+        n + 1,
+        64,
+    ] {
         types.extend_from_slice(&w.to_le_bytes());
     }
     // id n+1: pointer to id n
@@ -699,7 +733,13 @@ fn split_btf_ids_and_strings_continue_after_the_base() {
     }
     let mut module = Vec::new();
     module.extend_from_slice(&[0x9f, 0xeb, 1, 0]);
-    for w in [24u32, 0, types.len() as u32, types.len() as u32, strings.len() as u32] {
+    for w in [
+        24u32,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.len() as u32,
+    ] {
         module.extend_from_slice(&w.to_le_bytes());
     }
     module.extend_from_slice(&types);
@@ -720,7 +760,8 @@ fn split_btf_ids_and_strings_continue_after_the_base() {
     // Base types are all there too.
     assert!(p.structs.contains_key("task"));
     // A truncated module blob is an error naming BTF.
-    let e = btf::read_split(&module[..40], &base, Path::new("m"), Path::new("base"), 8).unwrap_err();
+    let e =
+        btf::read_split(&module[..40], &base, Path::new("m"), Path::new("base"), 8).unwrap_err();
     assert!(e.to_string().contains("BTF"), "{e}");
     // The kinds have names.
     assert_eq!(btf::Kind::from_raw(14), Some(btf::Kind::Var));
