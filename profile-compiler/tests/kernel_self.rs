@@ -572,6 +572,7 @@ fn every_kernel_compression_decompresses() {
             vmlinuz::Compression::Xz,
         ),
         ("lzop", &["-1", "-c"], vmlinuz::Compression::Lzo),
+        ("lzop", &["-9", "-c"], vmlinuz::Compression::Lzo),
         ("lz4", &["-l", "-1", "-c"], vmlinuz::Compression::Lz4),
         ("zstd", &["-1", "-c", "-q"], vmlinuz::Compression::Zstd),
     ];

@@ -15,7 +15,8 @@
 //! Compressions (the kernel's `CONFIG_KERNEL_*`): gzip (flate2), bzip2
 //! (`bzip2`, pure Rust), lzma and xz (liblzma, the xz-utils library: the
 //! kernel's xz streams carry a BCJ filter that liblzma applies), lzo (the
-//! `lzop` container parsed here, its LZO1X blocks by `lzokay-native`), lz4
+//! `lzop` container and its LZO1X blocks decoded here, see
+//! [`lzo1x_decompress`]), lz4
 //! (the legacy frame, magic 0x184C2102, parsed here; blocks by `lz4_flex`)
 //! and zstd (`ruzstd`, pure Rust, already in the tree through `object`).
 //!
@@ -302,8 +303,8 @@ fn lzop(data: &[u8], cap: u64, hint: usize, path: &Path) -> Result<Vec<u8>> {
         } else if src > dst {
             return Err(bad("compressed block larger than its output"));
         } else {
-            let d = lzokay_native::decompress_all(block, Some(dst))
-                .map_err(|e| bad(&format!("block at {pos}: {e:?}")))?;
+            let d = lzo1x_decompress(block, dst)
+                .ok_or_else(|| bad(&format!("corrupt LZO1X block at {pos}")))?;
             if d.len() != dst {
                 return Err(bad("block size differs from its header"));
             }
@@ -312,6 +313,122 @@ fn lzop(data: &[u8], cap: u64, hint: usize, path: &Path) -> Result<Vec<u8>> {
         pos += src;
     }
     Ok(out)
+}
+
+/// Decompresses one LZO1X block (what `lzop` writes, what the kernel's
+/// `lzo1x_decompress_safe` reads) of exactly `dst` bytes. `None` for a
+/// corrupt block: a back reference before the start, a length past `dst`
+/// or past the input, a missing end marker. Every read and copy is
+/// bounds-checked, so hostile blocks cost at most `dst` bytes of output.
+///
+/// Instructions (after an optional first-byte literal run > 17): `0..15`
+/// with state 0 is a literal run (length 3 + low bits, or 18 + 255 per zero
+/// byte + next byte); with state 1..3 a 2-byte match within 1 KiB, with
+/// state 4 a 3-byte match at 2049..3072; `64..255` (M2) a 3..8-byte match
+/// within 2 KiB; `32..63` (M3) within 16 KiB; `16..31` (M4) 16..48 KiB, and
+/// distance 0 there is the end marker. The two low bits of a match's
+/// distance word give 0..3 literals to copy after it (the next state).
+pub fn lzo1x_decompress(input: &[u8], dst: usize) -> Option<Vec<u8>> {
+    let mut out: Vec<u8> = Vec::with_capacity(dst);
+    let mut ip = 0usize;
+    let byte = |ip: &mut usize| -> Option<usize> {
+        let b = *input.get(*ip)?;
+        *ip += 1;
+        Some(usize::from(b))
+    };
+    // A length whose low bits were 0: 255 per zero byte, plus the next byte.
+    let extended = |ip: &mut usize, base: usize| -> Option<usize> {
+        let mut zeros = 0usize;
+        while *input.get(*ip)? == 0 {
+            zeros += 1;
+            *ip += 1;
+        }
+        let last = usize::from(input[*ip]);
+        *ip += 1;
+        zeros.checked_mul(255)?.checked_add(base + last)
+    };
+    let literals = |ip: &mut usize, out: &mut Vec<u8>, n: usize| -> Option<()> {
+        let end = ip.checked_add(n)?;
+        if out.len() + n > dst {
+            return None;
+        }
+        out.extend_from_slice(input.get(*ip..end)?);
+        *ip = end;
+        Some(())
+    };
+    let copy_match = |out: &mut Vec<u8>, distance: usize, len: usize| -> Option<()> {
+        if distance == 0 || distance > out.len() || out.len() + len > dst {
+            return None;
+        }
+        let start = out.len() - distance;
+        for i in 0..len {
+            let b = out[start + i];
+            out.push(b);
+        }
+        Some(())
+    };
+    let mut state;
+    let first = *input.first()?;
+    if first > 17 {
+        ip = 1;
+        let t = usize::from(first) - 17;
+        literals(&mut ip, &mut out, t)?;
+        state = if t < 4 { t } else { 4 };
+    } else {
+        state = 0;
+    }
+    loop {
+        let t = byte(&mut ip)?;
+        let (distance, len, next);
+        if t < 16 {
+            if state == 0 {
+                let n = if t == 0 { extended(&mut ip, 15)? } else { t };
+                literals(&mut ip, &mut out, n + 3)?;
+                state = 4;
+                continue;
+            }
+            let h = byte(&mut ip)?;
+            next = t & 3;
+            if state != 4 {
+                distance = 1 + (t >> 2) + (h << 2);
+                len = 2;
+            } else {
+                distance = 2049 + (t >> 2) + (h << 2);
+                len = 3;
+            }
+        } else if t >= 64 {
+            let h = byte(&mut ip)?;
+            next = t & 3;
+            distance = 1 + ((t >> 2) & 7) + (h << 3);
+            len = (t >> 5) + 1;
+        } else if t >= 32 {
+            len = if t & 31 == 0 {
+                extended(&mut ip, 31)?
+            } else {
+                t & 31
+            } + 2;
+            let w = byte(&mut ip)? | (byte(&mut ip)? << 8);
+            next = w & 3;
+            distance = 1 + (w >> 2);
+        } else {
+            len = if t & 7 == 0 {
+                extended(&mut ip, 7)?
+            } else {
+                t & 7
+            } + 2;
+            let w = byte(&mut ip)? | (byte(&mut ip)? << 8);
+            next = w & 3;
+            let d = ((t & 8) << 11) + (w >> 2);
+            if d == 0 {
+                // End of stream: `0x11 0 0`, all input used, all output made.
+                return (len == 3 && ip == input.len() && out.len() == dst).then_some(out);
+            }
+            distance = d + 0x4000;
+        }
+        copy_match(&mut out, distance, len)?;
+        literals(&mut ip, &mut out, next)?;
+        state = next;
+    }
 }
 
 fn le32(d: &[u8], at: usize) -> Option<u32> {
@@ -458,6 +575,28 @@ fn image_from_decompressed(out: Vec<u8>, c: Compression, path: &Path) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lzo1x_blocks_decode_and_hostile_ones_are_refused() {
+        // Literal run "AB" (first byte 17 + 2), M2 match distance 2 length 3
+        // ("ABA"), end marker.
+        let block = [19, b'A', b'B', 0x40 | (1 << 2), 0, 0x11, 0, 0];
+        // M2: t = 0x44: length (0x44 >> 5) + 1 = 3, distance 1 + 1 + 0 = 2.
+        assert_eq!(lzo1x_decompress(&block, 5).as_deref(), Some(&b"ABABA"[..]));
+        // A back reference before the start, as fuzzing found for the
+        // lzokay-native crate (which panicked): refused.
+        let back = [18, b'A', 0xfc, 0xff, 0x11, 0, 0];
+        assert_eq!(lzo1x_decompress(&back, 100), None);
+        // More output than declared, truncated input, no end marker.
+        assert_eq!(lzo1x_decompress(&block, 4), None);
+        for cut in 0..block.len() {
+            assert_eq!(lzo1x_decompress(&block[..cut], 5), None, "cut {cut}");
+        }
+        // A literal length of 255 per zero byte stays bounded by the input.
+        let mut long = vec![0u8, 0, 0, 0];
+        long.push(5);
+        assert_eq!(lzo1x_decompress(&long, 1 << 20), None);
+    }
 
     #[test]
     fn detects_and_refuses_garbage() {
