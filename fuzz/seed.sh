@@ -12,7 +12,7 @@ c=corpus
 mkdir -p "$c"
 for t in pdb dwarf btf system_map vol2_dwarfdump vol2_vtypes vol2_zip isf \
          profile_json cab pe repo_symlink runtime_session \
-         image_formats vmcoreinfo paging; do
+         image_formats vmcoreinfo paging kallsyms vmlinuz split_btf; do
   mkdir -p "$c/$t"
 done
 MAX=262144
@@ -282,3 +282,93 @@ PY
 for t in "$c"/*/; do
   printf '%-18s %3d files\n' "$(basename "$t")" "$(find "$t" -type f | wc -l)"
 done
+
+# Kernel-only inputs (kallsyms tables, vmlinuz streams, split BTF), built here.
+python3 - "$c" "$root/tests/fixtures/btf/btf_types.btf" <<'PY'
+import bz2, gzip, lzma, os, shutil, struct, subprocess, sys, tempfile
+c, base_btf = sys.argv[1], sys.argv[2]
+
+def put(target, name, data):
+    with open(os.path.join(c, target, name), "wb") as f:
+        f.write(data)
+
+def pad8(b):
+    while len(b) % 8:
+        b.append(0)
+
+def tables(n, base=0xffffffff81000000, seqs=True):
+    """kallsyms tables in the 6.1 order (offsets, base, num_syms, names,
+    markers, seqs, token table, token index), one-character tokens."""
+    names = [("T", "_text")] + [("T" if i % 2 else "d", "sym_%d" % i) for i in range(1, n)]
+    d = bytearray(b"\xaa" * 64)
+    for i in range(n):
+        d += struct.pack("<I", i * 16)
+    pad8(d)
+    d += struct.pack("<Q", base) + struct.pack("<I", n)
+    pad8(d)
+    start, markers = len(d), []
+    for i, (k, nm) in enumerate(names):
+        if i % 256 == 0:
+            markers.append(len(d) - start)
+        d.append(len(nm) + 1)
+        d += (k + nm).encode()
+    pad8(d)
+    for m in markers:
+        d += struct.pack("<I", m)
+    pad8(d)
+    if seqs:
+        d += bytes(3 * n)
+        pad8(d)
+    table, index = len(d), []
+    for i in range(256):
+        index.append(len(d) - table)
+        d += bytes([i or 1, 0])
+    pad8(d)
+    for i in index:
+        d += struct.pack("<H", i)
+    d += b"Linux version 6.1.0-fuzz (x@y) #1 SMP\n\0" + b"KERNELOFFSET=3200000\n\0"
+    return bytes(d)
+
+put("kallsyms", "tables_61.bin", tables(300))
+put("kallsyms", "tables_no_seqs.bin", tables(700, seqs=False))
+put("kallsyms", "proc_kallsyms.txt",
+    b"0000000000000000 A fixed_percpu_data\nffffffff95200000 T _text\n"
+    b"ffffffff95200000 T startup_64\nffffffff96c1aa40 D init_task\nffffffffc0a00000 t loop_init\t[loop]\n")
+
+elf = b"\x7fELF\x02\x01\x01" + bytes(9) + bytes(range(256)) * 64
+sized = lambda b: b + struct.pack("<I", len(elf))
+streams = {
+    "gz": gzip.compress(elf, mtime=0),
+    "bz2": bz2.compress(elf),
+    "lzma": lzma.compress(elf, format=lzma.FORMAT_ALONE),
+    "xz": lzma.compress(elf, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32,
+                        filters=[{"id": lzma.FILTER_X86}, {"id": lzma.FILTER_LZMA2, "preset": 1}]),
+}
+with tempfile.TemporaryDirectory() as t:
+    src = os.path.join(t, "vmlinux.bin")
+    open(src, "wb").write(elf)
+    for tool, args, name in (("lzop", ["-1", "-c"], "lzo"), ("lz4", ["-l", "-1", "-c"], "lz4"),
+                             ("zstd", ["-1", "-c", "-q"], "zst")):
+        if shutil.which(tool):
+            streams[name] = subprocess.run([tool] + args + [src], check=True, capture_output=True).stdout
+for name, data in streams.items():
+    put("vmlinuz", "stream." + name, sized(data))
+    # A minimal bzImage: setup_sects 1, HdrS v2.15, payload after 1 KiB.
+    hdr = bytearray(1024)
+    hdr[0x1f1] = 1
+    hdr[0x202:0x206] = b"HdrS"
+    hdr[0x206:0x208] = struct.pack("<H", 0x20f)
+    hdr[0x248:0x24c] = struct.pack("<I", 0)
+    hdr[0x24c:0x250] = struct.pack("<I", len(sized(data)))
+    put("vmlinuz", "bzimage." + name, bytes(hdr) + sized(data))
+put("vmlinuz", "arm64_image", bytes(0x38) + b"ARM\x64" + bytes(64))
+
+# Split BTF: the fixture as base; a module with one struct whose member is
+# base type 1, named from the module's own strings (offsets continue).
+b = open(base_btf, "rb").read()
+_, _, _, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from("<HBBIIIII", b)
+strings = b"\0mod_struct\0field\0"
+types = struct.pack("<III", str_len + 1, (4 << 24) | 1, 8) + struct.pack("<III", str_len + 12, 1, 0)
+mod = struct.pack("<HBBIIIII", 0xeb9f, 1, 0, 24, 0, len(types), len(types), len(strings)) + types + strings
+put("split_btf", "fixture_split", struct.pack("<I", len(b)) + b + mod)
+PY

@@ -24,6 +24,16 @@ pub struct Options {
     pub profile_class: Option<String>,
     /// Records this kernel banner in `$METADATA.Banner`.
     pub banner: Option<String>,
+    /// Reads the kernel banner from this file: its first line when it
+    /// starts with `Linux version ` (`/proc/version`), else the first
+    /// banner found anywhere in it (a kernel image, a memory image).
+    pub banner_file: Option<PathBuf>,
+    /// `/proc/kallsyms` (read as root) of the running kernel whose raw BTF
+    /// is the input: the symbols, unshifted (the KASLR shift is recorded).
+    pub kallsyms: Option<PathBuf>,
+    /// The base BTF (`/sys/kernel/btf/vmlinux`, or a vmlinux) of a module's
+    /// split BTF input (`/sys/kernel/btf/<module>`, a `.ko`).
+    pub base_btf: Option<PathBuf>,
     /// Leaves out `$REVENUMS` (Rekall's `--concise`).
     pub concise: bool,
     /// Where the PDB of an executable input is looked for (symbol servers,
@@ -56,17 +66,43 @@ pub struct Compiled {
     pub notes: Vec<String>,
     /// What the input was.
     pub kind: InputKind,
-    /// The files the profile was made from, with their role (`dwarf`,
-    /// `symtab`, `system-map`): an ISF records their hashes.
-    pub sources: Vec<(String, PathBuf)>,
+    /// The files the profile was made from: an ISF records their hashes.
+    pub sources: Vec<SourceFile>,
+}
+
+/// An input file of a compiled profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Its role: `dwarf`, `symtab`, `system-map` (Volatility 3's kinds),
+    /// `btf`, `kallsyms`.
+    pub kind: String,
+    /// The file.
+    pub path: PathBuf,
+    /// The part of the file that was read (`.BTF`), when not all of it.
+    pub part: Option<String>,
+    /// The sha256 of what was read, when already known (else the writer
+    /// hashes the file).
+    pub sha256: Option<String>,
+}
+
+impl SourceFile {
+    /// A whole file in a role.
+    pub fn new(kind: &str, path: &Path) -> SourceFile {
+        SourceFile {
+            kind: kind.to_owned(),
+            path: path.to_path_buf(),
+            part: None,
+            sha256: None,
+        }
+    }
 }
 
 /// Reads an input of debug information into the IR (with the options'
 /// System.map and banner applied). Profiles have no IR: they are an error
 /// here (use [`compile`]).
 pub fn read(input: &Input, options: &Options) -> Result<Ir> {
-    let mut notes = Vec::new();
-    let (ir, _) = read_ir(input, options, false, &mut notes)?;
+    let (mut notes, mut sources) = (Vec::new(), Vec::new());
+    let (ir, _) = read_ir(input, options, false, &mut notes, &mut sources)?;
     Ok(ir)
 }
 
@@ -91,7 +127,8 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compiled> {
             Ok(compiled)
         }
         kind => {
-            let (ir, symbols) = read_ir(input, options, true, &mut notes)?;
+            let mut sources = Vec::new();
+            let (ir, symbols) = read_ir(input, options, true, &mut notes, &mut sources)?;
             let emitted = emit::emit_with(
                 &ir,
                 EmitOptions {
@@ -103,20 +140,7 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compiled> {
             if let Some(class) = &options.profile_class {
                 profile.set_metadata("ProfileClass", class.as_str());
             }
-            // Volatility 3 records the hashes of the debug information and
-            // of the symbol table an ISF was made from.
-            // (Volatility 3's schema knows `dwarf`, `symtab` and
-            // `system-map`; other kinds are listed under the producer.)
-            let types_kind = match kind {
-                InputKind::Pdb | InputKind::Executable => "symtab",
-                InputKind::Btf => "btf",
-                InputKind::SystemMap => "system-map",
-                _ => "dwarf",
-            };
-            let mut sources = vec![(types_kind.to_owned(), path.clone())];
-            if let Some(map) = &options.system_map {
-                sources.push(("system-map".to_owned(), map.clone()));
-            }
+            let _ = path;
             Ok(Compiled {
                 profile,
                 unions: Some(emitted.unions),
@@ -169,9 +193,22 @@ fn read_ir(
     options: &Options,
     ahead: bool,
     notes: &mut Vec<String>,
+    sources: &mut Vec<SourceFile>,
 ) -> Result<(Ir, Option<emit::SymbolSections>)> {
     let path = input.path.as_path();
     let mut symbols = None;
+    // Volatility 3 records the hashes of the debug information and of the
+    // symbol table an ISF was made from (its schema knows `dwarf`, `symtab`
+    // and `system-map`; other kinds are listed under the producer).
+    let role = match input.kind {
+        InputKind::Pdb | InputKind::Executable => Some("symtab"),
+        InputKind::SystemMap => Some("system-map"),
+        InputKind::Btf | InputKind::MemoryImage | InputKind::Vmlinuz => None,
+        _ => Some("dwarf"),
+    };
+    if let Some(role) = role {
+        sources.push(SourceFile::new(role, path));
+    }
     let mut ir = match input.kind {
         InputKind::Pdb if ahead && options.system_map.is_none() => {
             // The symbol sections are built on the reader's symbol thread
@@ -182,7 +219,15 @@ fn read_ir(
         }
         InputKind::Pdb => pdb::read_file(path)?,
         InputKind::Dwarf => dwarf::read_file(path)?,
-        InputKind::Btf => read_btf(path)?,
+        InputKind::Btf => read_btf(path, options, sources)?,
+        InputKind::Vmlinuz => {
+            let map = crate::input::map_file(path)?;
+            sources.push(SourceFile::new("vmlinuz", path));
+            crate::input::kernel::from_vmlinuz(&map, path)?
+        }
+        // Hashing a memory image for the metadata would cost as much as
+        // reading it: none is recorded.
+        InputKind::MemoryImage => crate::input::kernel::from_memory_image(path)?,
         InputKind::LinuxZip => dwarf::read_zip(path)?,
         InputKind::Vol2Zip => vol2::read_zip(path)?,
         InputKind::SystemMap => {
@@ -202,12 +247,25 @@ fn read_ir(
     };
     if let Some(map) = &options.system_map {
         add_system_map(&mut ir, map)?;
+        sources.push(SourceFile::new("system-map", map));
     }
     // Symbols of a symbol table get the types of the variables the debug
-    // information describes (DWARF variables, BTF VARs).
+    // information describes (DWARF variables, BTF VARs); BTF, which names
+    // few variables, gets the well-known kernel variables typed from its
+    // own types.
     ir.type_symbols();
+    if matches!(
+        input.kind,
+        InputKind::Btf | InputKind::Vmlinuz | InputKind::MemoryImage
+    ) {
+        btf::type_well_known_symbols(&mut ir);
+    }
+    if let Some(file) = &options.banner_file {
+        let b = banner_in_file(file)?;
+        ir.metadata.insert("Banner".into(), meta(b));
+    }
     if let Some(b) = &options.banner {
-        ir.metadata.insert("Banner".into(), meta(b.as_str()));
+        ir.metadata.insert("Banner".into(), meta(b.trim_end()));
     }
     ir.metadata
         .entry("Type".into())
@@ -218,17 +276,80 @@ fn read_ir(
     ir.metadata
         .entry("ProfileClass".into())
         .or_insert_with(|| meta("Linux"));
+    let linux = ir.metadata.get("ProfileClass").and_then(Value::as_str) == Some("Linux");
+    // (A kernel profile: one with symbols. A module's or an object's types
+    // need no banner.)
+    if linux && !ir.symbols.is_empty() && !ir.metadata.contains_key("Banner") {
+        ir.warnings.push(
+            "no kernel banner (`Linux version ...`): Volatility 3 cannot match this profile to an \
+             image; give --banner TEXT (e.g. \"$(cat /proc/version)\") or --banner-file FILE"
+                .into(),
+        );
+    }
     Ok((ir, symbols))
 }
 
-/// Raw BTF, or the `.BTF` section of an ELF file.
-fn read_btf(path: &Path) -> Result<Ir> {
+/// The kernel banner in a file: its first line when it starts with
+/// `Linux version ` (`/proc/version`), else the first banner anywhere in it.
+pub fn banner_in_file(path: &Path) -> Result<String> {
     let map = crate::input::map_file(path)?;
-    if btf::is_raw_btf(&map) {
-        btf::read_bytes(&map, path, 8)
-    } else {
-        btf::read_elf(&map, path)
+    if map.starts_with(b"Linux version ") {
+        let end = memchr::memchr2(b'\n', 0, &map)
+            .unwrap_or(map.len())
+            .min(4096);
+        return Ok(String::from_utf8_lossy(&map[..end]).trim_end().to_owned());
     }
+    crate::input::kallsyms::find_banner(&map)
+        .map(|b| b.trim_end().to_owned())
+        .ok_or_else(|| Error::input(path, "no kernel banner (`Linux version ...`) in this file"))
+}
+
+/// Raw BTF or the `.BTF` section of an ELF file: a module's split BTF with
+/// its base, a running system's with its kallsyms, or alone.
+fn read_btf(path: &Path, options: &Options, sources: &mut Vec<SourceFile>) -> Result<Ir> {
+    use crate::input::kernel;
+    let map = crate::input::map_file(path)?;
+    let btf_bytes: &[u8] = if btf::is_raw_btf(&map) {
+        &map
+    } else {
+        elf_section(&map, ".BTF").ok_or_else(|| Error::input(path, "no .BTF section"))?
+    };
+    sources.push(SourceFile {
+        kind: "btf".into(),
+        path: path.to_path_buf(),
+        part: (!btf::is_raw_btf(&map)).then(|| ".BTF".to_owned()),
+        sha256: Some(crate::output::sha256_hex(btf_bytes)),
+    });
+    if let Some(base) = &options.base_btf {
+        let base_map = crate::input::map_file(base)?;
+        let (mut ir, vars) = btf::read_split(&map, &base_map, path, base, 8)?;
+        btf::type_symbols_from_vars(&mut ir, &vars);
+        return Ok(ir);
+    }
+    if let Some(kallsyms) = &options.kallsyms {
+        let text = std::fs::read(kallsyms).map_err(|e| Error::io(kallsyms, e))?;
+        sources.push(SourceFile::new("kallsyms", kallsyms));
+        return kernel::from_live_system(btf_bytes, path, &text, kallsyms, None, None);
+    }
+    let mut ir = if btf::is_raw_btf(&map) {
+        btf::read_bytes(&map, path, 8)?
+    } else {
+        btf::read_elf(&map, path)?
+    };
+    // A vmlinux carries its banner.
+    if !btf::is_raw_btf(&map) {
+        if let Some(b) = dwarf::banner_of_elf(&map) {
+            kernel::set_banner(&mut ir, &b);
+        }
+    }
+    Ok(ir)
+}
+
+/// The bytes of an ELF section.
+fn elf_section<'a>(data: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    use object::{Object, ObjectSection};
+    let file = object::File::parse(data).ok()?;
+    file.section_by_name(name)?.data().ok()
 }
 
 /// Replaces the symbols of `ir` with those of a System.map.

@@ -36,7 +36,9 @@ mod output;
 pub mod pe;
 pub mod progress;
 
-pub use compile::{compile, load_profile, load_profile_file, read, Compiled, Options};
+pub use compile::{
+    banner_in_file, compile, load_profile, load_profile_file, read, Compiled, Options, SourceFile,
+};
 pub use diff::{diff, ProfileDiff};
 pub use emit::{emit, EmitOptions, Emitted};
 pub use error::{Error, Result};
@@ -50,5 +52,5 @@ pub mod __private {
     pub use crate::emit::isf::{to_isf, IsfOptions};
     pub use crate::emit::{emit_with, symbol_sections, SymbolSections};
     pub use crate::fetch::cabinet;
-    pub use crate::input::{btf, dwarf, isf, pdb, system_map, vol2};
+    pub use crate::input::{btf, dwarf, isf, kallsyms, kernel, pdb, system_map, vmlinuz, vol2};
 }

@@ -63,11 +63,19 @@ impl Compiled {
         // Windows tables are identified by their PDB's GUID and age, not by
         // file hashes.
         let windows = self.profile.metadata_str("GUID_AGE").is_some();
-        for (kind, path) in self.sources.iter().filter(|_| !windows) {
-            let name = path
+        for source in self.sources.iter().filter(|_| !windows) {
+            let mut name = source
+                .path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            sources.push((kind.clone(), name, sha256_file(path)?));
+            if let Some(part) = &source.part {
+                name = format!("{name}:{part}");
+            }
+            let hash = match &source.sha256 {
+                Some(h) => h.clone(),
+                None => sha256_file(&source.path)?,
+            };
+            sources.push((source.kind.clone(), name, hash));
         }
         let options = IsfOptions {
             unions: self.unions.clone(),
@@ -77,6 +85,15 @@ impl Compiled {
         };
         Ok(isf::to_isf(&self.profile, &options))
     }
+}
+
+/// The sha256 of bytes, in lower-case hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The sha256 of a file, in lower-case hex, read in chunks.

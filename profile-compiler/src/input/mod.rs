@@ -6,8 +6,11 @@
 pub mod btf;
 pub mod dwarf;
 pub mod isf;
+pub mod kallsyms;
+pub mod kernel;
 pub mod pdb;
 pub mod system_map;
+pub mod vmlinuz;
 pub mod vol2;
 
 use std::fmt;
@@ -43,11 +46,18 @@ pub enum InputKind {
     Isf,
     /// A PE executable or DLL: its CodeView record names the PDB to fetch.
     Executable,
+    /// A compressed kernel (`vmlinuz`: an x86 bzImage, an arm64 `Image` or
+    /// `Image.gz`, an EFI zboot image): its own BTF, kallsyms and banner.
+    Vmlinuz,
+    /// A memory image (raw, LiME, ELF core, kdump): the kernel's BTF,
+    /// kallsyms and banner carved out of it. Raw images have no magic: say
+    /// so (`--from-image`).
+    MemoryImage,
 }
 
 impl InputKind {
     /// Every kind, in the order [`fmt::Display`] names them in help texts.
-    pub const ALL: [InputKind; 9] = [
+    pub const ALL: [InputKind; 11] = [
         InputKind::Pdb,
         InputKind::Dwarf,
         InputKind::Btf,
@@ -57,6 +67,8 @@ impl InputKind {
         InputKind::RekallProfile,
         InputKind::Isf,
         InputKind::Executable,
+        InputKind::Vmlinuz,
+        InputKind::MemoryImage,
     ];
 
     /// The kind's name on the command line and in configuration files.
@@ -71,6 +83,8 @@ impl InputKind {
             InputKind::RekallProfile => "profile",
             InputKind::Isf => "isf",
             InputKind::Executable => "executable",
+            InputKind::Vmlinuz => "vmlinuz",
+            InputKind::MemoryImage => "image",
         }
     }
 
@@ -86,6 +100,8 @@ impl InputKind {
             InputKind::RekallProfile => "a Rekall profile",
             InputKind::Isf => "a Volatility 3 ISF",
             InputKind::Executable => "a PE executable",
+            InputKind::Vmlinuz => "a compressed kernel (vmlinuz)",
+            InputKind::MemoryImage => "a memory image",
         }
     }
 
@@ -120,6 +136,10 @@ impl FromStr for InputKind {
             "profile" | "rekall" | "json" => InputKind::RekallProfile,
             "isf" => InputKind::Isf,
             "executable" | "exe" | "pe" => InputKind::Executable,
+            "vmlinuz" | "bzimage" | "kernel" => InputKind::Vmlinuz,
+            "image" | "memory-image" | "from-image" | "lime" | "kdump" | "raw" => {
+                InputKind::MemoryImage
+            }
             _ => {
                 return Err(Error::input(
                     s,
@@ -198,11 +218,17 @@ fn detect_kind(path: &Path) -> Result<InputKind> {
     if pdb::is_pdb(&bytes) {
         return Ok(InputKind::Pdb);
     }
+    if vmlinuz::looks_like(&bytes) {
+        return Ok(InputKind::Vmlinuz);
+    }
     if let Some(kind) = profile_kind(&bytes) {
         return Ok(kind);
     }
     if bytes.starts_with(b"MZ") {
         return Ok(InputKind::Executable);
+    }
+    if is_memory_image(&bytes) {
+        return Ok(InputKind::MemoryImage);
     }
     match dwarf::detect(&bytes) {
         dwarf::Magic::Elf if elf_has_only_btf(path)? => Ok(InputKind::Btf),
@@ -237,11 +263,27 @@ fn profile_kind(head: &[u8]) -> Option<InputKind> {
     } else {
         head.to_vec()
     };
+    if text.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
     Some(if isf::looks_like(&text) {
         InputKind::Isf
     } else {
         InputKind::RekallProfile
     })
+}
+
+/// A memory image with a magic: an ELF core (`ET_CORE`), LiME (`EMiL`), a
+/// kdump-compressed dump (`KDUMP   `).
+fn is_memory_image(head: &[u8]) -> bool {
+    let elf_core = head.starts_with(b"\x7fELF")
+        && head.len() >= 18
+        && match head[5] {
+            1 => u16::from_le_bytes([head[16], head[17]]) == 4,
+            2 => u16::from_be_bytes([head[16], head[17]]) == 4,
+            _ => false,
+        };
+    elf_core || head.starts_with(b"EMiL") || head.starts_with(b"KDUMP   ")
 }
 
 /// Memory-maps a whole input file.

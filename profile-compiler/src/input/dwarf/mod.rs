@@ -406,6 +406,15 @@ fn add_symbols(file: &object::File<'_>, ir: &mut Ir) {
     }
 }
 
+/// The kernel banner (`linux_banner`) of an ELF vmlinux, if its symbol
+/// table names it.
+pub fn banner_of_elf(data: &[u8]) -> Option<String> {
+    let file = object::File::parse(data).ok()?;
+    let text = read_string_symbol(&file, "linux_banner")?;
+    let text = text.trim_end();
+    text.starts_with("Linux version ").then(|| text.to_owned())
+}
+
 /// The NUL-terminated string a data symbol points at (the kernel banner).
 fn read_string_symbol(file: &object::File<'_>, name: &str) -> Option<String> {
     let sym = file.symbol_by_name(name)?;
