@@ -33,6 +33,12 @@ pub enum Converter {
     Pdb,
     /// A profile (Rekall JSON or Volatility 3 ISF), converted to `--format`.
     Profile,
+    /// A compressed kernel (vmlinuz: bzImage, arm64 Image or Image.gz, EFI
+    /// zboot): its own BTF, kallsyms and banner.
+    Vmlinuz,
+    /// A memory image (raw, LiME, ELF core, kdump): the kernel's BTF,
+    /// kallsyms and banner carved out of it (as `--from-image`).
+    Image,
 }
 
 impl Converter {
@@ -47,6 +53,8 @@ impl Converter {
             Converter::Btf => InputKind::Btf,
             Converter::Pdb => InputKind::Pdb,
             Converter::Profile => InputKind::RekallProfile,
+            Converter::Vmlinuz => InputKind::Vmlinuz,
+            Converter::Image => InputKind::MemoryImage,
         })
     }
 }
@@ -66,6 +74,26 @@ pub struct Args {
     /// The converter to use (default: detect by content).
     #[arg(long, value_enum, default_value_t = Converter::Auto)]
     pub converter: Converter,
+    /// The source is a memory image (a raw image has no magic to detect):
+    /// carve the kernel's BTF, kallsyms and banner out of it.
+    #[arg(long = "from-image", alias = "from_image")]
+    pub from_image: bool,
+    /// The kernel banner to record (`"$(cat /proc/version)"`): what
+    /// Volatility 3 matches against an image.
+    #[arg(long, value_name = "TEXT", conflicts_with = "banner_file")]
+    pub banner: Option<String>,
+    /// Read the kernel banner from this file (`/proc/version`, or the first
+    /// `Linux version ...` string anywhere in it).
+    #[arg(long = "banner-file", alias = "banner_file", value_name = "FILE")]
+    pub banner_file: Option<PathBuf>,
+    /// With raw BTF (`/sys/kernel/btf/vmlinux`): the running kernel's
+    /// `/proc/kallsyms` (read as root); its KASLR shift is removed and recorded.
+    #[arg(long, value_name = "FILE")]
+    pub kallsyms: Option<PathBuf>,
+    /// With a module's split BTF (`/sys/kernel/btf/MODULE`, a `.ko`): the
+    /// base BTF it continues (`/sys/kernel/btf/vmlinux`, or a vmlinux).
+    #[arg(long = "base-btf", alias = "base_btf", value_name = "FILE")]
+    pub base_btf: Option<PathBuf>,
     #[command(flatten)]
     pub out_args: OutputArgs,
 }
@@ -73,13 +101,22 @@ pub struct Args {
 pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     // Refuse early: converting a kernel takes a while.
     check_output(&args.out, args.out_args.overwrite)?;
-    let input = match args.converter.kind() {
+    let kind = if args.from_image {
+        Some(InputKind::MemoryImage)
+    } else {
+        args.converter.kind()
+    };
+    let input = match kind {
         Some(kind) => Input::with_kind(&args.source, kind)?,
         None => Input::detect(&args.source)?,
     };
     let mut options = args.out_args.compile_options();
+    options.banner = args.banner.clone();
+    options.banner_file = args.banner_file.clone();
     if !input.kind.is_profile() {
         options.system_map = args.system_map.clone();
+        options.kallsyms = args.kallsyms.clone();
+        options.base_btf = args.base_btf.clone();
     }
     let compiled = profile_compiler::compile(&input, &options)?;
     write_compiled(&compiled, &args.out, &args.out_args, verbose)

@@ -91,8 +91,12 @@ struct AddArgs {
     file_version: Option<String>,
     /// Record this Linux kernel banner in the profile's metadata (`Banner`),
     /// so it can be looked up by banner.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "banner_file")]
     banner: Option<String>,
+    /// Read the banner from this file (`/proc/version`, or the first
+    /// `Linux version ...` string in it).
+    #[arg(long = "banner-file", alias = "banner_file", value_name = "FILE")]
+    banner_file: Option<PathBuf>,
     /// Replace existing entries.
     #[arg(long)]
     overwrite: bool,
@@ -332,6 +336,7 @@ fn add(a: AddArgs, verbose: bool) -> anyhow::Result<()> {
     let mut staged = Vec::new();
     let mut options = profile_compiler::Options::new();
     options.banner = a.banner.clone();
+    options.banner_file = a.banner_file.clone();
     for input in &a.inputs {
         let compiled = profile_compiler::compile(&Input::detect(input)?, &options)?;
         crate::cli::report_notes(&compiled);

@@ -602,6 +602,12 @@ pub enum KnownType {
     /// An array of it; count 0 when the kernel sources fix no count
     /// (a flexible array).
     ArrayOf(&'static str, u64),
+    /// An array of it whose count is a configuration constant: as many
+    /// elements as fit before the next symbol (kallsyms has no sizes).
+    ArrayToNext(&'static str),
+    /// The anonymous struct with exactly these members (`tk_core` is a
+    /// `struct { seqcount_raw_spinlock_t seq; struct timekeeper timekeeper; }`).
+    Anonymous(&'static [&'static str]),
 }
 
 /// Kernel variables whose type is fixed by the kernel sources, for profiles
@@ -648,6 +654,8 @@ pub const WELL_KNOWN_VARIABLES: &[(&str, KnownType)] = &[
     ("phys_base", KnownType::Named("long unsigned int")),
     ("jiffies", KnownType::Named("long unsigned int")),
     ("nr_cpu_ids", KnownType::Named("unsigned int")),
+    ("taint_flags", KnownType::ArrayToNext("taint_flag")),
+    ("tk_core", KnownType::Anonymous(&["seq", "timekeeper"])),
 ];
 
 /// Gives the data symbols of [`WELL_KNOWN_VARIABLES`] their type, built
@@ -658,9 +666,9 @@ pub const WELL_KNOWN_VARIABLES: &[(&str, KnownType)] = &[
 /// got a type.
 pub fn type_well_known_symbols(ir: &mut Ir) -> usize {
     use crate::ir::SymbolKind;
-    use std::collections::HashMap;
+    use std::collections::{HashMap, HashSet};
     let wanted: HashMap<&str, KnownType> = WELL_KNOWN_VARIABLES.iter().copied().collect();
-    let needed: std::collections::HashSet<&str> = ir
+    let needed: HashSet<&str> = ir
         .symbols
         .iter()
         .filter(|s| s.kind == SymbolKind::Data && s.ty.is_none())
@@ -669,15 +677,39 @@ pub fn type_well_known_symbols(ir: &mut Ir) -> usize {
     if needed.is_empty() {
         return 0;
     }
+    let base_name = |k: KnownType| match k {
+        KnownType::Named(t)
+        | KnownType::PointerTo(t)
+        | KnownType::ArrayOf(t, _)
+        | KnownType::ArrayToNext(t) => Some(t),
+        KnownType::Anonymous(_) => None,
+    };
     // Named types: records first, then typedefs, then base types.
-    let type_names: std::collections::HashSet<&str> = needed
+    let type_names: HashSet<&str> = needed.iter().filter_map(|n| base_name(wanted[n])).collect();
+    let shapes: Vec<(&str, &[&str])> = needed
         .iter()
-        .map(|n| match wanted[n] {
-            KnownType::Named(t) | KnownType::PointerTo(t) | KnownType::ArrayOf(t, _) => t,
+        .filter_map(|n| match wanted[n] {
+            KnownType::Anonymous(m) => Some((*n, m)),
+            _ => None,
         })
         .collect();
     let mut found: HashMap<&str, (u8, TypeId)> = HashMap::new();
+    let mut anonymous: HashMap<&str, TypeId> = HashMap::new();
     for (i, t) in ir.types.iter().enumerate() {
+        if let Type::Record(r) = t {
+            if r.name.is_none() && !r.declaration {
+                for (sym, members) in &shapes {
+                    let same = r.members.len() == members.len()
+                        && r.members
+                            .iter()
+                            .zip(members.iter())
+                            .all(|(m, want)| m.name.as_deref() == Some(*want));
+                    if same {
+                        anonymous.entry(sym).or_insert(TypeId(i as u32));
+                    }
+                }
+            }
+        }
         let (rank, name) = match t {
             Type::Record(r) if !r.declaration => (0u8, r.name.as_deref()),
             Type::Typedef { name, .. } => (1, Some(name.as_str())),
@@ -700,7 +732,20 @@ pub fn type_well_known_symbols(ir: &mut Ir) -> usize {
             _ => None,
         })
         .unwrap_or(8);
-    let mut derived: HashMap<&str, TypeId> = HashMap::new();
+    // The next data symbol's address above each address (for ArrayToNext).
+    let mut addresses: Vec<u64> = ir
+        .symbols
+        .iter()
+        .filter(|s| s.kind == SymbolKind::Data)
+        .map(|s| s.address)
+        .collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    let next_after = |a: u64| {
+        let i = addresses.partition_point(|&x| x <= a);
+        addresses.get(i).copied()
+    };
+    let mut derived: HashMap<(&str, u64), TypeId> = HashMap::new();
     let mut n = 0;
     for i in 0..ir.symbols.len() {
         let s = &ir.symbols[i];
@@ -710,30 +755,51 @@ pub fn type_well_known_symbols(ir: &mut Ir) -> usize {
         let Some((key, &known)) = wanted.get_key_value(s.name.as_str()) else {
             continue;
         };
-        let base = match known {
-            KnownType::Named(t) | KnownType::PointerTo(t) | KnownType::ArrayOf(t, _) => t,
-        };
-        let Some(&(_, target)) = found.get(base) else {
-            continue;
-        };
         let ty = match known {
-            KnownType::Named(_) => target,
-            KnownType::PointerTo(_) | KnownType::ArrayOf(..) => {
-                if let Some(&t) = derived.get(key) {
-                    t
-                } else {
-                    let t = ir.push(match known {
-                        KnownType::ArrayOf(_, count) => Type::Array {
-                            element: target,
-                            count,
-                        },
-                        _ => Type::Pointer {
+            KnownType::Anonymous(_) => match anonymous.get(key) {
+                Some(t) => *t,
+                None => continue,
+            },
+            _ => {
+                let Some(&(_, target)) = base_name(known).and_then(|b| found.get(b)) else {
+                    continue;
+                };
+                let array = |count: u64| Type::Array {
+                    element: target,
+                    count,
+                };
+                let (made, count) = match known {
+                    KnownType::Named(_) => {
+                        ir.symbols[i].ty = Some(target);
+                        n += 1;
+                        continue;
+                    }
+                    KnownType::PointerTo(_) => (
+                        Type::Pointer {
                             target,
                             size: pointer_size,
                         },
-                    });
-                    derived.insert(key, t);
-                    t
+                        0,
+                    ),
+                    KnownType::ArrayOf(_, c) => (array(c), c),
+                    KnownType::ArrayToNext(_) => {
+                        let elem = ir.size_of(target).filter(|&e| e > 0);
+                        let gap = next_after(s.address).map(|next| next - s.address);
+                        let c = match (elem, gap) {
+                            (Some(e), Some(g)) if g / e <= 1 << 16 => g / e,
+                            _ => 0,
+                        };
+                        (array(c), c)
+                    }
+                    KnownType::Anonymous(_) => continue,
+                };
+                match derived.get(&(*key, count)) {
+                    Some(&t) => t,
+                    None => {
+                        let t = ir.push(made);
+                        derived.insert((key, count), t);
+                        t
+                    }
                 }
             }
         };
