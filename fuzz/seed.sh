@@ -12,7 +12,8 @@ c=corpus
 mkdir -p "$c"
 for t in pdb dwarf btf system_map vol2_dwarfdump vol2_vtypes vol2_zip isf \
          profile_json cab pe repo_symlink runtime_session \
-         image_formats vmcoreinfo paging kallsyms vmlinuz split_btf; do
+         image_formats vmcoreinfo paging kallsyms vmlinuz split_btf \
+         package_ar package_tar package_cpio package_rpm package_deb; do
   mkdir -p "$c/$t"
 done
 MAX=262144
@@ -216,6 +217,75 @@ def cab(name, payload):
     fe = struct.pack("<IIHHHH", len(payload), 0, 0, 0, 0, 0x20) + fname
     return h + fo + fe + data
 put("cab", "one.cab", cab("ntkrnlmp.pdb", b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0" + bytes(64)))
+PY
+
+# Packages: a .deb (ar, control.tar.gz, data.tar.xz/.gz/plain) with the
+# kernel layout, its data tar, a newc cpio and an RPM around it (gzip and
+# xz payloads). Small stand-ins for the real files (the readers look at
+# paths and sizes; the ELF parse of the vmlinux is fuzzed by `dwarf`).
+python3 - "$c" "$c/dwarf/module_dwarf.ko" <<'PY'
+import gzip, io, lzma, os, struct, sys, tarfile
+c, ko_path = sys.argv[1], sys.argv[2]
+ko = open(ko_path, "rb").read()[:4096] if os.path.exists(ko_path) else b"\x7fELF" + bytes(60)
+def put(t, n, d):
+    open(os.path.join(c, t, n), "wb").write(d)
+files = [("./boot/config-6.1", b"CONFIG_X86_64=y\n"),
+         ("./usr/lib/debug/boot/System.map-6.1", b"ffffffff81000000 T _text\n"),
+         ("./usr/lib/debug/boot/vmlinux-6.1", ko),
+         ("./usr/lib/debug/lib/modules/6.1/kernel/drivers/block/loop.ko", ko[:512]),
+         ("./lib/modules/6.1/kernel/drivers/block/loop.ko.xz", lzma.compress(ko[:512])),
+         ("./usr/share/doc/" + "long-directory-name/" * 8 + "copyright", b"x\n")]
+def tar(members, fmt):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=fmt) as t:
+        for n, d in members:
+            i = tarfile.TarInfo(n); i.size = len(d); t.addfile(i, io.BytesIO(d))
+    return b.getvalue()
+data_gnu = tar(files, tarfile.GNU_FORMAT)
+put("package_tar", "gnu.tar", data_gnu)
+put("package_tar", "pax.tar", tar(files, tarfile.PAX_FORMAT))
+def ar(members):
+    out = b"!<arch>\n"
+    for n, d in members:
+        out += b"%-16s%-12d%-6d%-6d%-8s%-10d`\n" % (n.encode(), 0, 0, 0, b"100644", len(d)) + d
+        if len(d) % 2: out += b"\n"
+    return out
+control = tar([("./control", b"Package: linux-image-6.1-dbg\nVersion: 1\nArchitecture: amd64\n")], tarfile.GNU_FORMAT)
+for name, comp in [("data.tar.xz", lzma.compress(data_gnu)), ("data.tar.gz", gzip.compress(data_gnu, mtime=0)), ("data.tar", data_gnu)]:
+    deb = ar([("debian-binary", b"2.0\n"), ("control.tar.gz", gzip.compress(control, mtime=0)), (name, comp)])
+    put("package_deb", name + ".deb", deb)
+    put("package_ar", name + ".deb", deb)
+def newc(name, mode, data):
+    n = name.encode() + b"\0"
+    h = b"070701" + b"".join(b"%08x" % v for v in (1, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(n), 0))
+    out = h + n
+    out += b"\0" * (-len(out) % 4) + data
+    return out + b"\0" * (-len(out) % 4)
+cpio = b"".join(newc(n, 0o100644, d) for n, d in files) + newc("TRAILER!!!", 0, b"")
+put("package_cpio", "payload.cpio", cpio)
+def header(entries):
+    idx, store = b"", b""
+    for tag, ty, data, count in entries:
+        align = {3: 2, 4: 4, 5: 8}.get(ty, 1)
+        store += b"\0" * (-len(store) % align)
+        idx += struct.pack(">IIII", tag, ty, len(store), count)
+        store += data
+    return b"\x8e\xad\xe8\x01\0\0\0\0" + struct.pack(">II", len(entries), len(store)) + idx + store
+def s(tag, v): return (tag, 6, v.encode() + b"\0", 1)
+def sa(tag, vs): return (tag, 8, b"".join(v.encode() + b"\0" for v in vs), len(vs))
+def i32(tag, vs): return (tag, 4, b"".join(struct.pack(">I", v) for v in vs), len(vs))
+def i16(tag, vs): return (tag, 3, b"".join(struct.pack(">H", v) for v in vs), len(vs))
+dirs = sorted({os.path.dirname(n[1:]) + "/" for n, _ in files})
+for comp, payload in [("gzip", gzip.compress(cpio, mtime=0)), ("xz", lzma.compress(cpio))]:
+    lead = b"\xed\xab\xee\xdb\x03\x00\x00\x00\x00\x01" + b"kernel-debuginfo".ljust(66, b"\0") + b"\x00\x01\x00\x05" + bytes(16)
+    sig = header([i32(1000, [len(cpio)])])
+    sig += b"\0" * (-len(sig) % 8)
+    h = header([s(1000, "kernel-debuginfo"), s(1001, "6.1"), s(1002, "1"), s(1022, "x86_64"),
+                i32(1028, [len(d) for _, d in files]), i16(1030, [0o100644] * len(files)),
+                i32(1116, [dirs.index(os.path.dirname(n[1:]) + "/") for n, _ in files]),
+                sa(1117, [os.path.basename(n) for n, _ in files]), sa(1118, dirs),
+                s(1124, "cpio"), s(1125, comp)])
+    put("package_rpm", comp + ".rpm", lead + sig + h + payload)
 PY
 
 # PE and RSDS text bits

@@ -34,6 +34,9 @@ pub struct Options {
     /// The base BTF (`/sys/kernel/btf/vmlinux`, or a vmlinux) of a module's
     /// split BTF input (`/sys/kernel/btf/<module>`, a `.ko`).
     pub base_btf: Option<PathBuf>,
+    /// In a package input: convert this module (`loop.ko`, `loop`) instead
+    /// of the kernel's vmlinux.
+    pub member: Option<String>,
     /// Leaves out `$REVENUMS` (Rekall's `--concise`).
     pub concise: bool,
     /// Where the PDB of an executable input is looked for (symbol servers,
@@ -203,7 +206,7 @@ fn read_ir(
     let role = match input.kind {
         InputKind::Pdb | InputKind::Executable => Some("symtab"),
         InputKind::SystemMap => Some("system-map"),
-        InputKind::Btf | InputKind::MemoryImage | InputKind::Vmlinuz => None,
+        InputKind::Btf | InputKind::MemoryImage | InputKind::Vmlinuz | InputKind::Package => None,
         _ => Some("dwarf"),
     };
     if let Some(role) = role {
@@ -228,6 +231,7 @@ fn read_ir(
         // Hashing a memory image for the metadata would cost as much as
         // reading it: none is recorded.
         InputKind::MemoryImage => crate::input::kernel::from_memory_image(path)?,
+        InputKind::Package => read_package(path, options, sources)?,
         InputKind::LinuxZip => dwarf::read_zip(path)?,
         InputKind::Vol2Zip => vol2::read_zip(path)?,
         InputKind::SystemMap => {
@@ -302,6 +306,65 @@ pub fn banner_in_file(path: &Path) -> Result<String> {
     crate::input::kallsyms::find_banner(&map)
         .map(|b| b.trim_end().to_owned())
         .ok_or_else(|| Error::input(path, "no kernel banner (`Linux version ...`) in this file"))
+}
+
+/// A package: its vmlinux (or `--member` module) read from the package in
+/// memory, with the package's System.map, config and the vmlinux's banner.
+fn read_package(path: &Path, options: &Options, sources: &mut Vec<SourceFile>) -> Result<Ir> {
+    use crate::input::package::{self, Select};
+    let pkg = package::open(path)?;
+    let select = match &options.member {
+        Some(m) => Select::module(m.clone()),
+        None => Select::kernel(),
+    };
+    let found = pkg.find_kernel(&select)?;
+    let file = match (&options.member, &found.vmlinux, &found.member) {
+        (Some(_), _, Some(m)) => m,
+        (None, Some(v), _) => v,
+        _ => {
+            return Err(Error::input(
+                path,
+                "the package holds neither a vmlinux nor the module asked for",
+            ))
+        }
+    };
+    let inner = path.join(&file.path);
+    let mut ir = dwarf::read_bytes(&file.data, &inner)?;
+    sources.push(SourceFile {
+        kind: "dwarf".into(),
+        path: path.to_path_buf(),
+        part: Some(file.path.clone()),
+        sha256: Some(crate::output::sha256_hex(&file.data)),
+    });
+    // A module's symbols are section offsets: only a vmlinux takes the
+    // System.map (unless the caller gives one).
+    if options.member.is_none() && options.system_map.is_none() {
+        if let Some(map) = &found.system_map {
+            let syms = system_map::parse_bytes(&map.data, &path.join(&map.path))?;
+            ir.symbols.clear();
+            system_map::add_to_ir(&mut ir, &syms, false);
+            sources.push(SourceFile {
+                kind: "system-map".into(),
+                path: path.to_path_buf(),
+                part: Some(map.path.clone()),
+                sha256: Some(crate::output::sha256_hex(&map.data)),
+            });
+        }
+    }
+    if let Some(config) = &found.config {
+        ir.config = dwarf::parse_config(&String::from_utf8_lossy(&config.data));
+    }
+    if let Some(release) = &found.release {
+        ir.metadata
+            .entry("KernelVersion".into())
+            .or_insert_with(|| meta(release.as_str()));
+    }
+    if let (None, Some(b)) = (&options.member, &found.banner) {
+        ir.metadata
+            .entry("Banner".into())
+            .or_insert_with(|| meta(b.trim_end()));
+    }
+    Ok(ir)
 }
 
 /// Raw BTF or the `.BTF` section of an ELF file: a module's split BTF with

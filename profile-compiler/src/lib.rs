@@ -52,5 +52,7 @@ pub mod __private {
     pub use crate::emit::isf::{to_isf, IsfOptions};
     pub use crate::emit::{emit_with, symbol_sections, SymbolSections};
     pub use crate::fetch::cabinet;
-    pub use crate::input::{btf, dwarf, isf, kallsyms, kernel, pdb, system_map, vmlinuz, vol2};
+    pub use crate::input::{
+        btf, dwarf, isf, kallsyms, kernel, package, pdb, system_map, vmlinuz, vol2,
+    };
 }

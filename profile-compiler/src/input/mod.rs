@@ -8,6 +8,7 @@ pub mod dwarf;
 pub mod isf;
 pub mod kallsyms;
 pub mod kernel;
+pub mod package;
 pub mod pdb;
 pub mod system_map;
 pub mod vmlinuz;
@@ -53,11 +54,14 @@ pub enum InputKind {
     /// kallsyms and banner carved out of it. Raw images have no magic: say
     /// so (`--from-image`).
     MemoryImage,
+    /// A distribution package (`.deb`, `.ddeb`, `.rpm`) holding a kernel's
+    /// debug vmlinux (or a module) and its System.map, read in place.
+    Package,
 }
 
 impl InputKind {
     /// Every kind, in the order [`fmt::Display`] names them in help texts.
-    pub const ALL: [InputKind; 11] = [
+    pub const ALL: [InputKind; 12] = [
         InputKind::Pdb,
         InputKind::Dwarf,
         InputKind::Btf,
@@ -69,6 +73,7 @@ impl InputKind {
         InputKind::Executable,
         InputKind::Vmlinuz,
         InputKind::MemoryImage,
+        InputKind::Package,
     ];
 
     /// The kind's name on the command line and in configuration files.
@@ -85,6 +90,7 @@ impl InputKind {
             InputKind::Executable => "executable",
             InputKind::Vmlinuz => "vmlinuz",
             InputKind::MemoryImage => "image",
+            InputKind::Package => "package",
         }
     }
 
@@ -102,6 +108,7 @@ impl InputKind {
             InputKind::Executable => "a PE executable",
             InputKind::Vmlinuz => "a compressed kernel (vmlinuz)",
             InputKind::MemoryImage => "a memory image",
+            InputKind::Package => "a package (.deb or .rpm)",
         }
     }
 
@@ -137,6 +144,7 @@ impl FromStr for InputKind {
             "isf" => InputKind::Isf,
             "executable" | "exe" | "pe" => InputKind::Executable,
             "vmlinuz" | "bzimage" | "kernel" => InputKind::Vmlinuz,
+            "package" | "deb" | "ddeb" | "rpm" => InputKind::Package,
             "image" | "memory-image" | "from-image" | "lime" | "kdump" | "raw" => {
                 InputKind::MemoryImage
             }
@@ -220,6 +228,9 @@ fn detect_kind(path: &Path) -> Result<InputKind> {
     }
     if vmlinuz::looks_like(&bytes) {
         return Ok(InputKind::Vmlinuz);
+    }
+    if package::detect(&bytes).is_some() {
+        return Ok(InputKind::Package);
     }
     if let Some(kind) = profile_kind(&bytes) {
         return Ok(kind);
