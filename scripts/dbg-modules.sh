@@ -6,7 +6,8 @@
 #
 #   scripts/dbg-modules.sh [KVER]      default 6.1.0-57-amd64 (the machine's apt suite)
 #
-# Downloads linux-image-KVER-dbg (about 860 MB) with apt-get into a temporary folder
+# Reads linux-image-KVER-dbg from ~/.cache/profc-ci when tests/tools/get-kernel-dbg.sh
+# kept it there, else downloads it (about 860 MB) with apt-get into a temporary folder
 # under OUT, extracts only the three modules to
 #   OUT/usr/lib/debug/lib/modules/KVER/kernel/drivers/{block/loop.ko,block/brd.ko,net/dummy.ko}
 # and deletes the .deb. Skipped when the modules are there.
@@ -20,12 +21,18 @@ if [ -s "$M/block/loop.ko" ] && [ -s "$M/block/brd.ko" ] && [ -s "$M/net/dummy.k
   echo "$OUT/usr/lib/debug/lib/modules/$KVER"; exit 0
 fi
 mkdir -p "$OUT"
-T=$(mktemp -d "$OUT/download.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-chmod 777 "$T"   # apt's _apt user writes the download
-( cd "$T" && apt-get download -qq "linux-image-$KVER-dbg" ) 2>&1 | grep -v 'unsandboxed' >&2 || true
-DEB=$(ls "$T"/linux-image-"$KVER"-dbg_*.deb 2>/dev/null | head -1)
-[ -n "$DEB" ] || { echo "dbg-modules: apt-get download linux-image-$KVER-dbg failed" >&2; exit 1; }
+# The package tests/tools/get-kernel-dbg.sh keeps (~/.cache/profc-ci) is read
+# in place when it is there: one download serves both.
+KEPT=${PROFC_CI_CACHE:-$HOME/.cache/profc-ci}
+DEB=$(ls "$KEPT"/linux-image-"$KVER"-dbg_*.deb 2>/dev/null | head -1 || true)
+if [ -z "$DEB" ]; then
+  T=$(mktemp -d "$OUT/download.XXXXXX")
+  trap 'rm -rf "$T"' EXIT
+  chmod 777 "$T"   # apt's _apt user writes the download
+  ( cd "$T" && apt-get download -qq "linux-image-$KVER-dbg" ) 2>&1 | grep -v 'unsandboxed' >&2 || true
+  DEB=$(ls "$T"/linux-image-"$KVER"-dbg_*.deb 2>/dev/null | head -1)
+  [ -n "$DEB" ] || { echo "dbg-modules: apt-get download linux-image-$KVER-dbg failed" >&2; exit 1; }
+fi
 dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$OUT" --wildcards '*/drivers/block/loop.ko' '*/drivers/block/brd.ko' '*/drivers/net/dummy.ko'
 [ -s "$M/block/loop.ko" ] || { echo "dbg-modules: loop.ko not in $DEB" >&2; exit 1; }
 echo "$OUT/usr/lib/debug/lib/modules/$KVER"

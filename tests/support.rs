@@ -39,7 +39,7 @@ pub fn shared_dir() -> Option<PathBuf> {
 pub fn shared(test: &str) -> Option<PathBuf> {
     match shared_dir() {
         Some(p) => Some(p),
-        None if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+        None if ci() => {
             panic!("{test}: ../shared is missing, and CI=true requires it")
         }
         None => {
@@ -85,4 +85,19 @@ fn run_tool(shared: &Path, tool: &str, profile: &Path, oracle: &Path) -> (bool, 
         .unwrap_or("")
         .to_owned();
     (out.status.success(), last, text)
+}
+
+/// `CI=true` (or `1`).
+pub fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Whether CI requires the real-image input named by `what` (an image set
+/// such as `6.1.0-57-amd64-5level`, or a path below one). CI boots one
+/// kernel, amd64 with 4-level paging; the wider matrix (5-level paging,
+/// arm64) is required only with `PROFC_IMAGE_MATRIX=full`, and otherwise
+/// skipped with a `SKIPPED` line even under `CI=true`.
+pub fn in_image_matrix(what: &str) -> bool {
+    std::env::var("PROFC_IMAGE_MATRIX").is_ok_and(|v| v == "full")
+        || !(what.contains("arm64") || what.contains("5level"))
 }
