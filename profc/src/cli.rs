@@ -11,8 +11,8 @@ use profile_compiler::{Compiled, Format as OutputFormat};
 use profile_runtime::WriteMode;
 
 use crate::{
-    build_local_profile, convert_profile, diff, fetch_pdb, gen_rust, inspect, parse_pdb, peinfo,
-    repo, version_scan,
+    build_local_profile, convert_profile, diff, fetch_debuginfo, fetch_pdb, gen_rust, image,
+    inspect, parse_pdb, peinfo, repo, version_scan,
 };
 
 /// Compiles debug information into memory-forensics profiles (Rekall format
@@ -60,6 +60,29 @@ enum Command {
     /// Generate typed Rust accessors (static or dynamic offsets) from a profile.
     #[command(name = "gen_rust", alias = "gen-rust")]
     GenRust(gen_rust::Args),
+    /// Say what a memory image holds, without a profile: kernels (banner,
+    /// build id, KASLR shift, phys_base, page-table root, paging; Windows
+    /// PDB GUID and age; macOS version), VMCOREINFO, CPU states; with
+    /// --repository, which stored profile fits.
+    Identify(image::IdentifyArgs),
+    /// List the processes of a memory image (offset, pid, tid, ppid, comm,
+    /// creation time), finding the kernel with no address given.
+    Pslist(image::ListArgs),
+    /// List the kernel modules of a Linux memory image.
+    Lsmod(image::ListArgs),
+    /// Check that a profile fits a memory image: exit status 0 if it does,
+    /// 2 if it does not (with the reasons).
+    Check(image::CheckArgs),
+    /// Download a Linux debug file (or executable) by GNU build id from
+    /// debuginfod servers, verified, into the cache elfutils, gdb and drgn
+    /// share.
+    #[command(name = "fetch_debuginfo", alias = "fetch-debuginfo")]
+    FetchDebuginfo(fetch_debuginfo::Args),
+    /// The profile of a memory image's Linux kernel, hands-free: its build
+    /// id looked up in a repository, else its vmlinux fetched from
+    /// debuginfod, compiled and added. Prints the profile's path.
+    #[command(name = "build_linux_profile", alias = "build-linux-profile")]
+    BuildLinuxProfile(fetch_debuginfo::BuildArgs),
 }
 
 /// Arguments of `export`.
@@ -95,6 +118,16 @@ pub fn main() -> ExitCode {
         Command::VersionScan(a) => version_scan::run(a),
         Command::BuildLocalProfile(a) => build_local_profile::run(a, cli.verbose),
         Command::Repo(a) => repo::run(a, cli.verbose),
+        Command::Identify(a) => image::identify(a),
+        Command::FetchDebuginfo(a) => fetch_debuginfo::run(a),
+        Command::BuildLinuxProfile(a) => fetch_debuginfo::build(a, cli.verbose),
+        Command::Pslist(a) => image::pslist(a),
+        Command::Lsmod(a) => image::lsmod(a),
+        Command::Check(a) => image::check(a).map(|fits| {
+            if !fits {
+                std::process::exit(i32::from(image::CHECK_MISMATCH))
+            }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,142 +16,30 @@
 #[path = "../../tests/support.rs"]
 mod support;
 
+#[path = "../../tests/pkgtools.rs"]
 mod pkgtools;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use pkgtools::{build_deb, files_under, fixtures, require, sha256};
+use pkgtools::{build_deb, files_under, fixtures, free_port, require, sha256, Debuginfod};
 use profile_compiler::fetch::debuginfod::{
     Answer, Artifact, BuildId, Client, DebuginfodError, Options, Origin, Progress,
 };
 
 const TOOLS: &[(&str, &str)] = &[
     ("debuginfod", "debuginfod"),
+    // debuginfod reads .deb archives with bsdtar.
+    ("bsdtar", "libarchive-tools"),
     ("dpkg-deb", "dpkg"),
     ("timeout", "coreutils"),
 ];
-
-/// A real debuginfod on 127.0.0.1, indexing `scan` (.deb files).
-struct Debuginfod {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A GET with a short timeout: (status, body).
-fn get(url: &str) -> Option<(u16, Vec<u8>)> {
-    let c = reqwest::blocking::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .ok()?;
-    let r = c.get(url).send().ok()?;
-    let s = r.status().as_u16();
-    Some((s, r.bytes().ok()?.to_vec()))
-}
-
-impl Debuginfod {
-    /// Starts debuginfod over `scan` and waits until its first scan is done
-    /// (within `index_time`).
-    fn start(work: &Path, scan: &Path, index_time: Duration) -> Debuginfod {
-        Self::start_with(work, scan, index_time, &[])
-    }
-
-    /// [`start`](Self::start) with more options (`-L`: follow symbolic
-    /// links).
-    fn start_with(work: &Path, scan: &Path, index_time: Duration, more: &[&str]) -> Debuginfod {
-        for _ in 0..3 {
-            let port = free_port();
-            let log = work.join(format!("debuginfod-{port}.log"));
-            let child = Command::new("timeout")
-                .args(["-s", "KILL", "900", "debuginfod"])
-                .args(["-p", &port.to_string()])
-                .arg("-d")
-                .arg(work.join(format!("index-{port}.sqlite")))
-                .args(["-U", "-t", "0", "-g", "0", "-v"])
-                .args(more)
-                .arg(scan)
-                // No federation: debuginfod would ask $DEBUGINFOD_URLS.
-                .env_remove("DEBUGINFOD_URLS")
-                .env("HOME", work)
-                .env("TMPDIR", work)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .expect("start debuginfod");
-            let mut s = Debuginfod { child, port, log };
-            if s.wait_ready(index_time) {
-                return s;
-            }
-            eprintln!(
-                "debuginfod on port {port} did not come up:\n{}",
-                s.log_text()
-            );
-        }
-        panic!("debuginfod did not start");
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn metric(text: &str, name: &str) -> Option<u64> {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
-            .map(|v| v as u64)
-    }
-
-    /// Up, and done with its first traversal and every scan it queued.
-    fn wait_ready(&mut self, within: Duration) -> bool {
-        let end = Instant::now() + within;
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
-            }
-            if let Some((200, body)) = get(&format!("{}/metrics", self.url())) {
-                let t = String::from_utf8_lossy(&body);
-                let m = |n| Self::metric(&t, n);
-                if m("thread_work_total{role=\"traverse\"}").unwrap_or(0) >= 1
-                    && m("thread_busy{role=\"traverse\"}") == Some(0)
-                    // Not reported before anything was queued.
-                    && m("thread_work_pending{role=\"scan\"}").unwrap_or(0) == 0
-                    && m("thread_busy{role=\"scan\"}") == Some(0)
-                {
-                    return true;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        false
-    }
-}
-
-impl Drop for Debuginfod {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The test packages: the debug module (debuginfo) and dpkg-deb (an
 /// executable), each in a .deb of its own, in `work/debs`.
@@ -937,43 +825,4 @@ fn env_child() {
         }
         other => panic!("unknown case {other}"),
     }
-}
-
-/// The real Debian kernel debug package served by a real debuginfod: the
-/// vmlinux fetched by its build-id equals the one read in place.
-#[test]
-fn real_kernel_dbg_over_debuginfod() {
-    let test = "real_kernel_dbg_over_debuginfod";
-    if !require(test, TOOLS) {
-        return;
-    }
-    let Some(deb) = pkgtools::kernel_dbg_deb(test) else {
-        return;
-    };
-    let k = profile_compiler::__private::package::open(&deb)
-        .unwrap()
-        .find_kernel(&profile_compiler::__private::package::Select {
-            wait_for_system_map: false,
-            ..Default::default()
-        })
-        .unwrap();
-    let v = k.vmlinux.unwrap();
-    let id = BuildId::from_bytes(k.build_id.as_ref().unwrap()).unwrap();
-    let work = tempfile::tempdir().unwrap();
-    // The package is scanned where it lies (a directory of its own).
-    let scan = work.path().join("scan");
-    std::fs::create_dir_all(&scan).unwrap();
-    std::os::unix::fs::symlink(&deb, scan.join(deb.file_name().unwrap())).unwrap();
-    let srv = Debuginfod::start_with(work.path(), &scan, Duration::from_secs(600), &["-L"]);
-    let cache = work.path().join("cache");
-    let mut o = opts(vec![srv.url()], &cache);
-    o.timeout = Some(Duration::from_secs(120));
-    let f = Client::new(o)
-        .unwrap()
-        .fetch(&id, Artifact::Debuginfo, &quiet);
-    let f = f.unwrap_or_else(|e| panic!("{e}\n{}", srv.log_text()));
-    let got = std::fs::read(&f.path).unwrap();
-    assert_eq!(got.len(), v.data.len());
-    assert_eq!(sha256(&got), sha256(&v.data));
-    assert!(f.archive.as_deref().unwrap_or("").ends_with(".deb"));
 }

@@ -11,6 +11,7 @@
 #[path = "../../tests/support.rs"]
 mod support;
 
+#[path = "../../tests/pkgtools.rs"]
 mod pkgtools;
 
 use std::io::Write;

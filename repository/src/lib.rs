@@ -14,6 +14,7 @@ mod index;
 pub mod inventory;
 pub mod layout;
 mod lookup;
+pub mod matching;
 mod name;
 mod remote;
 mod repo;

@@ -224,6 +224,45 @@ impl SearchPath {
         self.find(&q)
     }
 
+    /// The inventory of one location: a local repository's (or, for a
+    /// folder without one, made by reading its files), a remote one's
+    /// (fetched once, or the cached copy when offline or unreachable).
+    /// `None` when there is nothing to read (a missing folder, offline
+    /// with nothing cached).
+    pub fn inventory_of(&self, loc: &Location) -> Result<Option<Inventory>> {
+        match loc {
+            Location::Local(root) => {
+                let repo = match Repository::open(root) {
+                    Ok(r) => r,
+                    Err(Error::Io { .. }) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                match repo.inventory()? {
+                    Some(i) => Ok(Some(i)),
+                    None => scan_inventory(&repo).map(Some),
+                }
+            }
+            Location::Remote(base) => self.remote_inventory(base),
+        }
+    }
+
+    /// Loads profile `name` from `loc` alone (symlinks resolved).
+    pub fn load_from(&self, loc: &Location, name: &str) -> Result<Found> {
+        let query = Query::Name(name.to_owned());
+        validate_name(name)?;
+        let (name, profile, from_cache) = match loc {
+            Location::Local(p) => self.find_local(p, &query)?,
+            Location::Remote(u) => self.find_remote(u, &query)?,
+        };
+        Ok(Found {
+            profile,
+            name,
+            location: loc.clone(),
+            from_cache,
+            notes: self.take_notes(),
+        })
+    }
+
     // -- local ------------------------------------------------------------
 
     fn find_local(&self, root: &Path, query: &Query) -> Result<(String, Profile, bool)> {

@@ -11,7 +11,9 @@
 //! (`profile_runtime::LinuxKernel::locate`), and `--dtb`, `--shift`,
 //! `--phys-base`, `--kimage-voffset`, `--paging` override them. Windows
 //! (`PsActiveProcessHead`, with `--image-base`) and macOS (`_allproc`)
-//! profiles still need `--dtb`. `--identify` needs no profile. Numbers are
+//! profiles still need `--dtb`. (`profc identify IMAGE` says what an image
+//! holds without a profile; `profc pslist`, `lsmod` and `check` are the
+//! same lists as commands.) Numbers are
 //! read as VMCOREINFO prints them: `0x` hex, `-` decimal, bare digits hex
 //! for `--dtb`, `--shift`, `--kimage-voffset`, `--image-base` (as
 //! `SYMBOL()` and `KERNELOFFSET`) and decimal for `--phys-base` (as
@@ -22,10 +24,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use profile_runtime::linux::{self, Hints, LinuxKernel};
-use profile_runtime::{
-    identify, parse_number, Amd64Paging, FileSpace, Image, Object, Overlay, PaePaging, Paging,
-    Radix, Session, Space, Type, X86Paging,
-};
+use profile_runtime::procs::{kernel_space, processes, Os};
+use profile_runtime::{parse_number, FileSpace, Image, Paging, Radix, Session, Space};
 
 const HELP: &str = "\
 usage: pslist [OPTIONS] IMAGE [PROFILE]
@@ -33,7 +33,6 @@ usage: pslist [OPTIONS] IMAGE [PROFILE]
 Finds the kernel in IMAGE (raw, LiME, ELF core or kdump-compressed, by
 content) through PROFILE and lists its processes.
 
-  --identify          what kernels IMAGE holds (no PROFILE needed)
   --modules           list the kernel's modules instead (Linux)
   --check             check that PROFILE fits IMAGE (Linux); exit 2 if not
   --threads           list every thread, not only thread-group leaders (Linux)
@@ -61,28 +60,6 @@ fn main() {
     }
 }
 
-/// Which kernel's process list to walk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Os {
-    /// `init_task.tasks`.
-    Linux,
-    /// `PsActiveProcessHead`.
-    Windows,
-    /// `_allproc`.
-    Darwin,
-}
-
-/// One line of the Windows / macOS listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Process {
-    /// Process id.
-    pub pid: i64,
-    /// Process name.
-    pub name: String,
-    /// Address of the `_EPROCESS` / `proc`.
-    pub address: u64,
-}
-
 fn number(s: &str, radix: Radix) -> Result<u64, String> {
     parse_number(s, radix).ok_or_else(|| format!("{s:?} is not a number"))
 }
@@ -94,7 +71,6 @@ struct Opts {
     image_base: u64,
     os: Option<Os>,
     raw: bool,
-    identify: bool,
     modules: bool,
     check: bool,
     threads: bool,
@@ -108,7 +84,6 @@ fn parse_args(args: &[String]) -> Result<Opts, String> {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
             "-h" | "--help" => return Err(HELP.into()),
-            "--identify" => o.identify = true,
             "--modules" => o.modules = true,
             "--check" => o.check = true,
             "--threads" => o.threads = true,
@@ -163,28 +138,12 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, String> {
 /// Runs the command line (without the program name); returns the output.
 pub fn run(args: &[String]) -> Result<String, String> {
     let o = parse_args(args)?;
-    if o.identify {
-        let [image] = o.positional.as_slice() else {
-            return Err(format!("--identify takes one IMAGE\n{HELP}"));
-        };
-        let img = open_image(image, o.raw)?;
-        let id = identify::scan(&img, &mut |_, _| {});
-        return if o.json {
-            json(&id)
-        } else {
-            Ok(identify_text(&id))
-        };
-    }
     let [image, profile] = o.positional.as_slice() else {
         return Err(HELP.into());
     };
     let session = Session::open(Path::new(profile)).map_err(|e| e.to_string())?;
-    let class = session.profile().metadata_str("ProfileClass");
-    let os = match o.os {
+    let os = match o.os.or_else(|| Os::of(&session)) {
         Some(os) => os,
-        None if class == Some("Linux") => Os::Linux,
-        None if class.is_some_and(|c| c.starts_with("Darwin")) => Os::Darwin,
-        None if session.constant("PsActiveProcessHead").is_some() => Os::Windows,
         None => {
             return Err(format!(
                 "{profile}: neither a Linux or Darwin profile nor one with PsActiveProcessHead; use --os"
@@ -274,84 +233,13 @@ pub fn run(args: &[String]) -> Result<String, String> {
     Ok(out)
 }
 
-fn hex(v: Option<u64>) -> String {
-    v.map(|v| format!("{v:#x}")).unwrap_or_else(|| "-".into())
-}
-
-fn identify_text(id: &profile_runtime::Identification) -> String {
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "image     {} ({}, {} physical bytes)",
-        id.image, id.format, id.physical_bytes
-    );
-    for k in &id.kernels {
-        let _ = writeln!(s, "kernel    {} ({:?})", k.os, k.kind);
-        if let Some(b) = &k.banner {
-            let _ = writeln!(s, "  banner        {b}");
-        }
-        if let Some(b) = &k.build_id {
-            let _ = writeln!(s, "  build id      {b}");
-        }
-        if k.os == "linux" {
-            let _ = writeln!(s, "  kaslr shift   {}", hex(k.kaslr_shift));
-            if k.kimage_voffset.is_some() {
-                let _ = writeln!(s, "  kimage_voff   {}", hex(k.kimage_voffset));
-            } else {
-                let _ = writeln!(s, "  phys_base     {}", hex(k.phys_base));
-            }
-            let _ = writeln!(s, "  dtb           {}", hex(k.dtb));
-            let _ = writeln!(
-                s,
-                "  paging        {}",
-                k.paging
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "-".into())
-            );
-            for (what, how) in &k.found {
-                let _ = writeln!(s, "  found         {what}: {how:?}");
-            }
-        }
-        for n in &k.notes {
-            let _ = writeln!(s, "  note          {n}");
-        }
-    }
-    for v in &id.vmcoreinfo {
-        let _ = writeln!(
-            s,
-            "vmcoreinfo {} {} ({} entries, OSRELEASE={})",
-            v.source,
-            hex(v.address),
-            v.entries.len(),
-            v.entries.osrelease().unwrap_or("?")
-        );
-    }
-    for c in &id.cpus {
-        let _ = writeln!(
-            s,
-            "cpu {}      pc {} cr3 {} cr4 {}",
-            c.cpu,
-            hex(c.pc),
-            hex(c.cr3),
-            hex(c.cr4)
-        );
-    }
-    s
-}
-
 /// The Windows and macOS listings: given a page-table root.
 fn other_os(session: &Session, img: &Image, os: Os, o: &Opts) -> Result<String, String> {
     let dtb = o
         .hints
         .dtb
         .ok_or("--dtb is required (the kernel's CR3) for Windows and macOS profiles")?;
-    let physical = Arc::clone(img.physical());
-    let kernel: Space = match o.hints.paging.unwrap_or(Paging::Amd64) {
-        Paging::Amd64 => Arc::new(Amd64Paging::new(physical, dtb)),
-        Paging::Pae => Arc::new(PaePaging::new(physical, dtb)),
-        Paging::X86 => Arc::new(X86Paging::new(physical, dtb)),
-        p => p.space(physical, dtb).map_err(|e| e.to_string())?,
-    };
+    let kernel = kernel_space(img, dtb, o.hints.paging).map_err(|e| e.to_string())?;
     let base = if os == Os::Windows {
         o.image_base
     } else {
@@ -363,60 +251,10 @@ fn other_os(session: &Session, img: &Image, os: Os, o: &Opts) -> Result<String, 
     for p in procs {
         match p {
             Ok(p) => {
-                let _ = writeln!(out, "{:>8}  {:<16}  {:#18x}", p.pid, p.name, p.address);
+                let _ = writeln!(out, "{:>8}  {:<16}  {:#18x}", p.pid, p.name, p.offset);
             }
             Err(none) => {
                 let _ = writeln!(out, "{none}");
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn process(task: &Object, pid: &str, name: &str) -> Result<Process, String> {
-    if let Some(why) = task.none_reason() {
-        return Err(format!("None ({why})"));
-    }
-    let pid = task.member(pid);
-    let name = task.member(name);
-    Ok(Process {
-        pid: pid.as_i64().ok_or_else(|| pid.value().to_string())?,
-        name: name.as_string().unwrap_or_else(|| name.value().to_string()),
-        address: task.address().unwrap_or(0),
-    })
-}
-
-/// The Windows or macOS processes of the list, in list order; `Err` for an
-/// entry that could not be read (with the NoneObject's reason).
-pub fn processes(
-    session: &Session,
-    space: &Space,
-    os: Os,
-    base: u64,
-) -> Result<Vec<Result<Process, String>>, String> {
-    let mut out = Vec::new();
-    match os {
-        Os::Linux => return Err("Linux lists go through profile_runtime::linux::pslist".into()),
-        Os::Windows => {
-            let addr = session
-                .symbol_address("PsActiveProcessHead", base)
-                .ok_or("the profile has no PsActiveProcessHead symbol")?;
-            let head = session.object("_LIST_ENTRY", addr, space);
-            for p in head.list_of("_EPROCESS", "ActiveProcessLinks") {
-                out.push(process(&p, "UniqueProcessId", "ImageFileName"));
-            }
-        }
-        Os::Darwin => {
-            // MAXCOMLEN + 1 bytes; old profiles say `["array", 0, ["char"]]`.
-            let session = session.with_overlay(Overlay::new().member(
-                "proc",
-                "p_comm",
-                None,
-                Type::string(17u64),
-            ));
-            let allproc = session.symbol_object("_allproc", "proclist", base, space);
-            for p in allproc.member("lh_first").follow("p_list.le_next") {
-                out.push(process(&p, "p_pid", "p_comm"));
             }
         }
     }

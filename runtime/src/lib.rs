@@ -75,6 +75,7 @@ pub mod linux;
 mod native;
 mod object;
 mod paging;
+pub mod procs;
 mod scan;
 mod search;
 mod session;

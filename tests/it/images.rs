@@ -25,7 +25,7 @@ use profile_runtime::identify::{self, Identification};
 use profile_runtime::linux::{self, Hints, LinuxKernel};
 use profile_runtime::{Image, LazyProfile, Paging, Session, WriteMode};
 
-const MAP: u64 = 0xffff_ffff_8000_0000;
+use crate::guest_truth::{cached_profile_path, same_comm, truth, Truth};
 
 fn skip(test: &str, why: &str) {
     if crate::support::ci() && crate::support::in_image_matrix(why) {
@@ -97,16 +97,7 @@ fn profile(kernel: &Path) -> Arc<LazyProfile> {
         return Arc::clone(p);
     }
     let vmlinux = kernel.join("vmlinux");
-    let meta = std::fs::metadata(&vmlinux).unwrap();
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs());
-    let name = kernel.file_name().unwrap().to_string_lossy().into_owned();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("image-profiles");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}-{}-{mtime}.json", meta.len()));
+    let path = cached_profile_path(Path::new(env!("CARGO_TARGET_TMPDIR")), kernel);
     if !path.exists() {
         let mut options = Options::new();
         options.system_map = Some(kernel.join("System.map"));
@@ -118,112 +109,6 @@ fn profile(kernel: &Path) -> Arc<LazyProfile> {
     let p = Arc::new(LazyProfile::open(&path).unwrap());
     cache.insert(kernel.to_path_buf(), Arc::clone(&p));
     p
-}
-
-/// What the guest printed.
-struct Truth {
-    version: String,
-    build_id: String,
-    shift: u64,
-    /// x86-64 phys_base, or arm64 kimage_voffset.
-    offset: u64,
-    dtb: u64,
-    /// pid -> (ppid, comm) from /proc/PID/stat.
-    tasks: BTreeMap<i64, (i64, String)>,
-    /// name -> (size, base) from /proc/modules.
-    modules: BTreeMap<String, (u64, u64)>,
-}
-
-fn section<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
-    let mut out = Vec::new();
-    let mut on = false;
-    for l in text.lines() {
-        if l.starts_with("## ") || l.starts_with("GROUND-TRUTH") {
-            on = l.starts_with(&format!("## {name}"));
-            continue;
-        }
-        if on {
-            out.push(l);
-        }
-    }
-    out
-}
-
-fn system_map_sym(set: &Set, name: &str) -> u64 {
-    let text = std::fs::read_to_string(set.kernel.join("System.map")).unwrap();
-    text.lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3 && f[2] == name).then(|| u64::from_str_radix(f[0], 16).unwrap())
-        })
-        .unwrap_or_else(|| panic!("{name} not in System.map"))
-}
-
-fn truth(set: &Set) -> Truth {
-    let text = std::fs::read_to_string(set.dir.join("groundtruth.txt")).unwrap();
-    let vmci = std::fs::read_to_string(set.dir.join("vmcoreinfo.txt")).unwrap();
-    let version = section(&text, "version")[0].trim().to_owned();
-    let build_id = vmci
-        .lines()
-        .find_map(|l| l.strip_prefix("BUILD-ID="))
-        .unwrap()
-        .to_owned();
-    let kallsyms: BTreeMap<String, u64> = section(&text, "kallsyms")
-        .iter()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3).then(|| (f[2].to_owned(), u64::from_str_radix(f[0], 16).unwrap()))
-        })
-        .collect();
-    // /proc/iomem "Kernel code": the physical address of the kernel text.
-    let code = section(&text, "iomem")
-        .iter()
-        .find(|l| l.ends_with(": Kernel code"))
-        .map(|l| u64::from_str_radix(l.trim().split('-').next().unwrap(), 16).unwrap())
-        .unwrap();
-    let (shift, offset, dtb) = if set.arm64 {
-        // shift = kallsyms _stext - System.map _stext; the text segment
-        // starts at _stext ("Kernel code").
-        let stext = kallsyms["_stext"];
-        let shift = stext - system_map_sym(set, "_stext");
-        let voff = stext - code;
-        let dtb = system_map_sym(set, "swapper_pg_dir") + shift - voff;
-        (shift, voff, dtb)
-    } else {
-        let text_va = kallsyms["_text"];
-        let shift = text_va - 0xffff_ffff_8100_0000;
-        let phys_base = code - (text_va - MAP);
-        let dtb = kallsyms["init_top_pgt"] - MAP + phys_base;
-        (shift, phys_base, dtb)
-    };
-    let tasks = section(&text, "/proc/PID/stat")
-        .iter()
-        .filter_map(|l| {
-            let open = l.find(" (")?;
-            let close = l.rfind(") ")?;
-            let pid = l[..open].parse().ok()?;
-            let comm = l[open + 2..close].to_owned();
-            let rest: Vec<&str> = l[close + 2..].split_whitespace().collect();
-            Some((pid, (rest.get(1)?.parse().ok()?, comm)))
-        })
-        .collect();
-    let modules = section(&text, "modules")
-        .iter()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let base = u64::from_str_radix(f.last()?.trim_start_matches("0x"), 16).ok()?;
-            Some((f[0].to_owned(), (f.get(1)?.parse().ok()?, base)))
-        })
-        .collect();
-    Truth {
-        version,
-        build_id,
-        shift,
-        offset,
-        dtb,
-        tasks,
-        modules,
-    }
 }
 
 /// A copy of `src` in `dir` with every VMCOREINFO text (from `OSRELEASE=`
@@ -240,17 +125,6 @@ fn zeroed_copy(src: &Path, dir: &Path) -> PathBuf {
     assert!(memchr::memmem::find(&bytes, b"OSRELEASE=").is_none());
     std::fs::write(&dst, &bytes).unwrap();
     dst
-}
-
-/// `comm` as the kernel keeps it (15 bytes) against what /proc shows
-/// (the whole name of kernel threads; `-<workqueue>` after kworkers).
-fn same_comm(ours: &str, proc_name: &str) -> bool {
-    let mut t = proc_name;
-    if ours.starts_with("kworker/") {
-        t = t.split('-').next().unwrap_or(t);
-    }
-    let t = &t.as_bytes()[..t.len().min(15)];
-    ours.as_bytes() == t
 }
 
 fn check_identify(set: &Set, t: &Truth, id: &Identification, what: &str) {
@@ -436,7 +310,7 @@ fn run_set(test: &str, name: &'static str, kver: &str) {
     let Some(set) = set(test, name, kver) else {
         return;
     };
-    let t = truth(&set);
+    let t = truth(&set.dir, &set.kernel, set.arm64);
     let tmp = tempfile::tempdir().unwrap();
     let zeroed = zeroed_copy(&set.dir.join("mem.raw"), tmp.path());
     let mut images = vec![

@@ -1,5 +1,7 @@
 //! Cross-crate integration tests: one binary, one module per area.
 
+#[path = "../guest_truth.rs"]
+mod guest_truth;
 #[path = "../support.rs"]
 mod support;
 

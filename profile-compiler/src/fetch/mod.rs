@@ -13,6 +13,7 @@
 //! the same PDB is served from the cache without any network access.
 
 pub mod cabinet;
+#[cfg(feature = "fetch")]
 pub mod debuginfod;
 pub mod verify;
 

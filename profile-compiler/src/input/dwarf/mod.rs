@@ -130,6 +130,16 @@ pub fn read_bytes(bytes: &[u8], path: &Path) -> Result<Ir> {
         "Linux"
     };
     ir.metadata.insert("ProfileClass".into(), meta(class));
+    // The GNU build id: what a memory image's VMCOREINFO (BUILD-ID) and
+    // debuginfod name a kernel by; repositories match images with it.
+    if !macho {
+        if let Ok(Some(id)) = file.build_id() {
+            let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+            if !hex.is_empty() {
+                ir.metadata.insert("BuildId".into(), meta(&hex));
+            }
+        }
+    }
     ir.conventions.mask48 = !macho;
     // Symbols of a linked image (a relocatable object's are section offsets).
     if file.kind() != object::ObjectKind::Relocatable || macho {

@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 use std::io::Read;
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -202,4 +204,122 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// A real debuginfod on 127.0.0.1, indexing `scan` (.deb files).
+pub struct Debuginfod {
+    child: Child,
+    pub port: u16,
+    log: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A GET of `path` from 127.0.0.1:`port` with a short timeout (HTTP/1.0,
+/// std only): (status, body).
+fn get(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).ok()?;
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&all[..split]).into_owned();
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, all[split + 4..].to_vec()))
+}
+
+impl Debuginfod {
+    /// Starts debuginfod over `scan` and waits until its first scan is done
+    /// (within `index_time`).
+    pub fn start(work: &Path, scan: &Path, index_time: Duration) -> Debuginfod {
+        Self::start_with(work, scan, index_time, &[])
+    }
+
+    /// [`start`](Self::start) with more options (`-L`: follow symbolic
+    /// links).
+    pub fn start_with(work: &Path, scan: &Path, index_time: Duration, more: &[&str]) -> Debuginfod {
+        for _ in 0..3 {
+            let port = free_port();
+            let log = work.join(format!("debuginfod-{port}.log"));
+            let child = Command::new("timeout")
+                .args(["-s", "KILL", "900", "debuginfod"])
+                .args(["-p", &port.to_string()])
+                .arg("-d")
+                .arg(work.join(format!("index-{port}.sqlite")))
+                .args(["-U", "-t", "0", "-g", "0", "-v"])
+                .args(more)
+                .arg(scan)
+                // No federation: debuginfod would ask $DEBUGINFOD_URLS.
+                .env_remove("DEBUGINFOD_URLS")
+                .env("HOME", work)
+                .env("TMPDIR", work)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("start debuginfod");
+            let mut s = Debuginfod { child, port, log };
+            if s.wait_ready(index_time) {
+                return s;
+            }
+            eprintln!(
+                "debuginfod on port {port} did not come up:\n{}",
+                s.log_text()
+            );
+        }
+        panic!("debuginfod did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn metric(text: &str, name: &str) -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
+    }
+
+    /// Up, and done with its first traversal and every scan it queued.
+    fn wait_ready(&mut self, within: Duration) -> bool {
+        let end = Instant::now() + within;
+        while Instant::now() < end {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Some((200, body)) = get(self.port, "/metrics") {
+                let t = String::from_utf8_lossy(&body);
+                let m = |n| Self::metric(&t, n);
+                if m("thread_work_total{role=\"traverse\"}").unwrap_or(0) >= 1
+                    && m("thread_busy{role=\"traverse\"}") == Some(0)
+                    // Not reported before anything was queued.
+                    && m("thread_work_pending{role=\"scan\"}").unwrap_or(0) == 0
+                    && m("thread_busy{role=\"scan\"}") == Some(0)
+                {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        false
+    }
+}
+
+impl Drop for Debuginfod {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
