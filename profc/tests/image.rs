@@ -383,3 +383,55 @@ fn bad_images_are_clear_errors() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no kernel found"), "{err}");
 }
+
+/// Issue 16: a profile carved out of the memory image alone (its BTF,
+/// kallsyms tables and banner: `convert_profile IMAGE --from-image`) lists
+/// the same processes and modules as the guest's own /proc.
+#[test]
+fn a_profile_from_the_image_alone_lists_the_guest_s_processes() {
+    let Some(r) = real("profc pslist with an image-only profile (real images)") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = r.dir.join("mem.raw");
+    let prof = tmp.path().join("image-only.json");
+    ok(
+        profc(&[
+            "convert_profile".as_ref(),
+            raw.as_os_str(),
+            prof.as_os_str(),
+            "--from-image".as_ref(),
+        ]),
+        "convert_profile --from-image",
+    );
+    for image in ["mem.raw", "core.elf"] {
+        let img = r.dir.join(image);
+        let tasks = json(
+            profc(&[
+                "pslist".as_ref(),
+                img.as_os_str(),
+                "-p".as_ref(),
+                prof.as_os_str(),
+                "--json".as_ref(),
+            ]),
+            "pslist (image-only profile)",
+        );
+        check_tasks(&tasks, &r.truth, image);
+        let mods = json(
+            profc(&[
+                "lsmod".as_ref(),
+                img.as_os_str(),
+                "-p".as_ref(),
+                prof.as_os_str(),
+                "--json".as_ref(),
+            ]),
+            "lsmod (image-only profile)",
+        );
+        check_modules(&mods, &r.truth, image);
+        let text = ok(
+            profc(&["check".as_ref(), img.as_os_str(), prof.as_os_str()]),
+            "check (image-only profile)",
+        );
+        assert!(text.starts_with("OK: "), "{text}");
+    }
+}
