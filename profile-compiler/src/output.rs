@@ -32,9 +32,13 @@ impl Compiled {
                 Ok(Vec::new())
             }
             Format::Isf => {
-                let doc = self.to_isf()?;
-                isf::save(&doc.json, path, mode)?;
-                Ok(doc.warnings)
+                let options = self.isf_options()?;
+                let mut warnings = Vec::new();
+                isf::save_with(path, mode, &mut |w| {
+                    warnings = isf::write_isf(&self.profile, &options, w)?;
+                    Ok(())
+                })?;
+                Ok(warnings)
             }
         }
     }
@@ -49,16 +53,20 @@ impl Compiled {
                 Ok(Vec::new())
             }
             Format::Isf => {
-                let doc = self.to_isf()?;
-                serde_json::to_writer(&mut *out, &doc.json)
-                    .map_err(|e| Error::io("<output>", e.into()))?;
-                Ok(doc.warnings)
+                let options = self.isf_options()?;
+                isf::write_isf(&self.profile, &options, out).map_err(io)
             }
         }
     }
 
     /// The ISF document (the input files are hashed for its metadata).
     pub fn to_isf(&self) -> Result<isf::Isf> {
+        Ok(isf::to_isf(&self.profile, &self.isf_options()?))
+    }
+
+    /// What the ISF writer needs beyond the profile (the input files are
+    /// hashed for its metadata).
+    fn isf_options(&self) -> Result<IsfOptions> {
         let mut sources = Vec::new();
         // Windows tables are identified by their PDB's GUID and age, not by
         // file hashes.
@@ -77,13 +85,12 @@ impl Compiled {
             };
             sources.push((source.kind.clone(), name, hash));
         }
-        let options = IsfOptions {
+        Ok(IsfOptions {
             unions: self.unions.clone(),
             sources,
             symbol_types: self.symbol_types.clone(),
             input_kind: Some(self.kind.name().to_owned()),
-        };
-        Ok(isf::to_isf(&self.profile, &options))
+        })
     }
 }
 

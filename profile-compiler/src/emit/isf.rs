@@ -10,6 +10,7 @@
 //! Volatility 3's symbol cache looks for it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 
 use base64::Engine as _;
 use profile_runtime::{Descriptor, Profile};
@@ -47,8 +48,26 @@ pub struct Isf {
     pub warnings: Vec<String>,
 }
 
-/// Converts a profile to ISF.
+/// Converts a profile to an ISF document in memory (see [`write_isf`],
+/// which writes the same bytes without building the document).
 pub fn to_isf(profile: &Profile, options: &IsfOptions) -> Isf {
+    let mut bytes = Vec::new();
+    let warnings = write_isf(profile, options, &mut bytes).unwrap_or_default();
+    // Our own serialisation always parses back.
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Isf { json, warnings }
+}
+
+/// Writes a profile as ISF JSON to `w`, streaming: each user type and
+/// symbol is converted and serialised in turn, so memory stays near the
+/// output's size rather than a whole `Value` tree's. Keys come out sorted
+/// (top level, types, members, symbols), so the same profile gives the
+/// same bytes. Returns one warning per descriptor with no ISF equivalent.
+pub fn write_isf(
+    profile: &Profile,
+    options: &IsfOptions,
+    w: &mut dyn Write,
+) -> std::io::Result<Vec<String>> {
     let meta: Map<String, Value> = profile
         .metadata
         .iter()
@@ -66,8 +85,11 @@ pub fn to_isf(profile: &Profile, options: &IsfOptions) -> Isf {
     };
     c.base("pointer");
     c.base("void");
-    let mut user_types = Map::new();
-    for (name, def) in &profile.structs {
+    // user_types first (they find the base types and enums the other
+    // sections list), into a buffer that is written last, in key order.
+    let mut user_types = Vec::with_capacity(profile.structs.len() * 256);
+    user_types.push(b'{');
+    for (i, (name, def)) in profile.structs.iter().enumerate() {
         let mut fields = Map::new();
         for (fname, f) in &def.fields {
             let ty = c.descriptor(&f.descriptor, 0);
@@ -78,11 +100,17 @@ pub fn to_isf(profile: &Profile, options: &IsfOptions) -> Isf {
             fields.insert(fname.clone(), field);
         }
         let kind = c.record_kind(name);
-        user_types.insert(
-            name.clone(),
-            json!({"kind": kind, "size": def.size.unwrap_or(0), "fields": fields}),
-        );
+        if i > 0 {
+            user_types.push(b',');
+        }
+        serde_json::to_writer(&mut user_types, name)?;
+        user_types.push(b':');
+        serde_json::to_writer(
+            &mut user_types,
+            &json!({"kind": kind, "size": def.size.unwrap_or(0), "fields": fields}),
+        )?;
     }
+    user_types.push(b'}');
     // Structs the profile only names (forward references) get no entry:
     // Volatility 3 resolves a type only when an object of it is read.
     for (name, choices) in &profile.enums {
@@ -94,19 +122,21 @@ pub fn to_isf(profile: &Profile, options: &IsfOptions) -> Isf {
             json!({"size": 4, "base": "int", "constants": constants})
         });
     }
-    let symbols = c.symbols();
+    let mut symbols = Vec::with_capacity((profile.constants.len() + profile.functions.len()) * 48);
+    c.write_symbols(&mut symbols)?;
     let metadata = c.metadata();
-    let json = json!({
-        "metadata": metadata,
-        "base_types": c.base_types,
-        "user_types": user_types,
-        "enums": c.enums,
-        "symbols": symbols,
-    });
-    Isf {
-        json,
-        warnings: c.warnings,
-    }
+    w.write_all(b"{\"base_types\":")?;
+    serde_json::to_writer(&mut *w, &c.base_types)?;
+    w.write_all(b",\"enums\":")?;
+    serde_json::to_writer(&mut *w, &c.enums)?;
+    w.write_all(b",\"metadata\":")?;
+    serde_json::to_writer(&mut *w, &metadata)?;
+    w.write_all(b",\"symbols\":")?;
+    w.write_all(&symbols)?;
+    w.write_all(b",\"user_types\":")?;
+    w.write_all(&user_types)?;
+    w.write_all(b"}")?;
+    Ok(c.warnings)
 }
 
 /// Anonymous members as the emitter names them (`u1`... of an `__unnamed_` type).
@@ -339,7 +369,11 @@ impl Converter<'_> {
         }
     }
 
-    fn symbols(&mut self) -> Map<String, Value> {
+    /// The `symbols` section, in name order: data symbols (with their
+    /// types), functions (typed as functions, even when a data symbol of
+    /// the same name has a type: System.map lists text symbols in both),
+    /// and the banner as `linux_banner` (macOS: `version`) constant data.
+    fn write_symbols(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
         let linux = self
             .profile
             .metadata_str("ProfileClass")
@@ -353,45 +387,56 @@ impl Converter<'_> {
                 a
             }
         };
-        let mut out = Map::new();
         let (profile, options) = (self.profile, self.options);
-        for (name, addr) in &profile.constants {
-            let mut entry = json!({"address": extend(*addr)});
-            if let Some(d) = options.symbol_types.get(name) {
-                entry["type"] = self.descriptor(d, 0);
-            }
-            out.insert(name.clone(), entry);
-        }
-        for (name, addr) in &self.profile.functions {
-            // A function is typed as one, even when a data symbol of the
-            // same name (System.map lists text symbols in both) has a type.
-            out.entry(name.clone())
-                .or_insert_with(|| json!({"address": extend(*addr)}))
-                .as_object_mut()
-                .map(|o| o.insert("type".into(), json!({"kind": "function"})));
-        }
         let banner = ["Banner", "banner", "LinuxBanner"]
             .iter()
-            .find_map(|k| self.profile.metadata_str(k));
-        if let Some(b) = banner {
-            let darwin = self
-                .profile
-                .metadata_str("ProfileClass")
-                .is_some_and(|c| c.starts_with("Darwin"));
-            let key = if darwin { "version" } else { "linux_banner" };
-            let mut text = b.to_owned();
-            if !darwin && !text.ends_with('\n') {
-                text.push('\n');
+            .find_map(|k| profile.metadata_str(k))
+            .map(|b| {
+                let darwin = profile
+                    .metadata_str("ProfileClass")
+                    .is_some_and(|c| c.starts_with("Darwin"));
+                let key = if darwin { "version" } else { "linux_banner" };
+                let mut text = b.to_owned();
+                if !darwin && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                (
+                    key,
+                    base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
+                )
+            });
+        let mut names: Vec<&str> = profile
+            .constants
+            .keys()
+            .chain(profile.functions.keys())
+            .map(String::as_str)
+            .chain(banner.as_ref().map(|(k, _)| *k))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        out.push(b'{');
+        for (i, name) in names.into_iter().enumerate() {
+            let constant = profile.constants.get(name);
+            let function = profile.functions.get(name);
+            let address = constant.or(function).map_or(0, |a| extend(*a));
+            let mut entry = json!({"address": address});
+            if function.is_some() {
+                entry["type"] = json!({"kind": "function"});
+            } else if let Some(d) = constant.and_then(|_| options.symbol_types.get(name)) {
+                entry["type"] = self.descriptor(d, 0);
             }
-            let data = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
-            let entry = out
-                .entry(key.to_owned())
-                .or_insert_with(|| json!({"address": 0}));
-            if let Some(o) = entry.as_object_mut() {
-                o.insert("constant_data".into(), Value::String(data));
+            if let Some((_, data)) = banner.as_ref().filter(|(k, _)| *k == name) {
+                entry["constant_data"] = Value::String(data.clone());
             }
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut *out, name)?;
+            out.push(b':');
+            serde_json::to_writer(&mut *out, &entry)?;
         }
-        out
+        out.push(b'}');
+        Ok(())
     }
 
     fn metadata(&self) -> Value {
@@ -458,13 +503,12 @@ fn narrowest(bits: u32) -> &'static str {
     }
 }
 
-/// Writes an ISF document atomically: xz-compressed when the name ends in
-/// `.xz`, gzipped for `.gz`, plain JSON otherwise. Keys are sorted (serde_json
-/// maps are ordered), so the same profile gives the same bytes.
-pub fn save(
-    doc: &Value,
+/// Writes ISF atomically to `path` with `write`: xz-compressed when the
+/// name ends in `.xz`, gzipped for `.gz`, plain JSON otherwise.
+pub fn save_with(
     path: &std::path::Path,
     mode: profile_runtime::WriteMode,
+    write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
 ) -> profile_runtime::Result<()> {
     let name = path
         .file_name()
@@ -472,18 +516,20 @@ pub fn save(
         .unwrap_or_default();
     profile_runtime::write_atomic(path, mode, |w| {
         if name.ends_with(".xz") {
-            let mut xz = liblzma::write::XzEncoder::new(w, 2);
-            serde_json::to_writer(&mut xz, doc)?;
-            xz.finish()?;
+            let mut xz = liblzma::write::XzEncoder::new(std::io::BufWriter::new(w), 2);
+            write(&mut xz)?;
+            xz.finish()?.flush()?;
         } else if name.ends_with(".gz") {
             let mut gz = flate2::GzBuilder::new()
                 .mtime(0)
                 .operating_system(255)
-                .write(w, flate2::Compression::default());
-            serde_json::to_writer(&mut gz, doc)?;
-            gz.finish()?;
+                .write(std::io::BufWriter::new(w), flate2::Compression::default());
+            write(&mut gz)?;
+            gz.finish()?.flush()?;
         } else {
-            serde_json::to_writer(w, doc)?;
+            let mut b = std::io::BufWriter::new(w);
+            write(&mut b)?;
+            b.flush()?;
         }
         Ok(())
     })
