@@ -267,27 +267,40 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
         && headers
             .iter()
             .any(|(h, _)| uses_ref_addr(secs.get(SectionId::DebugAbbrev), h));
-    // Parse in parallel, merge in order; a bounded window keeps memory flat.
+    // Parse in parallel, merge in order; a bounded window keeps memory
+    // flat. The next window is parsed while the current one is merged, so
+    // the serial merge does not leave the other cores idle.
     let window = rayon::current_num_threads().max(1) * 16;
     let mut failed = 0usize;
     let mut first_error = None;
-    for chunk in headers.chunks(window) {
-        let units: Vec<_> = chunk
-            .par_iter()
-            .map(|(h, base)| (h.offset(), unit::read_unit(&ctx, h, *base)))
-            .collect();
-        for (offset, u) in units {
-            match u {
-                Ok(u) => merger.add(u),
-                Err(e) => {
-                    failed += 1;
-                    if first_error.is_none() {
-                        let at = offset.0;
-                        first_error = Some(format!("unit at .debug_info+{at:#x}: {e}"));
+    let chunks: Vec<_> = headers.chunks(window).collect();
+    let mut next = chunks
+        .first()
+        .map(|c| parse_window(&ctx, c))
+        .unwrap_or_default();
+    for i in 0..chunks.len() {
+        let units = std::mem::take(&mut next);
+        let merge = || {
+            for (offset, u) in units {
+                match u {
+                    Ok(u) => merger.add(u),
+                    Err(e) => {
+                        failed += 1;
+                        if first_error.is_none() {
+                            let at = offset.0;
+                            first_error = Some(format!("unit at .debug_info+{at:#x}: {e}"));
+                        }
                     }
                 }
             }
-        }
+        };
+        let ((), parsed) = rayon::join(merge, || {
+            chunks
+                .get(i + 1)
+                .map(|c| parse_window(&ctx, c))
+                .unwrap_or_default()
+        });
+        next = parsed;
     }
     if failed == headers.len() {
         return Err(Error::input(
@@ -337,6 +350,17 @@ fn read_types(file: &object::File<'_>, path: &Path) -> Result<Ir> {
         );
     }
     Ok(ir)
+}
+
+/// The units of one window, read in parallel, in order.
+fn parse_window<'a>(
+    ctx: &unit::Ctx<'a>,
+    chunk: &[(gimli::UnitHeader<unit::R<'a>>, u64)],
+) -> Vec<(gimli::UnitSectionOffset, gimli::Result<unit::LocalUnit<'a>>)> {
+    chunk
+        .par_iter()
+        .map(|(h, base)| (h.offset(), unit::read_unit(ctx, h, *base)))
+        .collect()
 }
 
 /// Whether the unit's abbreviations use `DW_FORM_ref_addr` (references
