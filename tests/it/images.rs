@@ -27,7 +27,7 @@ use profile_runtime::{Image, LazyProfile, Paging, Session, WriteMode};
 
 const MAP: u64 = 0xffff_ffff_8000_0000;
 
-fn skip(test: &str, why: &str) {
+pub(crate) fn skip(test: &str, why: &str) {
     if crate::support::ci() && crate::support::in_image_matrix(why) {
         panic!("{test}: {why}, and CI=true requires it");
     }
@@ -35,7 +35,7 @@ fn skip(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
-fn images_dir() -> PathBuf {
+pub(crate) fn images_dir() -> PathBuf {
     std::env::var_os("PROFC_IMAGES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -134,7 +134,7 @@ struct Truth {
     modules: BTreeMap<String, (u64, u64)>,
 }
 
-fn section<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+pub(crate) fn section<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
     let mut out = Vec::new();
     let mut on = false;
     for l in text.lines() {
@@ -244,7 +244,7 @@ fn zeroed_copy(src: &Path, dir: &Path) -> PathBuf {
 
 /// `comm` as the kernel keeps it (15 bytes) against what /proc shows
 /// (the whole name of kernel threads; `-<workqueue>` after kworkers).
-fn same_comm(ours: &str, proc_name: &str) -> bool {
+pub(crate) fn same_comm(ours: &str, proc_name: &str) -> bool {
     let mut t = proc_name;
     if ours.starts_with("kworker/") {
         t = t.split('-').next().unwrap_or(t);

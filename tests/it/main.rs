@@ -6,3 +6,4 @@ mod support;
 mod golden;
 mod images;
 mod runtime;
+mod vol3;
