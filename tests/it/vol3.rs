@@ -741,12 +741,48 @@ fn vol3_object_api_reads_vmlinux_isf() {
     }
 }
 
+/// A struct or union as llvm-pdbutil dumps it.
+#[derive(Debug, Clone)]
+struct PdbRecord {
+    name: String,
+    size: u64,
+    /// LF_MEMBER name -> offset, from the record's field list.
+    members: BTreeMap<String, u64>,
+}
+
 /// llvm-pdbutil's dump: the data symbols (S_GDATA32 / S_LDATA32) whose type
-/// is a defined struct or union, named once: name -> (type name, sizeof).
-fn pdbutil_typed_globals(dump: &str) -> BTreeMap<String, (String, u64)> {
+/// is a defined struct or union, named once: name -> the record.
+fn pdbutil_typed_globals(dump: &str) -> BTreeMap<String, PdbRecord> {
     let lines: Vec<&str> = dump.lines().collect();
-    // Type records: index -> (name, sizeof) of LF_STRUCTURE / LF_UNION
-    // that are not forward references.
+    // Field lists: index -> LF_MEMBER name -> offset.
+    let mut fields: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for l in &lines {
+        let t = l.trim_start();
+        if let Some((index, rest)) = t.split_once(" | ") {
+            current = rest.starts_with("LF_FIELDLIST ").then(|| index.to_owned());
+            continue;
+        }
+        let (Some(c), Some(m)) = (&current, t.strip_prefix("- LF_MEMBER [name = `")) else {
+            continue;
+        };
+        let Some((name, rest)) = m.split_once('`') else {
+            continue;
+        };
+        let off = rest
+            .split("offset = ")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .and_then(|r| r.trim().parse().ok());
+        if let Some(off) = off {
+            fields
+                .entry(c.clone())
+                .or_default()
+                .insert(name.to_owned(), off);
+        }
+    }
+    // Type records: index -> LF_STRUCTURE / LF_UNION that are not forward
+    // references.
     let mut records = BTreeMap::new();
     for (n, l) in lines.iter().enumerate() {
         let t = l.trim_start();
@@ -759,9 +795,9 @@ fn pdbutil_typed_globals(dump: &str) -> BTreeMap<String, (String, u64)> {
         let Some(name) = rest.split('`').nth(1) else {
             continue;
         };
-        let Some(opts) = lines[n + 1..]
+        let after: Vec<&str> = lines[n + 1..].iter().take(4).copied().collect();
+        let Some(opts) = after
             .iter()
-            .take(4)
             .find(|l| l.trim_start().starts_with("options:"))
         else {
             continue;
@@ -776,7 +812,26 @@ fn pdbutil_typed_globals(dump: &str) -> BTreeMap<String, (String, u64)> {
         else {
             continue;
         };
-        records.insert(index.to_owned(), (name.to_owned(), size));
+        let list = after
+            .iter()
+            .find_map(|l| l.split("field list: ").nth(1))
+            .map(|l| {
+                l.split(|c: char| c == ',' || c.is_whitespace())
+                    .next()
+                    .unwrap_or("")
+            });
+        let members = list
+            .and_then(|i| fields.get(i))
+            .cloned()
+            .unwrap_or_default();
+        records.insert(
+            index.to_owned(),
+            PdbRecord {
+                name: name.to_owned(),
+                size,
+                members,
+            },
+        );
     }
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     let mut out = BTreeMap::new();
@@ -827,14 +882,25 @@ fn vol3_object_api_reads_pdb_isf() {
     let mut args: Vec<&std::ffi::OsStr> = vec!["types".as_ref(), isf.as_os_str()];
     args.extend(globals.keys().map(|k| std::ffi::OsStr::new(k.as_str())));
     let v = vol3_objects(&args, test);
-    for (sym, (ty, size)) in &globals {
+    let mut members = 0;
+    for (sym, r) in &globals {
         let s = &v[sym.as_str()];
-        assert_eq!(s["type"].as_str(), Some(ty.as_str()), "{sym}: {s}");
-        assert_eq!(s["size"].as_u64(), Some(*size), "{sym}: {s}");
-        assert!(
-            s["members"].as_object().is_some_and(|m| !m.is_empty()),
-            "{sym}: no members: {s}"
-        );
+        assert_eq!(s["type"].as_str(), Some(r.name.as_str()), "{sym}: {s}");
+        assert_eq!(s["size"].as_u64(), Some(r.size), "{sym}: {s}");
+        for (m, off) in &r.members {
+            assert_eq!(
+                s["members"][m.as_str()].as_u64(),
+                Some(*off),
+                "{sym}: member {m} of {}: {s}",
+                r.name
+            );
+            members += 1;
+        }
     }
-    eprintln!("{} typed PDB globals checked: {:?}", globals.len(), globals);
+    assert!(members > 0, "no members checked: {globals:?}");
+    eprintln!(
+        "{} typed PDB globals, {members} members checked: {:?}",
+        globals.len(),
+        globals.keys().collect::<Vec<_>>()
+    );
 }

@@ -24,6 +24,7 @@ import sys
 try:
     from volatility3.framework import contexts
     from volatility3.framework.layers import intel, physical
+    from volatility3.framework.objects import templates
     from volatility3.framework.symbols import intermed
     from volatility3.framework.symbols.linux import LinuxKernelIntermedSymbols
 
@@ -42,19 +43,22 @@ def table(ctx, path, cls=intermed.IntermediateSymbolTable):
     return name, t
 
 
-def describe(template):
+def describe(ctx, template):
     """What Volatility 3 knows of a type template."""
+    if isinstance(template, templates.ReferenceTemplate):
+        # a record named by reference: resolved through the symbol space
+        template = ctx.symbol_space.get_type(template.vol.type_name)
     out = {
         "type": template.vol.type_name.split("!", 1)[-1],
         "class": template.vol.object_class.__name__,
-        "size": template.vol.size,
+        "size": template.size,
     }
     members = getattr(template.vol, "members", None)
     if members:
         out["members"] = {m: off for m, (off, _) in members.items()}
     if out["class"] == "Array":
         out["count"] = template.vol.count
-        out["subtype"] = describe(template.vol.subtype)
+        out["subtype"] = describe(ctx, template.vol.subtype)
     return out
 
 
@@ -64,7 +68,7 @@ def types(isf, names):
     result = {}
     for n in names:
         sym = t.get_symbol(n)
-        result[n] = {"address": sym.address, **describe(sym.type)}
+        result[n] = {"address": sym.address, **describe(ctx, sym.type)}
     return result
 
 
