@@ -136,7 +136,11 @@ fn timeout() -> Duration {
 /// Runs `cmd` with stdout and stderr in files of a fresh directory (which
 /// is also its `XDG_CACHE_HOME`), killing it after `timeout()`. Ok(stdout),
 /// or Err(what went wrong, with the end of stderr).
-fn run_limited(mut cmd: Command, what: &str) -> Result<(String, Duration), String> {
+fn run_limited(cmd: Command, what: &str) -> Result<(String, Duration), String> {
+    run_within(cmd, what, timeout())
+}
+
+fn run_within(mut cmd: Command, what: &str, limit: Duration) -> Result<(String, Duration), String> {
     let _slot = slot();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("stdout");
@@ -149,7 +153,6 @@ fn run_limited(mut cmd: Command, what: &str) -> Result<(String, Duration), Strin
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("{what}: cannot start: {e}"))?;
-    let limit = timeout();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
@@ -903,4 +906,18 @@ fn vol3_object_api_reads_pdb_isf() {
         globals.len(),
         globals.keys().collect::<Vec<_>>()
     );
+}
+
+#[test]
+fn a_run_that_overstays_is_killed() {
+    let mut cmd = Command::new("sleep");
+    cmd.arg("30");
+    let start = Instant::now();
+    let e = run_within(cmd, "sleep 30", Duration::from_secs(1)).unwrap_err();
+    assert!(e.contains("timed out after 1s and was killed"), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "echo out; echo bad >&2; exit 3"]);
+    let e = run_within(cmd, "sh", Duration::from_secs(30)).unwrap_err();
+    assert!(e.contains("exit status: 3") && e.contains("bad"), "{e}");
 }
