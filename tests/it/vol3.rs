@@ -396,7 +396,17 @@ fn check_plugin(t: &Truth, plugin: &str, rows: &[Value], what: &str) -> Result<(
         "linux.pstree" => {
             let mut ours = Vec::new();
             flatten_tree(rows, None, &mut ours).map_err(|e| format!("{what}: {e}"))?;
-            // The roots are the tasks without a listed parent.
+            // The roots are the guest's tasks of parent 0 (init, kthreadd).
+            let roots: BTreeSet<i64> = rows.iter().filter_map(|r| int(r, "PID")).collect();
+            let want: BTreeSet<i64> = t
+                .tasks
+                .iter()
+                .filter(|(_, (ppid, _))| *ppid == 0)
+                .map(|(p, _)| *p)
+                .collect();
+            if roots != want {
+                return Err(format!("{what}: roots {roots:?}, the guest's {want:?}"));
+            }
             check_tasks(t, &ours, what)
         }
         "linux.lsmod" => {
