@@ -6,12 +6,14 @@ usage:
       loads ISF into a volatility3 Context (IntermediateSymbolTable) and, for
       each SYMBOL, prints what Volatility 3 makes of its type: the type name,
       the object class, the size and (records) the member offsets.
-  vol3_objects.py linux ISF RAW DTB SHIFT
+  vol3_objects.py linux ISF RAW DTB SHIFT [SYMBOL...]
       stacks an Intel32e layer (page_map_offset=DTB) over the raw physical
       image RAW, makes a module of the ISF at the KASLR SHIFT (both hex or
       decimal) and reads typed symbols as objects: init_task (walking its
       `tasks` list), `modules` (walking the list of struct module) and
-      init_uts_ns.
+      init_uts_ns; and (`symbols`) the SYMBOLs' types as `types` prints them
+      (records with a Linux extension class, task_struct or list_head, have
+      that class).
 
 Prints one JSON document on stdout; the caller compares it with independent
 truth (pahole, llvm-pdbutil, the guest's own /proc). Exit 2 when
@@ -62,9 +64,7 @@ def describe(ctx, template):
     return out
 
 
-def types(isf, names):
-    ctx = contexts.Context()
-    _, t = table(ctx, isf)
+def symbol_types(ctx, t, names):
     result = {}
     for n in names:
         sym = t.get_symbol(n)
@@ -72,13 +72,19 @@ def types(isf, names):
     return result
 
 
+def types(isf, names):
+    ctx = contexts.Context()
+    _, t = table(ctx, isf)
+    return symbol_types(ctx, t, names)
+
+
 def string(obj, n):
     return obj.cast("string", max_length=n, errors="replace")
 
 
-def linux(isf, raw, dtb, shift):
+def linux(isf, raw, dtb, shift, names):
     ctx = contexts.Context()
-    name, _ = table(ctx, isf, LinuxKernelIntermedSymbols)
+    name, t = table(ctx, isf, LinuxKernelIntermedSymbols)
     ctx.config["layers.phys.location"] = "file://" + os.path.abspath(raw)
     ctx.add_layer(physical.FileLayer(ctx, "layers.phys", "phys"))
     ctx.config["layers.kernel.memory_layer"] = "phys"
@@ -120,14 +126,16 @@ def linux(isf, raw, dtb, shift):
         "modules": modules,
         "release": string(uts.name.release, 65),
         "modules_type": head.vol.type_name.split("!", 1)[-1],
+        "symbols": symbol_types(ctx, t, names),
     }
 
 
 def main():
     if len(sys.argv) >= 3 and sys.argv[1] == "types":
         doc = types(sys.argv[2], sys.argv[3:])
-    elif len(sys.argv) == 6 and sys.argv[1] == "linux":
-        doc = linux(sys.argv[2], sys.argv[3], int(sys.argv[4], 0), int(sys.argv[5], 0))
+    elif len(sys.argv) >= 6 and sys.argv[1] == "linux":
+        dtb, shift = int(sys.argv[4], 0), int(sys.argv[5], 0)
+        doc = linux(sys.argv[2], sys.argv[3], dtb, shift, sys.argv[6:])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(1)
