@@ -13,6 +13,10 @@ pub const MAP: u64 = 0xffff_ffff_8000_0000;
 /// What the guest printed.
 pub struct Truth {
     pub version: String,
+    /// /proc/cmdline.
+    pub cmdline: String,
+    /// kallsyms: name -> address (the KASLR'd one).
+    pub kallsyms: BTreeMap<String, u64>,
     pub build_id: String,
     pub shift: u64,
     /// x86-64 phys_base, or arm64 kimage_voffset.
@@ -108,14 +112,19 @@ pub fn truth(dir: &Path, kernel: &Path, arm64: bool) -> Truth {
             Some((f[0].to_owned(), (f.get(1)?.parse().ok()?, base)))
         })
         .collect();
+    let cmdline = section(&text, "cmdline")
+        .first()
+        .map_or_else(String::new, |l| l.trim().to_owned());
     Truth {
         version,
+        cmdline,
         build_id,
         shift,
         offset,
         dtb,
         tasks,
         modules,
+        kallsyms,
     }
 }
 

@@ -27,7 +27,7 @@ use profile_runtime::{Image, LazyProfile, Paging, Session, WriteMode};
 
 use crate::guest_truth::{cached_profile_path, same_comm, truth, Truth};
 
-fn skip(test: &str, why: &str) {
+pub(crate) fn skip(test: &str, why: &str) {
     if crate::support::ci() && crate::support::in_image_matrix(why) {
         panic!("{test}: {why}, and CI=true requires it");
     }
@@ -35,7 +35,7 @@ fn skip(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
-fn images_dir() -> PathBuf {
+pub(crate) fn images_dir() -> PathBuf {
     std::env::var_os("PROFC_IMAGES")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

@@ -8,3 +8,4 @@ mod support;
 mod golden;
 mod images;
 mod runtime;
+mod vol3;
