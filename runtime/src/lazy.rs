@@ -1,5 +1,6 @@
 //! Lazy profiles: index the sections, parse a struct the first time it is
-//! asked for, cache the result.
+//! asked for, cache the result. Rekall profiles and Volatility 3 ISF files
+//! alike (see [`ProfileFormat`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -11,29 +12,52 @@ use serde_json::{Map, Value};
 
 use crate::descriptor::EnumChoices;
 use crate::error::{Error, Result};
-use crate::io::read_maybe_gzip;
+use crate::io::read_compressed;
+use crate::isf;
 use crate::profile::{Profile, StructDef, MAX_PROFILE_BYTES};
 use crate::scan::Scanner;
 
-/// A profile opened lazily.
+/// What a [`LazyProfile`] was opened from, detected by content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileFormat {
+    /// A Rekall profile (`$STRUCTS`, `$ENUMS`, ... sections).
+    Rekall,
+    /// A Volatility 3 ISF document: the top-level object has `user_types`
+    /// and a `metadata` object with `format`.
+    Isf,
+}
+
+/// A profile opened lazily: a Rekall profile or a Volatility 3 ISF file,
+/// plain, gzipped or xz-compressed (all detected by content).
 ///
 /// Opening keeps the (decompressed) JSON text, checks that it is well formed,
-/// and indexes `$STRUCTS` by name (name -> byte range of its JSON). A struct
-/// is parsed with [`StructDef::from_json`] the first time [`LazyProfile::get_struct`]
-/// asks for it, then cached. `$ENUMS`, `$CONSTANTS`, `$FUNCTIONS` and
-/// `$CONFIG` are each parsed as a whole on first use. Every legacy form that
-/// [`Profile::load`] accepts is accepted here.
+/// and indexes the types by name (name -> byte range of its JSON): a Rekall
+/// profile's `$STRUCTS`, an ISF file's `user_types` and `enums`. A struct
+/// is parsed the first time [`LazyProfile::get_struct`] asks for it, then
+/// cached: with [`StructDef::from_json`] from a Rekall vtype, with
+/// [`isf::user_type`] from an ISF user type, which gives the same
+/// descriptors (the enums an ISF member names are looked up one by one in
+/// the index). `$ENUMS`, `$CONSTANTS`, `$FUNCTIONS` and `$CONFIG` (ISF:
+/// `enums`, `symbols`) are each parsed as a whole on first use. Every legacy
+/// form that [`Profile::load`] accepts is accepted here. An ISF file's
+/// [`metadata`](LazyProfile::metadata) is the Rekall `$METADATA` it
+/// translates to ([`isf::metadata`]).
 ///
 /// A `LazyProfile` is immutable and thread-safe; share it with [`Arc`].
 #[derive(Debug)]
 pub struct LazyProfile {
     what: String,
     text: String,
+    format: ProfileFormat,
     metadata: Map<String, Value>,
     /// Section name -> byte range of its value in `text`.
     sections: BTreeMap<String, Range<usize>>,
-    /// `$STRUCTS` name -> byte range of its definition in `text`.
+    /// `$STRUCTS` (ISF: `user_types`) name -> byte range of its definition in `text`.
     struct_index: HashMap<String, Range<usize>>,
+    /// ISF only: `enums` name -> byte range of its entry.
+    enum_index: HashMap<String, Range<usize>>,
+    /// ISF only: the `symbols` and `functions` as Rekall would have them.
+    isf_symbols: OnceLock<(HashMap<String, u64>, HashMap<String, u64>)>,
     struct_cache: RwLock<HashMap<String, Arc<StructDef>>>,
     parsed_structs: AtomicUsize,
     enums: OnceLock<BTreeMap<String, EnumChoices>>,
@@ -43,7 +67,8 @@ pub struct LazyProfile {
 }
 
 impl LazyProfile {
-    /// Opens a profile file, gzipped or plain (detected by content).
+    /// Opens a profile file (Rekall or ISF), plain, gzipped or xz-compressed
+    /// (detected by content).
     pub fn open(path: &Path) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
@@ -52,10 +77,10 @@ impl LazyProfile {
         Self::from_bytes(bytes, &path.display().to_string())
     }
 
-    /// Opens a profile from bytes, gzipped or plain; `what` names the source
-    /// in errors.
+    /// Opens a profile from bytes (Rekall or ISF), plain, gzipped or
+    /// xz-compressed; `what` names the source in errors.
     pub fn from_bytes(bytes: Vec<u8>, what: &str) -> Result<Self> {
-        let bytes = read_maybe_gzip(bytes, what, MAX_PROFILE_BYTES)?;
+        let bytes = read_compressed(bytes, what, MAX_PROFILE_BYTES)?;
         let text = String::from_utf8(bytes)
             .map_err(|e| Error::format(what, format!("not UTF-8 text: {e}")))?;
         let json_err = |source| Error::Json {
@@ -68,11 +93,48 @@ impl LazyProfile {
         // entries, as byte ranges; nothing else is parsed (see `scan`).
         let mut sections: BTreeMap<String, Range<usize>> = BTreeMap::new();
         let mut struct_index: HashMap<String, Range<usize>> = HashMap::new();
+        // ISF: `user_types`, `enums`, and the banner symbols' entries.
+        let mut user_types: HashMap<String, Range<usize>> = HashMap::new();
+        let mut enum_index: HashMap<String, Range<usize>> = HashMap::new();
+        let mut banner_symbols: Vec<(String, Range<usize>)> = Vec::new();
         let mut structs_not_object = None;
         let mut scanner = Scanner::new(text.as_bytes());
         scanner
             .object(|key, s| {
                 let name = key.text(&text).ok_or_else(|| key.bad_escape())?;
+                let isf_index = match &*name {
+                    "user_types" => Some(&mut user_types),
+                    "enums" => Some(&mut enum_index),
+                    _ => None,
+                };
+                if let Some(index) = isf_index {
+                    if s.next_byte() == Some(b'{') {
+                        let start = s.position();
+                        index.clear();
+                        s.object(|k, s| {
+                            let r = s.skip()?;
+                            let name = k.text(&text).ok_or_else(|| k.bad_escape())?;
+                            index.insert(name.into_owned(), r);
+                            Ok(())
+                        })?;
+                        sections.insert(name.into_owned(), start..s.position());
+                        return Ok(());
+                    }
+                }
+                if name == "symbols" && s.next_byte() == Some(b'{') {
+                    let start = s.position();
+                    banner_symbols.clear();
+                    s.object(|k, s| {
+                        let r = s.skip()?;
+                        let raw = text.get(k.raw.clone()).unwrap_or_default();
+                        if !k.escaped && (raw == "linux_banner" || raw == "version") {
+                            banner_symbols.push((raw.to_owned(), r));
+                        }
+                        Ok(())
+                    })?;
+                    sections.insert(name.into_owned(), start..s.position());
+                    return Ok(());
+                }
                 let is_structs = name == "$STRUCTS";
                 let range = if is_structs && s.next_byte() == Some(b'{') {
                     let start = s.position();
@@ -99,6 +161,71 @@ impl LazyProfile {
             })
             .map_err(scan_err)?;
         scanner.end().map_err(scan_err)?;
+        let parse_section = |name: &str| -> Result<Option<Value>> {
+            match sections.get(name).and_then(|r| text.get(r.clone())) {
+                Some(raw) => serde_json::from_str(raw).map(Some).map_err(json_err),
+                None => Ok(None),
+            }
+        };
+        // ISF: `user_types` and a `metadata` object with `format`.
+        let isf_meta = match sections.contains_key("user_types") {
+            true => parse_section("metadata")?
+                .and_then(|m| match m {
+                    Value::Object(m) if m.contains_key("format") => Some(m),
+                    _ => None,
+                }),
+            false => None,
+        };
+        if let Some(meta) = isf_meta {
+            let raw = |name: &str| {
+                sections
+                    .get(name)
+                    .and_then(|r| text.get(r.clone()))
+                    .unwrap_or_default()
+            };
+            for section in ["user_types", "enums", "symbols", "base_types"] {
+                let r = raw(section);
+                if !r.is_empty() && !r.starts_with('{') && r != "null" {
+                    return Err(Error::format(
+                        what,
+                        format!(
+                            "ISF section {section} is not an object: {}",
+                            r.chars().take(40).collect::<String>()
+                        ),
+                    ));
+                }
+            }
+            let pointer_size = parse_section("base_types")?
+                .as_ref()
+                .and_then(isf::pointer_size);
+            let banner_key = if meta.contains_key("mac") {
+                "version"
+            } else {
+                "linux_banner"
+            };
+            let banner = banner_symbols
+                .iter()
+                .filter(|(k, _)| k == banner_key)
+                .filter_map(|(_, r)| serde_json::from_str::<Value>(text.get(r.clone())?).ok())
+                .find_map(|v| isf::banner(&v));
+            let metadata = isf::metadata(&meta, pointer_size, banner);
+            return Ok(LazyProfile {
+                what: what.to_owned(),
+                text,
+                format: ProfileFormat::Isf,
+                metadata,
+                sections,
+                struct_index: user_types,
+                enum_index,
+                isf_symbols: OnceLock::new(),
+                struct_cache: RwLock::new(HashMap::new()),
+                parsed_structs: AtomicUsize::new(0),
+                enums: OnceLock::new(),
+                constants: OnceLock::new(),
+                functions: OnceLock::new(),
+                config: OnceLock::new(),
+            });
+        }
         if let Some(raw) = structs_not_object {
             return Err(Error::format(
                 what,
@@ -124,9 +251,12 @@ impl LazyProfile {
         Ok(LazyProfile {
             what: what.to_owned(),
             text,
+            format: ProfileFormat::Rekall,
             metadata,
             sections,
             struct_index,
+            enum_index: HashMap::new(),
+            isf_symbols: OnceLock::new(),
             struct_cache: RwLock::new(HashMap::new()),
             parsed_structs: AtomicUsize::new(0),
             enums: OnceLock::new(),
@@ -142,9 +272,35 @@ impl LazyProfile {
         Self::from_bytes(profile.to_canonical_json(), "profile")
     }
 
-    /// Parses the whole profile into the eager model.
+    /// Parses the whole profile into the eager model (an ISF file: every
+    /// type converted as [`LazyProfile::get_struct`] converts one).
     pub fn to_profile(&self) -> Result<Profile> {
-        Profile::from_bytes(self.text.as_bytes().to_vec(), &self.what)
+        if self.format == ProfileFormat::Rekall {
+            return Profile::from_bytes(self.text.as_bytes().to_vec(), &self.what);
+        }
+        let mut p = Profile::new();
+        p.metadata = self
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut names: Vec<&str> = self.struct_names().collect();
+        names.sort_unstable();
+        for name in names {
+            if let Some(def) = self.get_struct(name)? {
+                p.structs.insert(name.to_owned(), (*def).clone());
+            }
+        }
+        p.enums = self.enums().clone();
+        p.derive_revenums();
+        p.constants = self.constants().iter().map(|(k, v)| (k.clone(), *v)).collect();
+        p.functions = self.functions().iter().map(|(k, v)| (k.clone(), *v)).collect();
+        Ok(p)
+    }
+
+    /// Whether this is a Rekall profile or an ISF file.
+    pub fn format(&self) -> ProfileFormat {
+        self.format
     }
 
     /// The name of the source (file name) used in errors.
@@ -207,17 +363,34 @@ impl LazyProfile {
             return Ok(None);
         };
         let raw = self.text.get(range.clone()).unwrap_or("null");
-        let ctx = || format!("{}: $STRUCTS.{name}", self.what);
+        let section = match self.format {
+            ProfileFormat::Rekall => "$STRUCTS",
+            ProfileFormat::Isf => "user_types",
+        };
+        let ctx = || format!("{}: {section}.{name}", self.what);
         let value: Value = serde_json::from_str(raw).map_err(|source| Error::Json {
             context: ctx(),
             source,
         })?;
-        let def = StructDef::from_json(&value).map_err(|e| match e {
-            Error::Format { context, message } => {
-                Error::format(format!("{}: {context}", ctx()), message)
+        let def = match self.format {
+            ProfileFormat::Rekall => StructDef::from_json(&value).map_err(|e| match e {
+                Error::Format { context, message } => {
+                    Error::format(format!("{}: {context}", ctx()), message)
+                }
+                other => other,
+            })?,
+            ProfileFormat::Isf => {
+                isf::user_type(name, &value, &mut |e| self.isf_enum(e))
+                    .map_err(|e| match e {
+                        Error::Format { context, message } => Error::format(
+                            format!("{}: user_types.{context}", self.what),
+                            message,
+                        ),
+                        other => other,
+                    })?
+                    .0
             }
-            other => other,
-        })?;
+        };
         let def = Arc::new(def);
         let mut cache = self
             .struct_cache
@@ -230,10 +403,127 @@ impl LazyProfile {
         Ok(Some(Arc::clone(entry)))
     }
 
+    /// ISF: what a member naming enum `name` needs of it (its entry parsed).
+    fn isf_enum(&self, name: &str) -> Option<isf::IsfEnum> {
+        let raw = self.text.get(self.enum_index.get(name)?.clone())?;
+        let v: Value = serde_json::from_str(raw).ok()?;
+        Some(isf::enum_info(name, &v))
+    }
+
+    /// The number of enumerations (indexed, not parsed, in an ISF file).
+    pub fn enum_count(&self) -> usize {
+        match self.format {
+            ProfileFormat::Rekall => self.enums().len(),
+            ProfileFormat::Isf => self.enum_index.len(),
+        }
+    }
+
+    /// The choices of enumeration `name` (an ISF file: only that entry is
+    /// parsed; a Rekall profile: `$ENUMS` is, once).
+    pub fn get_enum(&self, name: &str) -> Option<EnumChoices> {
+        match self.format {
+            ProfileFormat::Rekall => self.enums().get(name).cloned(),
+            ProfileFormat::Isf => {
+                if let Some(all) = self.enums.get() {
+                    return all.get(name).cloned();
+                }
+                let raw = self.text.get(self.enum_index.get(name)?.clone())?;
+                let v: Value = serde_json::from_str(raw).ok()?;
+                Some(isf::enum_choices(&v))
+            }
+        }
+    }
+
+    /// The names of the enumerations, unordered.
+    pub fn enum_names(&self) -> Vec<&str> {
+        match self.format {
+            ProfileFormat::Rekall => self.enums().keys().map(String::as_str).collect(),
+            ProfileFormat::Isf => self.enum_index.keys().map(String::as_str).collect(),
+        }
+    }
+
+    /// The number of members of all structs, counted by a structural scan
+    /// of their definitions (nothing is parsed or cached).
+    pub fn member_count(&self) -> Result<usize> {
+        let mut n = 0usize;
+        let isf = self.format == ProfileFormat::Isf;
+        for (name, range) in &self.struct_index {
+            let raw = self.text.get(range.clone()).unwrap_or_default();
+            let mut s = Scanner::new(raw.as_bytes());
+            let mut count = |s: &mut Scanner<'_>| {
+                if s.next_byte() == Some(b'{') {
+                    s.object(|_, s| {
+                        n += 1;
+                        s.skip().map(drop)
+                    })
+                } else {
+                    s.skip().map(drop)
+                }
+            };
+            let r = if isf {
+                if s.next_byte() == Some(b'{') {
+                    s.object(|k, s| match raw.get(k.raw.clone()) {
+                        Some("fields") => count(s),
+                        _ => s.skip().map(drop),
+                    })
+                } else {
+                    Ok(())
+                }
+            } else if s.next_byte() == Some(b'[') {
+                s.array(|i, s| if i == 1 { count(s) } else { s.skip().map(drop) })
+            } else {
+                Ok(())
+            };
+            r.map_err(|e| Error::format(format!("{}: {name}", self.what), e.to_string()))?;
+        }
+        Ok(n)
+    }
+
+    /// The number of entries of a raw section (object keys or array
+    /// elements; 1 for anything else, 0 when absent).
+    pub fn entry_count(&self, section: &str) -> usize {
+        let Some(raw) = self.raw_section(section) else {
+            return 0;
+        };
+        let mut n = 0usize;
+        let mut s = Scanner::new(raw.as_bytes());
+        let r = match s.next_byte() {
+            Some(b'{') => s.object(|_, s| {
+                n += 1;
+                s.skip().map(drop)
+            }),
+            Some(b'[') => s.array(|_, s| {
+                n += 1;
+                s.skip().map(drop)
+            }),
+            _ => {
+                n = 1;
+                Ok(())
+            }
+        };
+        if r.is_err() {
+            return 0;
+        }
+        n
+    }
+
     /// `$ENUMS` (parsed on first use; an unreadable section reads as empty).
+    /// An ISF file: every `enums` entry.
     pub fn enums(&self) -> &BTreeMap<String, EnumChoices> {
         self.enums.get_or_init(|| {
             let mut out = BTreeMap::new();
+            if self.format == ProfileFormat::Isf {
+                for (name, range) in &self.enum_index {
+                    let v = self
+                        .text
+                        .get(range.clone())
+                        .and_then(|raw| serde_json::from_str::<Value>(raw).ok());
+                    if let Some(v) = v {
+                        out.insert(name.clone(), isf::enum_choices(&v));
+                    }
+                }
+                return out;
+            }
             let Some(raw) = self.raw_section("$ENUMS") else {
                 return out;
             };
@@ -260,19 +550,59 @@ impl LazyProfile {
         })
     }
 
-    /// `$CONSTANTS`: data symbols (parsed as a whole on first use).
+    /// `$CONSTANTS`: data symbols (parsed as a whole on first use). An ISF
+    /// file: the `symbols` not typed as functions, and for Linux and macOS
+    /// the functions too (as a Rekall profile of them has it).
     pub fn constants(&self) -> &HashMap<String, u64> {
-        self.constants.get_or_init(|| self.symbols("$CONSTANTS"))
+        match self.format {
+            ProfileFormat::Rekall => self.constants.get_or_init(|| self.symbols("$CONSTANTS")),
+            ProfileFormat::Isf => &self.isf_symbols().0,
+        }
     }
 
-    /// `$FUNCTIONS`: code symbols (parsed as a whole on first use).
+    /// `$FUNCTIONS`: code symbols (parsed as a whole on first use). An ISF
+    /// file: the `symbols` typed as functions.
     pub fn functions(&self) -> &HashMap<String, u64> {
-        self.functions.get_or_init(|| self.symbols("$FUNCTIONS"))
+        match self.format {
+            ProfileFormat::Rekall => self.functions.get_or_init(|| self.symbols("$FUNCTIONS")),
+            ProfileFormat::Isf => &self.isf_symbols().1,
+        }
     }
 
-    /// `$CONFIG` (parsed on first use).
+    fn isf_symbols(&self) -> &(HashMap<String, u64>, HashMap<String, u64>) {
+        self.isf_symbols.get_or_init(|| {
+            let (mut constants, mut functions) = (HashMap::new(), HashMap::new());
+            let windows = self
+                .raw_section("metadata")
+                .and_then(|raw| serde_json::from_str::<Map<String, Value>>(raw).ok())
+                .is_some_and(|m| isf::is_windows(&m));
+            let all = self
+                .raw_section("symbols")
+                .and_then(|raw| serde_json::from_str::<HashMap<String, Value>>(raw).ok())
+                .unwrap_or_default();
+            for (name, entry) in all {
+                let Some((addr, is_fn)) = isf::symbol(&entry) else {
+                    continue;
+                };
+                if is_fn {
+                    if !windows {
+                        constants.insert(name.clone(), addr);
+                    }
+                    functions.insert(name, addr);
+                } else {
+                    constants.insert(name, addr);
+                }
+            }
+            (constants, functions)
+        })
+    }
+
+    /// `$CONFIG` (parsed on first use; an ISF file has none).
     pub fn config(&self) -> &BTreeMap<String, Value> {
         self.config.get_or_init(|| {
+            if self.format == ProfileFormat::Isf {
+                return BTreeMap::new();
+            }
             self.raw_section("$CONFIG")
                 .and_then(|raw| serde_json::from_str(raw).ok())
                 .unwrap_or_default()
