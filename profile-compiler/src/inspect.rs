@@ -126,9 +126,10 @@ fn struct_rows(
     let mut fields: Vec<_> = def.fields.iter().collect();
     fields.sort_by_key(|(n, f)| (f.offset, bit_start(&f.descriptor), n.as_str()));
     for (fname, f) in fields {
-        let off = f
-            .offset
-            .map_or_else(|| "?".to_owned(), |o| format!("{:#06x}", base.wrapping_add(o)));
+        let off = f.offset.map_or_else(
+            || "?".to_owned(),
+            |o| format!("{:#06x}", base.wrapping_add(o)),
+        );
         let pad = "  ".repeat(indent);
         let _ = writeln!(s, "{pad}{off:<10} {fname:<40} {}", describe(&f.descriptor));
         if depth > 0 {
@@ -158,6 +159,8 @@ fn bit_start(d: &Descriptor) -> u32 {
 /// A one-line human description of a descriptor.
 pub fn describe(d: &Descriptor) -> String {
     match d {
+        // Rekall's own profiles name `void` as a type; it is the void.
+        Descriptor::Named(n) if n == "void" => "Void".into(),
         Descriptor::Named(n) => n.clone(),
         Descriptor::Pointer { target } => format!("Pointer -> {}", describe(target)),
         Descriptor::Array { count, target } => format!("Array[{count}] of {}", describe(target)),

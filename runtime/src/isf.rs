@@ -102,6 +102,25 @@ fn bad(context: &str, message: impl Into<String>) -> Error {
     Error::format(context, message)
 }
 
+/// How an ISF file's types read: Rekall's conventions for what it was made
+/// from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Conventions {
+    /// Arrays of `char` are `String`s and arrays of `wchar_t` (`wchar`)
+    /// `UnicodeString`s, as in a Rekall profile of a PDB: true for an ISF
+    /// file of a Windows PDB ([`Conventions::of`]).
+    pub string_arrays: bool,
+}
+
+impl Conventions {
+    /// The conventions of a document with this `metadata`.
+    pub fn of(meta: &Map<String, Value>) -> Self {
+        Conventions {
+            string_arrays: is_windows(meta),
+        }
+    }
+}
+
 /// A `user_types` entry as a struct, and whether it is a union (`kind`).
 ///
 /// `enums` looks up the enumerations the members name (`None`: not in the
@@ -110,6 +129,7 @@ fn bad(context: &str, message: impl Into<String>) -> Error {
 pub fn user_type(
     name: &str,
     t: &Value,
+    conventions: Conventions,
     enums: &mut dyn FnMut(&str) -> Option<IsfEnum>,
 ) -> Result<(StructDef, bool)> {
     let obj = t
@@ -121,7 +141,7 @@ pub fn user_type(
         for (fname, f) in fs {
             let ctx = || format!("{name}.{fname}");
             let ty = f.get("type").ok_or_else(|| bad(&ctx(), "has no type"))?;
-            let descriptor = type_descriptor(ty, enums).map_err(|e| match e {
+            let descriptor = type_descriptor(ty, conventions, enums).map_err(|e| match e {
                 Error::Format { message, .. } => bad(&ctx(), message),
                 other => other,
             })?;
@@ -136,13 +156,15 @@ pub fn user_type(
 /// An ISF type descriptor (`{"kind": ..., ...}`) as a profile descriptor.
 pub fn type_descriptor(
     t: &Value,
+    conventions: Conventions,
     enums: &mut dyn FnMut(&str) -> Option<IsfEnum>,
 ) -> Result<Descriptor> {
-    descriptor(t, enums, 0)
+    descriptor(t, conventions, enums, 0)
 }
 
 fn descriptor(
     t: &Value,
+    conventions: Conventions,
     enums: &mut dyn FnMut(&str) -> Option<IsfEnum>,
     depth: u32,
 ) -> Result<Descriptor> {
@@ -164,6 +186,7 @@ fn descriptor(
         descriptor(
             t.get(key)
                 .ok_or_else(|| bad(C, format!("{kind} without {key}")))?,
+            conventions,
             enums,
             depth + 1,
         )
@@ -184,7 +207,19 @@ fn descriptor(
                 .get("count")
                 .and_then(Value::as_u64)
                 .ok_or_else(|| bad(C, "array without count"))?;
-            Descriptor::array(count, sub("subtype", enums)?)
+            match sub("subtype", enums)? {
+                Descriptor::Named(n) if conventions.string_arrays && n == "char" => {
+                    Descriptor::String { length: count }
+                }
+                Descriptor::Named(n)
+                    if conventions.string_arrays && (n == "wchar_t" || n == "wchar") =>
+                {
+                    Descriptor::UnicodeString {
+                        length: count.saturating_mul(2),
+                    }
+                }
+                element => Descriptor::array(count, element),
+            }
         }
         "function" => Descriptor::Function,
         "enum" => {
@@ -363,7 +398,7 @@ mod tests {
             "i": {"offset": 17, "type": {"kind": "enum", "name": "__inline_enum_0"}},
             "f": {"offset": 24, "type": {"kind": "pointer", "subtype": {"kind": "function"}}}},
             "kind": "union", "size": 32});
-        let (s, union) = user_type("u", &t, &mut enums).unwrap();
+        let (s, union) = user_type("u", &t, Conventions::default(), &mut enums).unwrap();
         assert!(union);
         assert_eq!(s.size, Some(32));
         let d = |n: &str| s.fields[n].descriptor.to_json().to_string();
@@ -373,7 +408,11 @@ mod tests {
             d("b"),
             r#"["Enumeration",{"enum_name":"e","target":"BitField","target_args":{"end_bit":5,"start_bit":3,"target":"unsigned char"}}]"#
         );
-        assert!(d("i").contains(r#""choices":{"1":"A","2":"C"}"#), "{}", d("i"));
+        assert!(
+            d("i").contains(r#""choices":{"1":"A","2":"C"}"#),
+            "{}",
+            d("i")
+        );
         assert_eq!(d("f"), r#"["Pointer",{"target":"Function"}]"#);
     }
 
@@ -388,13 +427,32 @@ mod tests {
             json!({"fields": {"x": {"type": {"kind": "bitfield", "bit_position": 4294967295u64,
                 "bit_length": 9, "type": {"kind": "base", "name": "int"}}}}}),
         ] {
-            let e = user_type("t", &t, &mut none).unwrap_err().to_string();
+            let e = user_type("t", &t, Conventions::default(), &mut none)
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with('t'), "{e}");
         }
         let mut deep = json!({"kind": "base", "name": "int"});
         for _ in 0..100 {
             deep = json!({"kind": "pointer", "subtype": deep});
         }
-        assert!(type_descriptor(&deep, &mut none).is_err());
+        assert!(type_descriptor(&deep, Conventions::default(), &mut none).is_err());
+        // Windows: char and wchar_t arrays are strings.
+        let w = Conventions {
+            string_arrays: true,
+        };
+        let arr = |base: &str| json!({"kind": "array", "count": 8, "subtype": {"kind": "base", "name": base}});
+        assert_eq!(
+            type_descriptor(&arr("char"), w, &mut none).unwrap(),
+            Descriptor::String { length: 8 }
+        );
+        assert_eq!(
+            type_descriptor(&arr("wchar_t"), w, &mut none).unwrap(),
+            Descriptor::UnicodeString { length: 16 }
+        );
+        assert!(matches!(
+            type_descriptor(&arr("char"), Conventions::default(), &mut none).unwrap(),
+            Descriptor::Array { .. }
+        ));
     }
 }

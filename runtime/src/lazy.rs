@@ -56,6 +56,8 @@ pub struct LazyProfile {
     struct_index: HashMap<String, Range<usize>>,
     /// ISF only: `enums` name -> byte range of its entry.
     enum_index: HashMap<String, Range<usize>>,
+    /// ISF only: how its types read.
+    isf_conventions: isf::Conventions,
     /// ISF only: the `symbols` and `functions` as Rekall would have them.
     isf_symbols: OnceLock<(HashMap<String, u64>, HashMap<String, u64>)>,
     struct_cache: RwLock<HashMap<String, Arc<StructDef>>>,
@@ -169,11 +171,10 @@ impl LazyProfile {
         };
         // ISF: `user_types` and a `metadata` object with `format`.
         let isf_meta = match sections.contains_key("user_types") {
-            true => parse_section("metadata")?
-                .and_then(|m| match m {
-                    Value::Object(m) if m.contains_key("format") => Some(m),
-                    _ => None,
-                }),
+            true => parse_section("metadata")?.and_then(|m| match m {
+                Value::Object(m) if m.contains_key("format") => Some(m),
+                _ => None,
+            }),
             false => None,
         };
         if let Some(meta) = isf_meta {
@@ -208,6 +209,7 @@ impl LazyProfile {
                 .filter(|(k, _)| k == banner_key)
                 .filter_map(|(_, r)| serde_json::from_str::<Value>(text.get(r.clone())?).ok())
                 .find_map(|v| isf::banner(&v));
+            let isf_conventions = isf::Conventions::of(&meta);
             let metadata = isf::metadata(&meta, pointer_size, banner);
             return Ok(LazyProfile {
                 what: what.to_owned(),
@@ -217,6 +219,7 @@ impl LazyProfile {
                 sections,
                 struct_index: user_types,
                 enum_index,
+                isf_conventions,
                 isf_symbols: OnceLock::new(),
                 struct_cache: RwLock::new(HashMap::new()),
                 parsed_structs: AtomicUsize::new(0),
@@ -256,6 +259,7 @@ impl LazyProfile {
             sections,
             struct_index,
             enum_index: HashMap::new(),
+            isf_conventions: isf::Conventions::default(),
             isf_symbols: OnceLock::new(),
             struct_cache: RwLock::new(HashMap::new()),
             parsed_structs: AtomicUsize::new(0),
@@ -293,8 +297,16 @@ impl LazyProfile {
         }
         p.enums = self.enums().clone();
         p.derive_revenums();
-        p.constants = self.constants().iter().map(|(k, v)| (k.clone(), *v)).collect();
-        p.functions = self.functions().iter().map(|(k, v)| (k.clone(), *v)).collect();
+        p.constants = self
+            .constants()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        p.functions = self
+            .functions()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
         Ok(p)
     }
 
@@ -380,15 +392,16 @@ impl LazyProfile {
                 other => other,
             })?,
             ProfileFormat::Isf => {
-                isf::user_type(name, &value, &mut |e| self.isf_enum(e))
-                    .map_err(|e| match e {
-                        Error::Format { context, message } => Error::format(
-                            format!("{}: user_types.{context}", self.what),
-                            message,
-                        ),
-                        other => other,
-                    })?
-                    .0
+                isf::user_type(name, &value, self.isf_conventions, &mut |e| {
+                    self.isf_enum(e)
+                })
+                .map_err(|e| match e {
+                    Error::Format { context, message } => {
+                        Error::format(format!("{}: user_types.{context}", self.what), message)
+                    }
+                    other => other,
+                })?
+                .0
             }
         };
         let def = Arc::new(def);

@@ -68,8 +68,8 @@ pub use profile::{Field, Metadata, Profile, StructDef, SECTION_NAMES};
 // The object runtime.
 pub mod class;
 pub mod identify;
-pub mod isf;
 mod image;
+pub mod isf;
 mod kdump;
 mod lazy;
 pub mod linux;

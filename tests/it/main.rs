@@ -5,4 +5,5 @@ mod support;
 
 mod golden;
 mod images;
+mod inspect;
 mod runtime;

@@ -140,6 +140,7 @@ pub fn from_json(doc: &Value) -> Result<IsfProfile> {
     let obj = |k: &str| top.get(k).and_then(Value::as_object).unwrap_or(&empty);
     let meta = obj("metadata");
     let enums = obj("enums");
+    let conventions = isf::Conventions::of(meta);
     // One converter for each piece, the runtime's (`profile_runtime::isf`),
     // so a file converted whole reads as the lazy runtime reads it.
     let mut enum_info = |n: &str| enums.get(n).map(|e| isf::enum_info(n, e));
@@ -155,7 +156,8 @@ pub fn from_json(doc: &Value) -> Result<IsfProfile> {
     }
     // Types.
     for (name, t) in obj("user_types") {
-        let (def, union) = isf::user_type(name, t, &mut enum_info).map_err(|e| bad(message(e)))?;
+        let (def, union) =
+            isf::user_type(name, t, conventions, &mut enum_info).map_err(|e| bad(message(e)))?;
         if union {
             unions.insert(name.clone());
         }
@@ -182,7 +184,7 @@ pub fn from_json(doc: &Value) -> Result<IsfProfile> {
             p.constants.insert(name.clone(), addr);
             if let Some(Ok(d)) = s
                 .get("type")
-                .map(|t| isf::type_descriptor(t, &mut enum_info))
+                .map(|t| isf::type_descriptor(t, conventions, &mut enum_info))
             {
                 symbol_types.insert(name.clone(), d);
             }
