@@ -753,6 +753,110 @@ mod tests {
         assert_eq!(p.metadata_str("arch"), Some("AMD64"));
     }
 
+    const ISF: &str = r#"{"base_types": {"pointer": {"kind": "int", "size": 4, "signed": false, "endian": "little"}},
+        "enums": {"e": {"base": "unsigned char", "size": 1, "constants": {"A": 1, "B": 2}}},
+        "metadata": {"format": "6.2.0", "linux": {}},
+        "symbols": {"init_task": {"address": 4096, "type": {"kind": "struct", "name": "task"}},
+                    "start": {"address": 8192, "type": {"kind": "function"}},
+                    "linux_banner": {"address": 16, "constant_data": "TGludXggdmVyc2lvbiA2LjEK"}},
+        "user_types": {"task": {"kind": "struct", "size": 16, "fields": {
+            "pid": {"offset": 0, "type": {"kind": "base", "name": "int"}},
+            "st": {"offset": 4, "type": {"kind": "bitfield", "bit_position": 1, "bit_length": 3, "type": {"kind": "enum", "name": "e"}}},
+            "next": {"offset": 8, "type": {"kind": "pointer", "subtype": {"kind": "struct", "name": "task"}}}}},
+          "bad": {"kind": "struct", "size": 1, "fields": {"x": {"offset": 0, "type": {"kind": "nope"}}}}}}"#;
+
+    #[test]
+    fn isf_types_are_converted_on_demand() {
+        use std::io::Write;
+        let mut xz = Vec::new();
+        {
+            let mut enc = liblzma::write::XzEncoder::new(&mut xz, 1);
+            enc.write_all(ISF.as_bytes()).unwrap();
+            enc.finish().unwrap();
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(ISF.as_bytes()).unwrap();
+        for bytes in [ISF.as_bytes().to_vec(), xz, gz.finish().unwrap()] {
+            let p = LazyProfile::from_bytes(bytes, "t.json").unwrap();
+            assert_eq!(p.format(), ProfileFormat::Isf);
+            assert_eq!(p.struct_count(), 2);
+            assert_eq!(p.parsed_struct_count(), 0);
+            let t = p.get_struct("task").unwrap().unwrap();
+            assert_eq!(p.parsed_struct_count(), 1);
+            assert_eq!(t.size, Some(16));
+            assert_eq!(
+                t.fields["st"].descriptor.to_json().to_string(),
+                r#"["Enumeration",{"enum_name":"e","target":"BitField","target_args":{"end_bit":4,"start_bit":1,"target":"unsigned char"}}]"#
+            );
+            assert_eq!(
+                t.fields["next"].descriptor.to_json().to_string(),
+                r#"["Pointer",{"target":"task"}]"#
+            );
+            let e = p.get_struct("bad").unwrap_err().to_string();
+            assert!(e.starts_with("t.json: user_types.bad.x"), "{e}");
+            assert_eq!(p.get_enum("e").unwrap()[&2], "B");
+            assert_eq!(p.enum_count(), 1);
+            assert_eq!(p.metadata_str("arch"), Some("I386"));
+            assert_eq!(p.metadata_str("ProfileClass"), Some("Linux"));
+            assert_eq!(p.metadata_str("Banner"), Some("Linux version 6.1"));
+            // Linux: every symbol is a constant, functions also functions.
+            assert_eq!(p.constants().len(), 3);
+            assert_eq!(p.functions().get("start"), Some(&8192));
+            assert_eq!(p.member_count().unwrap(), 4);
+            // The eager model converts every type: `bad` fails it.
+            assert!(p.to_profile().unwrap_err().to_string().contains("bad.x"));
+        }
+    }
+
+    #[test]
+    fn hostile_isf_is_an_error_never_a_panic() {
+        use std::io::Write;
+        // Every truncation, plain and compressed.
+        let mut xz = Vec::new();
+        {
+            let mut enc = liblzma::write::XzEncoder::new(&mut xz, 1);
+            enc.write_all(ISF.as_bytes()).unwrap();
+            enc.finish().unwrap();
+        }
+        for cut in 0..ISF.len() {
+            assert!(LazyProfile::from_bytes(ISF.as_bytes()[..cut].to_vec(), "t").is_err());
+        }
+        for cut in 0..xz.len() {
+            let e = LazyProfile::from_bytes(xz[..cut].to_vec(), "t.xz");
+            assert!(e.is_err(), "{cut}");
+        }
+        for doc in [
+            r#"{"metadata": {"format": "6"}, "user_types": 5}"#,
+            r#"{"metadata": {"format": "6"}, "user_types": {}, "enums": []}"#,
+            r#"{"metadata": {"format": "6"}, "user_types": {}, "symbols": "x"}"#,
+            r#"{"metadata": {"format": "6"}, "user_types": {}, "base_types": 7}"#,
+        ] {
+            let e = LazyProfile::from_bytes(doc.as_bytes().to_vec(), "t").unwrap_err();
+            assert!(e.to_string().contains("is not an object"), "{e}");
+        }
+        // Wrong shapes inside entries read as errors or as nothing.
+        let doc = r#"{"metadata": {"format": "6"}, "base_types": {"pointer": 1},
+            "enums": {"e": 5, "f": {"constants": {"A": "x"}}},
+            "symbols": {"a": 5, "b": {"address": "x"}, "linux_banner": {"constant_data": "!!"}},
+            "user_types": {"a": 5, "b": {"fields": 5}, "c": {"fields": {"x": {"type": {"kind": "enum", "name": "e"}}}},
+              "d": {"fields": {"x": {"offset": -1, "type": {"kind": "array", "count": 1e99, "subtype": 5}}}}}}"#;
+        let p = LazyProfile::from_bytes(doc.as_bytes().to_vec(), "t").unwrap();
+        assert!(p.get_struct("a").is_err());
+        assert!(p.get_struct("b").unwrap().unwrap().fields.is_empty());
+        assert!(p.get_struct("c").unwrap().is_some());
+        assert!(p.get_struct("d").is_err());
+        assert!(p.constants().is_empty());
+        assert!(p.get_enum("f").unwrap().is_empty());
+        assert_eq!(p.enums().len(), 2);
+        let _ = p.member_count();
+        let _ = p.to_profile();
+        // A document with `user_types` but no ISF metadata is a Rekall
+        // profile with unknown sections.
+        let p = LazyProfile::from_bytes(br#"{"user_types": {"a": {}}}"#.to_vec(), "t").unwrap();
+        assert_eq!(p.format(), ProfileFormat::Rekall);
+        assert_eq!(p.struct_count(), 0);
+    }
+
     #[test]
     fn a_lying_gzip_trailer_is_harmless() {
         use std::io::Write;
