@@ -1,24 +1,26 @@
-//! `profc info` and `profc dt`: read any profile, ours or Rekall's.
+//! `profc info` and `profc dt`: read any profile, ours, Rekall's or a
+//! Volatility 3 ISF file, through the lazy runtime (only what is shown is
+//! parsed).
 
 use std::path::PathBuf;
 
 use anyhow::bail;
-use profile_compiler::inspect::{render_dt, render_info};
-use profile_runtime::Profile;
+use profile_compiler::inspect::{render_dt, render_info, similar_names};
+use profile_runtime::LazyProfile;
 
 use crate::cli::print;
 
 /// Arguments of `info`.
 #[derive(Debug, clap::Args)]
 pub struct InfoArgs {
-    /// The profile (gzipped or plain JSON).
+    /// The profile: Rekall or Volatility 3 ISF, plain JSON, gzip or xz.
     pub profile: PathBuf,
 }
 
 /// Arguments of `dt`.
 #[derive(Debug, clap::Args)]
 pub struct DtArgs {
-    /// The profile (gzipped or plain JSON).
+    /// The profile: Rekall or Volatility 3 ISF, plain JSON, gzip or xz.
     pub profile: PathBuf,
     /// The struct, union or enum to show.
     pub type_name: String,
@@ -28,25 +30,16 @@ pub struct DtArgs {
 }
 
 pub(crate) fn info(args: InfoArgs) -> anyhow::Result<()> {
-    let p = Profile::load(&args.profile)?;
-    print(&render_info(&p))
+    let p = LazyProfile::open(&args.profile)?;
+    print(&render_info(&p)?)
 }
 
 pub(crate) fn dt(args: DtArgs) -> anyhow::Result<()> {
-    let p = Profile::load(&args.profile)?;
-    match render_dt(&p, &args.type_name, args.depth) {
+    let p = LazyProfile::open(&args.profile)?;
+    match render_dt(&p, &args.type_name, args.depth)? {
         Some(text) => print(&text),
         None => {
-            let needle = args.type_name.to_lowercase();
-            let mut similar: Vec<&str> = p
-                .structs
-                .keys()
-                .chain(p.enums.keys())
-                .filter(|n| n.to_lowercase().contains(&needle))
-                .map(String::as_str)
-                .take(10)
-                .collect();
-            similar.dedup();
+            let similar = similar_names(&p, &args.type_name, 10);
             if similar.is_empty() {
                 bail!(
                     "{}: no type named {:?}",

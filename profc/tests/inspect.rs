@@ -149,3 +149,43 @@ fn info_reports_bad_input_in_one_line() {
         );
     }
 }
+
+#[test]
+fn info_and_dt_read_isf_in_every_compression() {
+    let golden = support::workspace_root().join("tests/golden");
+    let rekall = golden.join("fixture_x64.pdb.rekall.json");
+    let dir = tempfile::tempdir().unwrap();
+    let (_, want_info, _) = profc(&["info".as_ref(), rekall.as_os_str()]);
+    let sections = |s: &str| s[s.find("Sections:").unwrap()..].to_owned();
+    for ext in ["json", "json.gz", "json.xz"] {
+        let isf = dir.path().join(format!("p.isf.{ext}"));
+        let (ok, _, err) = profc(&[
+            "export".as_ref(),
+            rekall.as_os_str(),
+            isf.as_os_str(),
+            "--format".as_ref(),
+            "isf".as_ref(),
+        ]);
+        assert!(ok, "{err}");
+        let (ok, info, err) = profc(&["info".as_ref(), isf.as_os_str()]);
+        assert!(ok, "{err}");
+        assert!(info.starts_with("Format: Volatility 3 ISF 6.2.0"), "{info}");
+        assert_eq!(sections(&info), sections(&want_info));
+        for ty in ["Widget", "Big"] {
+            let (ok, want, err) = profc(&["dt".as_ref(), rekall.as_os_str(), ty.as_ref()]);
+            assert!(ok, "{err}");
+            let (ok, got, err) = profc(&["dt".as_ref(), isf.as_os_str(), ty.as_ref()]);
+            assert!(ok, "{err}");
+            assert_eq!(got, want, "{ty} {ext}");
+        }
+        // Truncated: one line naming the file, no panic.
+        let bytes = std::fs::read(&isf).unwrap();
+        let cut = dir.path().join(format!("cut.{ext}"));
+        std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+        let (ok, _, err) = profc(&["dt".as_ref(), cut.as_os_str(), "Widget".as_ref()]);
+        assert!(!ok);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("cut."), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -1,15 +1,37 @@
 //! Readable views of a profile: `profc info` (metadata and section counts)
 //! and `profc dt` (a type's layout, as Rekall's `dt` shows it).
+//!
+//! Both work on a [`LazyProfile`], so they read a Rekall profile or a
+//! Volatility 3 ISF file alike, and `dt` parses only the types it shows.
+//! An ISF file's sections are counted under the Rekall names they map to
+//! (`user_types` -> `$STRUCTS`, `enums` -> `$ENUMS` and `$REVENUMS`,
+//! `symbols` -> `$CONSTANTS`/`$FUNCTIONS`), so a profile and the ISF
+//! exported from it show the same counts.
 
 use std::fmt::Write as _;
 
-use profile_runtime::{Descriptor, Profile};
+use profile_runtime::{Descriptor, LazyProfile, ProfileFormat, Result};
 
-/// The text `profc info` prints: metadata and section counts.
-pub fn render_info(p: &Profile) -> String {
+/// The ISF top-level sections that map to Rekall sections.
+const ISF_SECTIONS: &[&str] = &["metadata", "base_types", "user_types", "enums", "symbols"];
+
+/// The text `profc info` prints: format, metadata and section counts.
+pub fn render_info(p: &LazyProfile) -> Result<String> {
     let mut s = String::new();
+    let format = match p.format() {
+        ProfileFormat::Rekall => "Rekall profile".to_owned(),
+        ProfileFormat::Isf => {
+            let version = p
+                .raw_section("metadata")
+                .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+                .and_then(|m| m.get("format").and_then(|f| f.as_str().map(str::to_owned)))
+                .unwrap_or_default();
+            format!("Volatility 3 ISF {version}")
+        }
+    };
+    let _ = writeln!(s, "Format: {format}");
     let _ = writeln!(s, "Metadata:");
-    for (k, v) in &p.metadata {
+    for (k, v) in p.metadata() {
         let v = v
             .as_str()
             .map(str::to_owned)
@@ -17,82 +39,113 @@ pub fn render_info(p: &Profile) -> String {
         let _ = writeln!(s, "  {k:<14} {v}");
     }
     let _ = writeln!(s, "Sections:");
+    let isf = p.format() == ProfileFormat::Isf;
+    let enums = p.enum_count();
     let mut rows = vec![
-        ("$STRUCTS", p.structs.len()),
-        ("$ENUMS", p.enums.len()),
-        ("$REVENUMS", p.revenums.as_ref().map_or(0, |r| r.len())),
-        ("$CONSTANTS", p.constants.len()),
-        ("$FUNCTIONS", p.functions.len()),
-        ("$CONFIG", p.config.len()),
+        ("$STRUCTS", p.struct_count()),
+        ("$ENUMS", enums),
+        (
+            "$REVENUMS",
+            if isf {
+                enums
+            } else {
+                p.entry_count("$REVENUMS")
+            },
+        ),
+        ("$CONSTANTS", p.constants().len()),
+        ("$FUNCTIONS", p.functions().len()),
+        ("$CONFIG", p.config().len()),
     ];
-    let members: usize = p.structs.values().map(|d| d.fields.len()).sum();
-    for (k, v) in &p.other {
-        let n = match v {
-            serde_json::Value::Object(m) => m.len(),
-            serde_json::Value::Array(a) => a.len(),
-            _ => 1,
-        };
-        rows.push((k.as_str(), n));
+    let members = p.member_count()?;
+    let known: &[&str] = if isf {
+        ISF_SECTIONS
+    } else {
+        &profile_runtime::SECTION_NAMES
+    };
+    for k in p.section_names() {
+        if !known.contains(&k) {
+            rows.push((k, p.entry_count(k)));
+        }
     }
     for (k, n) in rows {
         let _ = writeln!(s, "  {k:<14} {n}");
     }
     let _ = writeln!(s, "  {:<14} {members}", "(members)");
-    s
+    Ok(s)
 }
 
 /// The text `profc dt` prints for `name`, or `None` when the profile has no
-/// such struct or enum.
-pub fn render_dt(p: &Profile, name: &str, depth: u32) -> Option<String> {
+/// such struct or enum. Only the struct shown (and with `depth`, the structs
+/// it embeds) is parsed.
+pub fn render_dt(p: &LazyProfile, name: &str, depth: u32) -> Result<Option<String>> {
     let mut s = String::new();
-    if let Some(def) = p.structs.get(name) {
+    if let Some(def) = p.get_struct(name)? {
         let size = def
             .size
             .map_or_else(|| "?".to_owned(), |n| format!("{n:#x} ({n} bytes)"));
         let _ = writeln!(s, "[{name}] size {size}");
         let _ = writeln!(s, "  {:<10} {:<40} Type", "Offset", "Field");
-        struct_rows(p, name, 0, 1, depth, &mut s);
-        return Some(s);
+        struct_rows(p, name, 0, 1, depth, &mut s)?;
+        return Ok(Some(s));
     }
-    if let Some(choices) = p.enums.get(name) {
+    if let Some(choices) = p.get_enum(name) {
         let _ = writeln!(s, "[enum {name}] {} values", choices.len());
-        for (v, n) in choices {
+        for (v, n) in &choices {
             let _ = writeln!(s, "  {v:>12}  {n}");
         }
-        return Some(s);
+        return Ok(Some(s));
     }
-    None
+    Ok(None)
 }
 
-fn struct_rows(p: &Profile, name: &str, base: u64, indent: usize, depth: u32, s: &mut String) {
-    let Some(def) = p.structs.get(name) else {
-        return;
+/// Up to `limit` struct and enum names that contain `needle` (case
+/// insensitive), sorted: the suggestions of a `dt` that found nothing.
+pub fn similar_names(p: &LazyProfile, needle: &str, limit: usize) -> Vec<String> {
+    let needle = needle.to_lowercase();
+    let mut names: Vec<&str> = p
+        .struct_names()
+        .chain(p.enum_names())
+        .filter(|n| n.to_lowercase().contains(&needle))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names.into_iter().take(limit).map(str::to_owned).collect()
+}
+
+fn struct_rows(
+    p: &LazyProfile,
+    name: &str,
+    base: u64,
+    indent: usize,
+    depth: u32,
+    s: &mut String,
+) -> Result<()> {
+    let Some(def) = p.get_struct(name)? else {
+        return Ok(());
     };
     let mut fields: Vec<_> = def.fields.iter().collect();
     fields.sort_by_key(|(n, f)| (f.offset, bit_start(&f.descriptor), n.as_str()));
     for (fname, f) in fields {
-        let off = f
-            .offset
-            .map_or_else(|| "?".to_owned(), |o| format!("{:#06x}", base + o));
+        let off = f.offset.map_or_else(
+            || "?".to_owned(),
+            |o| format!("{:#06x}", base.wrapping_add(o)),
+        );
         let pad = "  ".repeat(indent);
         let _ = writeln!(s, "{pad}{off:<10} {fname:<40} {}", describe(&f.descriptor));
         if depth > 0 {
-            if let Some(inner) = f
-                .descriptor
-                .as_named()
-                .filter(|n| p.structs.contains_key(*n))
-            {
+            if let Some(inner) = f.descriptor.as_named().filter(|n| p.has_struct(n)) {
                 struct_rows(
                     p,
                     inner,
-                    base + f.offset.unwrap_or(0),
+                    base.wrapping_add(f.offset.unwrap_or(0)),
                     indent + 1,
                     depth - 1,
                     s,
-                );
+                )?;
             }
         }
     }
+    Ok(())
 }
 
 fn bit_start(d: &Descriptor) -> u32 {
@@ -106,6 +159,8 @@ fn bit_start(d: &Descriptor) -> u32 {
 /// A one-line human description of a descriptor.
 pub fn describe(d: &Descriptor) -> String {
     match d {
+        // Rekall's own profiles name `void` as a type; it is the void.
+        Descriptor::Named(n) if n == "void" => "Void".into(),
         Descriptor::Named(n) => n.clone(),
         Descriptor::Pointer { target } => format!("Pointer -> {}", describe(target)),
         Descriptor::Array { count, target } => format!("Array[{count}] of {}", describe(target)),

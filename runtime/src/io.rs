@@ -51,6 +51,46 @@ pub fn read_maybe_gzip(bytes: Vec<u8>, what: &str, limit: u64) -> Result<Vec<u8>
     Ok(out)
 }
 
+/// The xz magic number.
+const XZ_MAGIC: [u8; 6] = [0xfd, b'7', b'z', b'X', b'Z', 0];
+
+/// True when `bytes` start with the xz magic.
+pub fn is_xz(bytes: &[u8]) -> bool {
+    bytes.starts_with(&XZ_MAGIC)
+}
+
+/// Returns `bytes` decompressed when they are gzip or xz (detected by their
+/// magic, not by name), as they are otherwise; `limit` caps the decompressed
+/// size (see [`read_maybe_gzip`]). An xz stream of several blocks (as
+/// `profc` writes ISF) is decoded on as many threads as there are cores.
+pub fn read_compressed(bytes: Vec<u8>, what: &str, limit: u64) -> Result<Vec<u8>> {
+    if !is_xz(&bytes) {
+        return read_maybe_gzip(bytes, what, limit);
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8) as u32;
+    let stream = liblzma::stream::MtStreamBuilder::new()
+        .threads(threads)
+        .memlimit_threading(256 << 20)
+        .memlimit_stop(1 << 30)
+        .decoder()
+        .map_err(|e| Error::format(what, format!("xz decoder: {e}")))?;
+    let cap = usize::try_from(limit).map_or(usize::MAX, |l| l.saturating_add(1));
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(cap));
+    liblzma::bufread::XzDecoder::new_stream(&bytes[..], stream)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| Error::format(what, format!("corrupt xz data: {e}")))?;
+    if out.len() as u64 > limit {
+        return Err(Error::format(
+            what,
+            format!("decompressed size exceeds the limit of {limit} bytes"),
+        ));
+    }
+    Ok(out)
+}
+
 /// Whether an existing output file may be replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {

@@ -62,13 +62,14 @@ mod profile;
 
 pub use descriptor::{Descriptor, EnumChoices};
 pub use error::{Error, Result};
-pub use io::{is_gzip, read_maybe_gzip, write_atomic, WriteMode};
+pub use io::{is_gzip, is_xz, read_compressed, read_maybe_gzip, write_atomic, WriteMode};
 pub use profile::{Field, Metadata, Profile, StructDef, SECTION_NAMES};
 
 // The object runtime.
 pub mod class;
 pub mod identify;
 mod image;
+pub mod isf;
 mod kdump;
 mod lazy;
 pub mod linux;
@@ -92,7 +93,7 @@ pub use handle::MemberHandle;
 pub use identify::Identification;
 pub use image::{Arch, CpuState, Image, ImageFormat, KdumpInfo, MAX_NOTES, MAX_NOTE_BYTES};
 pub use kdump::KdumpSpace;
-pub use lazy::LazyProfile;
+pub use lazy::{LazyProfile, ProfileFormat};
 pub use linux::{Hints, LinuxKernel};
 pub use native::{DataModel, Native, NativeKind};
 pub use object::{

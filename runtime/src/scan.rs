@@ -224,6 +224,38 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// At an array (after whitespace): calls `f(index, scanner)` for each
+    /// element, in order; `f` must consume the element.
+    pub(crate) fn array(
+        &mut self,
+        mut f: impl FnMut(usize, &mut Scanner<'a>) -> Scan<()>,
+    ) -> Scan<()> {
+        self.ws();
+        if self.peek() != Some(b'[') {
+            return err("expected an array", self.i);
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        let mut index = 0;
+        loop {
+            f(index, self)?;
+            index += 1;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return err("expected ',' or ']' in an array", self.i),
+            }
+        }
+    }
+
     /// Skips the next value; returns its range.
     pub(crate) fn skip(&mut self) -> Scan<Range<usize>> {
         self.value()

@@ -7,5 +7,6 @@ mod support;
 
 mod golden;
 mod images;
+mod inspect;
 mod runtime;
 mod vol3;

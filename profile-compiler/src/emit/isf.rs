@@ -117,7 +117,7 @@ pub fn write_isf(
         c.enums.entry(name.clone()).or_insert_with(|| {
             let constants: Map<String, Value> = choices
                 .iter()
-                .map(|(v, n)| (n.clone(), json!(*v as i64)))
+                .map(|(v, n)| (n.clone(), enum_value(*v)))
                 .collect();
             json!({"size": 4, "base": "int", "constants": constants})
         });
@@ -137,6 +137,16 @@ pub fn write_isf(
     w.write_all(&user_types)?;
     w.write_all(b"}")?;
     Ok(c.warnings)
+}
+
+/// An enumerator's value as JSON: as it is (unsigned 64-bit values above
+/// 2^63 included, as Volatility 3's own converter writes them), negative
+/// ones as signed 64-bit.
+fn enum_value(v: i128) -> Value {
+    match u64::try_from(v) {
+        Ok(u) => json!(u),
+        Err(_) => json!(v as i64),
+    }
 }
 
 /// Anonymous members as the emitter names them (`u1`... of an `__unnamed_` type).
@@ -238,10 +248,8 @@ impl Converter<'_> {
             (Some(n), _) => n.to_owned(),
             (None, Some(c)) => {
                 let n = format!("__inline_enum_{}", self.enums.len());
-                let constants: Map<String, Value> = c
-                    .iter()
-                    .map(|(v, k)| (k.clone(), json!(*v as i64)))
-                    .collect();
+                let constants: Map<String, Value> =
+                    c.iter().map(|(v, k)| (k.clone(), enum_value(*v))).collect();
                 self.enums.insert(
                     n.clone(),
                     json!({"size": size, "base": base, "constants": constants}),
@@ -263,11 +271,7 @@ impl Converter<'_> {
                 .profile
                 .enums
                 .get(&name)
-                .map(|c| {
-                    c.iter()
-                        .map(|(v, k)| (k.clone(), json!(*v as i64)))
-                        .collect()
-                })
+                .map(|c| c.iter().map(|(v, k)| (k.clone(), enum_value(*v))).collect())
                 .unwrap_or_default();
             self.enums.insert(
                 name.clone(),
@@ -330,17 +334,13 @@ impl Converter<'_> {
                 json!({"kind": "array", "count": length, "subtype": self.base("char")})
             }
             Descriptor::UnicodeString { length } => {
-                json!({"kind": "array", "count": length / 2, "subtype": self.base("unsigned short")})
+                json!({"kind": "array", "count": length / 2, "subtype": self.base("wchar_t")})
             }
             Descriptor::Void => self.base("void"),
             Descriptor::Function => json!({"kind": "function"}),
             Descriptor::Other { class, .. } if class == "String" || class == "UnicodeString" => {
                 // A string whose length the profile leaves to an overlay.
-                let elem = if class == "String" {
-                    "char"
-                } else {
-                    "unsigned short"
-                };
+                let elem = if class == "String" { "char" } else { "wchar_t" };
                 json!({"kind": "array", "count": 0, "subtype": self.base(elem)})
             }
             Descriptor::Other { class, args } => {
@@ -445,11 +445,19 @@ impl Converter<'_> {
             producer["input"] = Value::String(kind.clone());
         }
         let class = self.profile.metadata_str("ProfileClass").unwrap_or("");
-        if let Some(guid_age) = self
+        // A PDB's profile: by its GUID_AGE, or by its PDBFile when the
+        // GUID_AGE is unusable (Rekall wrote `-1` for PDBs without one); the
+        // GUID is then zero, rather than the profile passing for Linux.
+        let guid_age = self
             .profile
             .metadata_str("GUID_AGE")
-            .filter(|g| g.len() > 32)
-        {
+            .filter(|g| g.len() > 32 && g.is_char_boundary(32))
+            .or_else(|| {
+                self.profile
+                    .metadata_str("PDBFile")
+                    .map(|_| "000000000000000000000000000000000")
+            });
+        if let Some(guid_age) = guid_age {
             let (guid, age) = guid_age.split_at(32);
             let age = u64::from_str_radix(age, 16).unwrap_or(0);
             let machine: u64 = match self.profile.metadata_str("arch").unwrap_or("") {

@@ -12,8 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use base64::Engine as _;
-use profile_runtime::{Descriptor, Field, Profile, StructDef};
+use profile_runtime::{isf, Descriptor, Profile};
 use serde_json::{Map, Value};
 
 use crate::{Error, Result};
@@ -139,106 +138,55 @@ pub fn from_json(doc: &Value) -> Result<IsfProfile> {
     let mut p = Profile::new();
     let empty = Map::new();
     let obj = |k: &str| top.get(k).and_then(Value::as_object).unwrap_or(&empty);
-    let base_types = obj("base_types");
     let meta = obj("metadata");
-    // Metadata.
-    if let Some(pdb) = meta.get("windows").and_then(|w| w.get("pdb")) {
-        let guid = pdb.get("GUID").and_then(Value::as_str).unwrap_or("");
-        let age = pdb.get("age").and_then(Value::as_u64).unwrap_or(0);
-        p.set_metadata(
-            "GUID_AGE",
-            format!("{}{:X}", guid.replace('-', "").to_uppercase(), age),
-        );
-        if let Some(db) = pdb.get("database").and_then(Value::as_str) {
-            p.set_metadata("PDBFile", db);
-            p.set_metadata("ProfileClass", crate::input::pdb::profile_class(db));
-        }
-        let arch = match pdb.get("machine_type").and_then(Value::as_u64) {
-            Some(0x14c) => "I386",
-            Some(0xaa64) => "ARM64",
-            Some(0x1c4) => "ARM",
-            _ => "AMD64",
-        };
-        p.set_metadata("arch", arch);
+    let enums = obj("enums");
+    let conventions = isf::Conventions::of(meta);
+    // One converter for each piece, the runtime's (`profile_runtime::isf`),
+    // so a file converted whole reads as the lazy runtime reads it.
+    let mut enum_info = |n: &str| enums.get(n).map(|e| isf::enum_info(n, e));
+    let banner_key = if meta.contains_key("mac") {
+        "version"
     } else {
-        let class = if meta.contains_key("mac") {
-            "Darwin"
-        } else {
-            "Linux"
-        };
-        p.set_metadata("ProfileClass", class);
-        let ptr = base_types
-            .get("pointer")
-            .and_then(|b| b.get("size"))
-            .and_then(Value::as_u64)
-            .unwrap_or(8);
-        p.set_metadata("arch", if ptr == 4 { "I386" } else { "AMD64" });
+        "linux_banner"
+    };
+    let banner = obj("symbols").get(banner_key).and_then(isf::banner);
+    let pointer_size = top.get("base_types").and_then(isf::pointer_size);
+    for (k, v) in isf::metadata(meta, pointer_size, banner) {
+        p.metadata.insert(k, v);
     }
-    p.set_metadata("Version", 1);
     // Types.
     for (name, t) in obj("user_types") {
-        let size = t.get("size").and_then(Value::as_u64);
-        let mut fields = BTreeMap::new();
-        if let Some(fs) = t.get("fields").and_then(Value::as_object) {
-            for (fname, f) in fs {
-                let ty = f
-                    .get("type")
-                    .ok_or_else(|| bad(format!("{name}.{fname} has no type")))?;
-                let descriptor = descriptor(ty, obj("enums"), 0)
-                    .map_err(|e| bad(format!("{name}.{fname}: {}", message(e))))?;
-                let offset = f.get("offset").and_then(Value::as_u64);
-                fields.insert(fname.clone(), Field { offset, descriptor });
-            }
-        }
-        if t.get("kind").and_then(Value::as_str) == Some("union") {
+        let (def, union) =
+            isf::user_type(name, t, conventions, &mut enum_info).map_err(|e| bad(message(e)))?;
+        if union {
             unions.insert(name.clone());
         }
-        p.structs.insert(name.clone(), StructDef { size, fields });
+        p.structs.insert(name.clone(), def);
     }
-    for (name, e) in obj("enums") {
-        let mut choices = BTreeMap::new();
-        if let Some(c) = e.get("constants").and_then(Value::as_object) {
-            for (k, v) in c {
-                let v = v
-                    .as_i64()
-                    .map(i128::from)
-                    .or_else(|| v.as_u64().map(i128::from));
-                if let Some(v) = v {
-                    choices.entry(v).or_insert_with(|| k.clone());
-                }
-            }
-        }
-        p.enums.insert(name.clone(), choices);
+    for (name, e) in enums {
+        p.enums.insert(name.clone(), isf::enum_choices(e));
     }
     p.derive_revenums();
+    // Symbols: for Linux and macOS every symbol is in `$CONSTANTS`, functions
+    // also in `$FUNCTIONS`; for Windows functions only there (as the
+    // compiler writes Rekall profiles, docs/conventions.md).
+    let windows = isf::is_windows(meta);
     for (name, s) in obj("symbols") {
-        let Some(addr) = s
-            .get("address")
-            .and_then(|a| a.as_u64().or_else(|| a.as_i64().map(|i| i as u64)))
-        else {
+        let Some((addr, is_fn)) = isf::symbol(s) else {
             continue;
         };
-        let is_fn = s
-            .get("type")
-            .and_then(|t| t.get("kind"))
-            .and_then(Value::as_str)
-            == Some("function");
         if is_fn {
             p.functions.insert(name.clone(), addr);
+            if !windows {
+                p.constants.insert(name.clone(), addr);
+            }
         } else {
             p.constants.insert(name.clone(), addr);
-            if let Some(Ok(d)) = s.get("type").map(|t| descriptor(t, obj("enums"), 0)) {
+            if let Some(Ok(d)) = s
+                .get("type")
+                .map(|t| isf::type_descriptor(t, conventions, &mut enum_info))
+            {
                 symbol_types.insert(name.clone(), d);
-            }
-        }
-        if name == "linux_banner" || name == "version" {
-            if let Some(data) = s.get("constant_data").and_then(Value::as_str) {
-                if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(data) {
-                    let text = String::from_utf8_lossy(&bytes)
-                        .trim_end_matches(['\0', '\n'])
-                        .to_owned();
-                    p.set_metadata("Banner", text);
-                }
             }
         }
     }
@@ -249,104 +197,10 @@ pub fn from_json(doc: &Value) -> Result<IsfProfile> {
     })
 }
 
-/// The message of an ISF error (without the "malformed ISF" prefix).
-fn message(e: Error) -> String {
+/// The message of a runtime conversion error, with where it is.
+fn message(e: profile_runtime::Error) -> String {
     match e {
-        Error::Malformed { message, .. } => message,
+        profile_runtime::Error::Format { context, message } => format!("{context}: {message}"),
         other => other.to_string(),
     }
-}
-
-fn descriptor(t: &Value, enums: &Map<String, Value>, depth: u32) -> Result<Descriptor> {
-    if depth > 64 {
-        return Err(bad("type nesting too deep"));
-    }
-    let kind = t
-        .get("kind")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("type without kind"))?;
-    let name = || {
-        t.get("name")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .ok_or_else(|| bad(format!("{kind} type without name")))
-    };
-    let sub = |key: &str| -> Result<Descriptor> {
-        descriptor(
-            t.get(key)
-                .ok_or_else(|| bad(format!("{kind} without {key}")))?,
-            enums,
-            depth + 1,
-        )
-    };
-    Ok(match kind {
-        "base" => {
-            let n = name()?;
-            if n == "void" {
-                Descriptor::Void
-            } else {
-                Descriptor::Named(n)
-            }
-        }
-        "struct" | "union" | "class" => Descriptor::Named(name()?),
-        "pointer" => Descriptor::pointer(sub("subtype")?),
-        "array" => {
-            let count = t
-                .get("count")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| bad("array without count"))?;
-            Descriptor::array(count, sub("subtype")?)
-        }
-        "function" => Descriptor::Function,
-        "enum" => {
-            let n = name()?;
-            let base = enums
-                .get(&n)
-                .and_then(|e| e.get("base"))
-                .and_then(Value::as_str)
-                .unwrap_or("int");
-            Descriptor::Enumeration {
-                enum_name: Some(n),
-                choices: None,
-                target: Box::new(Descriptor::named(base)),
-            }
-        }
-        "bitfield" => {
-            let pos = t
-                .get("bit_position")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| bad("bitfield without bit_position"))?;
-            let len = t
-                .get("bit_length")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| bad("bitfield without bit_length"))?;
-            let (start_bit, end_bit) =
-                match (u32::try_from(pos), u32::try_from(pos + len.min(1 << 16))) {
-                    (Ok(s), Ok(e)) => (s, e),
-                    _ => return Err(bad("bitfield position out of range")),
-                };
-            let inner = t.get("type").ok_or_else(|| bad("bitfield without type"))?;
-            match descriptor(inner, enums, depth + 1)? {
-                Descriptor::Enumeration {
-                    enum_name,
-                    choices,
-                    target,
-                } => Descriptor::Enumeration {
-                    enum_name,
-                    choices,
-                    target: Box::new(Descriptor::BitField {
-                        start_bit,
-                        end_bit,
-                        target: Some(target),
-                    }),
-                },
-                unit => Descriptor::BitField {
-                    start_bit,
-                    end_bit,
-                    target: Some(Box::new(unit)),
-                },
-            }
-        }
-        other => return Err(bad(format!("unknown type kind {other:?}"))),
-    })
 }

@@ -29,13 +29,9 @@ mod leaf;
 mod symbols;
 mod types;
 
-/// Rekall profile classes for PE modules: a PDB whose capitalised stem is
-/// one of these gets that `ProfileClass`, any other `BasicPEProfile`
-/// (learnt from Rekall 1.7's `BasicPEProfile` subclasses).
-pub const PROFILE_CLASSES: &[&str] = &[
-    "Nt", "Ntoskrnl", "Ntkrnlmp", "Ntkrnlpa", "Ntkrpamp", "Ntdll", "Tcpip", "Win32k", "Conhost",
-    "Lsasrv", "Wdigest", "Livessp",
-];
+/// Rekall's profile classes of PE modules and the rule naming them (in the
+/// runtime, whose ISF reader needs them too).
+pub use profile_runtime::isf::{profile_class, PROFILE_CLASSES};
 
 /// Reads a PDB file into the IR. A regular file is memory-mapped (only the
 /// pages of the streams the reader needs are touched); anything else (a
@@ -453,29 +449,6 @@ fn module_procedures<'s, S: pdb2::Source<'s> + Send + 's>(
         warnings.push(format!(
             "{failed} module symbol streams were unreadable; their procedures may be missing"
         ));
-    }
-}
-
-/// Rekall's rule: the PDB file name without extension, capitalised as
-/// Python's `str.capitalize()` does, when Rekall has a profile class of that
-/// name; `BasicPEProfile` otherwise.
-pub fn profile_class(pdb_file: &str) -> String {
-    let stem = match pdb_file.rfind('.') {
-        Some(i) if i > 0 => &pdb_file[..i],
-        _ => pdb_file,
-    };
-    let mut chars = stem.chars();
-    let capitalised: String = match chars.next() {
-        Some(c) => c
-            .to_uppercase()
-            .chain(chars.flat_map(char::to_lowercase))
-            .collect(),
-        None => String::new(),
-    };
-    if PROFILE_CLASSES.contains(&capitalised.as_str()) {
-        capitalised
-    } else {
-        "BasicPEProfile".into()
     }
 }
 
