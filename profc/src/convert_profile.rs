@@ -15,11 +15,19 @@ pub enum Converter {
     /// Detect by content (ELF or Mach-O magic, zip, System.map text).
     Auto,
     /// An ELF or Mach-O file with DWARF (vmlinux, a module, a macOS kernel or dSYM).
-    #[value(alias = "elf", alias = "macho", alias = "OSXConverter")]
+    #[value(alias = "elf", alias = "macho")]
     Dwarf,
     /// Rekall's Linux zip: `module_dwarf.ko` + `System.map-<version>` (+ `config-<version>`).
-    #[value(name = "linux-zip", alias = "LinuxConverter")]
+    #[value(name = "linux-zip")]
     LinuxZip,
+    /// Rekall's name for its Linux converter, which reads Rekall's and
+    /// Volatility 2's Linux zips: detected by content.
+    #[value(name = "LinuxConverter")]
+    RekallLinux,
+    /// Rekall's name for its macOS converter (Volatility 2 Mac zips, DWARF):
+    /// detected by content.
+    #[value(name = "OSXConverter")]
+    RekallOsx,
     /// A Volatility 2 profile zip.
     #[value(alias = "vol2-zip")]
     Vol2,
@@ -45,7 +53,7 @@ impl Converter {
     /// The input kind this converter reads (`None`: detect).
     fn kind(self) -> Option<InputKind> {
         Some(match self {
-            Converter::Auto => return None,
+            Converter::Auto | Converter::RekallLinux | Converter::RekallOsx => return None,
             Converter::Dwarf => InputKind::Dwarf,
             Converter::LinuxZip => InputKind::LinuxZip,
             Converter::Vol2 => InputKind::Vol2Zip,
