@@ -283,7 +283,8 @@ mod tests {
         assert!(m("krnl", "ntkrnlmp.pdb"));
         assert!(m("^(ntoskrnl|ntkrnlmp)\\.pdb", "ntkrnlmp.pdb"));
         assert!(!m("^(ntoskrnl|ntkrnlpa)\\.pdb", "ntkrnlmp.pdb"));
-        assert!(m("^[a-z_]+\\d?\\.pdb$", "inject_dll_x86.pdb"));
+        assert!(m("^[a-z_]+\\d+\\.pdb$", "inject_dll_x86.pdb"));
+        assert!(!m("^[a-z_]+\\d?\\.pdb$", "inject_dll_x86.pdb"));
         assert!(m("^[a-z_]+\\d*\\.pdb$", "attach_amd64.pdb"));
         assert!(!m("^[^a]", "attach.pdb"));
         assert!(m(".", "x"));
