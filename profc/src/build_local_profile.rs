@@ -14,7 +14,8 @@ use crate::fetch_pdb::SourceArgs;
 pub struct Args {
     /// The executable or DLL (its CodeView record names the PDB).
     pub executable: PathBuf,
-    /// Where to write the profile (gzipped unless the name ends in `.json`).
+    /// Where to write the profile (gzipped unless the name ends in `.json`;
+    /// `-`: standard output).
     #[arg(long, short)]
     pub output: PathBuf,
     #[command(flatten)]
@@ -24,6 +25,7 @@ pub struct Args {
 }
 
 pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
+    crate::cli::check_output(&args.output, args.out.overwrite)?;
     let input = Input::with_kind(&args.executable, InputKind::Executable)?;
     let mut options = args.out.compile_options();
     options.symbols = Some(args.source.options()?);
@@ -31,6 +33,8 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     report_notes(&compiled);
     write_compiled(&compiled, &args.output, &args.out, verbose)
         .with_context(|| format!("writing {}", args.output.display()))?;
-    eprintln!("profc: wrote {}", args.output.display());
+    if !crate::cli::is_stdout(&args.output) {
+        eprintln!("profc: wrote {}", args.output.display());
+    }
     Ok(())
 }

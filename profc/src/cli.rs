@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use profile_compiler::{Compiled, Format as OutputFormat};
 use profile_runtime::WriteMode;
 
@@ -85,12 +85,60 @@ enum Command {
     BuildLinuxProfile(fetch_debuginfo::BuildArgs),
 }
 
+impl Cli {
+    /// The clap command, each Rekall command's `--help` ending with the
+    /// Rekall forms it accepts ([`crate::rekall::HELP`]).
+    fn command_with_rekall_help() -> clap::Command {
+        let mut cmd = Cli::command();
+        for (name, text) in crate::rekall::HELP {
+            cmd = cmd.mut_subcommand(name, |c| c.after_help(*text));
+        }
+        cmd
+    }
+}
+
+impl Command {
+    /// A directory where a file is expected, said before any command maps
+    /// it (mapping a directory fails with "No such device").
+    fn check_inputs(&self) -> anyhow::Result<()> {
+        let files: Vec<&Path> = match self {
+            Command::ParsePdb(a) => vec![a.pdb.as_path()],
+            Command::Peinfo(a) => vec![a.file.as_path()],
+            Command::VersionScan(a) => vec![a.file.as_path()],
+            Command::BuildLocalProfile(a) => vec![a.executable.as_path()],
+            Command::Identify(a) => vec![a.image.as_path()],
+            Command::Pslist(a) | Command::Lsmod(a) => vec![a.image.as_path()],
+            Command::Check(a) => vec![a.image.as_path(), a.profile.as_path()],
+            Command::Diff(a) => vec![a.a.as_path(), a.b.as_path()],
+            Command::Export(a) => vec![a.input.as_path()],
+            _ => Vec::new(),
+        };
+        for f in files {
+            require_file(f)?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a directory given where a file is expected, with one clear line.
+pub fn require_file(path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        anyhow::bail!("{}: is a directory, not a file", path.display());
+    }
+    Ok(())
+}
+
+/// `-` as an output: standard output.
+pub fn is_stdout(out: &Path) -> bool {
+    out.as_os_str() == "-"
+}
+
 /// Arguments of `export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     /// The profile to read (Rekall JSON, gzipped or plain, or Volatility 3 ISF).
     pub input: PathBuf,
-    /// Where to write.
+    /// Where to write (`-`: standard output).
     pub output: PathBuf,
     #[command(flatten)]
     pub out: OutputArgs,
@@ -100,7 +148,15 @@ pub struct ExportArgs {
 /// error on failure.
 pub fn main() -> ExitCode {
     install_panic_hook();
-    let cli = Cli::parse();
+    let argv = crate::rekall::rewrite(std::env::args_os().collect());
+    let cli = Cli::command_with_rekall_help()
+        .try_get_matches_from(argv)
+        .and_then(|m| Cli::from_arg_matches(&m))
+        .unwrap_or_else(|e| e.exit());
+    if let Err(e) = cli.command.check_inputs() {
+        eprintln!("profc: error: {}", one_line(&e));
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::ParsePdb(a) => parse_pdb::run(a, cli.verbose),
         Command::ConvertProfile(a) => convert_profile::run(a, cli.verbose),
@@ -215,6 +271,10 @@ pub struct OutputArgs {
     /// Output format: Rekall's profile JSON, or Volatility 3's ISF.
     #[arg(long, value_enum, default_value_t = Format::Rekall)]
     pub format: Format,
+    /// With `--output -`: gzip what goes to standard output (plain JSON
+    /// otherwise). A file's compression follows its name.
+    #[arg(long)]
+    pub gzip: bool,
 }
 
 /// Output formats.
@@ -263,11 +323,31 @@ pub fn write_compiled(
     verbose: bool,
 ) -> anyhow::Result<()> {
     report_warnings(&compiled.warnings, verbose);
-    let warnings = compiled
-        .save(out, opts.format.into(), opts.mode())
-        .with_context(|| format!("writing {}", out.display()))?;
+    let warnings = if is_stdout(out) {
+        write_stdout(compiled, opts)?
+    } else {
+        compiled
+            .save(out, opts.format.into(), opts.mode())
+            .with_context(|| format!("writing {}", out.display()))?
+    };
     report_warnings(&warnings, verbose);
     Ok(())
+}
+
+/// Writes a profile to standard output: plain JSON, or gzip with `--gzip`.
+fn write_stdout(compiled: &Compiled, opts: &OutputArgs) -> anyhow::Result<Vec<String>> {
+    let stdout = std::io::stdout();
+    let mut lock = std::io::BufWriter::new(stdout.lock());
+    let warnings = if opts.gzip {
+        let mut gz = flate2::write::GzEncoder::new(&mut lock, flate2::Compression::default());
+        let w = compiled.write_plain(&mut gz, opts.format.into())?;
+        gz.finish()?;
+        w
+    } else {
+        compiled.write_plain(&mut lock, opts.format.into())?
+    };
+    lock.flush()?;
+    Ok(warnings)
 }
 
 /// Prints warnings: all of them with `--verbose`, else the first few and a count.
@@ -312,6 +392,7 @@ pub fn load_any_profile(path: &Path) -> anyhow::Result<Compiled> {
 }
 
 fn export(args: ExportArgs, verbose: bool) -> anyhow::Result<()> {
+    check_output(&args.output, args.out.overwrite)?;
     let mut compiled = load_any_profile(&args.input)?;
     if let Some(class) = &args.out.profile_class {
         compiled
@@ -327,6 +408,15 @@ fn export(args: ExportArgs, verbose: bool) -> anyhow::Result<()> {
 /// Refuses an existing output (without `--overwrite`) and an output whose
 /// folder does not exist, with one clear line each, before any slow work.
 pub fn check_output(out: &Path, overwrite: bool) -> anyhow::Result<()> {
+    if is_stdout(out) {
+        return Ok(());
+    }
+    if out.is_dir() {
+        anyhow::bail!(
+            "{}: is a directory; give the profile's file name",
+            out.display()
+        );
+    }
     if !overwrite && out.exists() {
         return Err(profile_runtime::Error::Exists(out.to_path_buf()).into());
     }

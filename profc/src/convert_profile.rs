@@ -2,7 +2,7 @@
 //! zips, Volatility 2 zips, System.map files, PDBs and profiles to a
 //! profile.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use profile_compiler::{Input, InputKind};
@@ -15,11 +15,19 @@ pub enum Converter {
     /// Detect by content (ELF or Mach-O magic, zip, System.map text).
     Auto,
     /// An ELF or Mach-O file with DWARF (vmlinux, a module, a macOS kernel or dSYM).
-    #[value(alias = "elf", alias = "macho", alias = "OSXConverter")]
+    #[value(alias = "elf", alias = "macho")]
     Dwarf,
     /// Rekall's Linux zip: `module_dwarf.ko` + `System.map-<version>` (+ `config-<version>`).
-    #[value(name = "linux-zip", alias = "LinuxConverter")]
+    #[value(name = "linux-zip")]
     LinuxZip,
+    /// Rekall's name for its Linux converter, which reads Rekall's and
+    /// Volatility 2's Linux zips: detected by content.
+    #[value(name = "LinuxConverter")]
+    RekallLinux,
+    /// Rekall's name for its macOS converter (Volatility 2 Mac zips, DWARF):
+    /// detected by content.
+    #[value(name = "OSXConverter")]
+    RekallOsx,
     /// A Volatility 2 profile zip.
     #[value(alias = "vol2-zip")]
     Vol2,
@@ -45,7 +53,7 @@ impl Converter {
     /// The input kind this converter reads (`None`: detect).
     fn kind(self) -> Option<InputKind> {
         Some(match self {
-            Converter::Auto => return None,
+            Converter::Auto | Converter::RekallLinux | Converter::RekallOsx => return None,
             Converter::Dwarf => InputKind::Dwarf,
             Converter::LinuxZip => InputKind::LinuxZip,
             Converter::Vol2 => InputKind::Vol2Zip,
@@ -64,9 +72,11 @@ impl Converter {
 pub struct Args {
     /// The input: a kernel image or module with DWARF (ELF), a macOS kernel or
     /// dSYM (Mach-O, fat or thin), BTF, a Rekall Linux zip, a Volatility 2
-    /// zip, a System.map, a PDB or a profile.
+    /// zip, a System.map, a PDB or a profile; or a directory holding an
+    /// unpacked Rekall or Volatility 2 profile zip (as Rekall takes).
     pub source: PathBuf,
-    /// Where to write the profile (gzipped unless the name ends in `.json`).
+    /// Where to write the profile (gzipped unless the name ends in `.json`;
+    /// `-`: standard output).
     pub out: PathBuf,
     /// A System.map whose symbols replace the input's own (Linux).
     #[arg(long = "system-map", alias = "system_map", value_name = "FILE")]
@@ -106,9 +116,16 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     } else {
         args.converter.kind()
     };
+    // Rekall reads a directory as the zip it was unpacked from.
+    let packed = if args.source.is_dir() {
+        Some(pack_directory(&args.source)?)
+    } else {
+        None
+    };
+    let source = packed.as_ref().map_or(args.source.as_path(), |p| p.path());
     let input = match kind {
-        Some(kind) => Input::with_kind(&args.source, kind)?,
-        None => Input::detect(&args.source)?,
+        Some(kind) => Input::with_kind(source, kind)?,
+        None => Input::detect(source)?,
     };
     let mut options = args.out_args.compile_options();
     options.banner = args.banner.clone();
@@ -118,7 +135,57 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
         options.kallsyms = args.kallsyms.clone();
         options.base_btf = args.base_btf.clone();
     }
-    let compiled = profile_compiler::compile(&input, &options)?;
+    let compiled = profile_compiler::compile(&input, &options).with_context(|| match &packed {
+        Some(_) => format!(
+            "{} (a directory, read as a zip of its files)",
+            args.source.display()
+        ),
+        None => args.source.display().to_string(),
+    })?;
     write_compiled(&compiled, &args.out, &args.out_args, verbose)
         .with_context(|| format!("writing {}", args.out.display()))
+}
+
+/// Packs the files under `dir` (relative names, sorted; stored, not
+/// compressed) into a temporary zip, which the zip readers take.
+fn pack_directory(dir: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).with_context(|| d.display().to_string())? {
+            let e = e.with_context(|| d.display().to_string())?;
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        anyhow::bail!("{}: an empty directory", dir.display());
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("profc-dir-")
+        .suffix(".zip")
+        .tempfile()
+        .context("creating a temporary zip")?;
+    let mut zip = zip::ZipWriter::new(tmp.reopen()?);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    for f in &files {
+        let rel = f.strip_prefix(dir).unwrap_or(f);
+        let name = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        zip.start_file(name, opts)?;
+        let mut src = std::fs::File::open(f).with_context(|| f.display().to_string())?;
+        std::io::copy(&mut src, &mut zip).with_context(|| f.display().to_string())?;
+    }
+    zip.finish()?;
+    Ok(tmp)
 }

@@ -91,14 +91,27 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// Arguments of `fetch_pdb`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// An executable or DLL whose CodeView (RSDS) record names the PDB.
-    #[arg(long, value_name = "EXE_OR_DLL", conflicts_with_all = ["pdb", "guid"], required_unless_present = "pdb")]
+    /// Rekall's positional forms: `fetch_pdb EXE_OR_DLL` or `fetch_pdb
+    /// NAME.pdb GUID_AGE`.
+    #[arg(value_name = "FILE", conflicts_with = "filename")]
+    pub positional_file: Option<String>,
+    /// The GUID_AGE of `fetch_pdb NAME.pdb GUID_AGE`.
+    #[arg(value_name = "GUID_AGE", conflicts_with = "guid")]
+    pub positional_guid: Option<String>,
+    /// An executable or DLL whose CodeView (RSDS) record names the PDB; with
+    /// `--guid`, a name ending in `.pdb` is the PDB's name (Rekall's use).
+    #[arg(long, short = 'f', value_name = "EXE_OR_DLL")]
     pub filename: Option<PathBuf>,
-    /// The PDB file name (with `--guid`).
-    #[arg(long, alias = "pdb_filename", value_name = "NAME", requires = "guid")]
+    /// The PDB file name (with `--guid`; Rekall: `--pdb_filename`).
+    #[arg(
+        long,
+        alias = "pdb-filename",
+        alias = "pdb_filename",
+        value_name = "NAME"
+    )]
     pub pdb: Option<String>,
     /// The PDB's GUID_AGE (32 hex digits of GUID, then the age in hex).
-    #[arg(long, value_name = "GUID_AGE", requires = "pdb")]
+    #[arg(long, value_name = "GUID_AGE")]
     pub guid: Option<String>,
     /// Copy the verified PDB into this directory (it stays in the cache too).
     #[arg(long = "dump-dir", alias = "dump_dir", short = 'D', value_name = "DIR")]
@@ -108,6 +121,42 @@ pub struct Args {
     pub overwrite: bool,
     #[command(flatten)]
     pub source: SourceArgs,
+}
+
+/// What to fetch, from the forms Rekall and profc accept.
+enum Wanted {
+    /// The PDB an executable names.
+    Executable(PathBuf),
+    /// A PDB by name and GUID_AGE.
+    Pdb(String, String),
+}
+
+fn is_pdb_name(n: &str) -> bool {
+    n.to_ascii_lowercase().ends_with(".pdb")
+}
+
+impl Args {
+    fn wanted(&self) -> anyhow::Result<Wanted> {
+        let guid = self.guid.clone().or_else(|| self.positional_guid.clone());
+        let file = self
+            .filename
+            .as_ref()
+            .map(|p| p.to_string_lossy().into_owned())
+            .or_else(|| self.positional_file.clone());
+        Ok(match (&self.pdb, file, guid) {
+            (Some(n), None, Some(g)) => Wanted::Pdb(n.clone(), g),
+            (None, Some(n), Some(g)) if is_pdb_name(&n) => Wanted::Pdb(n, g),
+            (None, Some(f), Some(_)) => bail!(
+                "--guid with {f}: with a GUID, give the PDB's name (ending in .pdb), not an executable"
+            ),
+            (None, Some(f), None) => Wanted::Executable(PathBuf::from(f)),
+            (Some(_), Some(_), _) => {
+                bail!("give --filename EXE_OR_DLL, or --pdb NAME with --guid GUID_AGE, not both")
+            }
+            (Some(n), None, None) => bail!("--pdb {n}: give its --guid GUID_AGE too"),
+            _ => bail!("give --filename EXE_OR_DLL, or --pdb NAME with --guid GUID_AGE"),
+        })
+    }
 }
 
 /// Fetches with progress notes on stderr.
@@ -125,17 +174,19 @@ pub(crate) fn fetch_one(source: &SourceArgs, name: &str, id: &PdbId) -> anyhow::
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
-    let (name, id) = match (&args.filename, &args.pdb, &args.guid) {
-        (Some(f), _, _) => profile_compiler::pe::pdb_key(f)?,
-        (None, Some(n), Some(g)) => {
-            let id = PdbId::parse_key(g).ok_or_else(|| {
+    let (name, id) = match args.wanted()? {
+        Wanted::Executable(f) => {
+            crate::cli::require_file(&f)?;
+            profile_compiler::pe::pdb_key(&f)?
+        }
+        Wanted::Pdb(n, g) => {
+            let id = PdbId::parse_key(&g).ok_or_else(|| {
                 anyhow::anyhow!(
                     "--guid {g}: expected GUID_AGE (32 hex digits of GUID, then the age in hex)"
                 )
             })?;
-            (profile_compiler::codeview::pdb_basename(n).to_owned(), id)
+            (profile_compiler::codeview::pdb_basename(&n).to_owned(), id)
         }
-        _ => bail!("give --filename EXE_OR_DLL, or --pdb NAME with --guid GUID_AGE"),
     };
     let got = fetch_one(&args.source, &name, &id)?;
     let path = match &args.dump_dir {

@@ -19,6 +19,7 @@ mod inspect;
 mod parse_pdb;
 mod peinfo;
 mod progress;
+mod rekall;
 mod repo;
 mod version_scan;
 

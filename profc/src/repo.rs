@@ -14,8 +14,7 @@ use profile_repository::build::{
     self, BuildOptions, BuildSource, Built, Config, Outcome, SourceResult,
 };
 use profile_repository::{
-    default_name, describe_entry, input_stem, EntryExt, Location, Naming, Query, Repository,
-    SearchPath,
+    default_name, input_stem, EntryExt, Location, Naming, Query, Repository, SearchPath,
 };
 use profile_runtime::WriteMode;
 
@@ -224,8 +223,15 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
             w.commit()?;
             Ok(())
         }
-        RepoCommand::List(a) => list(&a.repo, None, a.long),
-        RepoCommand::Search(a) => list(&a.repo, Some(&a.text), true),
+        RepoCommand::List(a) => list(&a.repo, None, a.long).map(drop),
+        RepoCommand::Search(a) => {
+            // Like grep: status 1 when nothing matches.
+            if list(&a.repo, Some(&a.text), true)? == 0 {
+                eprintln!("profc: no profile matches {:?}", a.text);
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         RepoCommand::Verify(a) => {
             let repo = Repository::open(&a.repo)?;
             let problems = repo.verify()?;
@@ -371,7 +377,10 @@ fn add(a: AddArgs, verbose: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn list(path: &Path, text: Option<&str>, long: bool) -> anyhow::Result<()> {
+/// Lists (or searches) a repository's profiles; returns how many it listed.
+/// `long`: one aligned column per field (kind, class, arch, GUID, PDB,
+/// banner; `-` where an entry has none).
+fn list(path: &Path, text: Option<&str>, long: bool) -> anyhow::Result<usize> {
     let repo = Repository::open(path)?;
     let inv = match repo.inventory()? {
         Some(i) => i,
@@ -388,6 +397,7 @@ fn list(path: &Path, text: Option<&str>, long: bool) -> anyhow::Result<()> {
         }
     };
     let needle = text.map(str::to_lowercase);
+    let mut rows: Vec<Vec<String>> = Vec::new();
     for (name, entry) in &inv.entries {
         if let Some(t) = &needle {
             let hit = name.to_lowercase().contains(t)
@@ -399,14 +409,78 @@ fn list(path: &Path, text: Option<&str>, long: bool) -> anyhow::Result<()> {
             }
         }
         if long {
-            outln!("{name}  {}", describe_entry(entry))?;
+            rows.push(long_row(name, entry));
         } else if entry.kind() == Some("Symlink") {
             outln!("{name} -> {}", entry.target().unwrap_or("?"))?;
         } else {
             outln!("{name}")?;
         }
+        if !long {
+            rows.push(Vec::new());
+        }
     }
-    Ok(())
+    if !long {
+        return Ok(rows.len());
+    }
+    let header: Vec<String> = [
+        "Name",
+        "Kind",
+        "ProfileClass",
+        "Arch",
+        "GUID_AGE",
+        "PDBFile",
+        "Banner",
+    ]
+    .iter()
+    .map(|h| (*h).to_owned())
+    .collect();
+    let n = rows.len();
+    if n > 0 {
+        let all: Vec<&Vec<String>> = std::iter::once(&header).chain(&rows).collect();
+        let widths: Vec<usize> = (0..header.len())
+            .map(|i| all.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        for r in all {
+            let mut line = String::new();
+            for (i, cell) in r.iter().enumerate() {
+                if i + 1 == r.len() {
+                    line.push_str(cell);
+                } else {
+                    let pad = widths[i] - cell.chars().count();
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            outln!("{}", line.trim_end())?;
+        }
+    }
+    Ok(n)
+}
+
+/// One row of `repo list --long`.
+fn long_row(name: &str, entry: &profile_repository::Entry) -> Vec<String> {
+    let get = |k: &str| {
+        entry.get(k).map(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string())
+        })
+    };
+    let kind = match entry.kind() {
+        Some("Symlink") => format!("-> {}", entry.target().unwrap_or("?")),
+        Some(k) => k.to_owned(),
+        None => "-".to_owned(),
+    };
+    let banner = profile_repository::layout::BANNER_KEYS
+        .iter()
+        .find_map(|k| entry.get(*k).and_then(|v| v.as_str()))
+        .map(|b| format!("{b:?}"));
+    let mut row = vec![name.to_owned(), kind];
+    for k in ["ProfileClass", "arch", "GUID_AGE", "PDBFile"] {
+        row.push(get(k).unwrap_or_else(|| "-".to_owned()));
+    }
+    row.push(banner.unwrap_or_else(|| "-".to_owned()));
+    row
 }
 
 fn build_cmd(a: BuildArgs, verbose: bool) -> anyhow::Result<()> {

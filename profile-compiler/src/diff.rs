@@ -334,6 +334,7 @@ impl Comparer<'_> {
 fn normalize(d: &Descriptor) -> Descriptor {
     match d {
         Descriptor::Named(n) if n == "void" => Descriptor::Void,
+        Descriptor::Named(n) => Descriptor::Named(c_base_type(n)),
         Descriptor::Pointer { target } => Descriptor::pointer(normalize(target)),
         Descriptor::Array { count, target } => Descriptor::array(*count, normalize(target)),
         Descriptor::BitField {
@@ -360,6 +361,63 @@ fn normalize(d: &Descriptor) -> Descriptor {
             Descriptor::array(length / 2, Descriptor::named("unsigned short"))
         }
         other => other.clone(),
+    }
+}
+
+/// A C base type's name in one spelling: `long unsigned int`, `unsigned
+/// long int` and `unsigned long` are one type (DWARF spells it the first
+/// way, Rekall and PDBs the last); `signed int`, `signed` and `int` too.
+/// `char`, `signed char` and `unsigned char` stay three types, as in C.
+/// Any other name comes back as it is.
+pub fn c_base_type(name: &str) -> String {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    if words.is_empty()
+        || !words.iter().all(|w| {
+            matches!(
+                *w,
+                "signed" | "unsigned" | "char" | "short" | "int" | "long"
+            )
+        })
+    {
+        return name.to_owned();
+    }
+    let count = |w: &str| words.iter().filter(|x| **x == w).count();
+    let (signed, unsigned, char, short, int, long) = (
+        count("signed"),
+        count("unsigned"),
+        count("char"),
+        count("short"),
+        count("int"),
+        count("long"),
+    );
+    if signed + unsigned > 1
+        || char + short + int > 1
+        || long > 2
+        || (long > 0 && (char + short) > 0)
+    {
+        // Not a C type: leave it alone.
+        return name.to_owned();
+    }
+    let base = if char == 1 {
+        return match (signed, unsigned) {
+            (1, _) => "signed char",
+            (_, 1) => "unsigned char",
+            _ => "char",
+        }
+        .to_owned();
+    } else if short == 1 {
+        "short"
+    } else if long == 2 {
+        "long long"
+    } else if long == 1 {
+        "long"
+    } else {
+        "int"
+    };
+    if unsigned == 1 {
+        format!("unsigned {base}")
+    } else {
+        base.to_owned()
     }
 }
 
@@ -413,13 +471,20 @@ impl ProfileDiff {
                     let _ = writeln!(s, "  ~ {name}");
                 }
             }
-            for (f, v) in &c.added {
+            let more = |s: &mut String, n: usize| {
+                if n > limit {
+                    let _ = writeln!(s, "      ... {} more", n - limit);
+                }
+            };
+            for (f, v) in c.added.iter().take(limit) {
                 let _ = writeln!(s, "      + {f} @ {} ({})", opt(v.offset), v.ty);
             }
-            for (f, v) in &c.removed {
+            more(&mut s, c.added.len());
+            for (f, v) in c.removed.iter().take(limit) {
                 let _ = writeln!(s, "      - {f} @ {} ({})", opt(v.offset), v.ty);
             }
-            for (f, v) in &c.changed {
+            more(&mut s, c.removed.len());
+            for (f, v) in c.changed.iter().take(limit) {
                 let mut parts = Vec::new();
                 if let Some([a, b]) = v.offset {
                     parts.push(format!("offset {} -> {}", opt(a), opt(b)));
@@ -429,6 +494,7 @@ impl ProfileDiff {
                 }
                 let _ = writeln!(s, "      ~ {f}: {}", parts.join(", "));
             }
+            more(&mut s, c.changed.len());
         }
         if t.changed.len() > limit {
             let _ = writeln!(s, "  ... {} more", t.changed.len() - limit);
@@ -444,11 +510,21 @@ impl ProfileDiff {
         names(&mut s, "+", &e.added);
         names(&mut s, "-", &e.removed);
         for (name, c) in e.changed.iter().take(limit) {
-            let _ = writeln!(
-                s,
-                "  ~ {name}: {}",
-                serde_json::to_string(c).unwrap_or_default()
-            );
+            let _ = writeln!(s, "  ~ {name}");
+            for (k, [a, b]) in c.iter().take(limit) {
+                let _ = match (a, b) {
+                    (None, Some(b)) => writeln!(s, "      + {k} = {b}"),
+                    (Some(a), None) => writeln!(s, "      - {k} = {a}"),
+                    (Some(a), Some(b)) => writeln!(s, "      ~ {k}: {a} -> {b}"),
+                    (None, None) => Ok(()),
+                };
+            }
+            if c.len() > limit {
+                let _ = writeln!(s, "      ... {} more", c.len() - limit);
+            }
+        }
+        if e.changed.len() > limit {
+            let _ = writeln!(s, "  ... {} more", e.changed.len() - limit);
         }
         if let Some(sym) = &self.symbols {
             for (section, v) in [("constants", &sym.constants), ("functions", &sym.functions)] {
@@ -479,4 +555,31 @@ impl ProfileDiff {
 /// An optional number as the JSON report prints it (`null` when absent).
 fn opt(v: Option<u64>) -> String {
     v.map_or_else(|| "null".to_owned(), |n| n.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::c_base_type;
+
+    #[test]
+    fn base_type_spellings() {
+        for (a, b) in [
+            ("long unsigned int", "unsigned long"),
+            ("unsigned long int", "unsigned long"),
+            ("long int", "long"),
+            ("signed long", "long"),
+            ("long long unsigned int", "unsigned long long"),
+            ("short unsigned int", "unsigned short"),
+            ("short int", "short"),
+            ("signed", "int"),
+            ("unsigned", "unsigned int"),
+            ("unsigned char", "unsigned char"),
+            ("signed char", "signed char"),
+            ("char", "char"),
+            ("task_struct", "task_struct"),
+            ("long char", "long char"),
+        ] {
+            assert_eq!(c_base_type(a), b, "{a}");
+        }
+    }
 }
