@@ -312,6 +312,7 @@ pub fn load_any_profile(path: &Path) -> anyhow::Result<Compiled> {
 }
 
 fn export(args: ExportArgs, verbose: bool) -> anyhow::Result<()> {
+    check_output(&args.output, args.out.overwrite, &[&args.input])?;
     let mut compiled = load_any_profile(&args.input)?;
     if let Some(class) = &args.out.profile_class {
         compiled
@@ -324,12 +325,18 @@ fn export(args: ExportArgs, verbose: bool) -> anyhow::Result<()> {
     write_compiled(&compiled, &args.output, &args.out, verbose)
 }
 
-/// Refuses an existing output (without `--overwrite`) and an output whose
-/// folder does not exist, with one clear line each, before any slow work.
-pub fn check_output(out: &Path, overwrite: bool) -> anyhow::Result<()> {
+/// Refuses, with one clear line each and before any slow work: an output
+/// that is one of the `inputs` (same device and inode, through any path or
+/// link), an existing output without `--overwrite`, an existing output that
+/// is not a regular file (FIFO, device, directory) even with it, and an
+/// output whose folder does not exist. Every command that writes a file
+/// calls this first.
+pub fn check_output(out: &Path, overwrite: bool, inputs: &[&Path]) -> anyhow::Result<()> {
+    profile_runtime::check_not_input(out, inputs)?;
     if !overwrite && out.exists() {
         return Err(profile_runtime::Error::Exists(out.to_path_buf()).into());
     }
+    profile_runtime::check_replaceable(out)?;
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

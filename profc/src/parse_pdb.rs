@@ -25,7 +25,7 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| default_output(&args.pdb, "json"));
     // Fail before the (possibly long) parse when the output cannot be written.
-    check_output(&out, args.out.overwrite)?;
+    check_output(&out, args.out.overwrite, &[&args.pdb])?;
     let input = Input::with_kind(&args.pdb, InputKind::Pdb)?;
     let compiled = profile_compiler::compile(&input, &args.out.compile_options())?;
     write_compiled(&compiled, &out, &args.out, verbose)?;

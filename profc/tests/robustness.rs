@@ -1,0 +1,169 @@
+//! Data-loss and hostile-input cases of issue 20 (docs/robustness.md):
+//! an output that is an input, `--overwrite` on non-regular files, a
+//! non-profile given to `info`.
+
+#[path = "../../tests/support.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn profc(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_profc"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+/// A small real profile and PDB, copied into `dir`.
+fn fixtures(test: &str, dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let shared = support::shared(test)?;
+    let f = shared.join("fixtures");
+    let profile = dir.join("p.json");
+    std::fs::copy(
+        f.join("rekall/parse_pdb/debugpy-1.8.22_run_code_on_dllmain_x86.rekall.json"),
+        &profile,
+    )
+    .unwrap();
+    let pdb = dir.join("self.pdb");
+    std::fs::copy(
+        f.join("pdb/debugpy-1.8.22/run_code_on_dllmain_x86.pdb"),
+        &pdb,
+    )
+    .unwrap();
+    // The copies are read-only like their sources: make them writable, so a
+    // failure to refuse would really replace them.
+    for p in [&profile, &pdb] {
+        let mut perm = std::fs::metadata(p).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perm.set_readonly(false);
+        std::fs::set_permissions(p, perm).unwrap();
+    }
+    Some((profile, pdb))
+}
+
+#[test]
+fn output_equal_to_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((profile, pdb)) = fixtures("output_equal_to_an_input_is_refused", dir.path()) else {
+        return;
+    };
+    let before_p = std::fs::read(&profile).unwrap();
+    let before_pdb = std::fs::read(&pdb).unwrap();
+    // Another name of the same file: a hard link and a symbolic link.
+    let hard = dir.path().join("hard.json");
+    std::fs::hard_link(&profile, &hard).unwrap();
+    let sym = dir.path().join("sym.json");
+    std::os::unix::fs::symlink(&profile, &sym).unwrap();
+    let dotted = dir.path().join(".").join("p.json");
+    let p = profile.as_os_str();
+    let cases: Vec<Vec<&std::ffi::OsStr>> = vec![
+        vec![
+            os("parse_pdb"),
+            pdb.as_os_str(),
+            os("--output"),
+            pdb.as_os_str(),
+            os("--overwrite"),
+        ],
+        vec![os("convert_profile"), p, p, os("--overwrite")],
+        vec![
+            os("convert_profile"),
+            p,
+            hard.as_os_str(),
+            os("--overwrite"),
+        ],
+        vec![os("gen_rust"), p, os("--out"), p],
+        vec![
+            os("gen_rust"),
+            p,
+            os("--out"),
+            sym.as_os_str(),
+            os("--overwrite"),
+        ],
+        vec![os("export"), p, p],
+        vec![os("export"), p, dotted.as_os_str(), os("--overwrite")],
+        vec![os("export"), p, sym.as_os_str(), os("--overwrite")],
+        vec![
+            os("export"),
+            sym.as_os_str(),
+            hard.as_os_str(),
+            os("--overwrite"),
+        ],
+    ];
+    for args in cases {
+        let (ok, _, err) = profc(&args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(
+            err.contains("is the input") && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(std::fs::read(&profile).unwrap(), before_p);
+    assert_eq!(std::fs::read(&pdb).unwrap(), before_pdb);
+    assert!(std::fs::symlink_metadata(&sym)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // A different file is still written.
+    let other = dir.path().join("other.json");
+    let (ok, _, err) = profc(&[os("export"), p, other.as_os_str()]);
+    assert!(ok, "{err}");
+}
+
+#[test]
+fn overwrite_replaces_only_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((profile, _)) = fixtures("overwrite_replaces_only_regular_files", dir.path()) else {
+        return;
+    };
+    let fifo = dir.path().join("fifo.json");
+    let st = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(st.success());
+    let sub = dir.path().join("adir.json");
+    std::fs::create_dir(&sub).unwrap();
+    let link_to_fifo = dir.path().join("tofifo.json");
+    std::os::unix::fs::symlink(&fifo, &link_to_fifo).unwrap();
+    for (out, kind) in [
+        (&fifo, "FIFO"),
+        (&sub, "directory"),
+        (&link_to_fifo, "FIFO"),
+    ] {
+        for cmd in ["export", "convert_profile"] {
+            let (ok, _, err) = profc(&[
+                os(cmd),
+                profile.as_os_str(),
+                out.as_os_str(),
+                os("--overwrite"),
+            ]);
+            assert!(!ok, "{cmd} over {out:?} succeeded");
+            assert!(err.contains(kind) && err.contains("regular file"), "{err}");
+        }
+        let (ok, _, err) = profc(&[
+            os("gen_rust"),
+            profile.as_os_str(),
+            os("--out"),
+            out.as_os_str(),
+            os("--overwrite"),
+        ]);
+        assert!(!ok && err.contains(kind), "{err}");
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(sub.is_dir());
+    // The library refuses too (a caller that skips the early check).
+    let e = profile_runtime::write_atomic(&fifo, profile_runtime::WriteMode::Overwrite, |w| {
+        w.write_all(b"x")
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("FIFO"), "{e}");
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
