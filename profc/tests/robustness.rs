@@ -167,3 +167,138 @@ fn overwrite_replaces_only_regular_files() {
     assert!(e.to_string().contains("FIFO"), "{e}");
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }
+
+#[test]
+fn info_refuses_json_that_is_not_a_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text, says) in [
+        ("hello.json", r#"{"hello":"world"}"#, "not a profile"),
+        ("empty.json", "{}", "not a profile"),
+        ("isf.json", r#"{"base_types":{},"user_types":{}}"#, "ISF"),
+    ] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        for cmd in ["info", "export"] {
+            let out = dir.path().join(format!("{name}.out.json"));
+            let (ok, stdout, err) = profc(
+                &[os(cmd), p.as_os_str(), out.as_os_str()][..if cmd == "info" { 2 } else { 3 }],
+            );
+            assert!(!ok, "{cmd} {name}: {stdout}");
+            assert!(
+                err.contains(says) && err.lines().count() == 1,
+                "{cmd} {name}: {err}"
+            );
+        }
+        // The lazy reader (repositories, sessions) refuses it as well.
+        let e =
+            profile_runtime::LazyProfile::from_bytes(text.as_bytes().to_vec(), name).unwrap_err();
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    // An empty in-memory profile still round-trips through the lazy reader.
+    profile_runtime::LazyProfile::from_profile(&profile_runtime::Profile::default()).unwrap();
+}
+
+/// Runs profc, returning (success, stderr, peak RSS in KiB when
+/// `/usr/bin/time` is there to measure it).
+fn profc_rss(args: &[&std::ffi::OsStr]) -> (bool, String, Option<u64>) {
+    let time = Path::new("/usr/bin/time");
+    if !time.exists() {
+        let (ok, _, err) = profc(args);
+        return (ok, err, None);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rss = dir.path().join("rss");
+    let out = Command::new(time)
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss)
+        .arg(env!("CARGO_BIN_EXE_profc"))
+        .args(args)
+        .output()
+        .unwrap();
+    let kib = std::fs::read_to_string(&rss)
+        .ok()
+        .and_then(|t| t.lines().last()?.trim().parse().ok());
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        kib,
+    )
+}
+
+/// A zip of `members` (name, bytes), deflated.
+fn write_zip(path: &Path, members: &[(&str, &[u8])]) {
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for (name, bytes) in members {
+        z.start_file(*name, opts).unwrap();
+        std::io::Write::write_all(&mut z, bytes).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+fn member(zip_path: &Path, name: &str) -> Vec<u8> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip_path).unwrap()).unwrap();
+    let mut f = z.by_name(name).unwrap();
+    let mut v = Vec::new();
+    std::io::Read::read_to_end(&mut f, &mut v).unwrap();
+    v
+}
+
+/// 80 MiB of one repeated System.map line (more than the 64 MiB cap).
+fn huge_system_map() -> Vec<u8> {
+    b"ffffffff81000000 T _stext\n".repeat((80 << 20) / 26)
+}
+
+#[test]
+fn hostile_zips_are_refused_in_bounded_memory() {
+    let Some(shared) = support::shared("hostile_zips_are_refused_in_bounded_memory") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rekall = shared.join("fixtures/linux/6.1.0-56-amd64.zip");
+    let vol2 = shared.join("fixtures/vol2/Debian8.zip");
+    let module = member(&rekall, "module_dwarf.ko");
+    let dwarf = member(&vol2, "module.dwarf");
+    let map = huge_system_map();
+    let zeros = vec![0u8; 512 << 20];
+    let cases: Vec<(&str, Vec<(&str, &[u8])>, &str)> = vec![
+        (
+            "rekall_map.zip",
+            vec![
+                ("module_dwarf.ko", &module),
+                ("boot/System.map-6.1.0", &map),
+            ],
+            "too large",
+        ),
+        (
+            "vol2_map.zip",
+            vec![("module.dwarf", &dwarf), ("boot/System.map-3.16.0", &map)],
+            "more than the 67108864 accepted",
+        ),
+        (
+            "zeros.zip",
+            vec![("module_dwarf.ko", &zeros), ("boot/System.map-6.1.0", b"")],
+            "not an ELF",
+        ),
+    ];
+    for (name, members, says) in cases {
+        let z = dir.path().join(name);
+        write_zip(&z, &members);
+        let out = dir.path().join(format!("{name}.json"));
+        let (ok, err, rss) = profc_rss(&[os("convert_profile"), z.as_os_str(), out.as_os_str()]);
+        assert!(!ok, "{name} was accepted");
+        assert!(
+            err.contains(says) && err.lines().count() == 1,
+            "{name}: {err}"
+        );
+        if let Some(kib) = rss {
+            // Before the caps: 3.2 GB (System.map) and 2 GB (zeros).
+            assert!(kib < 400 << 10, "{name}: peak RSS {kib} KiB");
+            eprintln!("{name}: refused, peak RSS {kib} KiB");
+        }
+    }
+}

@@ -55,6 +55,12 @@ impl LazyProfile {
     /// Opens a profile from bytes, gzipped or plain; `what` names the source
     /// in errors.
     pub fn from_bytes(bytes: Vec<u8>, what: &str) -> Result<Self> {
+        Self::from_bytes_checked(bytes, what, true)
+    }
+
+    /// [`LazyProfile::from_bytes`]; `check_profile` refuses a document with
+    /// no `$` section (not a profile).
+    fn from_bytes_checked(bytes: Vec<u8>, what: &str, check_profile: bool) -> Result<Self> {
         let bytes = read_maybe_gzip(bytes, what, MAX_PROFILE_BYTES)?;
         let text = String::from_utf8(bytes)
             .map_err(|e| Error::format(what, format!("not UTF-8 text: {e}")))?;
@@ -99,6 +105,9 @@ impl LazyProfile {
             })
             .map_err(scan_err)?;
         scanner.end().map_err(scan_err)?;
+        if check_profile {
+            crate::profile::check_sections(sections.keys().map(String::as_str), what)?;
+        }
         if let Some(raw) = structs_not_object {
             return Err(Error::format(
                 what,
@@ -139,7 +148,8 @@ impl LazyProfile {
     /// Makes a lazy profile of an in-memory [`Profile`] (through its
     /// canonical JSON).
     pub fn from_profile(profile: &Profile) -> Result<Self> {
-        Self::from_bytes(profile.to_canonical_json(), "profile")
+        // An empty model is an empty profile, not a stranger's JSON.
+        Self::from_bytes_checked(profile.to_canonical_json(), "profile", false)
     }
 
     /// Parses the whole profile into the eager model.
