@@ -212,6 +212,11 @@ pub struct OutputArgs {
     /// Override `$METADATA.ProfileClass`.
     #[arg(long = "profile_class", alias = "profile-class", value_name = "NAME")]
     pub profile_class: Option<String>,
+    /// Build the profile even when records of a damaged input (PDB) could
+    /// not be read and were dropped (without it: an error saying how many
+    /// and which).
+    #[arg(long)]
+    pub partial: bool,
     /// Output format: Rekall's profile JSON, or Volatility 3's ISF.
     #[arg(long, value_enum, default_value_t = Format::Rekall)]
     pub format: Format,
@@ -249,6 +254,7 @@ impl OutputArgs {
     pub fn compile_options(&self) -> profile_compiler::Options {
         let mut o = profile_compiler::Options::new();
         o.concise = self.concise;
+        o.partial = self.partial;
         o.profile_class = self.profile_class.clone();
         o
     }

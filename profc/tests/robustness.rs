@@ -302,3 +302,72 @@ fn hostile_zips_are_refused_in_bounded_memory() {
         }
     }
 }
+
+#[test]
+fn a_damaged_pdb_fails_unless_partial() {
+    let Some(shared) = support::shared("a_damaged_pdb_fails_unless_partial") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared.join("fixtures/pdb/debugpy-1.8.22/attach_amd64.pdb");
+    let clean = std::fs::read(&src).unwrap();
+    let out = dir.path().join("clean.json");
+    let (ok, _, err) = profc(&[
+        os("parse_pdb"),
+        src.as_os_str(),
+        os("--output"),
+        out.as_os_str(),
+    ]);
+    assert!(ok, "{err}");
+    let structs = |p: &Path| -> usize {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        v["$STRUCTS"].as_object().map_or(0, |m| m.len())
+    };
+    let clean_structs = structs(&out);
+    let (mut refused, mut partial_ok) = (0, 0);
+    // Deterministic mutations: runs of 16 bytes flipped at 40 positions
+    // spread over the file (the type and symbol streams included).
+    for k in 1..=40usize {
+        let at = clean.len() * k / 41;
+        let mut bytes = clean.clone();
+        for b in &mut bytes[at..(at + 16).min(clean.len())] {
+            *b ^= 0x5a;
+        }
+        let pdb = dir.path().join(format!("m{k}.pdb"));
+        std::fs::write(&pdb, &bytes).unwrap();
+        let out = dir.path().join(format!("m{k}.json"));
+        let (ok, _, err) = profc(&[
+            os("parse_pdb"),
+            pdb.as_os_str(),
+            os("--output"),
+            out.as_os_str(),
+        ]);
+        assert!(!err.contains("internal error"), "mutation {k}: {err}");
+        if ok {
+            // Nothing dropped: every struct is still there.
+            assert!(
+                structs(&out) >= clean_structs,
+                "mutation {k} at {at}: structs lost silently: {err}"
+            );
+            continue;
+        }
+        assert_eq!(err.lines().count(), 1, "mutation {k}: {err}");
+        if err.contains("could not be read and were dropped") {
+            refused += 1;
+            assert!(err.contains("--partial") && err.contains("first:"), "{err}");
+            let (ok, _, err) = profc(&[
+                os("parse_pdb"),
+                pdb.as_os_str(),
+                os("--output"),
+                out.as_os_str(),
+                os("--partial"),
+            ]);
+            assert!(ok, "mutation {k} with --partial: {err}");
+            assert!(err.contains("kept going (--partial)"), "{err}");
+            partial_ok += 1;
+        }
+    }
+    eprintln!(
+        "40 mutations: {refused} refused for dropped records, {partial_ok} built with --partial"
+    );
+}

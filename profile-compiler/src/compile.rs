@@ -39,6 +39,9 @@ pub struct Options {
     pub member: Option<String>,
     /// Leaves out `$REVENUMS` (Rekall's `--concise`).
     pub concise: bool,
+    /// Builds the profile even when records of the input could not be read
+    /// and were dropped ([`Ir::dropped`]); without it that is an error.
+    pub partial: bool,
     /// Where the PDB of an executable input is looked for (symbol servers,
     /// symbol stores, the cache); default: [`crate::fetch::FetchOptions::from_env`].
     pub symbols: Option<crate::fetch::FetchOptions>,
@@ -131,7 +134,8 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compiled> {
         }
         kind => {
             let mut sources = Vec::new();
-            let (ir, symbols) = read_ir(input, options, true, &mut notes, &mut sources)?;
+            let (mut ir, symbols) = read_ir(input, options, true, &mut notes, &mut sources)?;
+            check_dropped(&mut ir, path, options.partial)?;
             let emitted = emit::emit_with(
                 &ir,
                 EmitOptions {
@@ -441,4 +445,27 @@ fn read_executable(path: &Path, options: &Options, notes: &mut Vec<String>) -> R
     let got = crate::fetch::Fetcher::new(fetch)?.fetch(&name, &id)?;
     notes.extend(got.describe(&name, &id));
     pdb::read_file(&got.path)
+}
+
+/// Refuses an input some of whose records were dropped (unreadable), saying
+/// how many and the first few, unless `partial`; with it, one warning says so.
+fn check_dropped(ir: &mut Ir, path: &Path, partial: bool) -> Result<()> {
+    if ir.dropped == 0 {
+        return Ok(());
+    }
+    let what = format!(
+        "{} records could not be read and were dropped (first: {})",
+        ir.dropped,
+        ir.dropped_examples.join("; ")
+    );
+    if partial {
+        // First, so the summary of warnings always shows it.
+        ir.warnings
+            .insert(0, format!("{what}; kept going (--partial)"));
+        return Ok(());
+    }
+    Err(Error::input(
+        path,
+        format!("{what}; the file is damaged: use --partial to build the profile from the rest"),
+    ))
 }
