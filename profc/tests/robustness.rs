@@ -371,3 +371,120 @@ fn a_damaged_pdb_fails_unless_partial() {
         "40 mutations: {refused} refused for dropped records, {partial_ok} built with --partial"
     );
 }
+
+#[test]
+fn repository_os_symlinks_outside_the_root_are_not_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((profile, _)) = fixtures(
+        "repository_os_symlinks_outside_the_root_are_not_served",
+        dir.path(),
+    ) else {
+        return;
+    };
+    let repo = dir.path().join("repo");
+    let (ok, _, err) = profc(&[
+        os("repo"),
+        os("add"),
+        repo.as_os_str(),
+        profile.as_os_str(),
+        os("--name"),
+        os("inside"),
+    ]);
+    assert!(ok, "{err}");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::copy(repo.join("inside.gz"), elsewhere.join("x.json.gz")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("x.json.gz"), repo.join("outside.gz")).unwrap();
+    // A symlink that stays inside is still served.
+    std::os::unix::fs::symlink("inside.gz", repo.join("alias.gz")).unwrap();
+    let get = |name: &str| {
+        let out = dir.path().join(format!("{name}.out.json"));
+        profc(&[
+            os("repo"),
+            os("get"),
+            os(name),
+            os("--repository-path"),
+            repo.as_os_str(),
+            os("--output"),
+            out.as_os_str(),
+            os("--overwrite"),
+        ])
+    };
+    let (ok, out, err) = get("outside");
+    assert!(!ok, "served a file outside the repository: {out}");
+    assert!(err.contains("outside the repository"), "{err}");
+    let (ok, _, err) = get("inside");
+    assert!(ok, "{err}");
+    let (_, out, err) = profc(&[os("repo"), os("verify"), repo.as_os_str()]);
+    let text = format!("{out}{err}");
+    assert!(
+        text.contains("outside") && text.contains("not served"),
+        "{text}"
+    );
+    assert!(!text.contains("alias"), "{text}");
+}
+
+/// Unmounts a tmpfs when dropped.
+struct Mount(PathBuf);
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_failed_repository_write_leaves_no_empty_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((profile, _)) = fixtures(
+        "a_failed_repository_write_leaves_no_empty_folders",
+        dir.path(),
+    ) else {
+        return;
+    };
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(&mnt)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED a_failed_repository_write_leaves_no_empty_folders: cannot mount a tmpfs (needs root)"
+        );
+        return;
+    }
+    let _guard = Mount(mnt.clone());
+    let repo = mnt.join("repo");
+    let (ok, _, err) = profc(&[
+        os("repo"),
+        os("add"),
+        repo.as_os_str(),
+        profile.as_os_str(),
+        os("--name"),
+        os("first"),
+    ]);
+    assert!(ok, "{err}");
+    // Fill the file system.
+    let mut fill = std::fs::File::create(mnt.join("fill")).unwrap();
+    let chunk = vec![0u8; 4096];
+    while std::io::Write::write_all(&mut fill, &chunk).is_ok() {}
+    drop(fill);
+    let (ok, _, err) = profc(&[
+        os("repo"),
+        os("add"),
+        repo.as_os_str(),
+        profile.as_os_str(),
+        os("--name"),
+        os("deep/er/second"),
+    ]);
+    assert!(!ok, "the write succeeded on a full disk");
+    assert!(err.lines().count() == 1, "{err}");
+    assert!(
+        !repo.join("deep").exists(),
+        "empty folders left behind: {err}"
+    );
+}
