@@ -488,3 +488,86 @@ fn a_failed_repository_write_leaves_no_empty_folders() {
         "empty folders left behind: {err}"
     );
 }
+
+#[test]
+fn offline_folders_use_the_pdb_beside_the_executable() {
+    let Some(shared) = support::shared("offline_folders_use_the_pdb_beside_the_executable") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pdbs = dir.path().join("pdbs");
+    std::fs::create_dir(&pdbs).unwrap();
+    let src = shared.join("fixtures/pdb/debugpy-1.8.22");
+    for f in [
+        "attach_amd64.dll",
+        "attach_amd64.pdb",
+        "inject_dll_x86.exe",
+        "inject_dll_x86.pdb",
+    ] {
+        std::fs::copy(src.join(f), pdbs.join(f)).unwrap();
+    }
+    // Nothing listens on port 9 (discard): a fetch would fail.
+    let no_server = "http://127.0.0.1:9/";
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("attach.json");
+    let dll = pdbs.join("attach_amd64.dll");
+    let (ok, _, err) = profc(&[
+        os("build_local_profile"),
+        dll.as_os_str(),
+        os("--output"),
+        out.as_os_str(),
+        os("--server"),
+        os(no_server),
+        os("--cache"),
+        cache.as_os_str(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("found beside the executable"), "{err}");
+    assert!(!cache.exists() || std::fs::read_dir(&cache).unwrap().next().is_none());
+    // The same profile as parse_pdb on the PDB.
+    let local = dir.path().join("local.json");
+    let pdb = pdbs.join("attach_amd64.pdb");
+    let (ok, _, err) = profc(&[
+        os("parse_pdb"),
+        pdb.as_os_str(),
+        os("--output"),
+        local.as_os_str(),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&local).unwrap());
+
+    // `repo add R X.exe` reads the PDB beside it, with no symbol path.
+    let repo = dir.path().join("repo");
+    let exe = pdbs.join("inject_dll_x86.exe");
+    let out = Command::new(env!("CARGO_BIN_EXE_profc"))
+        .args([os("repo"), os("add"), repo.as_os_str(), exe.as_os_str()])
+        .env(
+            "_NT_SYMBOL_PATH",
+            format!("srv*{}*{no_server}", cache.display()),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // `repo build` over the folder: one source per PDB/executable pair.
+    let built = dir.path().join("built");
+    let config = dir.path().join("build.toml");
+    std::fs::write(&config, "[[source]]\npath = \"pdbs\"\n").unwrap();
+    let (ok, stdout, err) = profc(&[
+        os("repo"),
+        os("build"),
+        built.as_os_str(),
+        config.as_os_str(),
+    ]);
+    assert!(ok, "{stdout}{err}");
+    let (ok, list, err) = profc(&[os("repo"), os("list"), built.as_os_str()]);
+    assert!(ok, "{err}");
+    assert!(
+        list.contains("attach_amd64") && list.contains("inject_dll_x86"),
+        "{list}"
+    );
+}

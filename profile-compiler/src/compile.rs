@@ -438,6 +438,16 @@ fn add_system_map(ir: &mut Ir, map: &Path) -> Result<()> {
 /// A PE executable -> its RSDS record -> the PDB (verified) -> IR.
 fn read_executable(path: &Path, options: &Options, notes: &mut Vec<String>) -> Result<Ir> {
     let (name, id) = crate::pe::pdb_key(path)?;
+    // The executable's own folder comes first, as debuggers search it: a
+    // PDB beside it with the right GUID and age is read in place, with no
+    // cache and no network.
+    if let Some(beside) = pdb_beside(path, &name, &id) {
+        notes.push(format!(
+            "{name} {id}: found beside the executable ({})",
+            beside.display()
+        ));
+        return pdb::read_file(&beside);
+    }
     let fetch = match &options.symbols {
         Some(o) => o.clone(),
         None => crate::fetch::FetchOptions::from_env()?,
@@ -468,4 +478,24 @@ fn check_dropped(ir: &mut Ir, path: &Path, partial: bool) -> Result<()> {
         path,
         format!("{what}; the file is damaged: use --partial to build the profile from the rest"),
     ))
+}
+
+/// The PDB named `name` (any case) in `exe`'s folder, when its GUID and age
+/// are `id`.
+pub fn pdb_beside(exe: &Path, name: &str, id: &crate::codeview::PdbId) -> Option<PathBuf> {
+    let dir = match exe.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let found = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                && e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink())
+        })?;
+    let path = found.path();
+    (crate::fetch::verify::pdb_id(&path).ok()? == *id).then_some(path)
 }
