@@ -227,6 +227,9 @@ fn profc_rss(args: &[&std::ffi::OsStr]) -> (bool, String, Option<u64>) {
     )
 }
 
+/// A zip member: name and bytes.
+type Member<'a> = (&'a str, &'a [u8]);
+
 /// A zip of `members` (name, bytes), deflated.
 fn write_zip(path: &Path, members: &[(&str, &[u8])]) {
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
@@ -265,7 +268,7 @@ fn hostile_zips_are_refused_in_bounded_memory() {
     let dwarf = member(&vol2, "module.dwarf");
     let map = huge_system_map();
     let zeros = vec![0u8; 512 << 20];
-    let cases: Vec<(&str, Vec<(&str, &[u8])>, &str)> = vec![
+    let cases: Vec<(&str, Vec<Member<'_>>, &str)> = vec![
         (
             "rekall_map.zip",
             vec![

@@ -690,6 +690,34 @@ impl Serialize for Canonical<'_> {
     }
 }
 
+/// Refuses a JSON object that is not a Rekall profile: one with no
+/// top-level `$` section (`$METADATA`, `$STRUCTS`, ...), such as
+/// `{"hello":"world"}` or `{}`; an ISF (`base_types`, `user_types`...) is
+/// named as such, for the reader that expected a Rekall profile.
+pub(crate) fn check_sections<'a>(keys: impl Iterator<Item = &'a str>, what: &str) -> Result<()> {
+    let keys: Vec<&str> = keys.collect();
+    if keys.iter().any(|k| k.starts_with('$')) {
+        return Ok(());
+    }
+    let isf = keys
+        .iter()
+        .any(|k| matches!(*k, "base_types" | "user_types" | "symbols"));
+    let shown: Vec<String> = keys.iter().take(5).map(|k| format!("{k:?}")).collect();
+    let found = if keys.is_empty() {
+        "an empty object".to_owned()
+    } else {
+        format!("keys {}", shown.join(", "))
+    };
+    Err(Error::format(
+        what,
+        if isf {
+            format!("is a Volatility 3 ISF, not a Rekall profile (found {found})")
+        } else {
+            format!("not a profile: no $METADATA or other $ section (found {found})")
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -770,32 +798,4 @@ mod tests {
         assert!(Profile::from_bytes(b"{".to_vec(), "t").is_err());
         assert!(Profile::from_bytes(vec![0x1f, 0x8b, 8, 0, 0], "t").is_err());
     }
-}
-
-/// Refuses a JSON object that is not a Rekall profile: one with no
-/// top-level `$` section (`$METADATA`, `$STRUCTS`, ...), such as
-/// `{"hello":"world"}` or `{}`; an ISF (`base_types`, `user_types`...) is
-/// named as such, for the reader that expected a Rekall profile.
-pub(crate) fn check_sections<'a>(keys: impl Iterator<Item = &'a str>, what: &str) -> Result<()> {
-    let keys: Vec<&str> = keys.collect();
-    if keys.iter().any(|k| k.starts_with('$')) {
-        return Ok(());
-    }
-    let isf = keys
-        .iter()
-        .any(|k| matches!(*k, "base_types" | "user_types" | "symbols"));
-    let shown: Vec<String> = keys.iter().take(5).map(|k| format!("{k:?}")).collect();
-    let found = if keys.is_empty() {
-        "an empty object".to_owned()
-    } else {
-        format!("keys {}", shown.join(", "))
-    };
-    Err(Error::format(
-        what,
-        if isf {
-            format!("is a Volatility 3 ISF, not a Rekall profile (found {found})")
-        } else {
-            format!("not a profile: no $METADATA or other $ section (found {found})")
-        },
-    ))
 }

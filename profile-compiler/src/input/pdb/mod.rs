@@ -351,7 +351,7 @@ fn read_symbols<'s, 'g, S: pdb2::Source<'s> + Send + 's>(
     dbi: Option<pdb2::DebugInformation<'s>>,
     globals: &'g mut Option<pdb2::SymbolTable<'s>>,
     warnings: &mut Vec<String>,
-) -> (Vec<(&'g [u8], u32)>, Vec<crate::ir::Symbol>, usize) {
+) -> ReadSymbols<'g> {
     let mut syms = symbols::Symbols::default();
     let mut udts = Vec::new();
     let map = match (&dbi, pdb.address_map()) {
@@ -380,6 +380,10 @@ fn read_symbols<'s, 'g, S: pdb2::Source<'s> + Send + 's>(
     let unparsed = syms.unparsed;
     (udts, syms.finish(warnings), unparsed)
 }
+
+/// What [`read_symbols`] gives: the S_UDT typedefs (name, type index), the
+/// symbols, and how many symbol records were malformed.
+type ReadSymbols<'g> = (Vec<(&'g [u8], u32)>, Vec<crate::ir::Symbol>, usize);
 
 /// pdb2's errors in words a user can act on.
 fn describe(e: &pdb2::Error) -> String {
