@@ -1947,7 +1947,7 @@ impl<'a> Qualified<'a> {
         >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
-/// `Same` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
+/// `Same` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.
 #[allow(
     non_camel_case_types,
     non_snake_case,
@@ -2001,17 +2001,26 @@ impl<'a> ::profile_runtime::typed::Load<'a, Layout> for Same<'a> {
     clippy::should_implement_trait
 )]
 impl<'a> Same<'a> {
-    /// `only`: `int` at offset 0 in `fixture_x64.pdb`.
+    /// `x`: `double` at offset 0 in `fixture_x64.pdb`.
     #[inline]
-    pub fn only(&self) -> ::core::option::Option<i32> {
-        let off = self.ctx.layout.t_Same.m_only;
-        <i32 as ::profile_runtime::typed::Load<
+    pub fn x(&self) -> ::core::option::Option<f64> {
+        let off = self.ctx.layout.t_Same.m_x;
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(off))
+    }
+    /// `y`: `double` at offset 8 in `fixture_x64.pdb`.
+    #[inline]
+    pub fn y(&self) -> ::core::option::Option<f64> {
+        let off = self.ctx.layout.t_Same.m_y;
+        <f64 as ::profile_runtime::typed::Load<
             'a,
             Layout,
         >>::load(self.ctx, self.addr.wrapping_add(off))
     }
 }
-/// `Same@2` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.
+/// `Same@2` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
 #[allow(
     non_camel_case_types,
     non_snake_case,
@@ -2065,20 +2074,11 @@ impl<'a> ::profile_runtime::typed::Load<'a, Layout> for Same_2<'a> {
     clippy::should_implement_trait
 )]
 impl<'a> Same_2<'a> {
-    /// `x`: `double` at offset 0 in `fixture_x64.pdb`.
+    /// `only`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
-    pub fn x(&self) -> ::core::option::Option<f64> {
-        let off = self.ctx.layout.t_Same_2.m_x;
-        <f64 as ::profile_runtime::typed::Load<
-            'a,
-            Layout,
-        >>::load(self.ctx, self.addr.wrapping_add(off))
-    }
-    /// `y`: `double` at offset 8 in `fixture_x64.pdb`.
-    #[inline]
-    pub fn y(&self) -> ::core::option::Option<f64> {
-        let off = self.ctx.layout.t_Same_2.m_y;
-        <f64 as ::profile_runtime::typed::Load<
+    pub fn only(&self) -> ::core::option::Option<i32> {
+        let off = self.ctx.layout.t_Same_2.m_only;
+        <i32 as ::profile_runtime::typed::Load<
             'a,
             Layout,
         >>::load(self.ctx, self.addr.wrapping_add(off))
@@ -3352,7 +3352,7 @@ pub mod __private {
                 m_a: loader.bits("Bits", &["a"], true, 4u8).unwrap_or_default(),
                 m_b: loader.bits("Bits", &["b"], true, 4u8).unwrap_or_default(),
                 m_c: loader.bits("Bits", &["c"], true, 4u8).unwrap_or_default(),
-                m_color: loader.bits("Bits", &["color"], true, 2u8).unwrap_or_default(),
+                m_color: loader.bits("Bits", &["color"], true, 4u8).unwrap_or_default(),
                 m_wide: loader.bits("Bits", &["wide"], true, 8u8).unwrap_or_default(),
                 m_tail: loader
                     .offset_as(
@@ -3663,18 +3663,27 @@ pub mod __private {
     #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::default::Default)]
     pub struct Same {
         pub size: u64,
-        pub m_only: u64,
+        pub m_x: u64,
+        pub m_y: u64,
     }
     impl Same {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Same {
                 size: loader.size("Same"),
-                m_only: loader
+                m_x: loader
                     .offset_as(
                         "Same",
-                        &["only"],
+                        &["x"],
                         true,
-                        ::profile_runtime::typed::Kind::Scalar(4u8),
+                        ::profile_runtime::typed::Kind::Scalar(8u8),
+                    )
+                    .unwrap_or_default(),
+                m_y: loader
+                    .offset_as(
+                        "Same",
+                        &["y"],
+                        true,
+                        ::profile_runtime::typed::Kind::Scalar(8u8),
                     )
                     .unwrap_or_default(),
             }
@@ -3683,27 +3692,18 @@ pub mod __private {
     #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::default::Default)]
     pub struct Same_2 {
         pub size: u64,
-        pub m_x: u64,
-        pub m_y: u64,
+        pub m_only: u64,
     }
     impl Same_2 {
         pub fn load(loader: &mut ::profile_runtime::typed::Loader<'_>) -> Self {
             Same_2 {
                 size: loader.size("Same@2"),
-                m_x: loader
+                m_only: loader
                     .offset_as(
                         "Same@2",
-                        &["x"],
+                        &["only"],
                         true,
-                        ::profile_runtime::typed::Kind::Scalar(8u8),
-                    )
-                    .unwrap_or_default(),
-                m_y: loader
-                    .offset_as(
-                        "Same@2",
-                        &["y"],
-                        true,
-                        ::profile_runtime::typed::Kind::Scalar(8u8),
+                        ::profile_runtime::typed::Kind::Scalar(4u8),
                     )
                     .unwrap_or_default(),
             }

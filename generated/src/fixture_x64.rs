@@ -1091,7 +1091,7 @@ impl<'a> Bits<'a> {
         ::profile_runtime::typed::read_bits(
                 self.ctx.space,
                 self.addr.wrapping_add(0u64),
-                2u8,
+                4u8,
                 12u32,
                 2u32,
             )
@@ -1847,7 +1847,7 @@ impl<'a> Qualified<'a> {
         >>::load(self.ctx, self.addr.wrapping_add(48u64))
     }
 }
-/// `Same` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
+/// `Same` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.
 #[allow(
     non_camel_case_types,
     non_snake_case,
@@ -1888,7 +1888,7 @@ impl<'a> ::profile_runtime::typed::Load<'a, Layout> for Same<'a> {
     #[inline]
     fn size(ctx: ::profile_runtime::typed::Ctx<'a, Layout>) -> u64 {
         let _ = ctx;
-        4u64
+        16u64
     }
 }
 #[allow(
@@ -1901,16 +1901,24 @@ impl<'a> ::profile_runtime::typed::Load<'a, Layout> for Same<'a> {
     clippy::should_implement_trait
 )]
 impl<'a> Same<'a> {
-    /// `only`: `int` at offset 0 in `fixture_x64.pdb`.
+    /// `x`: `double` at offset 0 in `fixture_x64.pdb`.
     #[inline]
-    pub fn only(&self) -> ::core::option::Option<i32> {
-        <i32 as ::profile_runtime::typed::Load<
+    pub fn x(&self) -> ::core::option::Option<f64> {
+        <f64 as ::profile_runtime::typed::Load<
             'a,
             Layout,
         >>::load(self.ctx, self.addr.wrapping_add(0u64))
     }
+    /// `y`: `double` at offset 8 in `fixture_x64.pdb`.
+    #[inline]
+    pub fn y(&self) -> ::core::option::Option<f64> {
+        <f64 as ::profile_runtime::typed::Load<
+            'a,
+            Layout,
+        >>::load(self.ctx, self.addr.wrapping_add(8u64))
+    }
 }
-/// `Same@2` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.
+/// `Same@2` (size 4 in `fixture_x64.pdb`): a view of memory; each method reads one member.
 #[allow(
     non_camel_case_types,
     non_snake_case,
@@ -1951,7 +1959,7 @@ impl<'a> ::profile_runtime::typed::Load<'a, Layout> for Same_2<'a> {
     #[inline]
     fn size(ctx: ::profile_runtime::typed::Ctx<'a, Layout>) -> u64 {
         let _ = ctx;
-        16u64
+        4u64
     }
 }
 #[allow(
@@ -1964,21 +1972,13 @@ impl<'a> ::profile_runtime::typed::Load<'a, Layout> for Same_2<'a> {
     clippy::should_implement_trait
 )]
 impl<'a> Same_2<'a> {
-    /// `x`: `double` at offset 0 in `fixture_x64.pdb`.
+    /// `only`: `int` at offset 0 in `fixture_x64.pdb`.
     #[inline]
-    pub fn x(&self) -> ::core::option::Option<f64> {
-        <f64 as ::profile_runtime::typed::Load<
+    pub fn only(&self) -> ::core::option::Option<i32> {
+        <i32 as ::profile_runtime::typed::Load<
             'a,
             Layout,
         >>::load(self.ctx, self.addr.wrapping_add(0u64))
-    }
-    /// `y`: `double` at offset 8 in `fixture_x64.pdb`.
-    #[inline]
-    pub fn y(&self) -> ::core::option::Option<f64> {
-        <f64 as ::profile_runtime::typed::Load<
-            'a,
-            Layout,
-        >>::load(self.ctx, self.addr.wrapping_add(8u64))
     }
 }
 /// `VBase` (size 16 in `fixture_x64.pdb`): a view of memory; each method reads one member.

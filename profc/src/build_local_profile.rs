@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
-    crate::cli::check_output(&args.output, args.out.overwrite)?;
+    crate::cli::check_output(&args.output, args.out.overwrite, &[&args.executable])?;
     let input = Input::with_kind(&args.executable, InputKind::Executable)?;
     let mut options = args.out.compile_options();
     options.symbols = Some(args.source.options()?);

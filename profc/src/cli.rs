@@ -268,6 +268,11 @@ pub struct OutputArgs {
     /// Override `$METADATA.ProfileClass`.
     #[arg(long = "profile_class", alias = "profile-class", value_name = "NAME")]
     pub profile_class: Option<String>,
+    /// Build the profile even when records of a damaged input (PDB) could
+    /// not be read and were dropped (without it: an error saying how many
+    /// and which).
+    #[arg(long)]
+    pub partial: bool,
     /// Output format: Rekall's profile JSON, or Volatility 3's ISF.
     #[arg(long, value_enum, default_value_t = Format::Rekall)]
     pub format: Format,
@@ -309,6 +314,7 @@ impl OutputArgs {
     pub fn compile_options(&self) -> profile_compiler::Options {
         let mut o = profile_compiler::Options::new();
         o.concise = self.concise;
+        o.partial = self.partial;
         o.profile_class = self.profile_class.clone();
         o
     }
@@ -392,7 +398,7 @@ pub fn load_any_profile(path: &Path) -> anyhow::Result<Compiled> {
 }
 
 fn export(args: ExportArgs, verbose: bool) -> anyhow::Result<()> {
-    check_output(&args.output, args.out.overwrite)?;
+    check_output(&args.output, args.out.overwrite, &[&args.input])?;
     let mut compiled = load_any_profile(&args.input)?;
     if let Some(class) = &args.out.profile_class {
         compiled
@@ -405,9 +411,13 @@ fn export(args: ExportArgs, verbose: bool) -> anyhow::Result<()> {
     write_compiled(&compiled, &args.output, &args.out, verbose)
 }
 
-/// Refuses an existing output (without `--overwrite`) and an output whose
-/// folder does not exist, with one clear line each, before any slow work.
-pub fn check_output(out: &Path, overwrite: bool) -> anyhow::Result<()> {
+/// Refuses, with one clear line each and before any slow work: an output
+/// that is one of the `inputs` (same device and inode, through any path or
+/// link), an existing output without `--overwrite`, an existing output that
+/// is not a regular file (FIFO, device, directory) even with it, and an
+/// output whose folder does not exist. Every command that writes a file
+/// calls this first. `-` (standard output) passes.
+pub fn check_output(out: &Path, overwrite: bool, inputs: &[&Path]) -> anyhow::Result<()> {
     if is_stdout(out) {
         return Ok(());
     }
@@ -417,9 +427,11 @@ pub fn check_output(out: &Path, overwrite: bool) -> anyhow::Result<()> {
             out.display()
         );
     }
+    profile_runtime::check_not_input(out, inputs)?;
     if !overwrite && out.exists() {
         return Err(profile_runtime::Error::Exists(out.to_path_buf()).into());
     }
+    profile_runtime::check_replaceable(out)?;
     let dir = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -110,7 +110,13 @@ pub struct Args {
 
 pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
     // Refuse early: converting a kernel takes a while.
-    check_output(&args.out, args.out_args.overwrite)?;
+    let inputs: Vec<&Path> = std::iter::once(args.source.as_path())
+        .chain(args.system_map.as_deref())
+        .chain(args.kallsyms.as_deref())
+        .chain(args.base_btf.as_deref())
+        .chain(args.banner_file.as_deref())
+        .collect();
+    check_output(&args.out, args.out_args.overwrite, &inputs)?;
     let kind = if args.from_image {
         Some(InputKind::MemoryImage)
     } else {

@@ -136,7 +136,7 @@ pub(crate) fn run(a: Args) -> anyhow::Result<()> {
         (None, None) => bail!("give --build-id ID or --vmlinux-of IMAGE"),
     };
     if let Some(out) = &a.output {
-        crate::cli::check_output(out, a.overwrite)?;
+        crate::cli::check_output(out, a.overwrite, &[])?;
         opts.output = Some(out.clone());
     }
     let artifact = if a.executable {

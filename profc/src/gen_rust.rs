@@ -55,9 +55,10 @@ fn split_member(s: &str) -> anyhow::Result<(String, String)> {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     if let Some(out) = &args.out {
-        if !args.overwrite && out.exists() {
-            return Err(profile_runtime::Error::Exists(out.clone()).into());
-        }
+        let inputs: Vec<&std::path::Path> = std::iter::once(args.profile.as_path())
+            .chain(args.family.iter().map(PathBuf::as_path))
+            .collect();
+        crate::cli::check_output(out, args.overwrite, &inputs)?;
     }
     let profile = crate::cli::load_any_profile(&args.profile)?.profile;
     let mut opts = Options {

@@ -59,7 +59,7 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     // Fail before the (possibly long) parse when the output cannot be written.
-    check_output(&out, args.out.overwrite)?;
+    check_output(&out, args.out.overwrite, &[&args.pdb])?;
     let input = Input::with_kind(&args.pdb, InputKind::Pdb)?;
     let mut compiled = profile_compiler::compile(&input, &args.out.compile_options())?;
     for (name, n) in versions {

@@ -99,6 +99,10 @@ struct AddArgs {
     /// Replace existing entries.
     #[arg(long)]
     overwrite: bool,
+    /// Add a profile even when records of a damaged input (PDB) could not
+    /// be read and were dropped (without it: an error saying which).
+    #[arg(long)]
+    partial: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -343,6 +347,7 @@ fn add(a: AddArgs, verbose: bool) -> anyhow::Result<()> {
     let mut options = profile_compiler::Options::new();
     options.banner = a.banner.clone();
     options.banner_file = a.banner_file.clone();
+    options.partial = a.partial;
     for input in &a.inputs {
         let compiled = profile_compiler::compile(&Input::detect(input)?, &options)?;
         crate::cli::report_notes(&compiled);

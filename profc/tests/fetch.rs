@@ -1393,9 +1393,12 @@ fn build_local_profile_fetches_verifies_and_parses() {
     .unwrap();
     let server = PyServer::start(&store);
     let out = t.path().join("attach_amd64.json");
+    // Alone in its folder: a PDB beside it would be read in place.
+    let dll = t.path().join("attach_amd64.dll");
+    std::fs::copy(dir.join("attach_amd64.dll"), &dll).unwrap();
     let o = run(profc(t.path())
         .arg("build_local_profile")
-        .arg(dir.join("attach_amd64.dll"))
+        .arg(&dll)
         .arg("--output")
         .arg(&out)
         .args(["--server", &server.url(), "--cache"])

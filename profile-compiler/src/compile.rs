@@ -39,6 +39,9 @@ pub struct Options {
     pub member: Option<String>,
     /// Leaves out `$REVENUMS` (Rekall's `--concise`).
     pub concise: bool,
+    /// Builds the profile even when records of the input could not be read
+    /// and were dropped ([`Ir::dropped`]); without it that is an error.
+    pub partial: bool,
     /// Where the PDB of an executable input is looked for (symbol servers,
     /// symbol stores, the cache); default: [`crate::fetch::FetchOptions::from_env`].
     pub symbols: Option<crate::fetch::FetchOptions>,
@@ -131,7 +134,8 @@ pub fn compile(input: &Input, options: &Options) -> Result<Compiled> {
         }
         kind => {
             let mut sources = Vec::new();
-            let (ir, symbols) = read_ir(input, options, true, &mut notes, &mut sources)?;
+            let (mut ir, symbols) = read_ir(input, options, true, &mut notes, &mut sources)?;
+            check_dropped(&mut ir, path, options.partial)?;
             let emitted = emit::emit_with(
                 &ir,
                 EmitOptions {
@@ -434,6 +438,16 @@ fn add_system_map(ir: &mut Ir, map: &Path) -> Result<()> {
 /// A PE executable -> its RSDS record -> the PDB (verified) -> IR.
 fn read_executable(path: &Path, options: &Options, notes: &mut Vec<String>) -> Result<Ir> {
     let (name, id) = crate::pe::pdb_key(path)?;
+    // The executable's own folder comes first, as debuggers search it: a
+    // PDB beside it with the right GUID and age is read in place, with no
+    // cache and no network.
+    if let Some(beside) = pdb_beside(path, &name, &id) {
+        notes.push(format!(
+            "{name} {id}: found beside the executable ({})",
+            beside.display()
+        ));
+        return pdb::read_file(&beside);
+    }
     let fetch = match &options.symbols {
         Some(o) => o.clone(),
         None => crate::fetch::FetchOptions::from_env()?,
@@ -441,4 +455,47 @@ fn read_executable(path: &Path, options: &Options, notes: &mut Vec<String>) -> R
     let got = crate::fetch::Fetcher::new(fetch)?.fetch(&name, &id)?;
     notes.extend(got.describe(&name, &id));
     pdb::read_file(&got.path)
+}
+
+/// Refuses an input some of whose records were dropped (unreadable), saying
+/// how many and the first few, unless `partial`; with it, one warning says so.
+fn check_dropped(ir: &mut Ir, path: &Path, partial: bool) -> Result<()> {
+    if ir.dropped == 0 {
+        return Ok(());
+    }
+    let what = format!(
+        "{} records could not be read and were dropped (first: {})",
+        ir.dropped,
+        ir.dropped_examples.join("; ")
+    );
+    if partial {
+        // First, so the summary of warnings always shows it.
+        ir.warnings
+            .insert(0, format!("{what}; kept going (--partial)"));
+        return Ok(());
+    }
+    Err(Error::input(
+        path,
+        format!("{what}; the file is damaged: use --partial to build the profile from the rest"),
+    ))
+}
+
+/// The PDB named `name` (any case) in `exe`'s folder, when its GUID and age
+/// are `id`.
+pub fn pdb_beside(exe: &Path, name: &str, id: &crate::codeview::PdbId) -> Option<PathBuf> {
+    let dir = match exe.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let found = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                && e.file_type().is_ok_and(|t| t.is_file() || t.is_symlink())
+        })?;
+    let path = found.path();
+    (crate::fetch::verify::pdb_id(&path).ok()? == *id).then_some(path)
 }

@@ -180,6 +180,9 @@ impl Config {
                     .map(|e| e.path())
                     .collect();
                 v.sort();
+                // A PDB and its executable (`x.pdb` beside `x.exe`, `.dll`,
+                // `.sys`...) are one source: the PDB, read in place.
+                drop_executables_beside_their_pdb(&mut v);
                 if (spec.name.is_some() || !spec.symlinks.is_empty()) && v.len() != 1 {
                     return Err(cfg_err(
                         i,
@@ -521,4 +524,25 @@ fn build_one(
             time: now,
         }),
     )
+}
+
+/// Removes from a folder's files each executable whose PDB (same stem, any
+/// case, `.pdb`) is among them: both would make the same profile.
+fn drop_executables_beside_their_pdb(files: &mut Vec<PathBuf>) {
+    let lower = |p: &Path, what: fn(&Path) -> Option<&std::ffi::OsStr>| {
+        what(p).map(|s| s.to_string_lossy().to_ascii_lowercase())
+    };
+    let pdb_stems: std::collections::HashSet<String> = files
+        .iter()
+        .filter(|p| lower(p, Path::extension).as_deref() == Some("pdb"))
+        .filter_map(|p| lower(p, Path::file_stem))
+        .collect();
+    files.retain(|p| {
+        let ext = lower(p, Path::extension);
+        let is_exe = matches!(
+            ext.as_deref(),
+            Some("exe" | "dll" | "sys" | "efi" | "ocx" | "drv" | "cpl" | "scr")
+        );
+        !(is_exe && lower(p, Path::file_stem).is_some_and(|s| pdb_stems.contains(&s)))
+    });
 }

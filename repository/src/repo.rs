@@ -114,9 +114,17 @@ impl Repository {
         Ok(self.root.join(format!("{name}.gz")))
     }
 
-    /// Refuses a path whose existing parent folder resolves (through OS
-    /// symlinks) outside the repository.
+    /// Refuses a path that resolves (through OS symlinks: the file itself
+    /// or a parent folder) outside the repository: `ln -s /elsewhere/x.json.gz
+    /// REPO/outside.gz` is not served, and `repo verify` reports it.
     fn check_contained(&self, name: &str, path: &Path) -> Result<()> {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            return match path.canonicalize() {
+                Ok(real) => self.within(name, &real),
+                // Dangling: reading it fails as "not found" anyway.
+                Err(_) => Ok(()),
+            };
+        }
         let Some(parent) = path.parent() else {
             return Ok(());
         };
@@ -224,7 +232,7 @@ impl Repository {
     /// sorted.
     pub fn list_files(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        walk(&self.root, "", 0, &mut out)?;
+        walk(&self.root, "", 0, &mut out, None)?;
         out.sort();
         Ok(out)
     }
@@ -264,8 +272,28 @@ impl Repository {
         let files = self.list_files()?;
         let mut facts: BTreeMap<String, (u64, String)> = BTreeMap::new();
         let mut symlinks = Vec::new();
+        // OS symlinks (`ln -s`) among the stored files: one that resolves
+        // outside the root is never served; say so.
+        let mut links = Vec::new();
+        walk(&self.root, "", 0, &mut Vec::new(), Some(&mut links))?;
+        for name in &links {
+            let path = self.root.join(format!("{name}.gz"));
+            if let Err(e) = self.check_contained(name, &path) {
+                problems.push(Problem {
+                    name: name.clone(),
+                    message: format!("an OS symlink that is not served: {e}"),
+                });
+            }
+        }
         for name in &files {
             let path = self.root.join(format!("{name}.gz"));
+            if let Err(e) = self.check_contained(name, &path) {
+                problems.push(Problem {
+                    name: name.clone(),
+                    message: format!("not served: {e}"),
+                });
+                continue;
+            }
             let bytes = match read_limited(&path) {
                 Ok(b) => b,
                 Err(e) => {
@@ -341,6 +369,16 @@ impl Repository {
     }
 }
 
+/// Removes the folders in `dirs` (deepest first) that are empty; a folder
+/// another writer has filled meanwhile stays.
+fn remove_empty(dirs: &[PathBuf]) {
+    for d in dirs {
+        if std::fs::remove_dir(d).is_err() {
+            break;
+        }
+    }
+}
+
 /// Reads a file, refusing one larger than [`MAX_FILE_BYTES`].
 fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
@@ -355,7 +393,13 @@ fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<String>) -> Result<()> {
+fn walk(
+    dir: &Path,
+    prefix: &str,
+    depth: usize,
+    out: &mut Vec<String>,
+    mut links: Option<&mut Vec<String>>,
+) -> Result<()> {
     if depth > MAX_WALK_DEPTH {
         return Ok(());
     }
@@ -372,7 +416,17 @@ fn walk(dir: &Path, prefix: &str, depth: usize, out: &mut Vec<String>) -> Result
         // file_type() does not follow OS symlinks: they are never walked.
         let ft = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
         if ft.is_dir() {
-            walk(&entry.path(), &format!("{prefix}{fname}/"), depth + 1, out)?;
+            walk(
+                &entry.path(),
+                &format!("{prefix}{fname}/"),
+                depth + 1,
+                out,
+                links.as_deref_mut(),
+            )?;
+        } else if ft.is_symlink() {
+            if let (Some(links), Some(stem)) = (links.as_deref_mut(), fname.strip_suffix(".gz")) {
+                links.push(format!("{prefix}{stem}"));
+            }
         } else if ft.is_file() {
             if let Some(stem) = fname.strip_suffix(".gz") {
                 if depth == 0 && fname == INVENTORY_FILE {
@@ -483,22 +537,41 @@ impl WriteGuard<'_> {
                 repo: self.repo.root.clone(),
             });
         }
+        // The folders this write creates, deepest first: removed again when
+        // the write fails (a full disk must not leave empty folders).
+        let mut created = Vec::new();
         if let Some(parent) = path.parent() {
             self.repo.check_contained(&name, &path)?;
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            self.repo.check_contained(&name, &path)?;
+            let mut a = parent;
+            while !a.exists() && a.starts_with(&self.repo.root) && a != self.repo.root {
+                created.push(a.to_path_buf());
+                match a.parent() {
+                    Some(up) => a = up,
+                    None => break,
+                }
+            }
+            let made = std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(parent, e))
+                .and_then(|()| self.repo.check_contained(&name, &path));
+            if let Err(e) = made {
+                remove_empty(&created);
+                return Err(e);
+            }
         }
         let mode = if overwrite {
             WriteMode::Overwrite
         } else {
             WriteMode::CreateNew
         };
-        write_atomic(&path, mode, |w| w.write_all(bytes)).map_err(|e| match e {
-            profile_runtime::Error::Exists(_) => Error::Exists {
-                name: name.clone(),
-                repo: self.repo.root.clone(),
-            },
-            other => other.into(),
+        write_atomic(&path, mode, |w| w.write_all(bytes)).map_err(|e| {
+            remove_empty(&created);
+            match e {
+                profile_runtime::Error::Exists(_) => Error::Exists {
+                    name: name.clone(),
+                    repo: self.repo.root.clone(),
+                },
+                other => other.into(),
+            }
         })?;
         make_readable(&path)?;
         let (mtime, size) = stat(&path)?;

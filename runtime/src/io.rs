@@ -100,6 +100,89 @@ pub enum WriteMode {
     Overwrite,
 }
 
+/// What kind of non-regular file `m` describes, for an error message.
+fn kind_of(m: &std::fs::Metadata) -> &'static str {
+    let t = m.file_type();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Refuses an existing `path` that is not a regular file (after following
+/// symbolic links): a FIFO, a device, a directory, a socket. Writing a file
+/// replaces only regular files, so `--overwrite` never turns a FIFO or a
+/// device node into a plain file. A missing `path` is fine.
+pub fn check_replaceable(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(Error::Io {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "is {}: only a regular file can be replaced by an output",
+                    kind_of(&m)
+                ),
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// True when `a` and `b` name the same existing file: the same device and
+/// inode (so through any path, hard link or symbolic link), or, off Unix,
+/// the same canonical path.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        ma.dev() == mb.dev() && ma.ino() == mb.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    }
+}
+
+/// Refuses an output that is one of the `inputs` (see [`same_file`]):
+/// writing it would destroy the input.
+pub fn check_not_input(out: &Path, inputs: &[&Path]) -> Result<()> {
+    match inputs.iter().find(|i| same_file(out, i)) {
+        Some(input) => Err(Error::Io {
+            path: out.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "is the input {} (the same file): refusing to overwrite an input; choose another output",
+                    input.display()
+                ),
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Writes a file atomically: the content goes to a temporary file in the same
 /// directory, is flushed to disk, and is renamed over `path` only when
 /// complete. A failure at any point leaves no partial file behind.
@@ -115,6 +198,7 @@ pub fn write_atomic(
     if mode == WriteMode::CreateNew && path.exists() {
         return Err(Error::Exists(path.to_path_buf()));
     }
+    check_replaceable(path)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -82,6 +82,12 @@ impl LazyProfile {
     /// Opens a profile from bytes (Rekall or ISF), plain, gzipped or
     /// xz-compressed; `what` names the source in errors.
     pub fn from_bytes(bytes: Vec<u8>, what: &str) -> Result<Self> {
+        Self::from_bytes_checked(bytes, what, true)
+    }
+
+    /// [`LazyProfile::from_bytes`]; `check_profile` refuses a document with
+    /// no `$` section (not a profile).
+    fn from_bytes_checked(bytes: Vec<u8>, what: &str, check_profile: bool) -> Result<Self> {
         let bytes = read_compressed(bytes, what, MAX_PROFILE_BYTES)?;
         let text = String::from_utf8(bytes)
             .map_err(|e| Error::format(what, format!("not UTF-8 text: {e}")))?;
@@ -229,6 +235,9 @@ impl LazyProfile {
                 config: OnceLock::new(),
             });
         }
+        if check_profile {
+            crate::profile::check_sections(sections.keys().map(String::as_str), what)?;
+        }
         if let Some(raw) = structs_not_object {
             return Err(Error::format(
                 what,
@@ -273,7 +282,8 @@ impl LazyProfile {
     /// Makes a lazy profile of an in-memory [`Profile`] (through its
     /// canonical JSON).
     pub fn from_profile(profile: &Profile) -> Result<Self> {
-        Self::from_bytes(profile.to_canonical_json(), "profile")
+        // An empty model is an empty profile, not a stranger's JSON.
+        Self::from_bytes_checked(profile.to_canonical_json(), "profile", false)
     }
 
     /// Parses the whole profile into the eager model (an ISF file: every

@@ -62,7 +62,10 @@ mod profile;
 
 pub use descriptor::{Descriptor, EnumChoices};
 pub use error::{Error, Result};
-pub use io::{is_gzip, is_xz, read_compressed, read_maybe_gzip, write_atomic, WriteMode};
+pub use io::{
+    check_not_input, check_replaceable, is_gzip, is_xz, read_compressed, read_maybe_gzip,
+    same_file, write_atomic, WriteMode,
+};
 pub use profile::{Field, Metadata, Profile, StructDef, SECTION_NAMES};
 
 // The object runtime.

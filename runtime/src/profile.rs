@@ -97,6 +97,9 @@ impl Profile {
             context: what.to_owned(),
             source,
         })?;
+        if let Value::Object(top) = &value {
+            check_sections(top.keys().map(String::as_str), what)?;
+        }
         Self::from_json(value).map_err(|e| match e {
             Error::Format { context, message } => {
                 Error::format(format!("{what}: {context}"), message)
@@ -105,7 +108,9 @@ impl Profile {
         })
     }
 
-    /// Builds the model from a parsed JSON document.
+    /// Builds the model from a parsed JSON document (any object: a document
+    /// with no section is an empty profile here; [`Profile::from_bytes`]
+    /// refuses it).
     pub fn from_json(value: Value) -> Result<Self> {
         let Value::Object(top) = value else {
             return Err(Error::format(
@@ -683,6 +688,34 @@ impl Serialize for Canonical<'_> {
             Canonical::Value(v) => v.serialize(s),
         }
     }
+}
+
+/// Refuses a JSON object that is not a Rekall profile: one with no
+/// top-level `$` section (`$METADATA`, `$STRUCTS`, ...), such as
+/// `{"hello":"world"}` or `{}`; an ISF (`base_types`, `user_types`...) is
+/// named as such, for the reader that expected a Rekall profile.
+pub(crate) fn check_sections<'a>(keys: impl Iterator<Item = &'a str>, what: &str) -> Result<()> {
+    let keys: Vec<&str> = keys.collect();
+    if keys.iter().any(|k| k.starts_with('$')) {
+        return Ok(());
+    }
+    let isf = keys
+        .iter()
+        .any(|k| matches!(*k, "base_types" | "user_types" | "symbols"));
+    let shown: Vec<String> = keys.iter().take(5).map(|k| format!("{k:?}")).collect();
+    let found = if keys.is_empty() {
+        "an empty object".to_owned()
+    } else {
+        format!("keys {}", shown.join(", "))
+    };
+    Err(Error::format(
+        what,
+        if isf {
+            format!("is a Volatility 3 ISF, not a Rekall profile (found {found})")
+        } else {
+            format!("not a profile: no $METADATA or other $ section (found {found})")
+        },
+    ))
 }
 
 #[cfg(test)]

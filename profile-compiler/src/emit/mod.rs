@@ -281,6 +281,7 @@ impl<'a> Emitter<'a> {
             // Distinct shapes under this name, in input order: (shape, representative).
             let interner = interner.get_or_insert_with(|| Interner::new(ir.types.len()));
             let mut defs: Vec<(u32, TypeId)> = Vec::new();
+            let mut shape_of: Vec<(TypeId, usize)> = Vec::with_capacity(more.len() + 1);
             for id in std::iter::once(first).chain(more) {
                 let shape = self.shape(id, interner, 0);
                 let n = match defs.iter().position(|(s, _)| *s == shape) {
@@ -290,12 +291,31 @@ impl<'a> Emitter<'a> {
                         defs.len() - 1
                     }
                 };
-                self.names[id.index()] = Some(if n == 0 {
+                shape_of.push((id, n));
+            }
+            // The plain name goes to the most complete definition: most
+            // members, then largest size, then the first in input order (a
+            // header's stub such as winternl.h's `_PEB { Reserved1... }`
+            // must not shadow the real `_PEB`); the others are `@2`, `@3`...
+            // in that same order (docs/conventions.md).
+            let completeness = |id: TypeId| match &ir.types[id.index()] {
+                Type::Record(r) => (r.members.len(), r.size),
+                _ => (0, 0),
+            };
+            let mut order: Vec<usize> = (0..defs.len()).collect();
+            order.sort_by_key(|&n| (std::cmp::Reverse(completeness(defs[n].1)), n));
+            let mut rank = vec![0; defs.len()];
+            for (r, &n) in order.iter().enumerate() {
+                rank[n] = r;
+            }
+            for (id, n) in shape_of {
+                self.names[id.index()] = Some(if rank[n] == 0 {
                     name.clone()
                 } else {
-                    Cow::Owned(format!("{name}@{}", n + 1))
+                    Cow::Owned(format!("{name}@{}", rank[n] + 1))
                 });
             }
+            let defs: Vec<(u32, TypeId)> = order.iter().map(|&n| defs[n]).collect();
             for (_, id) in &defs {
                 if let Some(Some(n)) = self.names.get(id.index()) {
                     emitted.push((n.clone(), *id));
@@ -303,7 +323,7 @@ impl<'a> Emitter<'a> {
             }
             if defs.len() > 1 && !name.starts_with("__unnamed_") {
                 self.warnings.push(format!(
-                    "{} different definitions of {name}: the first keeps the name, the others are {}",
+                    "{} different definitions of {name}: the most complete keeps the name, the others are {}",
                     defs.len(),
                     (2..=defs.len()).map(|n| format!("{name}@{n}")).collect::<Vec<_>>().join(", ")
                 ));
@@ -910,18 +930,60 @@ mod tests {
         ));
         let e = emit(&ir, EmitOptions::default());
         let p = &e.profile;
-        assert_eq!(p.structs["slot"].size, Some(4));
-        assert_eq!(p.structs["slot@2"].size, Some(8));
+        // Same member count: the larger definition keeps the name.
+        assert_eq!(p.structs["slot"].size, Some(8));
+        assert_eq!(p.structs["slot@2"].size, Some(4));
         assert_eq!(p.structs.len(), 3);
-        // The user of the second definition points at its distinct name.
+        // The user of the larger definition points at the plain name.
         assert_eq!(
             p.structs["user"].fields["s"].descriptor,
-            Descriptor::named("slot@2")
+            Descriptor::named("slot")
         );
         assert!(
             e.warnings.iter().any(|w| w.contains("slot@2")),
             "{:?}",
             e.warnings
+        );
+    }
+
+    #[test]
+    fn the_plain_name_goes_to_the_most_complete_definition() {
+        // winternl.h's stub `_PEB` (a few `Reserved` members) comes first in
+        // the input, the real one (more members, larger) after it.
+        let mut ir = Ir::default();
+        let int = base(&mut ir, "int", 4);
+        let stub = ir.push(record(
+            Some("_PEB"),
+            16,
+            vec![
+                member(Some("Reserved1"), 0, int),
+                member(Some("Ldr"), 8, int),
+            ],
+            1,
+        ));
+        let real = ir.push(record(
+            Some("_PEB"),
+            12,
+            vec![
+                member(Some("InheritedAddressSpace"), 0, int),
+                member(Some("BeingDebugged"), 4, int),
+                member(Some("Ldr"), 8, int),
+            ],
+            2,
+        ));
+        ir.push(record(Some("a"), 4, vec![member(Some("p"), 0, stub)], 3));
+        ir.push(record(Some("b"), 4, vec![member(Some("p"), 0, real)], 4));
+        let e = emit(&ir, EmitOptions::default());
+        let p = &e.profile;
+        assert!(p.structs["_PEB"].fields.contains_key("BeingDebugged"));
+        assert!(p.structs["_PEB@2"].fields.contains_key("Reserved1"));
+        assert_eq!(
+            p.structs["a"].fields["p"].descriptor,
+            Descriptor::named("_PEB@2")
+        );
+        assert_eq!(
+            p.structs["b"].fields["p"].descriptor,
+            Descriptor::named("_PEB")
         );
     }
 

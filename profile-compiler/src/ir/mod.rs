@@ -276,6 +276,26 @@ pub struct Ir {
     pub conventions: Conventions,
     /// Problems the reader met but worked around (one line each).
     pub warnings: Vec<String>,
+    /// How many input records (types, symbols) could not be read and are
+    /// missing from the IR; [`crate::compile`] refuses such an input unless
+    /// `Options::partial` (a PDB so far).
+    pub dropped: usize,
+    /// What was dropped: the first few, one line each.
+    pub dropped_examples: Vec<String>,
+}
+
+impl Ir {
+    /// Records `count` input records that could not be read (`what` says
+    /// which); see [`Ir::dropped`].
+    pub fn drop_records(&mut self, count: usize, what: impl Into<String>) {
+        if count == 0 {
+            return;
+        }
+        self.dropped += count;
+        if self.dropped_examples.len() < 5 {
+            self.dropped_examples.push(what.into());
+        }
+    }
 }
 
 impl Ir {

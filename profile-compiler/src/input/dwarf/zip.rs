@@ -16,6 +16,11 @@ use crate::{Error, Result};
 /// information is tens of MB; a System.map a few MB).
 const MEMBER_LIMIT: u64 = 2 << 30;
 
+/// Largest System.map (or config) member read: real ones are under 10 MB
+/// (a kernel's System.map is about 5 MB); a larger one is refused before
+/// it is inflated, so a zip of repeated lines cannot cost gigabytes.
+pub const MAX_SYSTEM_MAP_BYTES: u64 = 64 << 20;
+
 /// A member name that is absolute or climbs out of the archive.
 fn is_hostile_name(name: &str) -> bool {
     name.starts_with('/')
@@ -62,10 +67,22 @@ pub fn parse_config(text: &str) -> BTreeMap<String, Value> {
     out
 }
 
+/// What a member must start with before more of it is inflated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// An object file (ELF, Mach-O): its magic is checked on the first
+    /// bytes, so a zip bomb of zeros is refused after inflating 8 bytes.
+    Object,
+    /// Text (System.map, config): no magic, only the size cap.
+    Any,
+}
+
 fn read_member(
     archive: &mut ::zip::ZipArchive<std::fs::File>,
     index: usize,
     path: &Path,
+    limit: u64,
+    expect: Expect,
 ) -> Result<(String, Vec<u8>)> {
     let member = archive
         .by_index(index)
@@ -74,17 +91,46 @@ fn read_member(
         .name()
         .map(|n| n.into_owned())
         .unwrap_or_else(|_| format!("#{index}"));
-    if member.size() > MEMBER_LIMIT {
+    if member.size() > limit {
         return Err(Error::input(
             path,
-            format!("zip member {name} is too large ({} bytes)", member.size()),
+            format!(
+                "zip member {name} is too large ({} bytes uncompressed, more than the {limit} accepted)",
+                member.size()
+            ),
         ));
     }
-    let mut data = Vec::with_capacity(member.size() as usize);
-    member
-        .take(MEMBER_LIMIT + 1)
-        .read_to_end(&mut data)
-        .map_err(|e| Error::input(path, format!("zip member {name}: {e}")))?;
+    let declared = member.size();
+    let mut member = member.take(limit + 1);
+    let read_err = |e: std::io::Error| Error::input(path, format!("zip member {name}: {e}"));
+    let mut data = Vec::new();
+    if expect == Expect::Object {
+        (&mut member)
+            .take(8)
+            .read_to_end(&mut data)
+            .map_err(read_err)?;
+        if !matches!(
+            super::detect(&data),
+            super::Magic::Elf | super::Magic::MachO | super::Magic::MachOFat
+        ) {
+            return Err(Error::input(
+                path,
+                format!(
+                    "zip member {name}: not an ELF or Mach-O object (starts with {:02x?}); nothing more was inflated",
+                    data
+                ),
+            ));
+        }
+    }
+    // The declared size may lie: never more than the limit.
+    data.reserve(declared.min(limit) as usize);
+    member.read_to_end(&mut data).map_err(read_err)?;
+    if data.len() as u64 > limit {
+        return Err(Error::input(
+            path,
+            format!("zip member {name}: more than {limit} bytes uncompressed"),
+        ));
+    }
     Ok((name, data))
 }
 
@@ -149,7 +195,8 @@ pub fn read_zip(path: &Path) -> Result<Ir> {
                 "no kernel module (*.ko) with debug information in the zip",
             )
         })?;
-    let (module_name, bytes) = read_member(&mut archive, module.0, path)?;
+    let (module_name, bytes) =
+        read_member(&mut archive, module.0, path, MEMBER_LIMIT, Expect::Object)?;
     let inner = path.join(&module_name);
     let mut ir = super::read_bytes(&bytes, &inner).map_err(|e| match e {
         Error::Input { message, .. } => Error::input(path, format!("{module_name}: {message}")),
@@ -162,7 +209,7 @@ pub fn read_zip(path: &Path) -> Result<Ir> {
         .iter()
         .find(|(_, n)| base_name(n).starts_with("System.map"))
     {
-        let (name, data) = read_member(&mut archive, *i, path)?;
+        let (name, data) = read_member(&mut archive, *i, path, MAX_SYSTEM_MAP_BYTES, Expect::Any)?;
         let syms = crate::input::system_map::parse_bytes(&data, &path.join(&name))?;
         ir.symbols.clear();
         crate::input::system_map::add_to_ir(&mut ir, &syms, false);
@@ -176,7 +223,7 @@ pub fn read_zip(path: &Path) -> Result<Ir> {
         b.starts_with("config-") || b == "config" || b == ".config"
     });
     if let Some((i, _)) = config {
-        let (name, data) = read_member(&mut archive, *i, path)?;
+        let (name, data) = read_member(&mut archive, *i, path, MAX_SYSTEM_MAP_BYTES, Expect::Any)?;
         ir.config = parse_config(&String::from_utf8_lossy(&data));
         version = version.or_else(|| version_from_name(&name));
     }

@@ -240,9 +240,9 @@ fn read_pdb<T: Send>(
     let (symbols, done, ts) = std::thread::scope(|scope| {
         let (pdb, globals, warnings) = (&mut pdb, &mut globals, &mut sym_warnings);
         let reader = scope.spawn(move || {
-            let (udts, symbols) = read_symbols(pdb, dbi, globals, warnings);
+            let (udts, symbols, unparsed) = read_symbols(pdb, dbi, globals, warnings);
             let done = on_symbols(&symbols);
-            (udts, symbols, done)
+            (udts, symbols, done, unparsed)
         });
         let ts = match types::TypeStream::parse(&tpi, &mut ir.warnings) {
             Ok(ts) => ts,
@@ -272,7 +272,7 @@ fn read_pdb<T: Send>(
         types.convert_all();
         // A panic in pdb2 on the other thread is re-raised here and caught
         // by `read_source`.
-        let (udts, mut symbols, done) = reader
+        let (udts, mut symbols, done, unparsed) = reader
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         for (name, ti) in udts {
@@ -285,6 +285,14 @@ fn read_pdb<T: Send>(
             }
         }
         types.finish();
+        ir.drop_records(unparsed, format!("{unparsed} malformed symbol records"));
+        ir.drop_records(
+            ts.missing,
+            format!(
+                "{} type records the type stream announces but does not hold",
+                ts.missing
+            ),
+        );
         Ok::<_, String>((symbols, done, ts))
     })?;
     ir.symbols = symbols;
@@ -339,7 +347,7 @@ fn read_symbols<'s, 'g, S: pdb2::Source<'s> + Send + 's>(
     dbi: Option<pdb2::DebugInformation<'s>>,
     globals: &'g mut Option<pdb2::SymbolTable<'s>>,
     warnings: &mut Vec<String>,
-) -> (Vec<(&'g [u8], u32)>, Vec<crate::ir::Symbol>) {
+) -> ReadSymbols<'g> {
     let mut syms = symbols::Symbols::default();
     let mut udts = Vec::new();
     let map = match (&dbi, pdb.address_map()) {
@@ -365,8 +373,13 @@ fn read_symbols<'s, 'g, S: pdb2::Source<'s> + Send + 's>(
         }
         module_procedures(pdb, dbi, map, &mut syms, warnings);
     }
-    (udts, syms.finish(warnings))
+    let unparsed = syms.unparsed;
+    (udts, syms.finish(warnings), unparsed)
 }
+
+/// What [`read_symbols`] gives: the S_UDT typedefs (name, type index), the
+/// symbols, and how many symbol records were malformed.
+type ReadSymbols<'g> = (Vec<(&'g [u8], u32)>, Vec<crate::ir::Symbol>, usize);
 
 /// pdb2's errors in words a user can act on.
 fn describe(e: &pdb2::Error) -> String {

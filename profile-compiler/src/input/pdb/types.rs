@@ -30,6 +30,8 @@ pub(crate) struct TypeStream<'a> {
     min: u32,
     /// (leaf kind, body after the kind).
     records: Vec<(u16, &'a [u8])>,
+    /// Records the header announces but the stream does not hold.
+    pub(crate) missing: usize,
 }
 
 impl<'a> TypeStream<'a> {
@@ -80,7 +82,12 @@ impl<'a> TypeStream<'a> {
                 records.len()
             ));
         }
-        Ok(TypeStream { min, records })
+        let missing = expected.saturating_sub(records.len());
+        Ok(TypeStream {
+            min,
+            records,
+            missing,
+        })
     }
 
     /// Number of records.
@@ -270,6 +277,17 @@ impl<'a, 'ir> Types<'a, 'ir> {
 
     /// Moves the warnings into the IR.
     pub(crate) fn finish(mut self) {
+        // Every type warning is a record (or part of one) that could not be
+        // read: counted as dropped, the first ones named.
+        let problems = self.warnings.len() + self.suppressed;
+        if problems > 0 {
+            self.ir.dropped += problems;
+            for w in self.warnings.iter().take(3) {
+                if self.ir.dropped_examples.len() < 5 {
+                    self.ir.dropped_examples.push(w.clone());
+                }
+            }
+        }
         if self.suppressed > 0 {
             self.warnings
                 .push(format!("{} more type warnings not shown", self.suppressed));

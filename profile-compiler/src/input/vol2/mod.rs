@@ -29,6 +29,11 @@ use crate::{Error, Result};
 /// hostile zip cannot exhaust memory.
 pub const MAX_MEMBER_BYTES: u64 = 1 << 30;
 
+/// Largest System.map member read (uncompressed): real ones are under
+/// 10 MB; a larger one is refused before it is inflated (the same cap as
+/// `dwarf::zip::MAX_SYSTEM_MAP_BYTES`).
+pub const MAX_SYSTEM_MAP_BYTES: u64 = 64 << 20;
+
 /// Whether a zip with these member names is a Volatility 2 profile (it
 /// holds a `*.dwarf` or a `*.vtypes` member; case-insensitive).
 pub fn is_vol2_zip(names: &[String]) -> bool {
@@ -71,27 +76,32 @@ fn read_member(
     index: usize,
     name: &str,
 ) -> Result<Vec<u8>> {
+    let limit = if base_name(name).contains("System.map") {
+        MAX_SYSTEM_MAP_BYTES
+    } else {
+        MAX_MEMBER_BYTES
+    };
     let f = zip
         .by_index(index)
         .map_err(|e| Error::input(path, format!("{name}: {e}")))?;
-    if f.size() > MAX_MEMBER_BYTES {
+    if f.size() > limit {
         return Err(Error::input(
             path,
             format!(
-                "{name}: {} bytes uncompressed, more than the {MAX_MEMBER_BYTES} accepted",
+                "{name}: {} bytes uncompressed, more than the {limit} accepted",
                 f.size()
             ),
         ));
     }
-    let mut buf = Vec::with_capacity(f.size().min(1 << 28) as usize);
+    let mut buf = Vec::with_capacity(f.size().min(limit).min(1 << 28) as usize);
     // The declared size may lie: never read more than the limit.
-    f.take(MAX_MEMBER_BYTES + 1)
+    f.take(limit + 1)
         .read_to_end(&mut buf)
         .map_err(|e| Error::input(path, format!("{name}: {e}")))?;
-    if buf.len() as u64 > MAX_MEMBER_BYTES {
+    if buf.len() as u64 > limit {
         return Err(Error::input(
             path,
-            format!("{name}: more than {MAX_MEMBER_BYTES} bytes uncompressed"),
+            format!("{name}: more than {limit} bytes uncompressed"),
         ));
     }
     Ok(buf)
