@@ -574,3 +574,28 @@ fn offline_folders_use_the_pdb_beside_the_executable() {
         "{list}"
     );
 }
+
+/// `dt --depth 20000` on a (hostile) profile whose struct embeds itself:
+/// bounded output and a `(recursive ...)` line, not a stack overflow.
+#[test]
+fn dt_on_a_self_embedding_struct_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("loop.json");
+    std::fs::write(
+        &p,
+        br#"{"$METADATA": {"Type": "Profile", "ProfileClass": "Linux"},
+            "$STRUCTS": {"node": [16, {"next": [0, ["node", {}]], "other": [8, ["pair", {}]]}],
+                         "pair": [8, {"back": [0, ["node", {}]]}]}}"#,
+    )
+    .unwrap();
+    let (ok, out, err) = profc(&[
+        os("dt"),
+        p.as_os_str(),
+        os("node"),
+        os("--depth"),
+        os("20000"),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("(recursive: node is being expanded)"), "{out}");
+    assert!(out.lines().count() < 20, "{out}");
+}

@@ -78,6 +78,7 @@ pub fn render_info(p: &LazyProfile) -> Result<String> {
 /// such struct or enum. Only the struct shown (and with `depth`, the structs
 /// it embeds) is parsed.
 pub fn render_dt(p: &LazyProfile, name: &str, depth: u32) -> Result<Option<String>> {
+    let depth = depth.min(MAX_DT_DEPTH);
     let mut s = String::new();
     if let Some(def) = p.get_struct(name)? {
         let size = def
@@ -85,7 +86,7 @@ pub fn render_dt(p: &LazyProfile, name: &str, depth: u32) -> Result<Option<Strin
             .map_or_else(|| "?".to_owned(), |n| format!("{n:#x} ({n} bytes)"));
         let _ = writeln!(s, "[{name}] size {size}");
         let _ = writeln!(s, "  {:<10} {:<40} Type", "Offset", "Field");
-        struct_rows(p, name, 0, 1, depth, &mut s)?;
+        struct_rows(p, name, 0, 1, depth, &mut vec![name.to_owned()], &mut s)?;
         return Ok(Some(s));
     }
     if let Some(choices) = p.get_enum(name) {
@@ -112,12 +113,20 @@ pub fn similar_names(p: &LazyProfile, needle: &str, limit: usize) -> Vec<String>
     names.into_iter().take(limit).map(str::to_owned).collect()
 }
 
+/// The deepest `dt --depth` expands (a larger depth is this one): embedded
+/// structs of real profiles nest a dozen levels at most.
+pub const MAX_DT_DEPTH: u32 = 64;
+
+/// The rows of struct `name`; `open` holds the structs being expanded, so
+/// that a (hostile) profile whose struct embeds itself prints
+/// `(recursive)` instead of expanding without end.
 fn struct_rows(
     p: &LazyProfile,
     name: &str,
     base: u64,
     indent: usize,
     depth: u32,
+    open: &mut Vec<String>,
     s: &mut String,
 ) -> Result<()> {
     let Some(def) = p.get_struct(name)? else {
@@ -134,14 +143,21 @@ fn struct_rows(
         let _ = writeln!(s, "{pad}{off:<10} {fname:<40} {}", describe(&f.descriptor));
         if depth > 0 {
             if let Some(inner) = f.descriptor.as_named().filter(|n| p.has_struct(n)) {
+                if open.iter().any(|o| o == inner) {
+                    let _ = writeln!(s, "{pad}  (recursive: {inner} is being expanded)");
+                    continue;
+                }
+                open.push(inner.to_owned());
                 struct_rows(
                     p,
                     inner,
                     base.wrapping_add(f.offset.unwrap_or(0)),
                     indent + 1,
                     depth - 1,
+                    open,
                     s,
                 )?;
+                open.pop();
             }
         }
     }
