@@ -378,7 +378,7 @@ guid = "3844DBB920174967BE7AA4A2C20430FA2"
         calls.fetch_add(1, Ordering::SeqCst);
         match &s.path {
             Some(p) => Profile::load(p)
-                .map(|profile| build::Built { profile })
+                .map(|profile| build::Built { profile, isf: None })
                 .map_err(|e| e.into()),
             None => Err("symbol server not available in this test".into()),
         }
