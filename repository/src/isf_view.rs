@@ -363,11 +363,14 @@ pub(crate) fn sync(
     Ok(notes)
 }
 
-/// Withdraws the view: removes every ISF file it lists, `banners.json` and
-/// the view file.
+/// Withdraws the view: removes every ISF file it lists (every `.json.xz`
+/// under `isf/` when the list is lost), `banners.json` and the view file.
 pub(crate) fn withdraw(root: &Path, state: &ViewState) -> Result<()> {
     for name in state.entries.keys() {
         remove_isf(root, name)?;
+    }
+    if state.entries.is_empty() {
+        remove_xz_under(&root.join(ISF_DIR), 0);
     }
     for f in [BANNERS_FILE, VIEW_FILE] {
         let path = root.join(f);
@@ -379,6 +382,26 @@ pub(crate) fn withdraw(root: &Path, state: &ViewState) -> Result<()> {
     }
     let _ = std::fs::remove_dir(root.join(ISF_DIR));
     Ok(())
+}
+
+/// Removes `*.json.xz` files below `dir` and the folders left empty (best
+/// effort; OS symlinks are not followed).
+fn remove_xz_under(dir: &Path, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let Ok(ft) = e.file_type() else { continue };
+        if ft.is_dir() {
+            remove_xz_under(&e.path(), depth + 1);
+        } else if ft.is_file() && e.file_name().to_string_lossy().ends_with(".json.xz") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 #[cfg(test)]

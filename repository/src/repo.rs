@@ -248,7 +248,12 @@ impl Repository {
             // A missing or unreadable inventory is rebuilt on commit.
             _ => Inventory::default(),
         };
-        let view = ViewState::load(&self.root)?;
+        // An unreadable view file does not block changes to the Rekall
+        // tree: the commit says so, and `publish-isf` rewrites it.
+        let (view, broken) = match ViewState::load(&self.root) {
+            Ok(v) => (v, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         Ok(WriteGuard {
             repo: self,
             _lock: file,
@@ -259,6 +264,7 @@ impl Repository {
             }),
             view: Mutex::new(ViewChange {
                 current: view,
+                broken,
                 set: None,
             }),
         })
@@ -526,6 +532,8 @@ struct GuardState {
 #[derive(Debug, Default)]
 struct ViewChange {
     current: Option<ViewState>,
+    /// Why the view file could not be read, when it could not.
+    broken: Option<String>,
     /// `Some(Some(url))`: publish at that base URL; `Some(None)`: withdraw.
     set: Option<Option<String>>,
 }
@@ -770,9 +778,19 @@ impl WriteGuard<'_> {
             inventory,
             ..Committed::default()
         };
+        if let (Some(why), None) = (&view.broken, &view.set) {
+            committed.notes.push(format!(
+                "the ISF view was not updated: {why} (`profc repo publish-isf` rewrites it)"
+            ));
+            return Ok(committed);
+        }
         let state = match (view.current, view.set) {
             (Some(old), Some(None)) => {
                 crate::isf_view::withdraw(&self.repo.root, &old)?;
+                None
+            }
+            (None, Some(None)) if view.broken.is_some() => {
+                crate::isf_view::withdraw(&self.repo.root, &ViewState::default())?;
                 None
             }
             (None, Some(None)) | (None, None) => None,

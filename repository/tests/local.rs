@@ -641,4 +641,43 @@ fn isf_view_through_the_library() {
     assert!(!repo.root().join("isf").exists());
     assert!(!repo.root().join(BANNERS_FILE).exists());
     assert!(ViewState::load(repo.root()).unwrap().is_none());
+
+    // A damaged view file does not block the Rekall tree; publishing again
+    // rewrites it, withdrawing clears the view's files.
+    let w = repo.lock().unwrap();
+    w.set_isf_view(Some("http://h/")).unwrap();
+    w.commit_with(Some(&convert_any)).unwrap();
+    let view_file = repo.root().join(profile_repository::isf_view::VIEW_FILE);
+    std::fs::write(&view_file, b"{not json").unwrap();
+    assert!(repo
+        .verify()
+        .unwrap()
+        .iter()
+        .any(|p| p.message.contains("unreadable")));
+    let w = repo.lock().unwrap();
+    w.put_profile("Linux/d", &linux, false).unwrap();
+    let done = w.commit_with(Some(&convert_any)).unwrap();
+    assert!(
+        done.notes.iter().any(|n| n.contains("not updated")),
+        "{:?}",
+        done.notes
+    );
+    let w = repo.lock().unwrap();
+    w.set_isf_view(Some("http://h/")).unwrap();
+    let done = w.commit_with(Some(&convert_any)).unwrap();
+    assert_eq!(done.isf_view.unwrap().entries.len(), 3);
+    assert!(repo.verify().unwrap().is_empty());
+    std::fs::write(&view_file, b"{not json").unwrap();
+    let w = repo.lock().unwrap();
+    w.set_isf_view(None).unwrap();
+    w.commit_with(None).unwrap();
+    assert!(!repo.root().join("isf").exists());
+    assert!(!view_file.exists());
+    assert!(repo.verify().unwrap().is_empty());
+}
+
+fn convert_any(_: &str, p: &Profile) -> Result<serde_json::Value, build::BoxError> {
+    Ok(linux_isf(
+        p.metadata_str("Banner").unwrap_or("Linux version 0"),
+    ))
 }
