@@ -579,7 +579,15 @@ fn volatility3_pslist_through_remote_isf() {
         &base,
     ]));
     // The kernel's profile, and a Windows one beside it.
-    ok(profc(&[&"repo", &"add", &repo, &kernel_isf(&kernel)]));
+    let made = kernel_isf(&kernel);
+    ok(profc(&[&"repo", &"add", &repo, &made]));
+    // What the repository publishes is what `convert_profile` made from
+    // the vmlinux (an ISF input keeps its symbol types and unions).
+    assert!(
+        std::fs::read(repo.join("isf/Linux/6.1.0-57-amd64.json.xz")).unwrap()
+            == std::fs::read(&made).unwrap(),
+        "the published ISF differs from convert_profile's"
+    );
     let pdb = support::shared_dir()
         .map(|s| s.join("fixtures/pdb/debugpy-1.8.22/attach_amd64.pdb"))
         .filter(|p| p.exists());
