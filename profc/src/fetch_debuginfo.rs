@@ -226,9 +226,18 @@ pub(crate) fn build(a: BuildArgs, verbose: bool) -> anyhow::Result<()> {
         ),
     }
     let name = default_name(&compiled.profile, Naming::Rekall, None, None)?;
+    // A repository that publishes Volatility 3's view gets the compiler's
+    // own ISF (typed symbols, known unions), as `repo add` hands over.
+    let isf = match crate::repo::publishes_isf(&a.repository)? {
+        true => Some(compiled.to_isf()?.json),
+        false => None,
+    };
     let w = repo.lock()?;
     w.put_profile(&name, &compiled.profile, false)?;
-    w.commit()?;
+    if let Some(doc) = &isf {
+        w.put_isf(&name, doc)?;
+    }
+    crate::repo::commit(w)?;
     eprintln!("profc: added {name} to {}", a.repository.display());
     crate::cli::print(&format!("{}\n", repo.file_of(&name)?.display()))
 }

@@ -13,10 +13,11 @@ use profile_compiler::{Compiled, Input, InputKind};
 use profile_repository::build::{
     self, BuildOptions, BuildSource, Built, Config, Outcome, SourceResult,
 };
+use profile_repository::isf_view::ViewState;
 use profile_repository::{
     default_name, input_stem, EntryExt, Location, Naming, Query, Repository, SearchPath,
 };
-use profile_runtime::WriteMode;
+use profile_runtime::{Profile, WriteMode};
 
 use crate::outln;
 
@@ -48,6 +49,26 @@ enum RepoCommand {
     Build(BuildArgs),
     /// Look a profile up along a search path and write it out.
     Get(GetArgs),
+    /// Publish (or withdraw) Volatility 3's remote-ISF view of the
+    /// repository: `isf/<name>.json.xz` and `banners.json`, for `vol
+    /// --remote-isf-url BASE/banners.json`; kept up to date by every later
+    /// change.
+    #[command(name = "publish-isf", alias = "publish_isf")]
+    PublishIsf(PublishIsfArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PublishIsfArgs {
+    /// The repository folder.
+    repo: PathBuf,
+    /// The URL the repository folder is served at (`http://host:8000/repo/`):
+    /// Volatility 3 needs absolute URLs in banners.json. Needed the first
+    /// time; later runs keep the recorded one unless given.
+    #[arg(long = "base-url", alias = "base_url", value_name = "URL")]
+    base_url: Option<String>,
+    /// Remove the view (its ISF files, banners.json) and stop keeping it.
+    #[arg(long, conflicts_with = "base_url")]
+    withdraw: bool,
 }
 
 /// `--layout`.
@@ -96,6 +117,9 @@ struct AddArgs {
     /// `Linux version ...` string in it).
     #[arg(long = "banner-file", alias = "banner_file", value_name = "FILE")]
     banner_file: Option<PathBuf>,
+    /// A System.map whose symbols replace the input's own (Linux inputs).
+    #[arg(long = "system-map", alias = "system_map", value_name = "FILE")]
+    system_map: Option<PathBuf>,
     /// Replace existing entries.
     #[arg(long)]
     overwrite: bool,
@@ -214,7 +238,7 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
             let repo = Repository::open(&a.repo)?;
             let w = repo.lock()?;
             w.put_symlink(&a.name, &a.target, a.overwrite)?;
-            w.commit()?;
+            commit(w)?;
             outln!("{} -> {}", a.name, a.target)
         }
         RepoCommand::Remove(a) => {
@@ -224,7 +248,7 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
                 w.remove(n, a.force)?;
                 outln!("removed {n}")?;
             }
-            w.commit()?;
+            commit(w)?;
             Ok(())
         }
         RepoCommand::List(a) => list(&a.repo, None, a.long).map(drop),
@@ -250,12 +274,105 @@ pub(crate) fn run(args: Args, verbose: bool) -> anyhow::Result<()> {
         }
         RepoCommand::Inventory(a) => {
             let repo = Repository::open(&a.repo)?;
-            let inv = repo.lock()?.commit()?;
+            let inv = commit(repo.lock()?)?;
             outln!("{}: {} entries", a.repo.display(), inv.entries.len())
         }
         RepoCommand::Build(a) => build_cmd(a, verbose),
         RepoCommand::Get(a) => get(a),
+        RepoCommand::PublishIsf(a) => publish_isf(a),
     }
+}
+
+// ---------------------------------------------------------------------------
+// The ISF view
+// ---------------------------------------------------------------------------
+
+/// The ISF of a profile stored in the repository (for the ISF view of
+/// profiles stored before it was published, or copied in by hand): the
+/// Rekall form has no symbol types, and unions are guessed from the layout.
+fn isf_of_stored(_name: &str, profile: &Profile) -> Result<serde_json::Value, build::BoxError> {
+    let compiled = Compiled {
+        profile: profile.clone(),
+        unions: None,
+        symbol_types: Default::default(),
+        warnings: Vec::new(),
+        notes: Vec::new(),
+        kind: InputKind::RekallProfile,
+        sources: Vec::new(),
+    };
+    Ok(compiled.to_isf()?.json)
+}
+
+/// Commits, bringing the ISF view up to date (converting stored profiles
+/// it lacks); prints its notes.
+pub(crate) fn commit(
+    w: profile_repository::WriteGuard<'_>,
+) -> anyhow::Result<profile_repository::Inventory> {
+    let done = w.commit_with(Some(&isf_of_stored))?;
+    print_view_notes(&done.notes);
+    Ok(done.inventory)
+}
+
+fn print_view_notes(notes: &[String]) {
+    for n in notes {
+        eprintln!("profc: note: {n}");
+    }
+}
+
+/// Whether the repository at `root` publishes an ISF view.
+pub(crate) fn publishes_isf(root: &Path) -> anyhow::Result<bool> {
+    Ok(ViewState::load(root)?.is_some())
+}
+
+fn publish_isf(a: PublishIsfArgs) -> anyhow::Result<()> {
+    let repo = match a.withdraw {
+        true => Repository::open(&a.repo)?,
+        false => Repository::create(&a.repo)?,
+    };
+    let w = repo.lock()?;
+    if a.withdraw {
+        w.set_isf_view(None)?;
+        commit(w)?;
+        return outln!("{}: ISF view withdrawn", a.repo.display());
+    }
+    let url = match (&a.base_url, ViewState::load(repo.root())?) {
+        (Some(u), _) => u.clone(),
+        (None, Some(v)) => v.base_url,
+        (None, None) => bail!(
+            "{}: no ISF view yet: give --base-url (the URL the repository folder is served at)",
+            a.repo.display()
+        ),
+    };
+    w.set_isf_view(Some(&url))?;
+    let done = w.commit_with(Some(&isf_of_stored))?;
+    print_view_notes(&done.notes);
+    let Some(view) = done.isf_view else {
+        bail!("{}: the ISF view was not written", a.repo.display())
+    };
+    let count = |os: &str| {
+        view.entries
+            .values()
+            .filter(|e| e.os.as_deref() == Some(os))
+            .count()
+    };
+    let rekall = view.entries.values().filter(|e| e.from_rekall).count();
+    outln!(
+        "{}: ISF view at {}{}: {} profiles ({} linux, {} mac, {} windows){}",
+        a.repo.display(),
+        view.base_url,
+        profile_repository::isf_view::BANNERS_FILE,
+        view.entries.len(),
+        count("linux"),
+        count("mac"),
+        count("windows"),
+        if rekall > 0 {
+            format!(
+                "; {rekall} converted from their stored Rekall form (no symbol types: re-add them from their inputs)"
+            )
+        } else {
+            String::new()
+        }
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -348,10 +465,18 @@ fn add(a: AddArgs, verbose: bool) -> anyhow::Result<()> {
     options.banner = a.banner.clone();
     options.banner_file = a.banner_file.clone();
     options.partial = a.partial;
+    options.system_map = a.system_map.clone();
+    let isf_view = publishes_isf(&a.repo).unwrap_or(false);
     for input in &a.inputs {
         let compiled = profile_compiler::compile(&Input::detect(input)?, &options)?;
         crate::cli::report_notes(&compiled);
         crate::cli::report_warnings(&compiled.warnings, verbose);
+        // The ISF from the compiler's output (symbol types, unions), not
+        // from the stored Rekall form.
+        let isf = match isf_view {
+            true => Some(compiled.to_isf()?.json),
+            false => None,
+        };
         let profile = compiled.profile;
         let name = match &a.name {
             Some(n) => profile_repository::validate_name(n)?,
@@ -366,19 +491,22 @@ fn add(a: AddArgs, verbose: bool) -> anyhow::Result<()> {
                 .with_context(|| input.display().to_string())?
             }
         };
-        staged.push((input, name, profile));
+        staged.push((input, name, profile, isf));
     }
     let repo = Repository::create(&a.repo)?;
     let w = repo.lock()?;
-    for (input, name, profile) in &staged {
+    for (input, name, profile, isf) in &staged {
         w.put_profile(name, profile, a.overwrite)?;
+        if let Some(doc) = isf {
+            w.put_isf(name, doc)?;
+        }
         outln!("added {name} (from {})", input.display())?;
         for l in &a.symlinks {
             w.put_symlink(l, name, a.overwrite)?;
             outln!("added {l} -> {name}")?;
         }
     }
-    w.commit()?;
+    commit(w)?;
     Ok(())
 }
 
@@ -523,13 +651,29 @@ fn build_cmd(a: BuildArgs, verbose: bool) -> anyhow::Result<()> {
             None => eprintln!("{line}"),
         }
     };
+    let isf_view = publishes_isf(repo.root())?;
     let compile = |s: &BuildSource| -> Result<Built, build::BoxError> {
-        match compile_source(s) {
-            Ok(c) => Ok(Built { profile: c.profile }),
-            Err(e) => Err(Box::new(SourceError(crate::cli::one_line(&e)))),
-        }
+        let made = compile_source(s).and_then(|c| {
+            let isf = match isf_view {
+                true => Some(c.to_isf()?.json),
+                false => None,
+            };
+            Ok(Built {
+                profile: c.profile,
+                isf,
+            })
+        });
+        made.map_err(|e| -> build::BoxError { Box::new(SourceError(crate::cli::one_line(&e))) })
     };
-    let report = build::build(&repo, &sources, options, &compile, &progress)?;
+    let report = build::build_with(
+        &repo,
+        &sources,
+        options,
+        &compile,
+        &progress,
+        Some(&isf_of_stored),
+    )?;
+    print_view_notes(&report.notes);
     if let Some(b) = bar {
         b.finish_and_clear();
     }

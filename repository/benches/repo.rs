@@ -161,7 +161,7 @@ fn build_bench(dir: &Path) {
         let a = t0.elapsed().as_secs_f64();
         spans.lock().unwrap().insert(s.key.clone(), (a, a));
         Profile::load(s.path.as_ref().unwrap())
-            .map(|profile| Built { profile })
+            .map(|profile| Built { profile, isf: None })
             .map_err(|e| e.into())
     };
     let progress = |r: &build::SourceResult| {

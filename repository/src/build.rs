@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inventory::sha256_hex;
+use crate::isf_view::IsfConvert;
 use crate::layout::{default_name, input_stem, Naming};
 use crate::name::{is_guid_age, validate_name};
 use crate::repo::{encode, Repository};
@@ -245,6 +246,8 @@ pub struct SourceResult {
 pub struct BuildReport {
     /// One result per source, in configuration order.
     pub results: Vec<SourceResult>,
+    /// Profiles left out of the ISF view, and why.
+    pub notes: Vec<String>,
 }
 
 impl BuildReport {
@@ -341,6 +344,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Built {
     /// The profile, stored in the Rekall tree.
     pub profile: Profile,
+    /// Its ISF document, for a repository that publishes an ISF view
+    /// ([`crate::WriteGuard::put_isf`]); `None`: made from the stored
+    /// profile by the converter given to [`build_with`], if any.
+    pub isf: Option<serde_json::Value>,
 }
 
 /// The converter a build calls for each source: compiles it into a profile.
@@ -357,6 +364,21 @@ pub fn build(
     options: BuildOptions,
     compile: &Compile<'_>,
     progress: &(dyn Fn(&SourceResult) + Sync),
+) -> Result<BuildReport> {
+    build_with(repo, sources, options, compile, progress, None)
+}
+
+/// [`build`], bringing the repository's ISF view (if it publishes one) up to
+/// date at the end: ISF documents the converter handed over
+/// ([`Built::isf`]) are stored, other profiles not yet in the view are
+/// converted with `isf_convert`.
+pub fn build_with(
+    repo: &Repository,
+    sources: &[BuildSource],
+    options: BuildOptions,
+    compile: &Compile<'_>,
+    progress: &(dyn Fn(&SourceResult) + Sync),
+    isf_convert: Option<&IsfConvert<'_>>,
 ) -> Result<BuildReport> {
     let guard = repo.lock()?;
     let old_state = State::load(repo);
@@ -395,7 +417,7 @@ pub fn build(
         report.results.push(r);
     }
     state.save(repo)?;
-    guard.commit()?;
+    report.notes = guard.commit_with(isf_convert)?.notes;
     Ok(report)
 }
 
@@ -470,8 +492,8 @@ fn build_one(
             .unwrap_or_else(|| "unknown".into());
         Err(format!("the converter crashed: {msg}").into())
     });
-    let profile = match compiled {
-        Ok(b) => b.profile,
+    let (profile, isf) = match compiled {
+        Ok(b) => (b.profile, b.isf),
         Err(e) => return fail(hash, error_line(&*e)),
     };
     let stem = s
@@ -505,6 +527,10 @@ fn build_one(
     };
     let stored = guard
         .store_encoded(&name, &profile, &bytes, true)
+        .and_then(|()| match &isf {
+            Some(doc) => guard.put_isf(&name, doc),
+            None => Ok(()),
+        })
         .and_then(|()| {
             for l in &s.symlinks {
                 guard.put_symlink(l, &name, true)?;

@@ -12,6 +12,7 @@ pub mod build;
 mod error;
 mod index;
 pub mod inventory;
+pub mod isf_view;
 pub mod layout;
 mod lookup;
 pub mod matching;
@@ -25,6 +26,6 @@ pub use layout::{default_name, input_stem, Naming};
 pub use lookup::{default_cache_dir, Found, Location, Query, SearchPath};
 pub use name::{is_guid_age, validate_name};
 pub use repo::{
-    describe_entry, encode, symlink_document, Problem, Repository, Stored, WriteGuard, LOCK_FILE,
-    MAX_SYMLINK_DEPTH,
+    describe_entry, encode, symlink_document, Committed, Problem, Repository, Stored, WriteGuard,
+    LOCK_FILE, MAX_SYMLINK_DEPTH,
 };

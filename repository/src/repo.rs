@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::inventory::{make_entry, sha256_hex, EntryExt, Inventory, INVENTORY_FILE};
+use crate::isf_view::{IsfConvert, ViewState, Written};
 use crate::name::validate_name;
 
 /// Name of the advisory lock file at the repository root.
@@ -255,12 +256,24 @@ impl Repository {
             // A missing or unreadable inventory is rebuilt on commit.
             _ => Inventory::default(),
         };
+        // An unreadable view file does not block changes to the Rekall
+        // tree: the commit says so, and `publish-isf` rewrites it.
+        let (view, broken) = match ViewState::load(&self.root) {
+            Ok(v) => (v, None),
+            Err(e) => (None, Some(e.to_string())),
+        };
         Ok(WriteGuard {
             repo: self,
             _lock: file,
             state: Mutex::new(GuardState {
                 inventory,
                 touched: BTreeSet::new(),
+                isf_written: BTreeMap::new(),
+            }),
+            view: Mutex::new(ViewChange {
+                current: view,
+                broken,
+                set: None,
             }),
         })
     }
@@ -365,7 +378,75 @@ impl Repository {
                 }
             }
         }
+        self.verify_isf_view(&files, &facts, &symlinks, &mut problems)?;
         Ok(problems)
+    }
+
+    /// The ISF view's problems: every profile has a current ISF file (the
+    /// one recorded), and `banners.json` is the one the state makes.
+    fn verify_isf_view(
+        &self,
+        files: &[String],
+        facts: &BTreeMap<String, (u64, String)>,
+        symlinks: &[String],
+        problems: &mut Vec<Problem>,
+    ) -> Result<()> {
+        use crate::isf_view::{banners_bytes, isf_path, BANNERS_FILE, VIEW_FILE};
+        let state = match ViewState::load(&self.root) {
+            Ok(Some(s)) => s,
+            Ok(None) => return Ok(()),
+            Err(e) => {
+                problems.push(Problem {
+                    name: VIEW_FILE.into(),
+                    message: format!("unreadable: {e}"),
+                });
+                return Ok(());
+            }
+        };
+        for name in files.iter().filter(|n| !symlinks.contains(n)) {
+            let Some((_, sha)) = facts.get(name) else {
+                continue;
+            };
+            let message = match state.entries.get(name) {
+                None => "not in the ISF view (run `profc repo publish-isf`)".to_owned(),
+                Some(e) if &e.profile_sha256 != sha => {
+                    "its ISF is stale (made from another version of the profile)".to_owned()
+                }
+                Some(e) => {
+                    let path = self.root.join(isf_path(name));
+                    match read_limited(&path) {
+                        Ok(b) if sha256_hex(&b) == e.isf_sha256 => continue,
+                        Ok(_) => format!("{} differs from the one recorded", isf_path(name)),
+                        Err(err) => format!("{}: {err}", isf_path(name)),
+                    }
+                }
+            };
+            problems.push(Problem {
+                name: name.clone(),
+                message,
+            });
+        }
+        for name in state.entries.keys() {
+            if !files.contains(name) {
+                problems.push(Problem {
+                    name: name.clone(),
+                    message: "in the ISF view but there is no such profile".into(),
+                });
+            }
+        }
+        let path = self.root.join(BANNERS_FILE);
+        match std::fs::read(&path) {
+            Ok(b) if b == banners_bytes(&state) => {}
+            Ok(_) => problems.push(Problem {
+                name: BANNERS_FILE.into(),
+                message: "differs from the ISF view's state (run `profc repo publish-isf`)".into(),
+            }),
+            Err(e) => problems.push(Problem {
+                name: BANNERS_FILE.into(),
+                message: format!("cannot read: {e}"),
+            }),
+        }
+        Ok(())
     }
 }
 
@@ -490,12 +571,36 @@ pub struct WriteGuard<'a> {
     repo: &'a Repository,
     _lock: File,
     state: Mutex<GuardState>,
+    view: Mutex<ViewChange>,
 }
 
 #[derive(Debug, Default)]
 struct GuardState {
     inventory: Inventory,
     touched: BTreeSet<String>,
+    /// ISF files written through this guard, by profile name.
+    isf_written: BTreeMap<String, Written>,
+}
+
+/// The ISF view as the lock found it, and the change asked for.
+#[derive(Debug, Default)]
+struct ViewChange {
+    current: Option<ViewState>,
+    /// Why the view file could not be read, when it could not.
+    broken: Option<String>,
+    /// `Some(Some(url))`: publish at that base URL; `Some(None)`: withdraw.
+    set: Option<Option<String>>,
+}
+
+/// What [`WriteGuard::commit_with`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    /// The inventory written.
+    pub inventory: Inventory,
+    /// The ISF view after the commit (`None`: not published).
+    pub isf_view: Option<ViewState>,
+    /// Profiles left out of the ISF view, and why.
+    pub notes: Vec<String>,
 }
 
 impl WriteGuard<'_> {
@@ -685,18 +790,100 @@ impl WriteGuard<'_> {
         Ok(())
     }
 
+    /// Whether this repository publishes an ISF view (or will, after a
+    /// [`Self::set_isf_view`] in this guard): callers then hand over each
+    /// profile's ISF with [`Self::put_isf`].
+    pub fn isf_view_enabled(&self) -> bool {
+        let v = self.view.lock().unwrap_or_else(|p| p.into_inner());
+        match &v.set {
+            Some(s) => s.is_some(),
+            None => v.current.is_some(),
+        }
+    }
+
+    /// Publishes the ISF view at `base_url` (where the repository folder is
+    /// served; checked, given a trailing `/`), or withdraws it (`None`:
+    /// its files are removed). Takes effect at commit.
+    pub fn set_isf_view(&self, base_url: Option<&str>) -> Result<()> {
+        let set = base_url
+            .map(crate::isf_view::normalize_base_url)
+            .transpose()?;
+        self.view.lock().unwrap_or_else(|p| p.into_inner()).set = Some(set);
+        Ok(())
+    }
+
+    /// Stores the ISF document of the profile stored as `name` in the ISF
+    /// view (`isf/<name>.json.xz`, atomically). Nothing is written when the
+    /// repository publishes no view.
+    pub fn put_isf(&self, name: &str, isf: &Value) -> Result<()> {
+        if !self.isf_view_enabled() {
+            return Ok(());
+        }
+        let name = validate_name(name)?;
+        let path = self.repo.root.join(crate::isf_view::isf_path(&name));
+        self.repo.check_contained(&name, &path)?;
+        let w = crate::isf_view::write_isf(&self.repo.root, &name, isf)?;
+        self.state().isf_written.insert(name, w);
+        Ok(())
+    }
+
+    /// [`Self::commit_with`] without a converter: profiles whose ISF was not
+    /// handed over are left out of the ISF view (with a note).
+    pub fn commit(self) -> Result<Inventory> {
+        Ok(self.commit_with(None)?.inventory)
+    }
+
     /// Brings the inventory up to date with the files (entries of files
     /// written through this guard are exact; other files are re-read when
     /// their time or size changed; entries of vanished files are dropped),
-    /// writes it atomically and releases the lock.
-    pub fn commit(self) -> Result<Inventory> {
+    /// writes it atomically, brings the ISF view (if published) up to date
+    /// (`convert` makes the ISF of profiles stored without one), and
+    /// releases the lock.
+    pub fn commit_with(self, convert: Option<&IsfConvert<'_>>) -> Result<Committed> {
         let mut st = self.state.into_inner().unwrap_or_else(|p| p.into_inner());
         let inventory = refresh(self.repo, &mut st)?;
         let path = self.repo.root.join(INVENTORY_FILE);
         inventory.save(&path)?;
         make_readable(&path)?;
         crate::index::write(self.repo.root(), &inventory)?;
-        Ok(inventory)
+        let view = self.view.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut committed = Committed {
+            inventory,
+            ..Committed::default()
+        };
+        if let (Some(why), None) = (&view.broken, &view.set) {
+            committed.notes.push(format!(
+                "the ISF view was not updated: {why} (`profc repo publish-isf` rewrites it)"
+            ));
+            return Ok(committed);
+        }
+        let state = match (view.current, view.set) {
+            (Some(old), Some(None)) => {
+                crate::isf_view::withdraw(&self.repo.root, &old)?;
+                None
+            }
+            (None, Some(None)) if view.broken.is_some() => {
+                crate::isf_view::withdraw(&self.repo.root, &ViewState::default())?;
+                None
+            }
+            (None, Some(None)) | (None, None) => None,
+            (Some(old), None) => Some(old),
+            (old, Some(Some(url))) => Some(ViewState {
+                base_url: url,
+                entries: old.map(|o| o.entries).unwrap_or_default(),
+            }),
+        };
+        if let Some(mut state) = state {
+            committed.notes = crate::isf_view::sync(
+                self.repo,
+                &mut state,
+                &committed.inventory,
+                &st.isf_written,
+                convert,
+            )?;
+            committed.isf_view = Some(state);
+        }
+        Ok(committed)
     }
 }
 

@@ -378,7 +378,7 @@ guid = "3844DBB920174967BE7AA4A2C20430FA2"
         calls.fetch_add(1, Ordering::SeqCst);
         match &s.path {
             Some(p) => Profile::load(p)
-                .map(|profile| build::Built { profile })
+                .map(|profile| build::Built { profile, isf: None })
                 .map_err(|e| e.into()),
             None => Err("symbol server not available in this test".into()),
         }
@@ -487,4 +487,197 @@ fn readers_never_see_a_half_written_profile() {
             reads += 1;
         }
     });
+}
+
+/// A hand-made ISF document carrying a Linux banner, as the compiler's ISF
+/// writer puts it (base64 in `symbols.linux_banner.constant_data`).
+fn linux_isf(banner: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD.encode(format!("{banner}\n"));
+    serde_json::json!({"metadata": {"format": "6.2.0"},
+        "symbols": {"linux_banner": {"address": 1, "constant_data": data}}})
+}
+
+#[test]
+fn isf_view_through_the_library() {
+    use profile_repository::isf_view::{ViewState, BANNERS_FILE};
+    let d = tempfile::tempdir().unwrap();
+    let repo = Repository::create(d.path().join("r")).unwrap();
+    let banner = "Linux version 6.1.0-57-amd64 (x) #1 SMP";
+    let mut linux = kernel_profile("3844DBB920174967BE7AA4A2C20430FA2", 1);
+    linux.metadata.clear();
+    linux.set_metadata("ProfileClass", "Linux");
+    linux.set_metadata("Banner", banner);
+
+    // Not published: put_isf writes nothing.
+    let w = repo.lock().unwrap();
+    assert!(!w.isf_view_enabled());
+    w.put_profile("Linux/a", &linux, false).unwrap();
+    w.put_isf("Linux/a", &linux_isf(banner)).unwrap();
+    let done = w.commit_with(None).unwrap();
+    assert!(done.isf_view.is_none());
+    assert!(!repo.root().join("isf").exists());
+    assert!(!repo.root().join(BANNERS_FILE).exists());
+
+    // Published without a converter: the profile stored earlier is left
+    // out, with a note naming it.
+    let w = repo.lock().unwrap();
+    assert!(w.set_isf_view(Some("relative/")).is_err());
+    w.set_isf_view(Some("http://h:1/r")).unwrap();
+    assert!(w.isf_view_enabled());
+    let done = w.commit_with(None).unwrap();
+    assert_eq!(done.notes.len(), 1, "{:?}", done.notes);
+    assert!(done.notes[0].starts_with("Linux/a:"), "{:?}", done.notes);
+    let view = done.isf_view.unwrap();
+    assert_eq!(view.base_url, "http://h:1/r/");
+    assert!(view.entries.is_empty());
+
+    // With one, it is converted (and marked so); a handed-over ISF is not.
+    let calls = AtomicUsize::new(0);
+    let convert = |name: &str, p: &Profile| -> Result<serde_json::Value, build::BoxError> {
+        calls.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(name, "Linux/a");
+        Ok(linux_isf(p.metadata_str("Banner").unwrap()))
+    };
+    let w = repo.lock().unwrap();
+    w.put_profile("Linux/b", &linux, false).unwrap();
+    w.put_isf("Linux/b", &linux_isf(banner)).unwrap();
+    let done = w.commit_with(Some(&convert)).unwrap();
+    assert!(done.notes.is_empty(), "{:?}", done.notes);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let view = done.isf_view.unwrap();
+    assert!(view.entries["Linux/a"].from_rekall);
+    assert!(!view.entries["Linux/b"].from_rekall);
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.root().join(BANNERS_FILE)).unwrap()).unwrap();
+    let id = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(banner)
+    };
+    assert_eq!(
+        doc["linux"][&id],
+        serde_json::json!([
+            "http://h:1/r/isf/Linux/a.json.xz",
+            "http://h:1/r/isf/Linux/b.json.xz"
+        ])
+    );
+    assert!(repo.verify().unwrap().is_empty());
+
+    // Unchanged profiles are not converted again; a changed one is.
+    let w = repo.lock().unwrap();
+    linux.set_metadata("Banner", "Linux version 6.1.0-58-amd64 (x) #1 SMP");
+    w.put_profile("Linux/a", &linux, true).unwrap();
+    let done = w.commit_with(Some(&convert)).unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(done.isf_view.unwrap().entries.len(), 2);
+
+    // A profile changed behind the view's back is stale for verify.
+    let w = repo.lock().unwrap();
+    w.put_profile(
+        "Linux/b",
+        &kernel_profile("3844DBB920174967BE7AA4A2C20430FA2", 2),
+        true,
+    )
+    .unwrap();
+    drop(w);
+    let problems = repo.verify().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.name == "Linux/b" && p.message.contains("stale")),
+        "{problems:?}"
+    );
+
+    // Removed: its ISF file and entry go.
+    let w = repo.lock().unwrap();
+    w.remove("Linux/b", false).unwrap();
+    let done = w.commit_with(None).unwrap();
+    assert_eq!(
+        done.isf_view.unwrap().entries.keys().collect::<Vec<_>>(),
+        ["Linux/a"]
+    );
+    assert!(!repo.root().join("isf/Linux/b.json.xz").exists());
+    assert!(repo.verify().unwrap().is_empty(), "{:?}", repo.verify());
+
+    // build_with stores the ISF the converter hands over.
+    let src = d.path().join("p.json");
+    linux.set_metadata("Banner", "Linux version 6.2.0 (y) #2");
+    linux
+        .save(&src, profile_runtime::WriteMode::Overwrite)
+        .unwrap();
+    let cfg_path = d.path().join("b.toml");
+    std::fs::write(
+        &cfg_path,
+        "[[source]]\npath = \"p.json\"\nname = \"Linux/c\"\n",
+    )
+    .unwrap();
+    let sources = Config::load(&cfg_path).unwrap().expand(&cfg_path).unwrap();
+    let compile = |s: &build::BuildSource| -> Result<build::Built, build::BoxError> {
+        let profile = Profile::load(s.path.as_ref().unwrap())?;
+        let isf = Some(linux_isf(profile.metadata_str("Banner").unwrap()));
+        Ok(build::Built { profile, isf })
+    };
+    let report = build::build_with(
+        &repo,
+        &sources,
+        BuildOptions::default(),
+        &compile,
+        &|_| {},
+        None,
+    )
+    .unwrap();
+    assert_eq!(report.counts(), (1, 0, 0));
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    let view = ViewState::load(repo.root()).unwrap().unwrap();
+    let c = &view.entries["Linux/c"];
+    assert_eq!(c.os.as_deref(), Some("linux"));
+    assert!(!c.from_rekall);
+    assert!(repo.verify().unwrap().is_empty());
+
+    // Withdrawn.
+    let w = repo.lock().unwrap();
+    w.set_isf_view(None).unwrap();
+    assert!(w.commit_with(None).unwrap().isf_view.is_none());
+    assert!(!repo.root().join("isf").exists());
+    assert!(!repo.root().join(BANNERS_FILE).exists());
+    assert!(ViewState::load(repo.root()).unwrap().is_none());
+
+    // A damaged view file does not block the Rekall tree; publishing again
+    // rewrites it, withdrawing clears the view's files.
+    let w = repo.lock().unwrap();
+    w.set_isf_view(Some("http://h/")).unwrap();
+    w.commit_with(Some(&convert_any)).unwrap();
+    let view_file = repo.root().join(profile_repository::isf_view::VIEW_FILE);
+    std::fs::write(&view_file, b"{not json").unwrap();
+    assert!(repo
+        .verify()
+        .unwrap()
+        .iter()
+        .any(|p| p.message.contains("unreadable")));
+    let w = repo.lock().unwrap();
+    w.put_profile("Linux/d", &linux, false).unwrap();
+    let done = w.commit_with(Some(&convert_any)).unwrap();
+    assert!(
+        done.notes.iter().any(|n| n.contains("not updated")),
+        "{:?}",
+        done.notes
+    );
+    let w = repo.lock().unwrap();
+    w.set_isf_view(Some("http://h/")).unwrap();
+    let done = w.commit_with(Some(&convert_any)).unwrap();
+    assert_eq!(done.isf_view.unwrap().entries.len(), 3);
+    assert!(repo.verify().unwrap().is_empty());
+    std::fs::write(&view_file, b"{not json").unwrap();
+    let w = repo.lock().unwrap();
+    w.set_isf_view(None).unwrap();
+    w.commit_with(None).unwrap();
+    assert!(!repo.root().join("isf").exists());
+    assert!(!view_file.exists());
+    assert!(repo.verify().unwrap().is_empty());
+}
+
+fn convert_any(_: &str, p: &Profile) -> Result<serde_json::Value, build::BoxError> {
+    Ok(linux_isf(
+        p.metadata_str("Banner").unwrap_or("Linux version 0"),
+    ))
 }
