@@ -9,8 +9,10 @@
 //!
 //! CI runs the five plugins (`linux.pslist`, `linux.pstree`, `linux.lsmod`,
 //! `linux.bash`, `linux.kmsg`) with the DWARF ISF on mem.raw and with the
-//! BTF ISF on core.elf (10 runs, at most 2 at a time);
-//! `PROFC_VOL3_MATRIX=full` runs both ISFs on both images (20 runs). Each run
+//! BTF ISF on core.elf, and `linux.pslist` and `linux.lsmod` with the ISF
+//! made from mem.raw alone (`convert_profile --from-image`, issue 16) on
+//! mem.raw (12 runs, at most 2 at a time); `PROFC_VOL3_MATRIX=full` runs
+//! both vmlinux ISFs on both images (22 runs). Each run
 //! has its own `XDG_CACHE_HOME` and a timeout (`PROFC_VOL3_TIMEOUT` seconds,
 //! default 600): a run that overstays is killed and reported.
 //!
@@ -27,7 +29,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use profile_compiler::{compile, Format, Input, Options};
+use profile_compiler::{compile, Format, Input, InputKind, Options};
 use profile_runtime::WriteMode;
 use serde_json::Value;
 
@@ -193,14 +195,24 @@ fn mtime_key(path: &Path) -> String {
 /// does), cached under the target directory by its main input's size and
 /// modification time.
 fn cached_isf(name: &str, input: &Path, options: &Options) -> PathBuf {
+    cached_isf_of(name, input, || Input::detect(input).unwrap(), options)
+}
+
+/// [`cached_isf`] of an input of a given kind.
+fn cached_isf_of(
+    name: &str,
+    input: &Path,
+    make: impl FnOnce() -> Input,
+    options: &Options,
+) -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vol3-isf");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}-{}.json", mtime_key(input)));
     if !path.exists() {
-        let compiled = compile(&Input::detect(input).unwrap(), options)
-            .unwrap_or_else(|e| panic!("{}: {e}", input.display()));
+        let compiled =
+            compile(&make(), options).unwrap_or_else(|e| panic!("{}: {e}", input.display()));
         compiled
             .save(&path, Format::Isf, WriteMode::Overwrite)
             .unwrap();
@@ -223,6 +235,19 @@ fn btf_isf(i: &Inputs) -> PathBuf {
     o.kallsyms = Some(guest.join("kallsyms"));
     o.banner_file = Some(guest.join("version"));
     cached_isf(&format!("{KVER}-btf"), &guest.join("btf-vmlinux"), &o)
+}
+
+/// `convert_profile mem.raw OUT --from-image --format isf`: the kernel's
+/// BTF, kallsyms tables and banner carved out of the memory image alone
+/// (issue 16).
+fn image_isf(i: &Inputs) -> PathBuf {
+    let raw = i.dir.join("mem.raw");
+    cached_isf_of(
+        &format!("{KVER}-image"),
+        &raw,
+        || Input::with_kind(&raw, InputKind::MemoryImage).unwrap(),
+        &Options::new(),
+    )
 }
 
 /// A Volatility 3 symbols directory holding only `isf`, under `linux/`
@@ -431,7 +456,12 @@ fn vol3_plugins_on_real_images() {
     let full = std::env::var("PROFC_VOL3_MATRIX").is_ok_and(|v| v == "full");
     let dwarf = dwarf_isf(&i);
     let btf = btf_isf(&i);
-    let dirs = [("dwarf", symbols_dir(&dwarf)), ("btf", symbols_dir(&btf))];
+    let image_only = image_isf(&i);
+    let dirs = [
+        ("dwarf", symbols_dir(&dwarf)),
+        ("btf", symbols_dir(&btf)),
+        ("image", symbols_dir(&image_only)),
+    ];
     let mut jobs = Vec::new();
     for (isf_kind, image) in [
         ("dwarf", "mem.raw"),
@@ -449,6 +479,14 @@ fn vol3_plugins_on_real_images() {
                 plugin,
             });
         }
+    }
+    // The profile made from the memory image alone, on that image.
+    for plugin in ["linux.pslist", "linux.lsmod"] {
+        jobs.push(Job {
+            isf_kind: "image",
+            image: "mem.raw",
+            plugin,
+        });
     }
     let n = jobs.len();
     let queue = Mutex::new(jobs);
