@@ -48,7 +48,7 @@ pub struct Isf {
     pub warnings: Vec<String>,
 }
 
-/// Converts a profile to an ISF document in memory (see [`write_isf`],
+/// Converts a profile to an ISF document in memory (see `write_isf`,
 /// which writes the same bytes without building the document).
 pub fn to_isf(profile: &Profile, options: &IsfOptions) -> Isf {
     let mut bytes = Vec::new();
