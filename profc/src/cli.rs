@@ -423,7 +423,7 @@ pub fn check_output(out: &Path, overwrite: bool, inputs: &[&Path]) -> anyhow::Re
     }
     if out.is_dir() {
         anyhow::bail!(
-            "{}: is a directory; give the profile's file name",
+            "{}: is a directory, not a regular file; give the profile's file name",
             out.display()
         );
     }
