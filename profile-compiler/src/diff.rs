@@ -391,7 +391,9 @@ pub fn c_base_type(name: &str) -> String {
         count("long"),
     );
     if signed + unsigned > 1
-        || char + short + int > 1
+        || char + short > 1
+        || int > 1
+        || (char > 0 && int > 0)
         || long > 2
         || (long > 0 && (char + short) > 0)
     {

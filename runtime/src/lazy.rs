@@ -860,11 +860,12 @@ mod tests {
         assert_eq!(p.enums().len(), 2);
         let _ = p.member_count();
         let _ = p.to_profile();
-        // A document with `user_types` but no ISF metadata is a Rekall
-        // profile with unknown sections.
-        let p = LazyProfile::from_bytes(br#"{"user_types": {"a": {}}}"#.to_vec(), "t").unwrap();
-        assert_eq!(p.format(), ProfileFormat::Rekall);
-        assert_eq!(p.struct_count(), 0);
+        // A document with `user_types` but no ISF metadata is neither an
+        // ISF nor a Rekall profile (no `$` section): a clear error.
+        let e = LazyProfile::from_bytes(br#"{"user_types": {"a": {}}}"#.to_vec(), "t")
+            .err()
+            .expect("not a profile");
+        assert!(e.to_string().contains("ISF"), "{e}");
     }
 
     #[test]
