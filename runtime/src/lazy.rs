@@ -863,8 +863,7 @@ mod tests {
         // A document with `user_types` but no ISF metadata is neither an
         // ISF nor a Rekall profile (no `$` section): a clear error.
         let e = LazyProfile::from_bytes(br#"{"user_types": {"a": {}}}"#.to_vec(), "t")
-            .err()
-            .expect("not a profile");
+            .expect_err("not a profile");
         assert!(e.to_string().contains("ISF"), "{e}");
     }
 
