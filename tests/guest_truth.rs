@@ -93,17 +93,7 @@ pub fn truth(dir: &Path, kernel: &Path, arm64: bool) -> Truth {
         let dtb = (kallsyms["init_top_pgt"] - MAP).wrapping_add(phys_base);
         (shift, phys_base, dtb)
     };
-    let tasks = section(&text, "/proc/PID/stat")
-        .iter()
-        .filter_map(|l| {
-            let open = l.find(" (")?;
-            let close = l.rfind(") ")?;
-            let pid = l[..open].parse().ok()?;
-            let comm = l[open + 2..close].to_owned();
-            let rest: Vec<&str> = l[close + 2..].split_whitespace().collect();
-            Some((pid, (rest.get(1)?.parse().ok()?, comm)))
-        })
-        .collect();
+    let tasks = proc_stat_tasks(&text);
     let modules = section(&text, "modules")
         .iter()
         .filter_map(|l| {
@@ -126,6 +116,21 @@ pub fn truth(dir: &Path, kernel: &Path, arm64: bool) -> Truth {
         modules,
         kallsyms,
     }
+}
+
+/// pid -> (ppid, comm) from the guest's `/proc/PID/stat` lines.
+pub fn proc_stat_tasks(groundtruth: &str) -> BTreeMap<i64, (i64, String)> {
+    section(groundtruth, "/proc/PID/stat")
+        .iter()
+        .filter_map(|l| {
+            let open = l.find(" (")?;
+            let close = l.rfind(") ")?;
+            let pid = l[..open].parse().ok()?;
+            let comm = l[open + 2..close].to_owned();
+            let rest: Vec<&str> = l[close + 2..].split_whitespace().collect();
+            Some((pid, (rest.get(1)?.parse().ok()?, comm)))
+        })
+        .collect()
 }
 
 /// `comm` as the kernel keeps it (15 bytes) against what /proc shows

@@ -10,6 +10,11 @@
 #[path = "../../tests/support.rs"]
 mod support;
 
+#[path = "../../tests/guest_truth.rs"]
+mod guest_truth;
+
+use guest_truth::{proc_stat_tasks, same_comm, section};
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -420,47 +425,6 @@ fn images_dir() -> PathBuf {
         })
 }
 
-fn section<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
-    let mut out = Vec::new();
-    let mut on = false;
-    for l in text.lines() {
-        if l.starts_with("## ") || l.starts_with("GROUND-TRUTH") {
-            on = l.starts_with(&format!("## {name}"));
-            continue;
-        }
-        if on {
-            out.push(l);
-        }
-    }
-    out
-}
-
-/// pid -> (ppid, comm) from the guest's /proc/PID/stat lines.
-fn guest_tasks(groundtruth: &str) -> BTreeMap<i64, (i64, String)> {
-    section(groundtruth, "/proc/PID/stat")
-        .iter()
-        .filter_map(|l| {
-            let open = l.find(" (")?;
-            let close = l.rfind(") ")?;
-            let pid = l[..open].parse().ok()?;
-            let comm = l[open + 2..close].to_owned();
-            let rest: Vec<&str> = l[close + 2..].split_whitespace().collect();
-            Some((pid, (rest.get(1)?.parse().ok()?, comm)))
-        })
-        .collect()
-}
-
-/// `comm` as the kernel keeps it (15 bytes) against what /proc shows
-/// (kernel threads' whole names; `-<workqueue>` after kworkers).
-fn same_comm(ours: &str, proc_name: &str) -> bool {
-    let mut t = proc_name;
-    if ours.starts_with("kworker/") {
-        t = t.split('-').next().unwrap_or(t);
-    }
-    let t = &t.as_bytes()[..t.len().min(15)];
-    ours.as_bytes() == t
-}
-
 /// A free TCP port on 127.0.0.1 (bound, then released).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -663,7 +627,7 @@ fn volatility3_pslist_through_remote_isf() {
         })
         .collect();
     assert_eq!(vol.len(), rows.len(), "repeated pids");
-    let guest = guest_tasks(&groundtruth);
+    let guest = proc_stat_tasks(&groundtruth);
     assert!(guest.len() > 20, "{guest:?}");
     for (pid, (ppid, comm)) in &guest {
         let Some((p, c)) = vol.get(pid) else {
